@@ -1,0 +1,18 @@
+package buffer
+
+// Reading is one timestamped value of one measurement channel: the fixed-size, pointer-free value the
+// ring carries from sensor goroutines to the batcher. The gateway keeps the table that maps Channel to
+// a sensor and measurement name and unit.
+type Reading struct {
+	// Time is the sample time in Unix nanoseconds.
+	Time int64
+	// Value is the measurement in the channel's SenML unit.
+	Value float64
+	// Channel indexes the gateway's channel table.
+	Channel uint32
+	// Flags carries per-reading facts for the encoder (see Flag*).
+	Flags uint32
+}
+
+// FlagClockUntrusted marks a reading stamped before the wall clock was trusted (no RTC, no NTP yet).
+const FlagClockUntrusted uint32 = 1 << 0

@@ -1,0 +1,70 @@
+// Package sensor owns the contract between Wayside's sensor drivers and the gateway: the small Sensor
+// interface every driver implements, the measurement channels a driver reports with their SenML units,
+// and the error kinds a failed read is classified by.
+//
+// Drivers live in sibling packages (drivers/bme280, drivers/nmea, ...), one per part, in periph.io's
+// style: they take a bus (i2c.Bus, a UART io.Reader, a gpio.PinIn), never own it, and report values
+// through Sample. A bad read never produces a value: Sample returns an error wrapping one of the
+// sentinel errors below, and the gateway turns it into a health event.
+package sensor
+
+import (
+	"errors"
+	"time"
+)
+
+// Channel is one value a sensor reports on every successful Sample.
+type Channel struct {
+	// Name is the measurement's SenML name suffix, e.g. "temperature". The gateway prefixes it with the
+	// configured sensor name: "/env1/temperature".
+	Name string
+	// Unit is the SenML unit symbol (RFC 8428 section 12.1, RFC 8798), e.g. "Cel", "%RH", "Pa".
+	Unit string
+}
+
+// Sensor is what the gateway samples. Call order: Channels any time, Sample from one goroutine at a
+// time, Halt once after the last Sample. Implementations need no locking for that order.
+type Sensor interface {
+	// String names the part and where it sits, e.g. "bme280(i2c1@0x76)".
+	String() string
+	// Channels lists the values Sample writes, in order. It never changes over the sensor's life.
+	Channels() []Channel
+	// Sample reads the part once and stores one value per channel in dst, which has len(Channels()).
+	// at is the timestamp the gateway stamps on the reading; drivers of real parts may use it to turn
+	// counts into rates, simulated ones compute their values from it. Sample must not allocate in
+	// steady state. On error no value of dst may be used.
+	Sample(at time.Time, dst []float64) error
+	// Halt stops background work (UART readers, edge counters) and waits for it. It does not close
+	// the bus: the board owns buses.
+	Halt() error
+}
+
+// Error kinds. Drivers wrap them with context ("bme280: read calibration: %w") so callers can classify a
+// failure with errors.Is while the log keeps the detail.
+var (
+	// ErrBus: the bus transaction failed (NACK, I/O error, UART closed).
+	ErrBus = errors.New("bus error")
+	// ErrTimeout: the part did not answer in time.
+	ErrTimeout = errors.New("timeout")
+	// ErrCRC: a checksum or CRC did not match.
+	ErrCRC = errors.New("checksum mismatch")
+	// ErrFrame: a short, truncated or malformed frame.
+	ErrFrame = errors.New("malformed frame")
+	// ErrRange: the decoded value is outside what the part can measure.
+	ErrRange = errors.New("value out of range")
+	// ErrStuck: the part keeps returning the identical raw value, a known failure mode of hung parts.
+	ErrStuck = errors.New("stuck value")
+	// ErrNoData: the part has nothing new yet (no GPS fix, no radar target). Not a fault: the gateway
+	// skips the sample without degrading health.
+	ErrNoData = errors.New("no data")
+)
+
+// Kind returns the sentinel err wraps, or nil when it wraps none of them.
+func Kind(err error) error {
+	for _, k := range []error{ErrNoData, ErrBus, ErrTimeout, ErrCRC, ErrFrame, ErrRange, ErrStuck} {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return nil
+}
