@@ -1,0 +1,203 @@
+// Package boards owns the board profiles Wayside runs on, as data: which I2C, SPI and UART buses and
+// which GPIO lines a board has and what they are called, so a config says `bus: i2c1` and the board
+// resolves it to /dev/i2c-1. It also opens a configured sensor on its board: simulated parts on the
+// sim board, drivers on real buses elsewhere.
+package boards
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/wayside-iot/wayside/boards/sim"
+	"github.com/wayside-iot/wayside/drivers/sensor"
+)
+
+// Bus is a named bus and the device node that backs it.
+type Bus struct {
+	Name   string // as a config names it: "i2c1"
+	Device string // "/dev/i2c-1"
+	Note   string // header pins, caveats
+}
+
+// Line is a named GPIO line on a chip.
+type Line struct {
+	Name   string // "GPIO17"
+	Chip   string // "gpiochip0"
+	Offset int
+}
+
+// Profile describes a board.
+type Profile struct {
+	Name  string
+	Model string // what /proc/device-tree/model says
+	I2C   []Bus
+	SPI   []Bus
+	UART  []Bus
+	GPIO  []Line
+	Notes string
+}
+
+func piLines(chip string) []Line {
+	lines := make([]Line, 0, 26)
+	for n := 2; n <= 27; n++ {
+		lines = append(lines, Line{Name: fmt.Sprintf("GPIO%d", n), Chip: chip, Offset: n})
+	}
+	return lines
+}
+
+// bbbLine names BeagleBone Black header pins by their gpio bank and bit: P8_7 is GPIO2_2 = gpiochip2
+// line 2 (AM335x TRM, BeagleBone Black SRM table 12/13).
+func bbbLines() []Line {
+	pins := []struct {
+		name       string
+		bank, line int
+	}{
+		{"P8_7", 2, 2}, {"P8_8", 2, 3}, {"P8_9", 2, 5}, {"P8_10", 2, 4}, {"P8_11", 1, 13}, {"P8_12", 1, 12},
+		{"P8_14", 0, 26}, {"P8_15", 1, 15}, {"P8_16", 1, 14}, {"P8_17", 0, 27}, {"P8_18", 2, 1},
+		{"P9_12", 1, 28}, {"P9_15", 1, 16}, {"P9_23", 1, 17}, {"P9_27", 3, 19}, {"P9_41", 0, 20},
+	}
+	lines := make([]Line, len(pins))
+	for i, p := range pins {
+		lines[i] = Line{Name: p.name, Chip: fmt.Sprintf("gpiochip%d", p.bank), Offset: p.line}
+	}
+	return lines
+}
+
+// Profiles lists the boards Wayside knows.
+var Profiles = map[string]*Profile{
+	"rpi4": {
+		Name: "rpi4", Model: "Raspberry Pi 4 Model B",
+		I2C:  []Bus{{"i2c1", "/dev/i2c-1", "header pins 3 (SDA) and 5 (SCL)"}},
+		SPI:  []Bus{{"spi0.0", "/dev/spidev0.0", "CE0"}, {"spi0.1", "/dev/spidev0.1", "CE1"}},
+		UART: []Bus{{"uart0", "/dev/serial0", "header pins 8 (TX) and 10 (RX); disable the serial console"}},
+		GPIO: piLines("gpiochip0"),
+	},
+	"rpi5": {
+		Name: "rpi5", Model: "Raspberry Pi 5 Model B",
+		I2C:  []Bus{{"i2c1", "/dev/i2c-1", "header pins 3 (SDA) and 5 (SCL)"}},
+		SPI:  []Bus{{"spi0.0", "/dev/spidev0.0", "CE0"}, {"spi0.1", "/dev/spidev0.1", "CE1"}},
+		UART: []Bus{{"uart0", "/dev/ttyAMA0", "header pins 8 and 10 (RP1 UART0)"}},
+		GPIO: piLines("gpiochip0"),
+		Notes: "The header GPIOs sit on the RP1 southbridge, not the SoC: kernels before 6.6.45 number " +
+			"that chip gpiochip4, later ones gpiochip0 (labelled pinctrl-rp1). Open it by label, not number.",
+	},
+	"beaglebone-black": {
+		Name: "beaglebone-black", Model: "TI AM335x BeagleBone Black",
+		I2C: []Bus{{"i2c2", "/dev/i2c-2", "P9_19 (SCL) and P9_20 (SDA); i2c1 needs an overlay"}},
+		SPI: []Bus{{"spi0.0", "/dev/spidev0.0", "P9_17..P9_22, needs an overlay"}},
+		UART: []Bus{{"uart1", "/dev/ttyS1", "P9_24 (TX), P9_26 (RX)"},
+			{"uart4", "/dev/ttyS4", "P9_13 (TX), P9_11 (RX)"}},
+		GPIO: bbbLines(),
+	},
+	"sim": {
+		Name: "sim", Model: "simulated board",
+		I2C:  []Bus{{"i2c1", "sim", ""}, {"i2c2", "sim", ""}},
+		SPI:  []Bus{{"spi0.0", "sim", ""}},
+		UART: []Bus{{"uart0", "sim", ""}, {"uart1", "sim", ""}, {"uart2", "sim", ""}, {"uart3", "sim", ""}},
+		GPIO: piLines("sim"),
+	},
+}
+
+// Names lists the known boards.
+func Names() []string {
+	names := make([]string, 0, len(Profiles))
+	for n := range Profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Check tells whether board has the bus kind ("i2c", "spi", "uart", "gpio") or GPIO line
+// ("gpio-line") called name, with the valid names when it does not. With kind "" it checks the board.
+// Its shape is config.BusChecker.
+func Check(board, kind, name string) (ok bool, valid []string) {
+	p, found := Profiles[board]
+	if !found {
+		return false, Names()
+	}
+	var buses []Bus
+	switch kind {
+	case "":
+		return true, nil
+	case "i2c":
+		buses = p.I2C
+	case "spi":
+		buses = p.SPI
+	case "uart":
+		buses = p.UART
+	case "gpio":
+		// GPIO lines are named by pin: the "bus" of a GPIO driver is its chip.
+		chips := map[string]bool{}
+		for _, l := range p.GPIO {
+			chips[l.Chip] = true
+		}
+		for c := range chips {
+			valid = append(valid, c)
+		}
+		sort.Strings(valid)
+		return chips[name], valid
+	case "gpio-line":
+		for _, l := range p.GPIO {
+			if l.Name == name {
+				return true, nil
+			}
+			valid = append(valid, l.Name)
+		}
+		return false, valid
+	default:
+		return false, nil
+	}
+	for _, b := range buses {
+		if b.Name == name {
+			return true, nil
+		}
+		valid = append(valid, b.Name)
+	}
+	if valid == nil {
+		valid = []string{"(none)"}
+	}
+	return false, valid
+}
+
+// SensorSpec is what a board needs to open one configured sensor.
+type SensorSpec struct {
+	Name     string
+	Driver   string
+	Bus      string
+	Address  uint16
+	Pin      string
+	Interval time.Duration
+}
+
+// Board opens sensors on one board. Close releases the buses after every sensor has been halted.
+type Board interface {
+	Profile() *Profile
+	OpenSensor(spec SensorSpec) (sensor.Sensor, error)
+	Close() error
+}
+
+// Open opens the named board. seed feeds the sim board's models.
+func Open(name string, seed uint64) (Board, error) {
+	p, ok := Profiles[name]
+	if !ok {
+		return nil, fmt.Errorf("boards: unknown board %q; valid: %s", name, strings.Join(Names(), ", "))
+	}
+	if name == "sim" {
+		return &simBoard{p: p, seed: seed}, nil
+	}
+	return openHardware(p)
+}
+
+type simBoard struct {
+	p    *Profile
+	seed uint64
+}
+
+func (b *simBoard) Profile() *Profile { return b.p }
+func (b *simBoard) Close() error      { return nil }
+func (b *simBoard) OpenSensor(s SensorSpec) (sensor.Sensor, error) {
+	return sim.NewSensor(b.seed, s.Name, s.Driver, s.Interval)
+}

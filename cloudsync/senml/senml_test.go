@@ -1,0 +1,184 @@
+package senml
+
+import (
+	"bytes"
+	"encoding/hex"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/wayside-iot/wayside/buffer"
+)
+
+var testChannels = []Channel{
+	{Name: "/env1/temperature", Unit: "Cel"},
+	{Name: "/env1/humidity", Unit: "%RH"},
+	{Name: "/traffic1/vehicles", Unit: "count"},
+}
+
+func batch(n int, start time.Time) []buffer.Reading {
+	rs := make([]buffer.Reading, n)
+	for i := range rs {
+		rs[i] = buffer.Reading{
+			Time:    start.Add(time.Duration(i) * 10 * time.Millisecond).UnixNano(),
+			Value:   float64(i)*0.25 - 3,
+			Channel: uint32(i % len(testChannels)),
+		}
+	}
+	return rs
+}
+
+func TestRoundTrip(t *testing.T) {
+	start := time.UnixMilli(1763890000123)
+	rs := batch(100, start)
+	rs[7].Flags = 1
+	e, err := NewEncoder("gw-1", "b00t", testChannels, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.Encode(42, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Seq != 42 || p.BootID != "b00t" || p.BaseName != "gw-1" || len(p.Readings) != len(rs) {
+		t.Fatalf("pack header: seq=%d bid=%q bn=%q n=%d", p.Seq, p.BootID, p.BaseName, len(p.Readings))
+	}
+	for i, got := range p.Readings {
+		want := rs[i]
+		ch := testChannels[want.Channel]
+		if got.Name != "gw-1"+ch.Name || got.Unit != ch.Unit || got.Value != want.Value ||
+			got.UnixMilli() != time.Unix(0, want.Time).UnixMilli() || got.Flags != want.Flags {
+			t.Errorf("reading %d: got %+v (ms %d), want %+v", i, got, got.UnixMilli(), want)
+		}
+	}
+}
+
+// TestWireFormat pins the bytes of a small pack so a change of label or float width is noticed.
+func TestWireFormat(t *testing.T) {
+	e, _ := NewEncoder("gw", "b", testChannels[:1], 2)
+	b, err := e.Encode(1, []buffer.Reading{
+		{Time: 1_000_000_000, Value: 21.5, Channel: 0},
+		{Time: 1_500_000_000, Value: 0, Channel: 0},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// [{-2:"gw", -3:1.0, "seq":1, "bid":"b", 0:"/env1/temperature", 1:"Cel", 2:21.5},
+	//  {0:"/env1/temperature", 1:"Cel", 2:0.0, 6:0.5}]
+	var diag []map[any]any
+	if err := cbor.Unmarshal(b, &diag); err != nil {
+		t.Fatal(err)
+	}
+	if len(diag) != 2 || diag[0][int64(-2)] != "gw" || diag[0][int64(-3)] != 1.0 || diag[0]["seq"] != uint64(1) ||
+		diag[1][uint64(6)] != 0.5 || diag[1][uint64(2)] != 0.0 {
+		t.Fatalf("decoded %v from %s", diag, hex.EncodeToString(b))
+	}
+	// 21.5 fits a float16 (f9 4d60): ShortestFloat must have chosen it.
+	if !bytes.Contains(b, []byte{0x02, 0xf9, 0x4d, 0x60}) {
+		t.Fatalf("value 21.5 not encoded as float16: %s", hex.EncodeToString(b))
+	}
+}
+
+func TestEncodeErrors(t *testing.T) {
+	e, _ := NewEncoder("gw", "b", testChannels, 10)
+	if _, err := e.Encode(1, nil); err != ErrEmpty {
+		t.Fatalf("empty batch: %v", err)
+	}
+	if _, err := e.Encode(1, []buffer.Reading{{Channel: 99}}); err == nil {
+		t.Fatal("reading for an unknown channel encoded")
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"not cbor":     {0xff, 0x00},
+		"empty array":  {0x80},
+		"map not list": {0xa0},
+		"no value":     mustMarshal(t, []map[int]any{{-2: "gw", 0: "x"}}),
+		"no name":      mustMarshal(t, []map[int]any{{2: 1.0}}),
+		"indefinite":   {0x9f, 0xff},
+		"dup key":      {0x81, 0xa2, 0x02, 0x01, 0x02, 0x02},
+		"too deep":     mustMarshal(t, []any{[]any{[]any{[]any{[]any{1}}}}}),
+	} {
+		if _, err := Decode(data); err == nil {
+			t.Errorf("%s: decoded without error", name)
+		}
+	}
+}
+
+func TestDecodeBaseFields(t *testing.T) {
+	// RFC 8428 section 5.1.2 style: base unit and base value apply to later records.
+	data := mustMarshal(t, []map[int]any{
+		{-2: "urn:dev:ow:10e2073a01080063:", -3: 1.320067464e+09, -4: "%RH", -5: 10.0, 0: "humidity", 2: 10.1},
+		{0: "humidity", 2: 0.2, 6: 60.0},
+	})
+	p, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Readings[1]
+	if r.Name != "urn:dev:ow:10e2073a01080063:humidity" || r.Unit != "%RH" || math.Abs(r.Value-10.2) > 1e-9 || r.Time != 1.320067524e+09 {
+		t.Fatalf("resolved %+v", r)
+	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := cbor.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestEncodeAllocs proves the encode half of the hot path: a 100-reading batch into the reused buffer
+// allocates nothing.
+func TestEncodeAllocs(t *testing.T) {
+	rs := batch(100, time.UnixMilli(1763890000000))
+	e, _ := NewEncoder("gw-0001", "0123456789abcdef", testChannels, 100)
+	seq := uint64(0)
+	allocs := testing.AllocsPerRun(200, func() {
+		seq++
+		if _, err := e.Encode(seq, rs); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Encode of 100 readings: %v allocs, want 0", allocs)
+	}
+}
+
+func BenchmarkEncode100(b *testing.B) {
+	rs := batch(100, time.UnixMilli(1763890000000))
+	e, _ := NewEncoder("gw-0001", "0123456789abcdef", testChannels, 100)
+	var n int
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		out, err := e.Encode(uint64(i), rs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(out)
+	}
+	b.ReportMetric(float64(n)/100, "bytes/reading")
+}
+
+func FuzzDecode(f *testing.F) {
+	e, _ := NewEncoder("gw", "b", testChannels, 10)
+	good, _ := e.Encode(3, batch(5, time.UnixMilli(1763890000000)))
+	f.Add(append([]byte(nil), good...))
+	f.Add([]byte{0x80})
+	f.Add([]byte{0x81, 0xa1, 0x02, 0xf9, 0x3c, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Decode(data)
+		if err == nil && len(p.Readings) == 0 {
+			t.Fatal("decoded a pack without readings")
+		}
+	})
+}

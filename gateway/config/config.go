@@ -1,0 +1,409 @@
+// Package config owns waysided's configuration file: its schema, strict YAML decoding (an unknown key is
+// an error naming its path and the valid keys), defaults, and validation whose messages name the field
+// path and what would be valid.
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole file.
+type Config struct {
+	Gateway Gateway  `yaml:"gateway"`
+	Sim     Sim      `yaml:"sim"`
+	Sensors []Sensor `yaml:"sensors"`
+	Cloud   Cloud    `yaml:"cloud"`
+	Batch   Batch    `yaml:"batch"`
+	Buffer  Buffer   `yaml:"buffer"`
+	Spool   Spool    `yaml:"spool"`
+
+	// Hash is the SHA-256 of the file's bytes (hex, first 16 characters), reported in status so the
+	// cloud can tell which configuration a gateway runs.
+	Hash string `yaml:"-"`
+}
+
+// Gateway identifies this gateway and the board it runs on.
+type Gateway struct {
+	// ID names the gateway in topics and as the SenML base name.
+	ID string `yaml:"id"`
+	// Board is a board profile name (see package boards).
+	Board string `yaml:"board"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+}
+
+// Sim configures the simulated board.
+type Sim struct {
+	// Seed makes the simulated values reproducible.
+	Seed uint64 `yaml:"seed"`
+}
+
+// Sensor is one configured sensor.
+type Sensor struct {
+	Name     string   `yaml:"name"`
+	Driver   string   `yaml:"driver"`
+	Bus      string   `yaml:"bus"`
+	Address  uint16   `yaml:"address"`
+	Pin      string   `yaml:"pin"`
+	Interval Duration `yaml:"interval"`
+}
+
+// Cloud configures the MQTT link.
+type Cloud struct {
+	// Brokers are tried in order: tcp://host:port, ssl://host:port, mqtt://, mqtts://.
+	Brokers []string `yaml:"brokers"`
+	// ClientID defaults to "wayside-<gateway id>"; it must be stable so the broker keeps the session.
+	ClientID string `yaml:"client_id"`
+	// TopicPrefix defaults to "wayside/v1"; topics are <prefix>/<gateway id>/telemetry and /status.
+	TopicPrefix string `yaml:"topic_prefix"`
+	// KeepAlive is the MQTT keep-alive interval.
+	KeepAlive Duration `yaml:"keepalive"`
+	// MaxInflight bounds the batches published but not yet acknowledged.
+	MaxInflight int `yaml:"max_inflight"`
+	// DevBroker starts an in-process MQTT broker on the (loopback) address of Brokers[0]. Only for
+	// the sim board in a build made with the devbroker tag (make run): it is refused otherwise.
+	DevBroker bool `yaml:"dev_broker"`
+}
+
+// Batch configures how readings are grouped into SenML packs.
+type Batch struct {
+	MaxReadings int      `yaml:"max_readings"`
+	MaxAge      Duration `yaml:"max_age"`
+}
+
+// Buffer configures the in-memory ring.
+type Buffer struct {
+	// Capacity is the ring's size in readings, a power of two.
+	Capacity int `yaml:"capacity"`
+}
+
+// Spool configures the on-disk state directory.
+type Spool struct {
+	Dir string `yaml:"dir"`
+}
+
+// Duration is a time.Duration written as "1s", "250ms", "5m" in YAML.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("want a duration like 500ms, 10s or 5m, got %q", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration string form.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Error is a configuration error: the field path and what is wrong with it.
+type Error struct {
+	Path string // e.g. "sensors[2].interval"
+	Line int    // 1-based line in the file, 0 when unknown
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s (line %d): %s", e.Path, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+// Errors is every problem found in one file.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Load reads, decodes, defaults and validates the file at path. knownBus, when not nil, is asked whether
+// a sensor's bus or pin exists on the configured board; it returns the valid names when it does not.
+func Load(path string, knownBus BusChecker) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data, knownBus)
+	if err != nil {
+		return nil, fmt.Errorf("config %s:\n%w", path, err)
+	}
+	return c, nil
+}
+
+// BusChecker tells whether board has a bus (kind "i2c", "uart", "gpio") or GPIO line called name; when it
+// does not, it returns the names that would be valid. ok is false also for an unknown board, and then
+// valid lists the known boards.
+type BusChecker func(board, kind, name string) (ok bool, valid []string)
+
+// Parse is Load for bytes already read.
+func Parse(data []byte, knownBus BusChecker) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, Errors{{Path: "(file)", Msg: "not valid YAML: " + err.Error()}}
+	}
+	if len(root.Content) == 0 {
+		return nil, Errors{{Path: "(file)", Msg: "empty; see configs/example.yaml for a starting point"}}
+	}
+	var errs Errors
+	checkKeys(root.Content[0], typeOf(Config{}), "", &errs)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, decodeErrors(err)
+	}
+	sum := sha256.Sum256(data)
+	c.Hash = hex.EncodeToString(sum[:8])
+	c.applyDefaults()
+	if errs := c.validate(knownBus); len(errs) > 0 {
+		return nil, errs
+	}
+	return &c, nil
+}
+
+// decodeErrors turns yaml.v3's type errors ("line 7: cannot unmarshal !!str `fast` into uint16") into
+// our shape; the key walk has already caught unknown keys, so these are bad values.
+func decodeErrors(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return Errors{{Path: "(file)", Msg: err.Error()}}
+	}
+	var errs Errors
+	re := regexp.MustCompile(`^line (\d+): (.*)$`)
+	for _, m := range te.Errors {
+		e := &Error{Path: "(value)", Msg: m}
+		if sm := re.FindStringSubmatch(m); sm != nil {
+			fmt.Sscanf(sm[1], "%d", &e.Line)
+			e.Path = fmt.Sprintf("(value at line %s)", sm[1])
+			e.Msg = sm[2]
+		}
+		errs = append(errs, e)
+	}
+	return errs
+}
+
+func (c *Config) applyDefaults() {
+	if c.Gateway.LogLevel == "" {
+		c.Gateway.LogLevel = "info"
+	}
+	if c.Cloud.ClientID == "" {
+		c.Cloud.ClientID = "wayside-" + c.Gateway.ID
+	}
+	if c.Cloud.TopicPrefix == "" {
+		c.Cloud.TopicPrefix = "wayside/v1"
+	}
+	if c.Cloud.KeepAlive == 0 {
+		c.Cloud.KeepAlive = Duration(30 * time.Second)
+	}
+	if c.Cloud.MaxInflight == 0 {
+		c.Cloud.MaxInflight = 64
+	}
+	if c.Batch.MaxReadings == 0 {
+		c.Batch.MaxReadings = 100
+	}
+	if c.Batch.MaxAge == 0 {
+		c.Batch.MaxAge = Duration(time.Second)
+	}
+	if c.Buffer.Capacity == 0 {
+		c.Buffer.Capacity = 16384
+	}
+	if c.Spool.Dir == "" {
+		c.Spool.Dir = "/var/lib/wayside"
+	}
+	if c.Sim.Seed == 0 {
+		c.Sim.Seed = 1
+	}
+	for i := range c.Sensors {
+		s := &c.Sensors[i]
+		if d, ok := Drivers[s.Driver]; ok && s.Address == 0 && d.Bus == "i2c" {
+			s.Address = d.DefaultAddress
+		}
+	}
+}
+
+// DriverInfo says what a driver needs from the configuration.
+type DriverInfo struct {
+	Bus            string // "i2c", "uart" or "gpio"
+	DefaultAddress uint16 // I2C only
+}
+
+// Drivers lists the sensor drivers a configuration may name.
+var Drivers = map[string]DriverInfo{
+	"bme280":  {Bus: "i2c", DefaultAddress: 0x76},
+	"bmp280":  {Bus: "i2c", DefaultAddress: 0x76},
+	"sht4x":   {Bus: "i2c", DefaultAddress: 0x44},
+	"scd4x":   {Bus: "i2c", DefaultAddress: 0x62},
+	"ads1115": {Bus: "i2c", DefaultAddress: 0x48},
+	"bh1750":  {Bus: "i2c", DefaultAddress: 0x23},
+	"vl53l0x": {Bus: "i2c", DefaultAddress: 0x29},
+	"pms5003": {Bus: "uart"},
+	"ops243":  {Bus: "uart"},
+	"nmea":    {Bus: "uart"},
+	"pulse":   {Bus: "gpio"},
+}
+
+func driverNames() string {
+	names := make([]string, 0, len(Drivers))
+	for n := range Drivers {
+		names = append(names, n)
+	}
+	sortStrings(names)
+	return strings.Join(names, ", ")
+}
+
+var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+func (c *Config) validate(knownBus BusChecker) Errors {
+	var errs Errors
+	add := func(path, format string, a ...any) {
+		errs = append(errs, &Error{Path: path, Msg: fmt.Sprintf(format, a...)})
+	}
+	if c.Gateway.ID == "" {
+		add("gateway.id", "missing; set a unique name such as gw-0001 (letters, digits, '-', '_', '.')")
+	} else if !idRe.MatchString(c.Gateway.ID) {
+		add("gateway.id", "%q is not valid: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit (it appears in MQTT topics and SenML names)", c.Gateway.ID)
+	}
+	if c.Gateway.Board == "" {
+		add("gateway.board", "missing; set one of rpi4, rpi5, beaglebone-black, sim")
+	} else if knownBus != nil {
+		if ok, valid := knownBus(c.Gateway.Board, "", ""); !ok {
+			add("gateway.board", "unknown board %q; valid: %s", c.Gateway.Board, strings.Join(valid, ", "))
+		}
+	}
+	switch c.Gateway.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("gateway.log_level", "%q is not valid; use debug, info, warn or error", c.Gateway.LogLevel)
+	}
+	if len(c.Sensors) == 0 {
+		add("sensors", "none configured; add at least one sensor (see configs/example.yaml)")
+	}
+	seen := map[string]int{}
+	for i, s := range c.Sensors {
+		p := fmt.Sprintf("sensors[%d]", i)
+		if s.Name == "" {
+			add(p+".name", "missing; give the sensor a short name such as env1 (it appears in SenML names)")
+		} else if !idRe.MatchString(s.Name) || strings.ContainsAny(s.Name, "/") {
+			add(p+".name", "%q is not valid: use letters, digits, '-', '_' or '.'", s.Name)
+		} else if j, dup := seen[s.Name]; dup {
+			add(p+".name", "%q is already used by sensors[%d]; names must be unique", s.Name, j)
+		} else {
+			seen[s.Name] = i
+		}
+		d, ok := Drivers[s.Driver]
+		if !ok {
+			add(p+".driver", "unknown driver %q; valid: %s", s.Driver, driverNames())
+			continue
+		}
+		if s.Interval.D() < 10*time.Millisecond || s.Interval.D() > 24*time.Hour {
+			add(p+".interval", "%v is not valid; set a duration between 10ms and 24h, e.g. 1s", s.Interval.D())
+		}
+		if s.Bus == "" {
+			add(p+".bus", "missing; driver %s needs a %s bus name from the board profile", s.Driver, d.Bus)
+		} else if knownBus != nil && c.Gateway.Board != "" {
+			if ok, valid := knownBus(c.Gateway.Board, d.Bus, s.Bus); !ok && valid != nil {
+				add(p+".bus", "board %s has no %s bus %q; valid: %s", c.Gateway.Board, d.Bus, s.Bus, strings.Join(valid, ", "))
+			}
+		}
+		switch d.Bus {
+		case "i2c":
+			if s.Address < 0x08 || s.Address > 0x77 {
+				add(p+".address", "0x%02x is not a 7-bit I2C device address; use 0x08..0x77 (default for %s is 0x%02x)", s.Address, s.Driver, d.DefaultAddress)
+			}
+			if s.Pin != "" {
+				add(p+".pin", "not used by I2C driver %s; remove it", s.Driver)
+			}
+		case "gpio":
+			if s.Pin == "" {
+				add(p+".pin", "missing; driver %s needs a GPIO line name such as GPIO17", s.Driver)
+			} else if knownBus != nil && c.Gateway.Board != "" {
+				if ok, valid := knownBus(c.Gateway.Board, "gpio-line", s.Pin); !ok && valid != nil {
+					add(p+".pin", "board %s has no GPIO line %q; valid: %s", c.Gateway.Board, s.Pin, strings.Join(valid, ", "))
+				}
+			}
+			fallthrough
+		default:
+			if s.Address != 0 {
+				add(p+".address", "not used by %s driver %s; remove it", d.Bus, s.Driver)
+			}
+		}
+	}
+	if len(c.Cloud.Brokers) == 0 {
+		add("cloud.brokers", "missing; list at least one broker URL such as tcp://127.0.0.1:1883 or ssl://mqtt.city.example:8883")
+	}
+	for i, b := range c.Cloud.Brokers {
+		p := fmt.Sprintf("cloud.brokers[%d]", i)
+		u, err := url.Parse(b)
+		if err != nil || u.Host == "" {
+			add(p, "%q is not a broker URL; use scheme://host:port, e.g. tcp://127.0.0.1:1883", b)
+			continue
+		}
+		switch u.Scheme {
+		case "tcp", "mqtt", "ssl", "tls", "mqtts":
+		default:
+			add(p, "scheme %q is not supported; use tcp, mqtt, ssl, tls or mqtts", u.Scheme)
+		}
+		if u.Port() == "" {
+			add(p, "%q has no port; add one, e.g. :1883 for tcp or :8883 for ssl", b)
+		}
+	}
+	if !idRe.MatchString(c.Cloud.ClientID) {
+		add("cloud.client_id", "%q is not valid: use 1-64 letters, digits, '-', '_' or '.'", c.Cloud.ClientID)
+	}
+	if strings.ContainsAny(c.Cloud.TopicPrefix, "+#") || strings.HasPrefix(c.Cloud.TopicPrefix, "/") || strings.HasSuffix(c.Cloud.TopicPrefix, "/") {
+		add("cloud.topic_prefix", "%q is not valid: no wildcards (+, #) and no leading or trailing '/'", c.Cloud.TopicPrefix)
+	}
+	if c.Cloud.KeepAlive.D() < time.Second {
+		add("cloud.keepalive", "%v is too short; use at least 1s (30s is typical)", c.Cloud.KeepAlive.D())
+	}
+	if c.Cloud.MaxInflight < 1 || c.Cloud.MaxInflight > 65535 {
+		add("cloud.max_inflight", "%d is not valid; use 1..65535", c.Cloud.MaxInflight)
+	}
+	if c.Cloud.DevBroker {
+		if c.Gateway.Board != "sim" {
+			add("cloud.dev_broker", "only allowed with board sim; a production gateway must sync to the city's broker")
+		}
+		if len(c.Cloud.Brokers) > 0 {
+			if u, err := url.Parse(c.Cloud.Brokers[0]); err == nil {
+				if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+					add("cloud.dev_broker", "needs cloud.brokers[0] on a loopback address such as tcp://127.0.0.1:18830, got %q", c.Cloud.Brokers[0])
+				}
+			}
+		}
+	}
+	if c.Batch.MaxReadings < 1 || c.Batch.MaxReadings > 10000 {
+		add("batch.max_readings", "%d is not valid; use 1..10000 (100 is typical)", c.Batch.MaxReadings)
+	}
+	if c.Batch.MaxAge.D() < 10*time.Millisecond || c.Batch.MaxAge.D() > time.Hour {
+		add("batch.max_age", "%v is not valid; use 10ms..1h (1s is typical)", c.Batch.MaxAge.D())
+	}
+	if n := c.Buffer.Capacity; n < 2 || n > 1<<24 || n&(n-1) != 0 {
+		add("buffer.capacity", "%d is not valid; use a power of two between 2 and 16777216, e.g. 16384", n)
+	}
+	return errs
+}

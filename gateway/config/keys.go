@@ -1,0 +1,70 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func typeOf(v any) reflect.Type { return reflect.TypeOf(v) }
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// yamlKeys maps a struct type's YAML keys to their field types.
+func yamlKeys(t reflect.Type) map[string]reflect.Type {
+	keys := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		keys[name] = f.Type
+	}
+	return keys
+}
+
+// checkKeys walks node against type t and reports every mapping key t does not have, with its path and
+// the keys that would be valid there. yaml.v3's KnownFields reports only the first, without the path.
+func checkKeys(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		keys := yamlKeys(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			ft, ok := keys[k.Value]
+			if !ok {
+				valid := make([]string, 0, len(keys))
+				for name := range keys {
+					valid = append(valid, name)
+				}
+				sort.Strings(valid)
+				*errs = append(*errs, &Error{Path: p, Line: k.Line,
+					Msg: fmt.Sprintf("unknown key; valid keys here: %s", strings.Join(valid, ", "))})
+				continue
+			}
+			checkKeys(v, ft, p, errs)
+		}
+	case t.Kind() == reflect.Struct && n.Kind != yaml.MappingNode && n.Tag != "!!null":
+		*errs = append(*errs, &Error{Path: path, Line: n.Line, Msg: "want a mapping of keys to values"})
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for i, c := range n.Content {
+			checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
+		}
+	case t.Kind() == reflect.Slice && n.Kind != yaml.SequenceNode && n.Tag != "!!null":
+		*errs = append(*errs, &Error{Path: path, Line: n.Line, Msg: "want a list"})
+	}
+}

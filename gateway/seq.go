@@ -1,0 +1,104 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// seqLease is how many sequence numbers one write of the lease file reserves: a crash skips at most
+// this many, and the file is written once per seqLease batches.
+const seqLease = 1000
+
+// seqStore hands out batch sequence numbers that increase across restarts. The file holds the highest
+// number reserved; a restart continues after it. Only the batcher calls Next.
+type seqStore struct {
+	path   string
+	next   uint64
+	leased uint64
+}
+
+func openSeq(dir string) (*seqStore, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("gateway: state dir %s: %w", dir, err)
+	}
+	s := &seqStore{path: filepath.Join(dir, "batch-seq")}
+	b, err := os.ReadFile(s.path)
+	switch {
+	case os.IsNotExist(err):
+	case err != nil:
+		return nil, fmt.Errorf("gateway: read %s: %w", s.path, err)
+	default:
+		v, perr := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		if perr != nil {
+			return nil, fmt.Errorf("gateway: %s holds %q, not a sequence number; delete it only if "+
+				"the cloud may see sequence numbers restart: %w", s.path, b, perr)
+		}
+		s.leased = v
+	}
+	s.next = s.leased + 1
+	return s, s.extend()
+}
+
+func (s *seqStore) extend() error {
+	target := s.leased + seqLease
+	if err := writeFileSync(s.path, []byte(strconv.FormatUint(target, 10)+"\n")); err != nil {
+		return fmt.Errorf("gateway: reserve sequence numbers: %w", err)
+	}
+	s.leased = target
+	return nil
+}
+
+// Next returns the next sequence number.
+func (s *seqStore) Next() (uint64, error) {
+	if s.next > s.leased {
+		if err := s.extend(); err != nil {
+			return 0, err
+		}
+	}
+	n := s.next
+	s.next++
+	return n, nil
+}
+
+// writeFileSync replaces path with data atomically and durably: temp file, fsync, rename, fsync dir.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// newBootID returns 16 random bytes in hex: one per daemon start, so the cloud can tell restarts apart.
+func newBootID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("gateway: boot id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
