@@ -15,8 +15,11 @@ help: ## list the targets
 run: ## run waysided on the sim board, syncing to an in-process dev broker (Ctrl-C stops)
 	$(GO) run -tags devbroker -ldflags "-X main.version=$(VERSION)" ./cmd/waysided -config configs/sim.yaml -log-format console
 
-test: vet ## go vet, then every test with the race detector (needs mosquitto, see README)
+test: vet ## go vet, every test with the race detector (needs mosquitto), then the ARM suite under qemu
 	$(GO) test -race -count=1 ./...
+	@if command -v qemu-aarch64-static >/dev/null 2>&1 || [ "$${WAYSIDE_REQUIRE_ARM:-}" = 1 ]; then \
+		bash scripts/test-arm.sh; \
+	else echo "note: ARM tests skipped: install qemu-user-static to run them (make test-arm)"; fi
 
 vet: ## go vet (both build-tag variants) and gofmt
 	$(GO) vet ./...

@@ -169,6 +169,21 @@ func Parse(data []byte, knownBus BusChecker) (*Config, error) {
 	var errs Errors
 	checkKeys(root.Content[0], typeOf(Config{}), "", &errs)
 	if len(errs) > 0 {
+		// Report the rest in the same run when the file still decodes leniently: one edit-check
+		// cycle per problem is a poor way to spend time at a roadside cabinet.
+		var c Config
+		if yaml.Unmarshal(data, &c) == nil {
+			c.applyDefaults()
+			bad := map[string]bool{}
+			for _, e := range errs {
+				bad[e.Path] = true
+			}
+			for _, e := range c.validate(knownBus) {
+				if !bad[e.Path] {
+					errs = append(errs, e)
+				}
+			}
+		}
 		return nil, errs
 	}
 	var c Config

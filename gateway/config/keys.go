@@ -66,5 +66,30 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
 		}
 	case t.Kind() == reflect.Slice && n.Kind != yaml.SequenceNode && n.Tag != "!!null":
 		*errs = append(*errs, &Error{Path: path, Line: n.Line, Msg: "want a list"})
+	case n.Kind == yaml.ScalarNode && t.Kind() != reflect.Struct && t.Kind() != reflect.Slice:
+		// Decode the leaf alone so a bad value is reported with its path, not just a line number.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			msg := err.Error()
+			if i := strings.LastIndex(msg, ": "); i >= 0 && strings.HasPrefix(msg, "yaml: ") {
+				msg = msg[i+2:]
+			}
+			if t != reflect.TypeOf(Duration(0)) { // Duration's own message says what it wants
+				msg = fmt.Sprintf("%s (want %s)", msg, kindName(t))
+			}
+			*errs = append(*errs, &Error{Path: path, Line: n.Line, Msg: msg})
+		}
 	}
+}
+
+// kindName describes what a field of type t accepts.
+func kindName(t reflect.Type) string {
+	switch {
+	case t.Kind() == reflect.String:
+		return "a string"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		return fmt.Sprintf("an integer that fits %s", t.Kind())
+	}
+	return t.String()
 }
