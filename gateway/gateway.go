@@ -37,6 +37,7 @@ type sensorState struct {
 	interval  time.Duration
 	firstChan uint32
 	health    sensor.Health
+	mu        sync.Mutex // serialises Sample between the sampler and ReadNow (the driver contract)
 }
 
 // Gateway is the running pipeline.
@@ -53,6 +54,9 @@ type Gateway struct {
 	seq     *seqStore
 	bootID  string
 	started time.Time
+
+	taps  atomic.Pointer[[]*tap] // readings streamed to technicians (wayside tail); copy-on-write
+	tapMu sync.Mutex             // serialises tap list updates (rare); feedTaps loads the pointer
 
 	batches  atomic.Uint64
 	readings atomic.Uint64 // readings pushed by the samplers
@@ -178,7 +182,9 @@ func (g *Gateway) sample(ctx context.Context, s *sensorState) {
 		case <-timer.C:
 		}
 		at := time.UnixMilli(time.Now().UnixMilli()) // readings carry millisecond time
+		s.mu.Lock()
 		err := s.dev.Sample(at, dst)
+		s.mu.Unlock()
 		from, to := s.health.Record(err, at)
 		if err == nil {
 			for i, v := range dst {
@@ -257,6 +263,7 @@ func (g *Gateway) batch(stop <-chan struct{}) error {
 			if k == 0 {
 				break
 			}
+			g.feedTaps(buf[:k])
 			if err := g.send(ctx, buf[:k]); err != nil {
 				return err
 			}

@@ -28,6 +28,7 @@ type Config struct {
 	Batch   Batch    `yaml:"batch"`
 	Buffer  Buffer   `yaml:"buffer"`
 	Spool   Spool    `yaml:"spool"`
+	Local   LocalAPI `yaml:"local_api"`
 
 	// Hash is the SHA-256 of the file's bytes (hex, first 16 characters), reported in status so the
 	// cloud can tell which configuration a gateway runs.
@@ -92,6 +93,15 @@ type Buffer struct {
 // Spool configures the on-disk state directory.
 type Spool struct {
 	Dir string `yaml:"dir"`
+}
+
+// LocalAPI configures the technician API on a unix socket.
+type LocalAPI struct {
+	// Socket is the unix socket path; default /run/waysided/local.sock. Empty string after
+	// defaults never happens; set "off" to disable the API.
+	Socket string `yaml:"socket"`
+	// Group, when set, owns the socket (mode 0660) so its members may use the CLI without root.
+	Group string `yaml:"group"`
 }
 
 // Duration is a time.Duration written as "1s", "250ms", "5m" in YAML.
@@ -249,6 +259,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Spool.Dir == "" {
 		c.Spool.Dir = "/var/lib/wayside"
+	}
+	if c.Local.Socket == "" {
+		c.Local.Socket = "/run/waysided/local.sock"
 	}
 	if c.Sim.Seed == 0 {
 		c.Sim.Seed = 1
