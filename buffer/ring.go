@@ -16,9 +16,9 @@ const (
 	maxRingCap = 1 << 24
 )
 
-// cacheLine is the padding between fields written by different goroutines. 128 bytes, not 64: Apple and
-// some Arm Neoverse cores move lines in pairs (adjacent-line prefetch), and the Go runtime uses the same
-// value for arm64 (internal/cpu.CacheLinePadSize).
+// cacheLine is the padding between fields written by different goroutines. 128 bytes, not 64: some
+// arm64 cores (Apple's) have 128-byte lines, others and x86 prefetch lines in adjacent pairs, and the Go
+// runtime pads to 128 on arm64 for the same reason (internal/cpu.CacheLinePadSize).
 const cacheLine = 128
 
 type cacheLinePad [cacheLine]byte
@@ -42,7 +42,8 @@ type slot struct {
 // Ring is a bounded FIFO of Readings between many producers (sensor goroutines, GPIO edge handlers)
 // and one consumer (the batcher). It is Dmitry Vyukov's bounded MPMC queue: each slot carries a
 // sequence number, producers claim positions with a compare-and-swap on one index and the consumer on
-// another, and no goroutine takes a lock.
+// another. Producers never take a lock; only a consumer that Wait has parked is woken through a
+// channel, and producers touch that channel only while it is parked.
 //
 // Call-order guarantees:
 //   - Push, TryPush, Len, Cap and Stats may be called from any number of goroutines at once, and at the
@@ -203,7 +204,8 @@ func (q *Ring) Pop() (Reading, bool) {
 }
 
 // PopBatch moves up to len(dst) of the oldest values into dst, oldest first, and returns how many. It
-// claims the whole run with one compare-and-swap, so a batch costs about one Pop plus the copies.
+// claims the whole run with one compare-and-swap; each value then costs its copy and the store that
+// frees its slot.
 func (q *Ring) PopBatch(dst []Reading) int {
 	if len(dst) == 0 {
 		return 0
@@ -243,6 +245,9 @@ func (q *Ring) PopBatch(dst []Reading) int {
 //
 // Wait never misses a wake-up: a value stored before or while Wait parks ends the wait.
 func (q *Ring) Wait(timeout time.Duration) bool {
+	if timeout <= 0 {
+		return q.ready()
+	}
 	for range waitSpins {
 		if q.ready() {
 			return true
@@ -254,9 +259,6 @@ func (q *Ring) Wait(timeout time.Duration) bool {
 			return true
 		}
 	}
-	if timeout <= 0 {
-		return q.ready()
-	}
 	deadline := time.Now().Add(timeout)
 	// A producer that saw parked after our last Wait may still have left its wake-up in the channel;
 	// the loop below treats such a stale one as spurious.
@@ -265,6 +267,9 @@ func (q *Ring) Wait(timeout time.Duration) bool {
 	default:
 	}
 	for {
+		if testHookBeforePark != nil {
+			testHookBeforePark(q)
+		}
 		q.parked.Store(1)
 		// Check again after announcing: a producer stores its value before it reads parked, and we
 		// store parked before we read the slot, so at least one of us sees the other.
@@ -289,6 +294,10 @@ func (q *Ring) Wait(timeout time.Duration) bool {
 		}
 	}
 }
+
+// testHookBeforePark, when set by a test, runs where a producer's value would race with the consumer
+// announcing that it parks.
+var testHookBeforePark func(*Ring)
 
 // Consumer wait strategy, tuned with BenchmarkSPSC and BenchmarkMPSC4: spinning covers a producer that
 // is about to push, yielding lets a producer on the same processor run, parking stops burning CPU on an

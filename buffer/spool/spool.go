@@ -1,0 +1,765 @@
+package spool
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+const (
+	headerSize = 16 // u32 length, u32 crc, u64 seq
+	ackSize    = 12 // u64 seq, u32 crc
+	segSuffix  = ".seg"
+	ackFile    = "acks.log"
+	// MaxRecord bounds one batch's payload; a longer length field is corruption.
+	MaxRecord = 1 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Options configures a Spool.
+type Options struct {
+	Dir          string
+	SegmentBytes int64         // rotate after this size; default 4 MiB
+	QuotaBytes   int64         // total segment bytes; default 256 MiB
+	SyncEvery    int           // fsync after this many appends; default 32
+	SyncInterval time.Duration // or after this long since the first unsynced append; default 5s
+	Log          *zap.Logger
+
+	// fs hooks for fault injection in tests.
+	syncFile  func(*os.File) error
+	writeFile func(*os.File, []byte) (int, error)
+}
+
+// Stats are the spool's counters.
+type Stats struct {
+	Segments     int
+	Bytes        int64  // segment bytes on disk
+	Backlog      int    // batches not yet acknowledged
+	Unsent       int    // of those, not handed to the link in this run
+	OldestSeq    uint64 // oldest unacknowledged batch, 0 when none
+	OldestAt     time.Time
+	Appended     uint64 // batches appended in this run
+	Acked        uint64
+	Evicted      uint64 // batches dropped unacknowledged to stay within quota or on ENOSPC
+	Lost         uint64 // batches that could not be written at all
+	TornRecords  uint64 // torn or corrupt records cut off at recovery
+	CutBytes     int64  // bytes cut off at recovery
+	Recovered    int    // unacknowledged batches found at Open
+	Fsyncs       uint64
+	FsyncErrors  uint64
+	BytesWritten uint64 // bytes written to segment and ack files (write amplification)
+	PayloadBytes uint64 // payload bytes appended
+	DurableSeq   uint64 // every append up to this sequence number has been fsync'd
+}
+
+type segment struct {
+	id     uint64 // creation order; names the file
+	path   string
+	size   int64
+	live   int // records neither acknowledged nor evicted
+	sealed bool
+}
+
+type entry struct {
+	seq   uint64
+	seg   *segment
+	off   int64 // of the payload
+	n     uint32
+	at    time.Time // append time (file mtime of the segment for recovered records)
+	sent  bool
+	acked bool
+}
+
+// Record is one stored batch.
+type Record struct {
+	Seq     uint64
+	Payload []byte
+}
+
+// Spool is safe for concurrent use: the batcher appends, the sender takes records, the ack tracker
+// acknowledges.
+type Spool struct {
+	opts Options
+	log  *zap.Logger
+
+	mu       sync.Mutex
+	segs     []*segment // oldest first
+	nextID   uint64     // of the next segment
+	active   *os.File   // the newest segment, open for appends; nil until the first append
+	index    []entry    // unacknowledged records, by seq
+	unsyncd  []Record   // appended since the last good fsync, kept to rewrite after a failed fsync
+	firstUns time.Time
+	acks     *os.File
+	ackBytes int64
+	ackDirty bool
+	st       Stats
+	closed   bool
+}
+
+// Open recovers the spool in opts.Dir, creating it if needed.
+func Open(opts Options) (*Spool, error) {
+	if opts.SegmentBytes <= 0 {
+		opts.SegmentBytes = 4 << 20
+	}
+	if opts.QuotaBytes <= 0 {
+		opts.QuotaBytes = 256 << 20
+	}
+	if opts.QuotaBytes < 2*opts.SegmentBytes {
+		opts.SegmentBytes = max(opts.QuotaBytes/2, 4096)
+	}
+	if opts.SyncEvery <= 0 {
+		opts.SyncEvery = 32
+	}
+	if opts.SyncInterval <= 0 {
+		opts.SyncInterval = 5 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = zap.NewNop()
+	}
+	if opts.syncFile == nil {
+		opts.syncFile = (*os.File).Sync
+	}
+	if opts.writeFile == nil {
+		opts.writeFile = (*os.File).Write
+	}
+	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("spool: create %s: %w", opts.Dir, err)
+	}
+	s := &Spool{opts: opts, log: opts.Log.Named("spool")}
+	if err := s.recover(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func segName(id uint64) string { return fmt.Sprintf("%020d%s", id, segSuffix) }
+
+// recover rebuilds the index from acks.log and the segments.
+func (s *Spool) recover() error {
+	acked, err := s.readAcks()
+	if err != nil {
+		return err
+	}
+	names, err := filepath.Glob(filepath.Join(s.opts.Dir, "*"+segSuffix))
+	if err != nil {
+		return fmt.Errorf("spool: list %s: %w", s.opts.Dir, err)
+	}
+	sort.Strings(names)
+	seen := map[uint64]bool{}
+	for _, path := range names {
+		id, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(path), segSuffix), 10, 64)
+		if err != nil {
+			s.log.Warn("ignoring stray file in spool", zap.String("file", path))
+			continue
+		}
+		s.nextID = max(s.nextID, id+1)
+		seg := &segment{id: id, path: path, sealed: true}
+		if err := s.scan(seg, acked, seen); err != nil {
+			// An unreadable segment must not stop the daemon: keep what was read, log it.
+			s.log.Error("spool segment unreadable; kept what could be read", zap.String("file", path), zap.Error(err))
+		}
+		if seg.live == 0 {
+			if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+				return fmt.Errorf("spool: remove %s: %w", path, err)
+			}
+			continue
+		}
+		s.segs = append(s.segs, seg)
+	}
+	sort.Slice(s.index, func(i, j int) bool { return s.index[i].seq < s.index[j].seq })
+	for _, e := range s.index {
+		if !e.acked {
+			s.st.Recovered++
+		}
+	}
+	if err := s.rewriteAcks(); err != nil {
+		return err
+	}
+	if s.st.TornRecords > 0 || s.st.Recovered > 0 {
+		s.log.Info("spool recovered", zap.Int("backlog", s.st.Recovered), zap.Int("segments", len(s.segs)),
+			zap.Uint64("torn_records", s.st.TornRecords), zap.Int64("cut_bytes", s.st.CutBytes))
+	}
+	return nil
+}
+
+// scan indexes seg's valid records and truncates a torn or corrupt tail.
+func (s *Spool) scan(seg *segment, acked, seen map[uint64]bool) error {
+	f, err := os.OpenFile(seg.path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	var off int64
+	for {
+		seq, payload, n, err := parseRecord(data[off:])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			cut := int64(len(data)) - off
+			s.st.TornRecords++
+			s.st.CutBytes += cut
+			s.log.Warn("spool: cut torn or corrupt record", zap.String("file", seg.path), zap.Int64("offset", off),
+				zap.Int64("cut_bytes", cut), zap.Error(err))
+			if terr := f.Truncate(off); terr != nil {
+				return fmt.Errorf("truncate at %d: %w", off, terr)
+			}
+			if serr := f.Sync(); serr != nil {
+				return fmt.Errorf("sync after truncate: %w", serr)
+			}
+			break
+		}
+		if !seen[seq] {
+			// Acknowledged records stay indexed (acked) so acks.log keeps them while their segment lives.
+			seen[seq] = true
+			e := entry{seq: seq, seg: seg, off: off + headerSize, n: uint32(len(payload)), at: fi.ModTime(), acked: acked[seq]}
+			if !e.acked {
+				seg.live++
+			}
+			s.index = append(s.index, e)
+		}
+		off += int64(n)
+	}
+	seg.size = off
+	return nil
+}
+
+// errCorrupt reports a record whose length or checksum is wrong.
+var errCorrupt = errors.New("corrupt record")
+
+// parseRecord decodes the record at the start of b: its seq, payload and total size. It returns
+// io.EOF for an empty b and errCorrupt (wrapped) for a short or damaged record.
+func parseRecord(b []byte) (seq uint64, payload []byte, n int, err error) {
+	if len(b) == 0 {
+		return 0, nil, 0, io.EOF
+	}
+	if len(b) < headerSize {
+		return 0, nil, 0, fmt.Errorf("%w: %d-byte header, want %d", errCorrupt, len(b), headerSize)
+	}
+	length := binary.LittleEndian.Uint32(b[0:4])
+	sum := binary.LittleEndian.Uint32(b[4:8])
+	if length > MaxRecord {
+		return 0, nil, 0, fmt.Errorf("%w: length %d exceeds %d", errCorrupt, length, MaxRecord)
+	}
+	if len(b)-headerSize < int(length) {
+		return 0, nil, 0, fmt.Errorf("%w: payload of %d bytes, %d present", errCorrupt, length, len(b)-headerSize)
+	}
+	if crc32.Checksum(b[8:headerSize+int(length)], castagnoli) != sum {
+		return 0, nil, 0, fmt.Errorf("%w: checksum mismatch", errCorrupt)
+	}
+	seq = binary.LittleEndian.Uint64(b[8:16])
+	return seq, b[headerSize : headerSize+int(length)], headerSize + int(length), nil
+}
+
+// appendRecord appends the encoding of (seq, payload) to dst.
+func appendRecord(dst []byte, seq uint64, payload []byte) []byte {
+	var h [headerSize]byte
+	binary.LittleEndian.PutUint32(h[0:4], uint32(len(payload)))
+	binary.LittleEndian.PutUint64(h[8:16], seq)
+	c := crc32.Update(0, castagnoli, h[8:16])
+	c = crc32.Update(c, castagnoli, payload)
+	binary.LittleEndian.PutUint32(h[4:8], c)
+	return append(append(dst, h[:]...), payload...)
+}
+
+func (s *Spool) readAcks() (map[uint64]bool, error) {
+	acked := map[uint64]bool{}
+	path := filepath.Join(s.opts.Dir, ackFile)
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("spool: read %s: %w", path, err)
+	}
+	for len(b) >= ackSize {
+		seq := binary.LittleEndian.Uint64(b[0:8])
+		if crc32.Checksum(b[0:8], castagnoli) != binary.LittleEndian.Uint32(b[8:12]) {
+			break // torn tail of the ack log: those acks were not durable
+		}
+		acked[seq] = true
+		b = b[ackSize:]
+	}
+	return acked, nil
+}
+
+// rewriteAcks replaces acks.log with the acks still relevant: those of acknowledged records in
+// segments that still exist. mu must be held (or Open in progress).
+func (s *Spool) rewriteAcks() error {
+	var buf []byte
+	for _, e := range s.index {
+		if e.acked {
+			buf = appendAck(buf, e.seq)
+		}
+	}
+	path := filepath.Join(s.opts.Dir, ackFile)
+	if s.acks != nil {
+		s.acks.Close()
+		s.acks = nil
+	}
+	if err := writeFileSync(path, buf); err != nil {
+		return fmt.Errorf("spool: rewrite %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("spool: open %s: %w", path, err)
+	}
+	s.acks, s.ackBytes = f, int64(len(buf))
+	s.st.BytesWritten += uint64(len(buf))
+	return nil
+}
+
+func appendAck(dst []byte, seq uint64) []byte {
+	var b [ackSize]byte
+	binary.LittleEndian.PutUint64(b[0:8], seq)
+	binary.LittleEndian.PutUint32(b[8:12], crc32.Checksum(b[0:8], castagnoli))
+	return append(dst, b[:]...)
+}
+
+// writeFileSync replaces path with data atomically and durably.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Append stores one batch. It never blocks on the network; it fsyncs when the policy says so. An
+// error means the batch could not be stored at all (counted as lost); the spool stays usable.
+func (s *Spool) Append(seq uint64, payload []byte) error {
+	if len(payload) > MaxRecord {
+		return fmt.Errorf("spool: batch %d of %d bytes exceeds the %d byte record limit", seq, len(payload), MaxRecord)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("spool: closed")
+	}
+	rec := appendRecord(make([]byte, 0, headerSize+len(payload)), seq, payload)
+	if err := s.writeLocked(seq, rec); err != nil {
+		s.st.Lost++
+		return err
+	}
+	s.st.Appended++
+	s.st.PayloadBytes += uint64(len(payload))
+	s.unsyncd = append(s.unsyncd, Record{Seq: seq, Payload: rec[headerSize:]})
+	if len(s.unsyncd) == 1 {
+		s.firstUns = time.Now()
+	}
+	if len(s.unsyncd) >= s.opts.SyncEvery || time.Since(s.firstUns) >= s.opts.SyncInterval {
+		s.syncLocked()
+	}
+	return nil
+}
+
+// writeLocked writes one encoded record to the active segment, rotating and evicting as needed. mu
+// must be held.
+func (s *Spool) writeLocked(seq uint64, rec []byte) error {
+	for attempt := 0; ; attempt++ {
+		s.evictForLocked(int64(len(rec)))
+		seg, err := s.activeLocked(seq, int64(len(rec)))
+		if err != nil {
+			return err
+		}
+		n, err := s.opts.writeFile(s.active, rec)
+		s.st.BytesWritten += uint64(max(n, 0))
+		if err == nil {
+			s.index = append(s.index, entry{seq: seq, seg: seg, off: seg.size + headerSize, n: uint32(len(rec) - headerSize), at: time.Now()})
+			seg.size += int64(len(rec))
+			seg.live++
+			return nil
+		}
+		// A partial write leaves a torn record: seal the segment (recovery cuts the tail) and retry in
+		// a new one after making room.
+		s.sealLocked()
+		if errors.Is(err, syscall.ENOSPC) && attempt == 0 && s.evictOldestLocked() {
+			s.log.Warn("spool: disk full; evicted the oldest segment", zap.Uint64("seq", seq))
+			continue
+		}
+		return fmt.Errorf("spool: write batch %d: %w", seq, err)
+	}
+}
+
+// activeLocked returns the segment to append a record of n bytes to, opening a new one when there
+// is none or the current one is full or sealed.
+func (s *Spool) activeLocked(seq uint64, n int64) (*segment, error) {
+	if s.active != nil {
+		seg := s.segs[len(s.segs)-1]
+		if !seg.sealed && seg.size+n <= s.opts.SegmentBytes {
+			return seg, nil
+		}
+		s.syncLocked()
+		s.sealLocked()
+	}
+	seg := &segment{id: s.nextID, path: filepath.Join(s.opts.Dir, segName(s.nextID))}
+	s.nextID++
+	f, err := os.OpenFile(seg.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("spool: create segment %s: %w", seg.path, err)
+	}
+	if err := syncDir(s.opts.Dir); err != nil { // the new name must survive a crash
+		f.Close()
+		os.Remove(seg.path)
+		return nil, fmt.Errorf("spool: sync %s: %w", s.opts.Dir, err)
+	}
+	s.active = f
+	s.segs = append(s.segs, seg)
+	return seg, nil
+}
+
+func (s *Spool) sealLocked() {
+	if s.active == nil {
+		return
+	}
+	s.active.Close()
+	s.active = nil
+	s.segs[len(s.segs)-1].sealed = true
+}
+
+// Sync fsyncs pending appends and acks now.
+func (s *Spool) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.syncLocked()
+}
+
+// MaybeSync fsyncs when the oldest unsynced append is SyncInterval old: call it periodically so a
+// quiet gateway still honours the interval.
+func (s *Spool) MaybeSync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if (len(s.unsyncd) > 0 && time.Since(s.firstUns) >= s.opts.SyncInterval) || s.ackDirty {
+		return s.syncLocked()
+	}
+	return nil
+}
+
+// syncLocked makes appends and acks durable. After a failed fsync of a segment its unsynced records
+// are rewritten into a new segment from memory.
+func (s *Spool) syncLocked() error {
+	var errs []error
+	for tries := 0; len(s.unsyncd) > 0 && tries < 3; tries++ {
+		if s.active == nil {
+			break
+		}
+		s.st.Fsyncs++
+		if err := s.opts.syncFile(s.active); err == nil {
+			s.st.DurableSeq = s.unsyncd[len(s.unsyncd)-1].Seq
+			s.unsyncd = s.unsyncd[:0]
+			break
+		} else {
+			s.st.FsyncErrors++
+			errs = append(errs, err)
+			s.log.Error("spool: fsync failed; rewriting unsynced batches to a new segment", zap.Error(err),
+				zap.Int("batches", len(s.unsyncd)))
+			pending := s.unsyncd
+			s.unsyncd = nil
+			s.sealLocked()
+			for _, r := range pending {
+				// The old copies stay indexed until acknowledged; recovery keeps the first valid copy.
+				rec := appendRecord(nil, r.Seq, r.Payload)
+				if err := s.rewriteLocked(r.Seq, rec); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				s.unsyncd = append(s.unsyncd, r)
+			}
+		}
+	}
+	if s.ackDirty && s.acks != nil {
+		s.st.Fsyncs++
+		if err := s.opts.syncFile(s.acks); err != nil {
+			s.st.FsyncErrors++
+			errs = append(errs, fmt.Errorf("spool: fsync %s: %w", ackFile, err))
+		} else {
+			s.ackDirty = false
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+// rewriteLocked appends a copy of an already indexed record to the active segment and points the
+// index at the copy.
+func (s *Spool) rewriteLocked(seq uint64, rec []byte) error {
+	seg, err := s.activeLocked(seq, int64(len(rec)))
+	if err != nil {
+		return err
+	}
+	n, err := s.opts.writeFile(s.active, rec)
+	s.st.BytesWritten += uint64(max(n, 0))
+	if err != nil {
+		s.sealLocked()
+		return fmt.Errorf("spool: rewrite batch %d: %w", seq, err)
+	}
+	if i := s.find(seq); i >= 0 {
+		s.index[i].seg.live--
+		s.index[i].seg, s.index[i].off = seg, seg.size+headerSize
+		seg.live++
+	}
+	seg.size += int64(len(rec))
+	return nil
+}
+
+func (s *Spool) find(seq uint64) int {
+	i := sort.Search(len(s.index), func(i int) bool { return s.index[i].seq >= seq })
+	if i < len(s.index) && s.index[i].seq == seq {
+		return i
+	}
+	return -1
+}
+
+// totalLocked returns the bytes of all segments.
+func (s *Spool) totalLocked() int64 {
+	var t int64
+	for _, g := range s.segs {
+		t += g.size
+	}
+	return t
+}
+
+// evictForLocked evicts the oldest segments until n more bytes fit in the quota.
+func (s *Spool) evictForLocked(n int64) {
+	for s.totalLocked()+n > s.opts.QuotaBytes && len(s.segs) > 0 {
+		if !s.evictOldestLocked() {
+			return
+		}
+	}
+}
+
+// evictOldestLocked drops the oldest segment with its unacknowledged batches (counted). It never
+// evicts the only, active segment.
+func (s *Spool) evictOldestLocked() bool {
+	if len(s.segs) == 0 || (len(s.segs) == 1 && s.active != nil) {
+		return false
+	}
+	seg := s.segs[0]
+	if len(s.segs) == 1 {
+		s.sealLocked()
+	}
+	kept := s.index[:0]
+	var evicted uint64
+	for _, e := range s.index {
+		if e.seg == seg {
+			if !e.acked {
+				evicted++
+			}
+			continue
+		}
+		kept = append(kept, e)
+	}
+	s.index = kept
+	s.st.Evicted += evicted
+	s.segs = s.segs[1:]
+	if err := os.Remove(seg.path); err != nil && !os.IsNotExist(err) {
+		s.log.Error("spool: remove evicted segment", zap.String("file", seg.path), zap.Error(err))
+	}
+	s.log.Warn("spool over quota: evicted oldest unacknowledged batches", zap.String("segment", filepath.Base(seg.path)),
+		zap.Uint64("evicted", evicted), zap.Uint64("evicted_total", s.st.Evicted))
+	return true
+}
+
+// Next returns a batch to hand to the link and marks it sent: the newest unsent one when newest is
+// true (live data), else the oldest (backlog). ok is false when every stored batch has been sent.
+func (s *Spool) Next(newest bool) (r Record, ok bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	idx := -1
+	if newest {
+		for i := len(s.index) - 1; i >= 0; i-- {
+			if !s.index[i].sent && !s.index[i].acked {
+				idx = i
+				break
+			}
+		}
+	} else {
+		for i := range s.index {
+			if !s.index[i].sent && !s.index[i].acked {
+				idx = i
+				break
+			}
+		}
+	}
+	if idx < 0 {
+		return Record{}, false, nil
+	}
+	e := &s.index[idx]
+	payload, err := s.readLocked(e)
+	if err != nil {
+		// Unreadable now (a bad sector): drop it from the index rather than retry forever.
+		e.seg.live--
+		s.index = append(s.index[:idx], s.index[idx+1:]...)
+		s.st.Lost++
+		return Record{}, false, fmt.Errorf("spool: read batch %d: %w", e.seq, err)
+	}
+	e.sent = true
+	return Record{Seq: e.seq, Payload: payload}, true, nil
+}
+
+func (s *Spool) readLocked(e *entry) ([]byte, error) {
+	f, err := os.Open(e.seg.path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, headerSize+int(e.n))
+	if _, err := f.ReadAt(b, e.off-headerSize); err != nil {
+		return nil, err
+	}
+	seq, payload, _, err := parseRecord(b)
+	if err != nil {
+		return nil, err
+	}
+	if seq != e.seq {
+		return nil, fmt.Errorf("%w: seq %d at the offset of %d", errCorrupt, seq, e.seq)
+	}
+	return payload, nil
+}
+
+// Unsend returns a batch to the unsent state after its publish failed, so Next offers it again.
+func (s *Spool) Unsend(seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := s.find(seq); i >= 0 {
+		s.index[i].sent = false
+	}
+}
+
+// Ack records the broker's acknowledgement of seq and deletes segments left with nothing unacknowledged.
+func (s *Spool) Ack(seq uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.find(seq)
+	if i < 0 || s.index[i].acked {
+		return nil // evicted meanwhile, or a duplicate ack
+	}
+	e := &s.index[i]
+	e.acked = true
+	e.seg.live--
+	s.st.Acked++
+	if s.acks != nil {
+		b := appendAck(nil, seq)
+		if n, err := s.acks.Write(b); err != nil {
+			s.log.Warn("spool: ack log write failed; the batch may be resent after a restart", zap.Uint64("seq", seq), zap.Error(err))
+		} else {
+			s.st.BytesWritten += uint64(n)
+			s.ackBytes += int64(n)
+			s.ackDirty = true
+		}
+	}
+	return s.collectLocked()
+}
+
+// collectLocked drops fully acknowledged segments (never the active one) and acknowledged entries
+// at the head of the index; it rewrites acks.log when segments went away.
+func (s *Spool) collectLocked() error {
+	removed := false
+	for len(s.segs) > 0 {
+		seg := s.segs[0]
+		if seg.live > 0 || (len(s.segs) == 1 && s.active != nil) {
+			break
+		}
+		// Ack log first (durably), then the file: a crash between them leaves a segment whose acks are
+		// still in acks.log, which recovery handles.
+		if len(s.unsyncd) > 0 || s.ackDirty {
+			if err := s.syncLocked(); err != nil {
+				return err
+			}
+		}
+		if err := os.Remove(seg.path); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("spool: remove %s: %w", seg.path, err)
+		}
+		s.segs = s.segs[1:]
+		removed = true
+		kept := s.index[:0]
+		for _, e := range s.index {
+			if e.seg != seg {
+				kept = append(kept, e)
+			}
+		}
+		s.index = kept
+	}
+	if removed && s.ackBytes > 64<<10 {
+		return s.rewriteAcks()
+	}
+	return nil
+}
+
+// Stats returns the counters.
+func (s *Spool) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.st
+	st.Segments = len(s.segs)
+	st.Bytes = s.totalLocked()
+	for _, e := range s.index {
+		if e.acked {
+			continue
+		}
+		if st.Backlog == 0 {
+			st.OldestSeq, st.OldestAt = e.seq, e.at
+		}
+		st.Backlog++
+		if !e.sent {
+			st.Unsent++
+		}
+	}
+	return st
+}
+
+// Close fsyncs and closes the files.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.syncLocked()
+	s.sealLocked()
+	if s.acks != nil {
+		err = errors.Join(err, s.acks.Close())
+	}
+	return err
+}

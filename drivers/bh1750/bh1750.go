@@ -1,0 +1,161 @@
+package bh1750
+
+import (
+	"fmt"
+	"time"
+
+	"periph.io/x/conn/v3/i2c"
+
+	"github.com/wayside-iot/wayside/drivers/sensor"
+)
+
+// Mode is a one-time measurement mode (datasheet instruction set architecture table).
+type Mode uint8
+
+// One-time measurement modes.
+const (
+	HighRes  Mode = 0x20 // 1 lx resolution
+	HighRes2 Mode = 0x21 // 0.5 lx resolution
+	LowRes   Mode = 0x23 // 4 lx resolution
+)
+
+// Opcodes (instruction set architecture table).
+const (
+	opPowerOn = 0x01
+	opReset   = 0x07
+)
+
+// Maximum measurement times (electrical characteristics).
+const (
+	maxHighRes = 180 * time.Millisecond
+	maxLowRes  = 24 * time.Millisecond
+)
+
+// sleep is the time seam: tests replace it.
+var sleep = time.Sleep
+
+// Opts configures a Dev.
+type Opts struct {
+	// Mode is the one-time measurement mode; HighRes is opcode 0x20.
+	Mode Mode
+	// StuckAfter reports ErrStuck when the count is identical this many Samples in a row; 0
+	// disables the check. Off by default: at night the count is legitimately 0 for hours.
+	StuckAfter int
+}
+
+// DefaultOpts measures in one-time H-resolution mode without stuck detection.
+var DefaultOpts = Opts{Mode: HighRes}
+
+// Dev is a BH1750 on an I²C bus. Its methods follow sensor.Sensor's call order.
+type Dev struct {
+	d        i2c.Dev
+	name     string
+	opts     Opts
+	channels []sensor.Channel
+	on       [1]byte
+	mode     [1]byte
+	wait     time.Duration
+	divisor  float64
+	raw      [2]byte
+	last     uint16
+	same     int
+}
+
+// New opens the BH1750 at addr (0x23 or 0x5C): it powers the part on and resets its data register,
+// which proves that something answers there. opts nil means DefaultOpts.
+func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
+	if opts == nil {
+		opts = &DefaultOpts
+	}
+	if addr != 0x23 && addr != 0x5C {
+		return nil, fmt.Errorf("bh1750: address %#x is not 0x23 or 0x5C (set by the ADDR pin)", addr)
+	}
+	if opts.StuckAfter < 0 {
+		return nil, fmt.Errorf("bh1750: Opts.StuckAfter %d is negative: use 0 to disable", opts.StuckAfter)
+	}
+	d := &Dev{
+		d:        i2c.Dev{Bus: bus, Addr: addr},
+		name:     fmt.Sprintf("bh1750(%s@%#x)", bus, addr),
+		opts:     *opts,
+		channels: []sensor.Channel{{Name: "illuminance", Unit: "lx"}},
+		on:       [1]byte{opPowerOn},
+		mode:     [1]byte{byte(opts.Mode)},
+	}
+	switch opts.Mode {
+	case HighRes:
+		d.wait, d.divisor = maxHighRes, 1.2
+	case HighRes2:
+		d.wait, d.divisor = maxHighRes, 2.4
+	case LowRes:
+		d.wait, d.divisor = maxLowRes, 1.2
+	default:
+		return nil, fmt.Errorf("bh1750: Opts.Mode %#x is not HighRes, HighRes2 or LowRes", byte(opts.Mode))
+	}
+	if err := d.d.Tx(d.on[:], nil); err != nil {
+		return nil, busErr("power on", err)
+	}
+	if err := d.d.Tx([]byte{opReset}, nil); err != nil {
+		return nil, busErr("reset", err)
+	}
+	return d, nil
+}
+
+// String implements sensor.Sensor.
+func (d *Dev) String() string { return d.name }
+
+// Channels implements sensor.Sensor: illuminance in lx.
+func (d *Dev) Channels() []sensor.Channel { return d.channels }
+
+// Sample implements sensor.Sensor.
+func (d *Dev) Sample(_ time.Time, dst []float64) error {
+	lx, err := d.Lux()
+	if err != nil {
+		return err
+	}
+	dst[0] = lx
+	return nil
+}
+
+// Lux measures once and returns the illuminance. (periph's physic has no illuminance unit.)
+func (d *Dev) Lux() (float64, error) {
+	if err := d.d.Tx(d.on[:], nil); err != nil {
+		return 0, busErr("power on", err)
+	}
+	if err := d.d.Tx(d.mode[:], nil); err != nil {
+		return 0, busErr("start measurement", err)
+	}
+	sleep(d.wait)
+	if err := d.d.Tx(nil, d.raw[:]); err != nil {
+		return 0, busErr("read measurement", err)
+	}
+	count := uint16(d.raw[0])<<8 | uint16(d.raw[1])
+	if d.opts.StuckAfter > 0 {
+		if count == d.last {
+			d.same++
+		} else {
+			d.last, d.same = count, 1
+		}
+		if d.same >= d.opts.StuckAfter {
+			return 0, errStuck
+		}
+	}
+	if count == 0xFFFF {
+		return 0, errSaturated
+	}
+	return float64(count) / d.divisor, nil
+}
+
+// Halt implements sensor.Sensor. The part powers down after each one-time measurement.
+func (d *Dev) Halt() error { return nil }
+
+// Errors returned on hot paths are built once so a failing Sample does not allocate.
+var (
+	errStuck     = fmt.Errorf("bh1750: read measurement: count unchanged: %w", sensor.ErrStuck)
+	errSaturated = fmt.Errorf("bh1750: read measurement: count saturated at 0xFFFF: %w", sensor.ErrRange)
+)
+
+func busErr(step string, err error) error {
+	return fmt.Errorf("bh1750: %s: %w: %w", step, sensor.ErrBus, err)
+}
+
+var _ sensor.Sensor = (*Dev)(nil)

@@ -1,0 +1,34 @@
+package bh1750emu
+
+import (
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/wayside-iot/wayside/drivers/bh1750"
+	"github.com/wayside-iot/wayside/drivers/sensor"
+)
+
+func TestDriverThroughEmulator(t *testing.T) {
+	e := New(0x5C)
+	d, err := bh1750.New(e, 0x5C, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float64, 1)
+	for _, lux := range []float64{0, 0.4, 350, 12345.6, 54000} {
+		e.Set(lux)
+		if err := d.Sample(time.Time{}, dst); err != nil {
+			t.Fatal(err)
+		}
+		// H-resolution: one count is 1/1.2 lx; rounding makes it half of that.
+		if math.Abs(dst[0]-lux) > 0.5/1.2+1e-9 {
+			t.Errorf("set %v lx, decoded %v", lux, dst[0])
+		}
+	}
+	e.Set(100000) // direct sun: saturates
+	if err := d.Sample(time.Time{}, dst); !errors.Is(err, sensor.ErrRange) {
+		t.Errorf("saturated: %v", err)
+	}
+}

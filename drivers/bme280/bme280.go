@@ -1,0 +1,472 @@
+package bme280
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/physic"
+
+	"github.com/wayside-iot/wayside/drivers/sensor"
+)
+
+// Oversampling is the osrs_x field value of ctrl_hum / ctrl_meas (BME280 tables 20, 22 and 23).
+type Oversampling uint8
+
+// Oversampling settings. Off skips the measurement; the driver refuses it because every channel is
+// reported on every Sample.
+const (
+	Off  Oversampling = 0
+	O1x  Oversampling = 1
+	O2x  Oversampling = 2
+	O4x  Oversampling = 3
+	O8x  Oversampling = 4
+	O16x Oversampling = 5
+)
+
+// factor is the number of conversions the setting averages (table 20: 101 and above mean 16x).
+func (o Oversampling) factor() int {
+	if o == Off {
+		return 0
+	}
+	if o >= O16x {
+		return 16
+	}
+	return 1 << (o - 1)
+}
+
+// Filter is the IIR filter coefficient field of config (BME280 section 3.4.4, table 28).
+type Filter uint8
+
+// Filter settings.
+const (
+	NoFilter Filter = 0
+	F2       Filter = 1
+	F4       Filter = 2
+	F8       Filter = 3
+	F16      Filter = 4
+)
+
+// Opts configures a Dev.
+type Opts struct {
+	// Temperature, Pressure and Humidity are the oversampling of each measurement. None may be Off.
+	// Humidity is ignored on a BMP280.
+	Temperature Oversampling
+	Pressure    Oversampling
+	Humidity    Oversampling
+	// Filter is the IIR filter coefficient. In forced mode the filter only helps when Sample is called
+	// often; NoFilter is the datasheet's recommendation for weather monitoring (section 3.5.1).
+	Filter Filter
+	// StuckAfter reports ErrStuck when the raw ADC values are identical this many Samples in a row;
+	// 0 disables the check. The 20 bit raw values always carry a few LSB of noise, so a repeat
+	// is a hung part or a bus that returns a stale buffer.
+	StuckAfter int
+}
+
+// DefaultOpts is the datasheet's "weather monitoring" profile (section 3.5.1: 1x oversampling,
+// filter off) with stuck detection after 20 identical readings.
+var DefaultOpts = Opts{
+	Temperature: O1x,
+	Pressure:    O1x,
+	Humidity:    O1x,
+	Filter:      NoFilter,
+	StuckAfter:  20,
+}
+
+// Registers and values, BME280 section 5.3 (memory map, table 18).
+const (
+	regCalib1   = 0x88 // 0x88..0xA1: dig_T1..dig_P9, (0xA0 unused), dig_H1; table 16
+	lenCalib1   = 26
+	regChipID   = 0xD0 // section 5.4.1
+	regReset    = 0xE0 // section 5.4.2
+	resetValue  = 0xB6 // section 5.4.2: "If the value 0xB6 is written ... the device is reset"
+	regCalib2   = 0xE1 // 0xE1..0xE7: dig_H2..dig_H6; table 16
+	lenCalib2   = 7
+	regCtrlHum  = 0xF2 // section 5.4.3
+	regStatus   = 0xF3 // section 5.4.4
+	regCtrlMeas = 0xF4 // section 5.4.5
+	regConfig   = 0xF5 // section 5.4.6
+	regData     = 0xF7 // 0xF7..0xFE: press msb..hum lsb; sections 5.4.7..5.4.9
+
+	statusMeasuring = 1 << 3 // section 5.4.4: set while a conversion is running
+	statusImUpdate  = 1 << 0 // section 5.4.4: set while NVM data are copied to image registers
+	modeForced      = 0x01   // section 5.4.5, table 25: mode[1:0] 01 and 10 are forced mode
+
+	chipIDBME280 = 0x60 // BME280 section 5.4.1
+	chipIDBMP280 = 0x58 // BMP280 section 4.3.1
+
+	skipped20 = 0x80000 // section 4.2.2: value of a skipped temperature or pressure measurement
+	skipped16 = 0x8000  // section 4.2.2: value of a skipped humidity measurement
+)
+
+// Timing.
+const (
+	// startupTime is t_startup, BME280 table 1 (2 ms max), also the time after a soft reset.
+	startupTime = 2 * time.Millisecond
+	// pollInterval and maxPolls bound the wait for a status bit once the computed time is over.
+	pollInterval = time.Millisecond
+	maxPolls     = 10
+)
+
+// Measuring ranges (BME280 section 1, table 1 "operating range"; BMP280 table 1).
+const (
+	minCentiCelsius = -4000  // -40 °C
+	maxCentiCelsius = 8500   // +85 °C
+	minPascal       = 30000  // 300 hPa
+	maxPascal       = 110000 // 1100 hPa
+)
+
+// sleep is the time seam: tests replace it.
+var sleep = time.Sleep
+
+// calibration holds the trimming parameters, BME280 table 16 / BMP280 table 17.
+type calibration struct {
+	t1                             uint16
+	t2, t3                         int16
+	p1                             uint16
+	p2, p3, p4, p5, p6, p7, p8, p9 int16
+	h1                             uint8
+	h2                             int16
+	h3                             uint8
+	h4, h5                         int16
+	h6                             int8
+}
+
+// Dev is a BME280 or BMP280 on an I²C bus. Its methods follow sensor.Sensor's call order.
+type Dev struct {
+	d        i2c.Dev
+	name     string
+	humidity bool // BME280
+	opts     Opts
+	cal      calibration
+	channels []sensor.Channel
+	// ctrl is written on every measurement: ctrl_hum then ctrl_meas as register/value pairs.
+	ctrl      []byte
+	measDelay time.Duration
+
+	reg  [1]byte
+	stat [1]byte
+	raw  [8]byte
+
+	last [3]int32
+	same int
+}
+
+// New opens the BME280 or BMP280 at addr (0x76 with SDO low, 0x77 with SDO high; BME280 section
+// 6.2). It checks the chip id, soft-resets the part, reads its calibration and writes config. opts
+// nil means DefaultOpts.
+func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
+	if opts == nil {
+		opts = &DefaultOpts
+	}
+	if addr != 0x76 && addr != 0x77 {
+		return nil, fmt.Errorf("bme280: address %#x is not 0x76 or 0x77 (datasheet section 6.2: set by SDO)", addr)
+	}
+	for _, o := range []struct {
+		name string
+		v    Oversampling
+	}{{"Temperature", opts.Temperature}, {"Pressure", opts.Pressure}, {"Humidity", opts.Humidity}} {
+		if o.v == Off || o.v > O16x {
+			return nil, fmt.Errorf("bme280: Opts.%s oversampling %d is invalid: use O1x..O16x (every channel is measured)", o.name, o.v)
+		}
+	}
+	if opts.Filter > F16 {
+		return nil, fmt.Errorf("bme280: Opts.Filter %d is invalid: use NoFilter..F16", opts.Filter)
+	}
+	if opts.StuckAfter < 0 {
+		return nil, fmt.Errorf("bme280: Opts.StuckAfter %d is negative: use 0 to disable", opts.StuckAfter)
+	}
+	d := &Dev{d: i2c.Dev{Bus: bus, Addr: addr}, opts: *opts}
+
+	var id [1]byte
+	if err := d.d.Tx([]byte{regChipID}, id[:]); err != nil {
+		return nil, busErr("read chip id", err)
+	}
+	switch id[0] {
+	case chipIDBME280:
+		d.humidity = true
+		d.name = fmt.Sprintf("bme280(%s@%#x)", bus, addr)
+	case chipIDBMP280:
+		d.name = fmt.Sprintf("bmp280(%s@%#x)", bus, addr)
+	default:
+		return nil, fmt.Errorf("bme280: chip id %#02x is neither BME280 (0x60) nor BMP280 (0x58): %w", id[0], sensor.ErrFrame)
+	}
+
+	if err := d.d.Tx([]byte{regReset, resetValue}, nil); err != nil {
+		return nil, busErr("soft reset", err)
+	}
+	sleep(startupTime)
+	if err := d.waitStatusClear(statusImUpdate, "wait for NVM copy"); err != nil {
+		return nil, err
+	}
+
+	var c1 [lenCalib1]byte
+	if err := d.d.Tx([]byte{regCalib1}, c1[:]); err != nil {
+		return nil, busErr("read calibration", err)
+	}
+	var c2 [lenCalib2]byte
+	if d.humidity {
+		if err := d.d.Tx([]byte{regCalib2}, c2[:]); err != nil {
+			return nil, busErr("read humidity calibration", err)
+		}
+	}
+	d.cal = parseCalibration(c1[:], c2[:])
+	// An unprogrammed or unreadable NVM reads as all zeros or all ones; dig_T1 and dig_P1 are
+	// unsigned divisors-to-be and never 0 or 0xFFFF on a trimmed part.
+	if d.cal.t1 == 0 || d.cal.p1 == 0 || d.cal.t1 == 0xFFFF || d.cal.p1 == 0xFFFF {
+		return nil, fmt.Errorf("bme280: calibration looks blank (dig_T1=%#x dig_P1=%#x): %w", d.cal.t1, d.cal.p1, sensor.ErrFrame)
+	}
+
+	// config: t_sb[7:5] (unused in forced mode), filter[4:2], spi3w_en[0] (section 5.4.6). Written in
+	// sleep mode, where writes are never ignored.
+	if err := d.d.Tx([]byte{regConfig, byte(opts.Filter) << 2}, nil); err != nil {
+		return nil, busErr("write config", err)
+	}
+
+	// ctrl_meas: osrs_t[7:5], osrs_p[4:2], mode[1:0] (section 5.4.5).
+	meas := byte(opts.Temperature)<<5 | byte(opts.Pressure)<<2 | modeForced
+	if d.humidity {
+		// ctrl_hum first: it only becomes effective with the following ctrl_meas write (5.4.3).
+		d.ctrl = []byte{regCtrlHum, byte(opts.Humidity), regCtrlMeas, meas}
+		d.channels = []sensor.Channel{{Name: "temperature", Unit: "Cel"}, {Name: "humidity", Unit: "%RH"}, {Name: "pressure", Unit: "Pa"}}
+	} else {
+		d.ctrl = []byte{regCtrlMeas, meas}
+		d.channels = []sensor.Channel{{Name: "temperature", Unit: "Cel"}, {Name: "pressure", Unit: "Pa"}}
+	}
+	h := 0
+	if d.humidity {
+		h = opts.Humidity.factor()
+	}
+	d.measDelay = maxMeasureTime(opts.Temperature.factor(), opts.Pressure.factor(), h)
+	return d, nil
+}
+
+// maxMeasureTime is t_measure,max of BME280 section 9.1 (appendix B):
+// 1.25 + 2.3*T + (2.3*P + 0.575) + (2.3*H + 0.575) ms, a term dropped when its measurement is
+// skipped. The same formula reproduces the BMP280's table 13 maxima (6.4 ms at 1x/1x, 43.2 ms at
+// 2x/16x).
+func maxMeasureTime(t, p, h int) time.Duration {
+	us := 1250 + 2300*t
+	if p > 0 {
+		us += 2300*p + 575
+	}
+	if h > 0 {
+		us += 2300*h + 575
+	}
+	return time.Duration(us) * time.Microsecond
+}
+
+// parseCalibration decodes BME280 table 16: little-endian words from 0x88, dig_H1 at 0xA1, and the
+// humidity block from 0xE1 (c2 may be zero for a BMP280).
+func parseCalibration(c1, c2 []byte) calibration {
+	le := binary.LittleEndian
+	return calibration{
+		t1: le.Uint16(c1[0:]),
+		t2: int16(le.Uint16(c1[2:])),
+		t3: int16(le.Uint16(c1[4:])),
+		p1: le.Uint16(c1[6:]),
+		p2: int16(le.Uint16(c1[8:])),
+		p3: int16(le.Uint16(c1[10:])),
+		p4: int16(le.Uint16(c1[12:])),
+		p5: int16(le.Uint16(c1[14:])),
+		p6: int16(le.Uint16(c1[16:])),
+		p7: int16(le.Uint16(c1[18:])),
+		p8: int16(le.Uint16(c1[20:])),
+		p9: int16(le.Uint16(c1[22:])),
+		h1: c1[25], // 0xA1; 0xA0 (c1[24]) is not used
+		h2: int16(le.Uint16(c2[0:])),
+		h3: c2[2],
+		// 0xE4 is bits 11:4 of H4 (signed), 0xE5[3:0] its bits 3:0.
+		h4: int16(int8(c2[3]))<<4 | int16(c2[4]&0x0F),
+		// 0xE6 is bits 11:4 of H5 (signed), 0xE5[7:4] its bits 3:0.
+		h5: int16(int8(c2[5]))<<4 | int16(c2[4]>>4),
+		h6: int8(c2[6]),
+	}
+}
+
+// waitStatusClear polls the status register until mask is clear.
+func (d *Dev) waitStatusClear(mask byte, step string) error {
+	d.reg[0] = regStatus
+	for i := 0; ; i++ {
+		if err := d.d.Tx(d.reg[:], d.stat[:]); err != nil {
+			return busErr(step, err)
+		}
+		if d.stat[0]&mask == 0 {
+			return nil
+		}
+		if i == maxPolls {
+			return errTimeout(step)
+		}
+		sleep(pollInterval)
+	}
+}
+
+// String implements sensor.Sensor.
+func (d *Dev) String() string { return d.name }
+
+// Channels implements sensor.Sensor: temperature, humidity (BME280 only), pressure.
+func (d *Dev) Channels() []sensor.Channel { return d.channels }
+
+// IsBME280 reports whether the part measures humidity.
+func (d *Dev) IsBME280() bool { return d.humidity }
+
+// Sample implements sensor.Sensor.
+func (d *Dev) Sample(_ time.Time, dst []float64) error {
+	t, p, h, err := d.measure()
+	if err != nil {
+		return err
+	}
+	dst[0] = float64(t) / 100
+	if d.humidity {
+		dst[1] = float64(h) / 1024
+		dst[2] = float64(p) / 256
+	} else {
+		dst[1] = float64(p) / 256
+	}
+	return nil
+}
+
+// Sense measures once and fills env. On a BMP280 env.Humidity is left alone.
+func (d *Dev) Sense(env *physic.Env) error {
+	t, p, h, err := d.measure()
+	if err != nil {
+		return err
+	}
+	env.Temperature = physic.Temperature(t)*10*physic.MilliKelvin + physic.ZeroCelsius
+	// p is Pa in Q24.8: 1/256 Pa = 1e9/256 nPa = 3906250 nPa exactly.
+	env.Pressure = physic.Pressure(p) * 3906250 * physic.NanoPascal
+	if d.humidity {
+		// h is %RH in Q22.10: 1/1024 %RH = 1e5/1024 in units of 1e-5 %RH.
+		env.Humidity = physic.RelativeHumidity(int64(h) * int64(physic.PercentRH) / 1024)
+	}
+	return nil
+}
+
+// Halt implements sensor.Sensor. Forced mode leaves the part asleep after each measurement, so there
+// is nothing to stop.
+func (d *Dev) Halt() error { return nil }
+
+// measure runs one forced-mode measurement. It returns temperature in 0.01 °C, pressure in Pa as
+// Q24.8 and humidity in %RH as Q22.10 (0 on a BMP280).
+func (d *Dev) measure() (t int32, p, h uint32, err error) {
+	if err := d.d.Tx(d.ctrl, nil); err != nil {
+		return 0, 0, 0, busErr("start measurement", err)
+	}
+	sleep(d.measDelay)
+	if err := d.waitStatusClear(statusMeasuring, "wait for measurement"); err != nil {
+		return 0, 0, 0, err
+	}
+	n := 6
+	if d.humidity {
+		n = 8
+	}
+	d.reg[0] = regData
+	if err := d.d.Tx(d.reg[:], d.raw[:n]); err != nil {
+		return 0, 0, 0, busErr("read measurement", err)
+	}
+	return d.decode(d.raw[:n])
+}
+
+// decode turns the burst read from 0xF7 into compensated values and applies the stuck and range
+// checks.
+func (d *Dev) decode(b []byte) (t int32, p, h uint32, err error) {
+	// Sections 5.4.7..5.4.9: msb, lsb, xlsb[7:4] for pressure and temperature; msb, lsb for humidity.
+	adcP := int32(b[0])<<12 | int32(b[1])<<4 | int32(b[2])>>4
+	adcT := int32(b[3])<<12 | int32(b[4])<<4 | int32(b[5])>>4
+	adcH := int32(skipped16)
+	if len(b) == 8 {
+		adcH = int32(b[6])<<8 | int32(b[7])
+	}
+	if adcT == skipped20 || adcP == skipped20 || (d.humidity && adcH == skipped16) {
+		return 0, 0, 0, errSkipped
+	}
+	if d.opts.StuckAfter > 0 {
+		raw := [3]int32{adcT, adcP, adcH}
+		if raw == d.last {
+			d.same++
+		} else {
+			d.last, d.same = raw, 1
+		}
+		if d.same >= d.opts.StuckAfter {
+			return 0, 0, 0, errStuck
+		}
+	}
+	t, tFine := d.cal.compensateT(adcT)
+	p = d.cal.compensateP(adcP, tFine)
+	if d.humidity {
+		h = d.cal.compensateH(adcH, tFine)
+	}
+	if t < minCentiCelsius || t > maxCentiCelsius {
+		return 0, 0, 0, errTemperatureRange
+	}
+	if p/256 < minPascal || p/256 > maxPascal {
+		return 0, 0, 0, errPressureRange
+	}
+	return t, p, h, nil
+}
+
+// compensateT is bme280_compensate_T_int32 of BME280 section 4.2.3 (BMP280 section 3.11.3): the
+// temperature in 0.01 °C and t_fine, which the other formulas need.
+func (c *calibration) compensateT(adcT int32) (t, tFine int32) {
+	t1 := int32(c.t1)
+	var1 := (((adcT >> 3) - (t1 << 1)) * int32(c.t2)) >> 11
+	var2 := (((((adcT >> 4) - t1) * ((adcT >> 4) - t1)) >> 12) * int32(c.t3)) >> 14
+	tFine = var1 + var2
+	return (tFine*5 + 128) >> 8, tFine
+}
+
+// compensateP is BME280_compensate_P_int64 of BME280 section 4.2.3 (BMP280 section 3.11.3): the
+// pressure in Pa as Q24.8. It returns 0 when the calibration would divide by zero.
+func (c *calibration) compensateP(adcP, tFine int32) uint32 {
+	var1 := int64(tFine) - 128000
+	var2 := var1 * var1 * int64(c.p6)
+	var2 += (var1 * int64(c.p5)) << 17
+	var2 += int64(c.p4) << 35
+	var1 = ((var1 * var1 * int64(c.p3)) >> 8) + ((var1 * int64(c.p2)) << 12)
+	var1 = (((int64(1) << 47) + var1) * int64(c.p1)) >> 33
+	if var1 == 0 {
+		return 0
+	}
+	p := int64(1048576 - adcP)
+	p = (((p << 31) - var2) * 3125) / var1
+	var1 = (int64(c.p9) * (p >> 13) * (p >> 13)) >> 25
+	var2 = (int64(c.p8) * p) >> 19
+	p = ((p + var1 + var2) >> 8) + (int64(c.p7) << 4)
+	return uint32(p)
+}
+
+// compensateH is bme280_compensate_H_int32 of BME280 section 4.2.3: the humidity in %RH as Q22.10,
+// clamped by the formula itself to 0..100 %RH.
+func (c *calibration) compensateH(adcH, tFine int32) uint32 {
+	v := tFine - 76800
+	a := ((adcH << 14) - (int32(c.h4) << 20) - (int32(c.h5) * v) + 16384) >> 15
+	b := (((((((v*int32(c.h6))>>10)*(((v*int32(c.h3))>>11)+32768))>>10)+2097152)*int32(c.h2) + 8192) >> 14)
+	v = a * b
+	v -= ((((v >> 15) * (v >> 15)) >> 7) * int32(c.h1)) >> 4
+	if v < 0 {
+		v = 0
+	}
+	if v > 419430400 { // 100 %RH in Q22.10, shifted left by 12
+		v = 419430400
+	}
+	return uint32(v >> 12)
+}
+
+// Errors returned on hot paths are built once so Sample does not allocate when it fails often.
+var (
+	errSkipped          = fmt.Errorf("bme280: decode: measurement skipped (0x80000): %w", sensor.ErrFrame)
+	errStuck            = fmt.Errorf("bme280: decode: raw values unchanged: %w", sensor.ErrStuck)
+	errTemperatureRange = fmt.Errorf("bme280: decode: temperature outside -40..85 °C: %w", sensor.ErrRange)
+	errPressureRange    = fmt.Errorf("bme280: decode: pressure outside 300..1100 hPa: %w", sensor.ErrRange)
+)
+
+func busErr(step string, err error) error {
+	return fmt.Errorf("bme280: %s: %w: %w", step, sensor.ErrBus, err)
+}
+
+func errTimeout(step string) error {
+	return fmt.Errorf("bme280: %s: status bit still set after %d polls: %w", step, maxPolls, sensor.ErrTimeout)
+}
+
+var _ sensor.Sensor = (*Dev)(nil)

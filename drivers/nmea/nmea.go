@@ -1,0 +1,304 @@
+package nmea
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wayside-iot/wayside/drivers/sensor"
+)
+
+// Opts configures a Dev.
+type Opts struct {
+	// Name says where the receiver sits, for String: "ttyS1". Empty is "uart".
+	Name string
+	// MaxAge is how old the last GGA may be for Sample to report it; older is a stale fix and
+	// Sample returns sensor.ErrNoData. Receivers send GGA every second by default.
+	MaxAge time.Duration
+	// Poll is the read deadline step when the reader has SetReadDeadline: how often the reader
+	// goroutine checks whether Halt was called. It bounds how long Halt waits.
+	Poll time.Duration
+	// HaltTimeout bounds how long Halt waits for the reader goroutine when the reader has no
+	// SetReadDeadline: the owner must close the port to end the goroutine (see Dev.Halt).
+	HaltTimeout time.Duration
+}
+
+// DefaultOpts suits a 1 Hz receiver at 9600 baud.
+var DefaultOpts = Opts{
+	MaxAge:      5 * time.Second,
+	Poll:        200 * time.Millisecond,
+	HaltTimeout: 2 * time.Second,
+}
+
+// Stats counts what the reader goroutine saw since New.
+type Stats struct {
+	GGA, RMC uint64 // Sentences decoded.
+	Other    uint64 // Well-formed sentences of other types (GSV, VTG, TXT, ...).
+	CRC      uint64 // Sentences with a wrong checksum.
+	Frame    uint64 // Truncated, overlong or malformed sentences.
+	Garbage  uint64 // Runs of bytes outside any sentence.
+}
+
+// deadliner is what *os.File, net.Conn and most serial port types implement.
+type deadliner interface {
+	SetReadDeadline(t time.Time) error
+}
+
+// now is the clock seam: when a fix was received, compared to Sample's at.
+var now = time.Now
+
+// Dev is a GPS receiver on a UART.
+type Dev struct {
+	r    io.Reader
+	dl   deadliner
+	opts Opts
+	name string
+
+	stop atomic.Bool
+	done chan struct{}
+
+	mu sync.Mutex
+	// The fields below are protected by mu.
+	fix     Fix       // Latest merged fix.
+	fixAt   time.Time // When the last GGA arrived, by now.
+	haveGGA bool
+	stats   Stats
+	err     error // Why the reader stopped, nil while it runs.
+}
+
+// New starts reading NMEA sentences from r. r is the serial port the board opened; the driver never
+// closes it. If r implements SetReadDeadline(time.Time) error (os.File, net.Conn, most serial
+// packages) the reader uses short deadlines so Halt can stop it.
+func New(r io.Reader, opts *Opts) (*Dev, error) {
+	if r == nil {
+		return nil, errors.New("nmea: nil reader")
+	}
+	o := DefaultOpts
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxAge <= 0 {
+		return nil, fmt.Errorf("nmea: MaxAge %s must be positive, e.g. 5s", o.MaxAge)
+	}
+	if o.Poll <= 0 || o.HaltTimeout <= 0 {
+		return nil, fmt.Errorf("nmea: Poll %s and HaltTimeout %s must be positive", o.Poll, o.HaltTimeout)
+	}
+	name := o.Name
+	if name == "" {
+		name = "uart"
+	}
+	d := &Dev{r: r, opts: o, name: "nmea(" + name + ")", done: make(chan struct{})}
+	if dl, ok := r.(deadliner); ok {
+		// Probe: pipes opened with os.Pipe implement the method but may refuse deadlines.
+		if err := dl.SetReadDeadline(time.Time{}); err == nil {
+			d.dl = dl
+		}
+	}
+	go d.run()
+	return d, nil
+}
+
+// String implements sensor.Sensor.
+func (d *Dev) String() string { return d.name }
+
+var channels = []sensor.Channel{
+	{Name: "lat", Unit: "lat"},
+	{Name: "lon", Unit: "lon"},
+	{Name: "altitude", Unit: "m"},
+	{Name: "fix_quality", Unit: "/"},
+	{Name: "satellites", Unit: "count"},
+}
+
+// Channels implements sensor.Sensor: latitude and longitude in degrees (SenML "lat"/"lon"), altitude
+// above mean sea level in metres, GGA fix quality 0..8 and satellites in use.
+func (d *Dev) Channels() []sensor.Channel { return channels }
+
+var (
+	errNoFix    = fmt.Errorf("nmea: no fix yet: %w", sensor.ErrNoData)
+	errInvalid  = fmt.Errorf("nmea: receiver reports no valid fix: %w", sensor.ErrNoData)
+	errStale    = fmt.Errorf("nmea: fix older than MaxAge: %w", sensor.ErrNoData)
+	errShortDst = errors.New("nmea: dst shorter than Channels()")
+)
+
+// Sample implements sensor.Sensor. It reports the latest fix; sensor.ErrNoData when there is none
+// yet, the receiver says it is invalid (GGA quality 0, or a newer RMC with status V), or the last GGA
+// is older than Opts.MaxAge at `at`. Once the reader stopped on a port error every Sample returns
+// that error wrapped in sensor.ErrBus.
+func (d *Dev) Sample(at time.Time, dst []float64) error {
+	if len(dst) < len(channels) {
+		return errShortDst
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.err != nil {
+		return d.err
+	}
+	if !d.haveGGA {
+		return errNoFix
+	}
+	if d.fix.Quality == 0 || !d.fix.Valid {
+		return errInvalid
+	}
+	if at.Sub(d.fixAt) > d.opts.MaxAge {
+		return errStale
+	}
+	dst[0] = d.fix.Lat
+	dst[1] = d.fix.Lon
+	dst[2] = float64(d.fix.Altitude) / 1e9
+	dst[3] = float64(d.fix.Quality)
+	dst[4] = float64(d.fix.Satellites)
+	return nil
+}
+
+// Fix returns the latest merged fix and when its last GGA arrived; ok is false before the first GGA.
+func (d *Dev) Fix() (f Fix, at time.Time, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fix, d.fixAt, d.haveGGA
+}
+
+// Stats returns the reader's counters.
+func (d *Dev) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}
+
+// Halt implements sensor.Sensor: it stops the reader goroutine and waits for it. It does not close
+// the port.
+//
+// With a reader that supports read deadlines the goroutine stops within Opts.Poll. Without one a
+// blocked Read cannot be interrupted from here: the owner must close the port (before or after
+// calling Halt), which ends the Read with an error and the goroutine with it. Halt waits up to
+// Opts.HaltTimeout for that and then returns an error wrapping sensor.ErrTimeout; the goroutine then
+// ends on its own when the port is closed.
+func (d *Dev) Halt() error {
+	d.stop.Store(true)
+	limit := d.opts.HaltTimeout
+	if d.dl != nil {
+		limit = 2*d.opts.Poll + time.Second
+	}
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-d.done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("nmea: halt: reader still blocked after %s, close the port: %w", limit, sensor.ErrTimeout)
+	}
+}
+
+// run is the reader goroutine: it frames "$...\n" sentences and feeds them to Parse.
+func (d *Dev) run() {
+	defer close(d.done)
+	var buf [256]byte
+	var line [MaxSentence]byte
+	n := 0             // Bytes in line; 0 when outside a sentence.
+	inGarbage := false // Inside a run of bytes outside any sentence.
+	overflow := false  // The current sentence did not fit: skip to the next '$'.
+	fix := Fix{}
+	for !d.stop.Load() {
+		if d.dl != nil {
+			// Deadlines are on the port's real clock, not the now seam.
+			if err := d.dl.SetReadDeadline(time.Now().Add(d.opts.Poll)); err != nil {
+				d.fail(err)
+				return
+			}
+		}
+		k, err := d.r.Read(buf[:])
+		for _, c := range buf[:k] {
+			switch {
+			case c == '$':
+				if n > 0 || overflow {
+					d.count(func(s *Stats) { s.Frame++ }) // Truncated: a new sentence began.
+				}
+				line[0] = '$'
+				n, overflow, inGarbage = 1, false, false
+			case overflow:
+				if c == '\n' {
+					overflow = false
+				}
+			case n == 0:
+				if c != '\r' && c != '\n' && !inGarbage {
+					inGarbage = true
+					d.count(func(s *Stats) { s.Garbage++ })
+				}
+			case c == '\n':
+				if n < len(line) {
+					line[n] = c
+					n++
+				}
+				d.sentence(line[:n], &fix)
+				n = 0
+			case n == len(line):
+				overflow, n = true, 0
+				d.count(func(s *Stats) { s.Frame++ })
+			default:
+				line[n] = c
+				n++
+			}
+		}
+		if err != nil {
+			if isTimeout(err) {
+				continue
+			}
+			d.fail(err)
+			return
+		}
+	}
+}
+
+// sentence parses one framed sentence into the goroutine's fix and publishes it.
+func (d *Dev) sentence(b []byte, fix *Fix) {
+	t, err := Parse(b, fix)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case errors.Is(err, sensor.ErrCRC):
+		d.stats.CRC++
+		return
+	case err != nil:
+		d.stats.Frame++
+		return
+	}
+	switch t {
+	case TypeGGA:
+		d.stats.GGA++
+		d.haveGGA = true
+		d.fixAt = now()
+		// GGA has no status field: a GGA with a fix after a void RMC revalidates it.
+		fix.Valid = fix.Quality != 0
+	case TypeRMC:
+		d.stats.RMC++
+	default:
+		d.stats.Other++
+	}
+	d.fix = *fix
+}
+
+func (d *Dev) count(f func(*Stats)) {
+	d.mu.Lock()
+	f(&d.stats)
+	d.mu.Unlock()
+}
+
+func (d *Dev) fail(err error) {
+	d.mu.Lock()
+	d.err = fmt.Errorf("nmea: read: %w: %w", sensor.ErrBus, err)
+	d.mu.Unlock()
+}
+
+// isTimeout reports a read deadline expiry.
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+var _ sensor.Sensor = (*Dev)(nil)

@@ -1,0 +1,209 @@
+package ops243
+
+import (
+	"math"
+	"strconv"
+
+	"periph.io/x/conn/v3/physic"
+)
+
+// Result classifies a line.
+type Result uint8
+
+const (
+	// ResultSpeed: the line is a speed report.
+	ResultSpeed Result = iota
+	// ResultIgnored: a well-formed JSON object without a speed, e.g. a command answer.
+	ResultIgnored
+	// ResultGarbage: anything else.
+	ResultGarbage
+)
+
+// ParseLine decodes one output line (without its CR LF): a plain number in unit u, or a JSON object
+// with a "speed" member and optionally a "unit" member that overrides u. It does not allocate.
+func ParseLine(b []byte, u Unit) (physic.Speed, Result) {
+	b = trim(b)
+	if len(b) == 0 {
+		return 0, ResultGarbage
+	}
+	if b[0] == '{' {
+		return parseJSON(b, u)
+	}
+	v, ok := parseDecimal(b)
+	if !ok {
+		return 0, ResultGarbage
+	}
+	return u.speed(v), ResultSpeed
+}
+
+// parseJSON decodes a flat JSON object whose values are strings or bare numbers, the only shapes the
+// sensor emits. Escapes and nesting are refused.
+func parseJSON(b []byte, u Unit) (physic.Speed, Result) {
+	var speed []byte
+	b = trim(b[1:])
+	if len(b) > 0 && b[0] == '}' {
+		b = b[1:]
+	} else {
+		for {
+			var key, val []byte
+			var ok bool
+			if key, b, ok = jsonString(b); !ok {
+				return 0, ResultGarbage
+			}
+			b = trim(b)
+			if len(b) == 0 || b[0] != ':' {
+				return 0, ResultGarbage
+			}
+			b = trim(b[1:])
+			if len(b) > 0 && b[0] == '"' {
+				if val, b, ok = jsonString(b); !ok {
+					return 0, ResultGarbage
+				}
+			} else {
+				i := 0
+				for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ' ' {
+					i++
+				}
+				val, b = b[:i], b[i:]
+				if len(val) == 0 || val[0] == '{' || val[0] == '[' {
+					return 0, ResultGarbage
+				}
+			}
+			switch string(key) {
+			case "speed":
+				speed = val
+			case "unit":
+				if u, ok = unitByName(val); !ok {
+					return 0, ResultGarbage
+				}
+			}
+			b = trim(b)
+			if len(b) == 0 {
+				return 0, ResultGarbage
+			}
+			if b[0] == '}' {
+				b = b[1:]
+				break
+			}
+			if b[0] != ',' {
+				return 0, ResultGarbage
+			}
+			b = trim(b[1:])
+		}
+	}
+	if len(trim(b)) != 0 {
+		return 0, ResultGarbage
+	}
+	if speed == nil {
+		return 0, ResultIgnored
+	}
+	v, ok := parseDecimal(trim(speed))
+	if !ok {
+		return 0, ResultGarbage
+	}
+	return u.speed(v), ResultSpeed
+}
+
+// jsonString reads a "..." string without escapes at the start of b.
+func jsonString(b []byte) (s, rest []byte, ok bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return nil, nil, false
+	}
+	for i := 1; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			return b[1:i], b[i+1:], true
+		case '\\':
+			return nil, nil, false
+		}
+	}
+	return nil, nil, false
+}
+
+func unitByName(b []byte) (Unit, bool) {
+	switch string(b) {
+	case "mps", "m-per-sec", "m/s":
+		return MetrePerSecond, true
+	case "kmph", "kph", "km-per-hr", "km/h":
+		return KilometrePerHour, true
+	case "mph":
+		return MilePerHour, true
+	case "fps", "ft-per-sec", "ft/s":
+		return FootPerSecond, true
+	case "cmps", "cm-per-sec", "cm/s":
+		return CentimetrePerSecond, true
+	}
+	return 0, false
+}
+
+func trim(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseDecimal parses [-+]digits[.digits] with at most 15 digits, without allocating.
+func parseDecimal(b []byte) (float64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	var mant uint64
+	digits, frac := 0, -1
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 15 {
+				return 0, false
+			}
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 {
+		return 0, false
+	}
+	v := float64(mant)
+	if frac > 0 {
+		v /= pow10[frac]
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// AppendSpeed appends v as the sensor prints it in unit u with the given decimals (the Fn command),
+// "12.4\r\n", and returns the extended slice. For emulators and tests.
+func AppendSpeed(dst []byte, v physic.Speed, u Unit, decimals int) []byte {
+	dst = strconv.AppendFloat(dst, inUnit(v, u), 'f', decimals, 64)
+	return append(dst, '\r', '\n')
+}
+
+// AppendJSON appends v in JSON output mode with units in output, {"unit":"mps","speed":"12.4"}.
+func AppendJSON(dst []byte, v physic.Speed, u Unit, decimals int) []byte {
+	dst = append(dst, `{"unit":"`...)
+	dst = append(dst, [...]string{"mps", "kmph", "mph", "fps", "cmps"}[u]...)
+	dst = append(dst, `","speed":"`...)
+	dst = strconv.AppendFloat(dst, inUnit(v, u), 'f', decimals, 64)
+	return append(dst, "\"}\r\n"...)
+}
+
+func inUnit(v physic.Speed, u Unit) float64 {
+	one := u.speed(1)
+	return math.Round(float64(v)/float64(one)*1e6) / 1e6
+}

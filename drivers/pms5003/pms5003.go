@@ -1,0 +1,369 @@
+package pms5003
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/wayside-iot/wayside/drivers/sensor"
+)
+
+// Frame layout, datasheet appendix I.
+const (
+	FrameLen = 32   // bytes on the wire
+	start1   = 0x42 // 'B'
+	start2   = 0x4D // 'M'
+	bodyLen  = 28   // value of the frame length field: 13 data words + check code
+)
+
+// Frame is one decoded frame. Concentrations are µg/m³, counts are particles per 0.1 L of air.
+type Frame struct {
+	// PM1CF1, PM25CF1 and PM10CF1 are data 1..3: "CF=1, standard particle".
+	PM1CF1, PM25CF1, PM10CF1 uint16
+	// PM1, PM25 and PM10 are data 4..6: "under atmospheric environment".
+	PM1, PM25, PM10 uint16
+	// Count03..Count100 are data 7..12: particles beyond 0.3, 0.5, 1.0, 2.5, 5.0 and 10 µm.
+	Count03, Count05, Count10, Count25, Count50, Count100 uint16
+}
+
+// Opts configures a Dev.
+type Opts struct {
+	// MaxAge is how long the part may go without a good frame before Sample reports ErrTimeout
+	// instead of ErrNoData. The part sends at least one frame every 2.3 s.
+	MaxAge time.Duration
+	// MaxConcentration (µg/m³) bounds the atmospheric values; above it Sample reports ErrRange.
+	MaxConcentration uint16
+	// ReadTimeout is the read deadline used when the reader has SetReadDeadline: the goroutine checks
+	// for Halt this often.
+	ReadTimeout time.Duration
+	// HaltTimeout bounds how long Halt waits for the reader goroutine. Without deadlines the goroutine
+	// is blocked in Read until the next byte arrives (at most 2.3 s while the part streams) or the
+	// owner closes the port.
+	HaltTimeout time.Duration
+}
+
+// DefaultOpts: ErrTimeout after 10 s without a frame, ErrRange above the datasheet's 1000 µg/m³
+// maximum range, 200 ms read deadlines, and a 3 s Halt bound (longer than the 2.3 s frame interval).
+var DefaultOpts = Opts{
+	MaxAge:           10 * time.Second,
+	MaxConcentration: 1000,
+	ReadTimeout:      200 * time.Millisecond,
+	HaltTimeout:      3 * time.Second,
+}
+
+// now is the clock seam for frame arrival times.
+var now = time.Now
+
+type deadliner interface {
+	SetReadDeadline(time.Time) error
+}
+
+// Dev is a PMS5003 on a UART. Its methods follow sensor.Sensor's call order; the reader goroutine
+// shares state with them under mu.
+type Dev struct {
+	r        io.Reader
+	name     string
+	opts     Opts
+	channels []sensor.Channel
+	dl       deadliner // nil when the reader has no deadlines
+	stop     chan struct{}
+	done     chan struct{}
+	haltOnce sync.Once
+
+	mu sync.Mutex
+	// All below: mu must be held.
+	latest    Frame
+	latestAt  time.Time // arrival of latest; zero before the first good frame
+	seq       uint64    // good frames so far
+	badSeq    uint64    // bad frames so far
+	badErr    error     // kind of the last bad frame
+	readErr   error     // why the goroutine ended; nil while it runs
+	startedAt time.Time
+
+	// Sample's own state (one goroutine at a time, no lock needed).
+	sampledSeq uint64
+	sampledBad uint64
+}
+
+// New starts parsing frames from r, usually the serial port the board opened for the part. name
+// says where it sits (e.g. "ttyAMA1") and shows in String. opts nil means DefaultOpts.
+func New(r io.Reader, name string, opts *Opts) (*Dev, error) {
+	if opts == nil {
+		opts = &DefaultOpts
+	}
+	if r == nil {
+		return nil, errors.New("pms5003: nil reader: pass the opened serial port")
+	}
+	if opts.MaxAge <= 0 || opts.ReadTimeout <= 0 || opts.HaltTimeout <= 0 || opts.MaxConcentration == 0 {
+		return nil, fmt.Errorf("pms5003: Opts %+v: MaxAge, MaxConcentration, ReadTimeout and HaltTimeout must be positive (start from DefaultOpts)", *opts)
+	}
+	d := &Dev{
+		r:    r,
+		name: fmt.Sprintf("pms5003(%s)", name),
+		opts: *opts,
+		channels: []sensor.Channel{
+			{Name: "pm1", Unit: "ug/m3"}, {Name: "pm2_5", Unit: "ug/m3"}, {Name: "pm10", Unit: "ug/m3"},
+		},
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		startedAt: now(),
+	}
+	if dl, ok := r.(deadliner); ok {
+		// A file that cannot do deadlines (os.ErrNoDeadline) is treated as a plain reader.
+		if err := dl.SetReadDeadline(time.Time{}); err == nil {
+			d.dl = dl
+		}
+	}
+	go d.run()
+	return d, nil
+}
+
+// String implements sensor.Sensor.
+func (d *Dev) String() string { return d.name }
+
+// Channels implements sensor.Sensor: pm1, pm2_5, pm10 (atmospheric).
+func (d *Dev) Channels() []sensor.Channel { return d.channels }
+
+// Sample implements sensor.Sensor. It returns the latest good frame if it is newer than the one the
+// previous Sample returned. Otherwise: ErrBus once the stream ended, ErrCRC or ErrFrame when only
+// bad frames arrived since the previous Sample, ErrTimeout when no good frame arrived for
+// Opts.MaxAge before at, and ErrNoData otherwise.
+func (d *Dev) Sample(at time.Time, dst []float64) error {
+	f, err := d.next(at)
+	if err != nil {
+		return err
+	}
+	dst[0], dst[1], dst[2] = float64(f.PM1), float64(f.PM25), float64(f.PM10)
+	return nil
+}
+
+// Latest returns the latest good frame (all 12 values) and its arrival time; ok is false before the
+// first one. Unlike Sample it does not consume the frame.
+func (d *Dev) Latest() (f Frame, at time.Time, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.latest, d.latestAt, d.seq > 0
+}
+
+func (d *Dev) next(at time.Time) (Frame, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.seq != d.sampledSeq {
+		d.sampledSeq, d.sampledBad = d.seq, d.badSeq
+		f := d.latest
+		if f.PM1 > d.opts.MaxConcentration || f.PM25 > d.opts.MaxConcentration || f.PM10 > d.opts.MaxConcentration {
+			return f, errRange
+		}
+		// The classes are cumulative (PM1 is part of PM2.5, which is part of PM10).
+		if f.PM1 > f.PM25 || f.PM25 > f.PM10 {
+			return f, errOrder
+		}
+		return f, nil
+	}
+	if d.readErr != nil {
+		return Frame{}, d.readErr
+	}
+	if d.badSeq != d.sampledBad {
+		d.sampledBad = d.badSeq
+		return Frame{}, d.badErr
+	}
+	last := d.latestAt
+	if last.IsZero() {
+		last = d.startedAt
+	}
+	if at.Sub(last) > d.opts.MaxAge {
+		return Frame{}, errTimeout
+	}
+	return Frame{}, errNoData
+}
+
+// Halt implements sensor.Sensor: it stops the reader goroutine and waits for it, at most
+// Opts.HaltTimeout. With a reader that has SetReadDeadline the goroutine notices within
+// Opts.ReadTimeout. Otherwise it notices after its blocked Read returns: when the next byte arrives
+// or when the owner closes the port. Halt never closes the port.
+func (d *Dev) Halt() error {
+	d.haltOnce.Do(func() { close(d.stop) })
+	t := time.NewTimer(d.opts.HaltTimeout)
+	defer t.Stop()
+	select {
+	case <-d.done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("pms5003: halt: reader still blocked after %v; it ends when the port is closed: %w", d.opts.HaltTimeout, sensor.ErrTimeout)
+	}
+}
+
+// run is the reader goroutine.
+func (d *Dev) run() {
+	defer close(d.done)
+	var p parser
+	for {
+		select {
+		case <-d.stop:
+			return
+		default:
+		}
+		if d.dl != nil {
+			if err := d.dl.SetReadDeadline(time.Now().Add(d.opts.ReadTimeout)); err != nil {
+				d.end(err)
+				return
+			}
+		}
+		n, err := d.r.Read(p.space())
+		if n > 0 {
+			p.n += n
+			p.parse(d)
+		}
+		if err != nil {
+			if isTimeout(err) {
+				continue
+			}
+			d.end(err)
+			return
+		}
+	}
+}
+
+func (d *Dev) end(err error) {
+	d.mu.Lock()
+	d.readErr = fmt.Errorf("pms5003: read: %w: %w", sensor.ErrBus, err)
+	d.mu.Unlock()
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+func (d *Dev) good(f *Frame) {
+	at := now()
+	d.mu.Lock()
+	d.latest, d.latestAt = *f, at
+	d.seq++
+	d.mu.Unlock()
+}
+
+func (d *Dev) bad(kind error) {
+	d.mu.Lock()
+	d.badSeq++
+	d.badErr = kind
+	d.mu.Unlock()
+}
+
+// parser accumulates bytes and cuts frames out of them.
+type parser struct {
+	buf [4 * FrameLen]byte
+	n   int
+	f   Frame
+}
+
+// space is where the next Read goes.
+func (p *parser) space() []byte { return p.buf[p.n:] }
+
+// sink receives parse results.
+type sink interface {
+	good(*Frame)
+	bad(kind error)
+}
+
+// parse consumes every complete frame or garbage in buf and keeps a trailing partial frame.
+func (p *parser) parse(s sink) {
+	i := 0
+	for {
+		// Find the start bytes.
+		for i < p.n && p.buf[i] != start1 {
+			i++
+		}
+		if p.n-i < 4 {
+			if p.n-i >= 2 && p.buf[i+1] != start2 {
+				i++
+				continue
+			}
+			break
+		}
+		if p.buf[i+1] != start2 {
+			i++
+			continue
+		}
+		if binary.BigEndian.Uint16(p.buf[i+2:]) != bodyLen {
+			// A 0x42 0x4D in the data, or a corrupted length: not a frame start.
+			s.bad(errLength)
+			i++
+			continue
+		}
+		if p.n-i < FrameLen {
+			break
+		}
+		switch err := Decode(p.buf[i:i+FrameLen], &p.f); {
+		case err == nil:
+			s.good(&p.f)
+			i += FrameLen
+		case hasStart(p.buf[i+2 : i+FrameLen]):
+			// Another frame starts inside this one: this one was cut short.
+			s.bad(errShort)
+			i++
+		default:
+			s.bad(errChecksum)
+			i++
+		}
+	}
+	// Keep the tail; if the buffer is full of undecidable bytes (cannot happen with FrameLen-sized
+	// frames and a 4 frame buffer), drop them.
+	p.n = copy(p.buf[:], p.buf[i:p.n])
+	if p.n == len(p.buf) {
+		p.n = 0
+	}
+}
+
+func hasStart(b []byte) bool {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] == start1 && b[i+1] == start2 {
+			return true
+		}
+	}
+	return false
+}
+
+// Decode checks and decodes one 32 byte frame into f (datasheet appendix I). It does not allocate.
+func Decode(b []byte, f *Frame) error {
+	if len(b) != FrameLen {
+		return errShort
+	}
+	if b[0] != start1 || b[1] != start2 || binary.BigEndian.Uint16(b[2:]) != bodyLen {
+		return errLength
+	}
+	var sum uint16
+	for _, v := range b[:FrameLen-2] {
+		sum += uint16(v)
+	}
+	if sum != binary.BigEndian.Uint16(b[FrameLen-2:]) {
+		return errChecksum
+	}
+	w := func(i int) uint16 { return binary.BigEndian.Uint16(b[4+2*(i-1):]) } // data i, 1-based as in the datasheet
+	*f = Frame{
+		PM1CF1: w(1), PM25CF1: w(2), PM10CF1: w(3),
+		PM1: w(4), PM25: w(5), PM10: w(6),
+		Count03: w(7), Count05: w(8), Count10: w(9), Count25: w(10), Count50: w(11), Count100: w(12),
+	}
+	return nil
+}
+
+// Errors returned on hot paths are built once so they do not allocate.
+var (
+	errNoData   = fmt.Errorf("pms5003: no frame since the previous sample: %w", sensor.ErrNoData)
+	errTimeout  = fmt.Errorf("pms5003: no good frame within Opts.MaxAge: %w", sensor.ErrTimeout)
+	errChecksum = fmt.Errorf("pms5003: frame check code mismatch: %w", sensor.ErrCRC)
+	errShort    = fmt.Errorf("pms5003: frame cut short: %w", sensor.ErrFrame)
+	errLength   = fmt.Errorf("pms5003: frame length is not 28: %w", sensor.ErrFrame)
+	errRange    = fmt.Errorf("pms5003: concentration above Opts.MaxConcentration: %w", sensor.ErrRange)
+	errOrder    = fmt.Errorf("pms5003: PM1 > PM2.5 or PM2.5 > PM10: %w", sensor.ErrRange)
+)
+
+var _ sensor.Sensor = (*Dev)(nil)

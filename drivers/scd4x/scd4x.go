@@ -1,0 +1,290 @@
+package scd4x
+
+import (
+	"fmt"
+	"time"
+
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/physic"
+
+	"github.com/wayside-iot/wayside/drivers/sensor"
+)
+
+// Addr is the part's only I²C address (datasheet section 3.1).
+const Addr = 0x62
+
+// Commands, datasheet section 3 (command overview table), and their maximum execution times.
+const (
+	cmdStartPeriodic         = 0x21B1 // start_periodic_measurement
+	cmdStartLowPowerPeriodic = 0x21AC // start_low_power_periodic_measurement (SCD41 and SCD40)
+	cmdReadMeasurement       = 0xEC05 // read_measurement: 3 words
+	cmdStopPeriodic          = 0x3F86 // stop_periodic_measurement
+	cmdGetSerial             = 0x3682 // get_serial_number: 3 words
+	cmdGetDataReady          = 0xE4B8 // get_data_ready_status: 1 word
+
+	durStop    = 500 * time.Millisecond
+	durCommand = time.Millisecond // read_measurement, get_serial_number, get_data_ready_status
+
+	dataReadyMask = 0x07FF // section 3.8.2: the least significant 11 bits
+)
+
+// Measuring ranges (datasheet section 1.1 and 1.2): CO₂ output range 0..40000 ppm; the part is
+// specified for -10..60 °C.
+const (
+	maxPPM     = 40000
+	minCelsius = -10
+	maxCelsius = 60
+)
+
+// sleep is the time seam: tests replace it.
+var sleep = time.Sleep
+
+// Opts configures a Dev.
+type Opts struct {
+	// LowPower starts the 30 s low power periodic mode instead of the 5 s one.
+	LowPower bool
+	// DataTimeout turns ErrNoData into ErrTimeout once no new measurement arrived for this long,
+	// measured on Sample's at. 0 means 3 measurement periods (15 s, or 90 s in low power mode).
+	DataTimeout time.Duration
+	// StuckAfter reports ErrStuck when all three raw words are identical this many measurements in a
+	// row; 0 disables the check. The temperature word jitters on every measurement.
+	StuckAfter int
+}
+
+// DefaultOpts is the 5 s periodic mode with stuck detection after 20 identical measurements.
+var DefaultOpts = Opts{StuckAfter: 20}
+
+// Dev is an SCD40 or SCD41 on an I²C bus. Its methods follow sensor.Sensor's call order.
+type Dev struct {
+	d        i2c.Dev
+	name     string
+	opts     Opts
+	serial   uint64
+	channels []sensor.Channel
+
+	cmd   [2]byte
+	ready [3]byte
+	raw   [9]byte
+
+	since time.Time // time of the last new measurement, or of the first Sample
+	last  [3]uint16
+	same  int
+}
+
+// New opens the SCD4x at addr, which must be 0x62. It stops any periodic measurement a previous run
+// left going, reads the serial number (which proves an SCD4x answers: three CRCs must match) and
+// starts periodic measurement. The first result is ready about 5 s later. opts nil means
+// DefaultOpts.
+func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
+	if opts == nil {
+		opts = &DefaultOpts
+	}
+	if addr != Addr {
+		return nil, fmt.Errorf("scd4x: address %#x is not 0x62, the part's only address (datasheet section 3.1)", addr)
+	}
+	if opts.StuckAfter < 0 || opts.DataTimeout < 0 {
+		return nil, fmt.Errorf("scd4x: Opts.StuckAfter %d and Opts.DataTimeout %v must not be negative", opts.StuckAfter, opts.DataTimeout)
+	}
+	d := &Dev{
+		d:    i2c.Dev{Bus: bus, Addr: addr},
+		name: fmt.Sprintf("scd4x(%s@%#x)", bus, addr),
+		opts: *opts,
+		channels: []sensor.Channel{
+			{Name: "co2", Unit: "ppm"}, {Name: "temperature", Unit: "Cel"}, {Name: "humidity", Unit: "%RH"},
+		},
+	}
+	if d.opts.DataTimeout == 0 {
+		d.opts.DataTimeout = 15 * time.Second
+		if opts.LowPower {
+			d.opts.DataTimeout = 90 * time.Second
+		}
+	}
+	if err := d.command(cmdStopPeriodic); err != nil {
+		return nil, busErr("stop periodic measurement", err)
+	}
+	sleep(durStop)
+	if err := d.command(cmdGetSerial); err != nil {
+		return nil, busErr("get serial number", err)
+	}
+	sleep(durCommand)
+	var b [9]byte
+	if err := d.d.Tx(nil, b[:]); err != nil {
+		return nil, busErr("get serial number", err)
+	}
+	var w [3]uint16
+	if err := words(b[:], w[:]); err != nil {
+		return nil, fmt.Errorf("scd4x: get serial number: %w", err)
+	}
+	d.serial = uint64(w[0])<<32 | uint64(w[1])<<16 | uint64(w[2])
+	start := uint16(cmdStartPeriodic)
+	if opts.LowPower {
+		start = cmdStartLowPowerPeriodic
+	}
+	if err := d.command(start); err != nil {
+		return nil, busErr("start periodic measurement", err)
+	}
+	return d, nil
+}
+
+// command sends a 16 bit command MSB first.
+func (d *Dev) command(c uint16) error {
+	d.cmd[0], d.cmd[1] = byte(c>>8), byte(c)
+	return d.d.Tx(d.cmd[:], nil)
+}
+
+// String implements sensor.Sensor.
+func (d *Dev) String() string { return d.name }
+
+// Serial returns the 48 bit serial number read by New.
+func (d *Dev) Serial() uint64 { return d.serial }
+
+// Channels implements sensor.Sensor: co2, temperature, humidity.
+func (d *Dev) Channels() []sensor.Channel { return d.channels }
+
+// Sample implements sensor.Sensor. It returns ErrNoData when the part has no new measurement and
+// ErrTimeout when it has had none for Opts.DataTimeout.
+func (d *Dev) Sample(at time.Time, dst []float64) error {
+	w, err := d.read(at)
+	if err != nil {
+		return err
+	}
+	dst[0] = float64(w[0])
+	dst[1] = Celsius(w[1])
+	dst[2] = RelativeHumidity(w[2])
+	return nil
+}
+
+// SenseCO2 reads a new measurement like Sample, fills env.Temperature and env.Humidity and returns
+// the CO₂ concentration in ppm. at is the caller's clock for Opts.DataTimeout.
+func (d *Dev) SenseCO2(at time.Time, env *physic.Env) (ppm int, err error) {
+	w, err := d.read(at)
+	if err != nil {
+		return 0, err
+	}
+	env.Temperature = physic.ZeroCelsius - 45*physic.Celsius + physic.Temperature(int64(w[1])*int64(175*physic.Celsius)/65535)
+	env.Humidity = physic.RelativeHumidity(int64(w[2]) * int64(100*physic.PercentRH) / 65535)
+	return int(w[0]), nil
+}
+
+// Halt implements sensor.Sensor: it stops periodic measurement and waits the 500 ms the part needs.
+func (d *Dev) Halt() error {
+	if err := d.command(cmdStopPeriodic); err != nil {
+		return busErr("stop periodic measurement", err)
+	}
+	sleep(durStop)
+	return nil
+}
+
+// Celsius converts a raw temperature word (section 3.5.2).
+func Celsius(w uint16) float64 { return -45 + 175*float64(w)/65535 }
+
+// RelativeHumidity converts a raw humidity word (section 3.5.2).
+func RelativeHumidity(w uint16) float64 { return 100 * float64(w) / 65535 }
+
+// read polls get_data_ready_status and, when a result is ready, reads it.
+func (d *Dev) read(at time.Time) ([3]uint16, error) {
+	var w [3]uint16
+	if d.since.IsZero() {
+		d.since = at
+	}
+	if err := d.command(cmdGetDataReady); err != nil {
+		return w, busErr("get data ready status", err)
+	}
+	sleep(durCommand)
+	if err := d.d.Tx(nil, d.ready[:]); err != nil {
+		return w, busErr("get data ready status", err)
+	}
+	if err := words(d.ready[:], w[:1]); err != nil {
+		return w, errReadyCRC
+	}
+	if w[0]&dataReadyMask == 0 {
+		if at.Sub(d.since) > d.opts.DataTimeout {
+			return w, errTimeout
+		}
+		return w, errNoData
+	}
+	if err := d.command(cmdReadMeasurement); err != nil {
+		return w, busErr("read measurement", err)
+	}
+	sleep(durCommand)
+	if err := d.d.Tx(nil, d.raw[:]); err != nil {
+		return w, busErr("read measurement", err)
+	}
+	d.since = at
+	return w, d.decode(d.raw[:], &w)
+}
+
+// decode checks a 9 byte read_measurement reply and applies the stuck and range checks.
+func (d *Dev) decode(b []byte, w *[3]uint16) error {
+	if err := words(b, w[:]); err != nil {
+		return errMeasureCRC
+	}
+	if d.opts.StuckAfter > 0 {
+		if *w == d.last {
+			d.same++
+		} else {
+			d.last, d.same = *w, 1
+		}
+		if d.same >= d.opts.StuckAfter {
+			return errStuck
+		}
+	}
+	if w[0] > maxPPM {
+		return errCO2Range
+	}
+	if c := Celsius(w[1]); c < minCelsius || c > maxCelsius {
+		return errTemperatureRange
+	}
+	return nil
+}
+
+// words checks and strips the CRC of each 3 byte group of b into dst (section 3.11).
+func words(b []byte, dst []uint16) error {
+	if len(b) != 3*len(dst) {
+		return fmt.Errorf("scd4x: reply of %d bytes, want %d: %w", len(b), 3*len(dst), sensor.ErrFrame)
+	}
+	for i := range dst {
+		g := b[3*i : 3*i+3]
+		if CRC8(g[:2]) != g[2] {
+			return errCRC
+		}
+		dst[i] = uint16(g[0])<<8 | uint16(g[1])
+	}
+	return nil
+}
+
+// CRC8 is Sensirion's CRC-8: polynomial 0x31, initialisation 0xFF, no reflection, no final XOR
+// (section 3.11). CRC8([]byte{0xBE, 0xEF}) is 0x92.
+func CRC8(b []byte) byte {
+	crc := byte(0xFF)
+	for _, v := range b {
+		crc ^= v
+		for range 8 {
+			if crc&0x80 != 0 {
+				crc = crc<<1 ^ 0x31
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
+
+// Errors returned on hot paths are built once: ErrNoData in particular is frequent and must not
+// allocate.
+var (
+	errCRC              = fmt.Errorf("scd4x: CRC mismatch: %w", sensor.ErrCRC)
+	errReadyCRC         = fmt.Errorf("scd4x: get data ready status: %w", errCRC)
+	errMeasureCRC       = fmt.Errorf("scd4x: read measurement: %w", errCRC)
+	errNoData           = fmt.Errorf("scd4x: get data ready status: no new measurement: %w", sensor.ErrNoData)
+	errTimeout          = fmt.Errorf("scd4x: get data ready status: no new measurement within the data timeout: %w", sensor.ErrTimeout)
+	errStuck            = fmt.Errorf("scd4x: read measurement: raw values unchanged: %w", sensor.ErrStuck)
+	errCO2Range         = fmt.Errorf("scd4x: read measurement: CO2 above 40000 ppm: %w", sensor.ErrRange)
+	errTemperatureRange = fmt.Errorf("scd4x: read measurement: temperature outside -10..60 °C: %w", sensor.ErrRange)
+)
+
+func busErr(step string, err error) error {
+	return fmt.Errorf("scd4x: %s: %w: %w", step, sensor.ErrBus, err)
+}
+
+var _ sensor.Sensor = (*Dev)(nil)

@@ -1,0 +1,123 @@
+// Package scd4xemu emulates a Sensirion SCD40/SCD41 on an I²C bus, for the simulated board and for
+// tests: periodic measurement start/stop, serial number, data ready status and read_measurement
+// with CRC-protected words, for a state set with Set. Each Set is one new measurement.
+package scd4xemu
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/physic"
+
+	"github.com/wayside-iot/wayside/drivers/scd4x"
+)
+
+// Emu is an emulated SCD4x at 0x62. It implements i2c.Bus; all methods are safe for concurrent use.
+type Emu struct {
+	mu       sync.Mutex
+	serial   uint64
+	co2      uint16
+	tempC    float64
+	rh       float64
+	periodic bool
+	fresh    bool
+	pending  []byte
+	reply    [9]byte
+}
+
+// New returns an SCD4x with the given 48 bit serial number, idle, at 420 ppm, 20 °C and 50 %RH.
+func New(serial uint64) *Emu {
+	return &Emu{serial: serial, co2: 420, tempC: 20, rh: 50}
+}
+
+// Set stores a new measurement: get_data_ready_status reports it until read_measurement reads it.
+func (e *Emu) Set(co2ppm uint16, env physic.Env) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.co2 = co2ppm
+	e.tempC = env.Temperature.Celsius()
+	e.rh = float64(env.Humidity) / float64(physic.PercentRH)
+	e.fresh = true
+}
+
+// Periodic reports whether periodic measurement runs.
+func (e *Emu) Periodic() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.periodic
+}
+
+// String implements i2c.Bus.
+func (e *Emu) String() string { return "scd4xemu" }
+
+// SetSpeed implements i2c.Bus.
+func (e *Emu) SetSpeed(physic.Frequency) error { return nil }
+
+// Tx implements i2c.Bus: either a two-byte command or a read of the pending reply.
+func (e *Emu) Tx(addr uint16, w, r []byte) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if addr != scd4x.Addr {
+		return fmt.Errorf("scd4xemu: NACK at %#x", addr)
+	}
+	switch {
+	case len(w) == 2 && len(r) == 0:
+		return e.command(uint16(w[0])<<8 | uint16(w[1]))
+	case len(w) == 0 && len(r) > 0:
+		if e.pending == nil || len(r) > len(e.pending) {
+			return fmt.Errorf("scd4xemu: NACK: no reply of %d bytes pending", len(r))
+		}
+		copy(r, e.pending)
+		e.pending = nil
+		return nil
+	}
+	return fmt.Errorf("scd4xemu: unsupported transaction w=%d r=%d bytes", len(w), len(r))
+}
+
+func (e *Emu) command(c uint16) error {
+	e.pending = nil
+	switch c {
+	case 0x21B1, 0x21AC: // start_(low_power_)periodic_measurement
+		e.periodic = true
+	case 0x3F86: // stop_periodic_measurement
+		e.periodic = false
+	case 0x3682: // get_serial_number: refused during periodic measurement
+		if e.periodic {
+			return fmt.Errorf("scd4xemu: NACK: get_serial_number during periodic measurement")
+		}
+		e.setReply(uint16(e.serial>>32), uint16(e.serial>>16), uint16(e.serial))
+	case 0xE4B8: // get_data_ready_status
+		status := uint16(0x8000) // upper bits undefined, lower 11 bits 0: not ready
+		if e.periodic && e.fresh {
+			status |= 0x0006
+		}
+		e.setReply(status)
+	case 0xEC05: // read_measurement
+		if !e.periodic || !e.fresh {
+			return fmt.Errorf("scd4xemu: NACK: no new measurement")
+		}
+		// Inverse of section 3.5.2: word = (T + 45) * 65535 / 175, word = RH * 65535 / 100.
+		e.setReply(e.co2, word((e.tempC+45)*65535/175), word(e.rh*65535/100))
+		e.fresh = false
+	default:
+		return fmt.Errorf("scd4xemu: NACK: unknown command %#04x", c)
+	}
+	return nil
+}
+
+func (e *Emu) setReply(words ...uint16) {
+	for i, w := range words {
+		g := e.reply[3*i : 3*i+3]
+		g[0], g[1] = byte(w>>8), byte(w)
+		g[2] = scd4x.CRC8(g[:2])
+	}
+	e.pending = e.reply[:3*len(words)]
+}
+
+func word(v float64) uint16 {
+	return uint16(math.Round(min(max(v, 0), 65535)))
+}
+
+var _ i2c.Bus = (*Emu)(nil)

@@ -1,0 +1,53 @@
+package scd4xemu
+
+import (
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"periph.io/x/conn/v3/physic"
+
+	"github.com/wayside-iot/wayside/drivers/scd4x"
+	"github.com/wayside-iot/wayside/drivers/sensor"
+)
+
+func TestDriverThroughEmulator(t *testing.T) {
+	e := New(0xF8969F073BB2)
+	e.periodic = true // left running by a previous process: New must stop it to read the serial
+	d, err := scd4x.New(e, 0x62, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Serial() != 0xF8969F073BB2 || !e.Periodic() {
+		t.Fatalf("serial %#x periodic %v", d.Serial(), e.Periodic())
+	}
+	dst := make([]float64, 3)
+	at := time.Unix(0, 0)
+	if err := d.Sample(at, dst); !errors.Is(err, sensor.ErrNoData) {
+		t.Fatalf("before the first measurement: %v", err)
+	}
+	for i, s := range []struct {
+		ppm   uint16
+		c, rh float64
+	}{{420, 20, 50}, {1850, -5.5, 88.8}, {40000, 59.9, 0.4}} {
+		e.Set(s.ppm, physic.Env{
+			Temperature: physic.ZeroCelsius + physic.Temperature(s.c*float64(physic.Celsius)),
+			Humidity:    physic.RelativeHumidity(s.rh * float64(physic.PercentRH)),
+		})
+		at = at.Add(5 * time.Second)
+		if err := d.Sample(at, dst); err != nil {
+			t.Fatalf("measurement %d: %v", i, err)
+		}
+		// One count is 175/65535 = 0.0027 °C and 100/65535 = 0.0015 %RH; CO2 is exact.
+		if dst[0] != float64(s.ppm) || math.Abs(dst[1]-s.c) > 0.0027 || math.Abs(dst[2]-s.rh) > 0.0016 {
+			t.Errorf("set %v, decoded %v", s, dst)
+		}
+		if err := d.Sample(at.Add(time.Second), dst); !errors.Is(err, sensor.ErrNoData) {
+			t.Errorf("same measurement twice: %v", err)
+		}
+	}
+	if err := d.Halt(); err != nil || e.Periodic() {
+		t.Fatalf("Halt: %v, periodic %v", err, e.Periodic())
+	}
+}

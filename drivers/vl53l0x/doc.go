@@ -1,0 +1,70 @@
+// Package vl53l0x drives the ST VL53L0X time-of-flight laser ranging sensor over I²C, for
+// parking-bay occupancy.
+//
+// The driver takes an i2c.Bus and an address (0x29 out of reset), checks the model id, runs a
+// minimal initialisation and then measures in single-shot mode on every Sample. It reports the
+// distance in metres and an occupancy flag derived from it with hysteresis: the bay becomes
+// occupied below Opts.OccupiedBelow and free again only above Opts.FreeAbove, optionally after
+// Opts.Confirm consistent samples.
+//
+// # Datasheets
+//
+// Datasheet DocID029104 "VL53L0X World's smallest Time-of-Flight ranging and gesture detection
+// sensor": https://www.st.com/resource/en/datasheet/vl53l0x.pdf. It gives the 7-bit address 0x29
+// (0x52 8-bit), the ranging profiles (default: 30 ms timing budget, up to 1.2 m; long range up to
+// 2 m) and 400 kHz I²C, but not the register map.
+//
+// The register map is only in ST's API (STSW-IMG005, UM2039 "VL53L0X API user manual"):
+// vl53l0x_device.h names the registers and vl53l0x_api.c (VL53L0X_DataInit, VL53L0X_StaticInit,
+// VL53L0X_PerformRefCalibration, VL53L0X_PerformSingleRangingMeasurement,
+// VL53L0X_GetRangingMeasurementData) gives the order. Pololu's public port
+// (https://github.com/pololu/vl53l0x-arduino, VL53L0X.cpp) is a readable restatement of the same
+// sequence. Comments in this package cite those function names.
+//
+// # Initialisation: what is done and what is skipped
+//
+// Done, in VL53L0X_DataInit / StaticInit / PerformRefCalibration order:
+//
+//  1. Model id: IDENTIFICATION_MODEL_ID (0xC0) must read 0xEE.
+//  2. Optional 2.8 V I/O: VHV_CONFIG_PAD_SCL_SDA__EXTSUP_HV (0x89) bit 0 (Opts.IO2V8; most
+//     breakout boards with a regulator and level shifters need it).
+//  3. Standard I²C mode: 0x88 = 0x00.
+//  4. Read the "stop variable" (0x91 on the private page selected by 0x80/0xFF/0x00); it is written
+//     back before every measurement.
+//  5. Disable the MSRC and pre-range signal-rate limit checks: MSRC_CONFIG_CONTROL (0x60) |= 0x12.
+//  6. Final-range signal-rate limit 0.25 MCPS: FINAL_RANGE_CONFIG_MIN_COUNT_RATE_RTN_LIMIT (0x44),
+//     16-bit fixed point 9.7, 0.25 × 128 = 0x0020.
+//  7. Interrupt on "new sample ready": SYSTEM_INTERRUPT_CONFIG_GPIO (0x0A) = 0x04, GPIO active low
+//     (GPIO_HV_MUX_ACTIVE_HIGH 0x84 bit 4 cleared), clear it (SYSTEM_INTERRUPT_CLEAR 0x0B = 0x01).
+//  8. Sequence steps DSS, pre-range, final range: SYSTEM_SEQUENCE_CONFIG (0x01) = 0xE8.
+//  9. Reference calibration: VHV (sequence 0x01, start 0x41) then phase (sequence 0x02, start 0x01),
+//     each waiting for the interrupt, then sequence 0xE8 again.
+//
+// Skipped: reference SPAD management (reading the SPAD map from NVM and enabling the reference
+// SPADs), ST's default tuning table (about 80 private registers), the measurement timing budget
+// computation (the power-on default, about 30 ms, applies) and offset/crosstalk calibration. The
+// chip ranges without them but with a shorter maximum range and a few centimetres more error:
+// enough to tell a car from an empty bay, not for metrology. A cover glass needs crosstalk
+// calibration, which this driver does not do.
+//
+// # Measurement
+//
+// VL53L0X_PerformSingleRangingMeasurement: write the stop variable sequence, SYSRANGE_START (0x00)
+// = 0x01, poll RESULT_INTERRUPT_STATUS (0x13) until bits 2:0 are non-zero (Opts.Timeout,
+// sensor.ErrTimeout), read the 12-byte result block at RESULT_RANGE_STATUS (0x14) (status in byte
+// 0, range in mm big-endian at 0x1E = bytes 10-11), clear the interrupt (0x0B = 0x01).
+//
+// # Quirks
+//
+// With no target in range the chip reports 8190 or 8191 mm, or a range status of signal or phase
+// failure (VL53L0X_GetRangingMeasurementData). A sensor in the ground looking up sees nothing when
+// the bay is empty: Opts.NoTarget turns that into a distance (DefaultOpts: 2 m, the datasheet's
+// maximum), or, when 0, into sensor.ErrNoData.
+//
+// A hung chip keeps returning the same result block: with Opts.StuckAfter the driver compares the
+// whole 12-byte block (range, signal rate, ambient rate, SPAD count), which never repeats exactly
+// on a live part, and reports sensor.ErrStuck.
+//
+// To record real traffic for tests, wrap the bus in periph's i2ctest.Record and paste its Ops into
+// an i2ctest.Playback script.
+package vl53l0x

@@ -1,0 +1,417 @@
+package vl53l0x
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/physic"
+
+	"github.com/wayside-iot/wayside/drivers/sensor"
+)
+
+// Registers, named as in ST's API vl53l0x_device.h.
+const (
+	regSysrangeStart          = 0x00 // SYSRANGE_START: bit 0 starts a single-shot measurement.
+	regSystemSequenceConfig   = 0x01 // SYSTEM_SEQUENCE_CONFIG
+	regSystemInterruptConfig  = 0x0A // SYSTEM_INTERRUPT_CONFIG_GPIO
+	regSystemInterruptClear   = 0x0B // SYSTEM_INTERRUPT_CLEAR
+	regResultInterruptStatus  = 0x13 // RESULT_INTERRUPT_STATUS: bits 2:0 non-zero when done.
+	regResultRangeStatus      = 0x14 // RESULT_RANGE_STATUS: start of the 12-byte result block.
+	regFinalRangeMinCountRate = 0x44 // FINAL_RANGE_CONFIG_MIN_COUNT_RATE_RTN_LIMIT, 9.7 MCPS.
+	regMSRCConfigControl      = 0x60 // MSRC_CONFIG_CONTROL
+	regGPIOHVMuxActiveHigh    = 0x84 // GPIO_HV_MUX_ACTIVE_HIGH
+	regI2CMode                = 0x88 // Private: 0x00 selects standard I²C mode (DataInit).
+	regVHVConfigPadSCLSDA     = 0x89 // VHV_CONFIG_PAD_SCL_SDA__EXTSUP_HV: bit 0 is 2.8 V I/O.
+	regStopVariable           = 0x91 // Private page: the stop variable (DataInit).
+	regModelID                = 0xC0 // IDENTIFICATION_MODEL_ID
+	regPowerManagement        = 0x80 // Private page select, with 0xFF.
+	regPageSelect             = 0xFF
+
+	modelID = 0xEE // IDENTIFICATION_MODEL_ID value for the VL53L0X.
+
+	// SYSTEM_SEQUENCE_CONFIG after StaticInit: final range (bit 7), pre-range (bit 6), DSS (bit 3)
+	// and bit 5 as ST sets it; TCC (bit 4) and MSRC (bit 2) off.
+	sequenceDefault = 0xE8
+
+	// RESULT_RANGE_STATUS bits 6:3 are the device range status (GetRangingMeasurementData).
+	statusValid = 11
+
+	// 8190 and 8191 mm: "no target" (no return signal, or phase out of bounds).
+	noTargetMM = 8190
+)
+
+// MaxRange is the datasheet's longest range (long range profile); shorter readings are trusted,
+// longer ones other than the no-target codes are reported as sensor.ErrRange.
+const MaxRange = 2 * physic.Metre
+
+// pollEvery is the interval between RESULT_INTERRUPT_STATUS polls. A measurement with the default
+// ~30 ms timing budget takes about 6 polls.
+const pollEvery = 5 * time.Millisecond
+
+// sleep is the time seam; tests replace it.
+var sleep = time.Sleep
+
+// Opts configures a Dev.
+type Opts struct {
+	// OccupiedBelow: a distance below it makes the bay occupied.
+	OccupiedBelow physic.Distance
+	// FreeAbove: a distance above it makes the bay free. Between the two the state holds.
+	FreeAbove physic.Distance
+	// Confirm is how many consecutive samples beyond the far side of the band it takes to change
+	// the state; 1 changes on the first.
+	Confirm int
+	// NoTarget is the distance a no-target reading stands for (a ground sensor under an empty bay
+	// sees nothing); 0 makes Sample return sensor.ErrNoData for it instead.
+	NoTarget physic.Distance
+	// StuckAfter reports sensor.ErrStuck after this many consecutive identical result blocks; 0
+	// disables the check.
+	StuckAfter int
+	// Timeout bounds a measurement, reference calibrations included.
+	Timeout time.Duration
+	// IO2V8 sets the I/O pads to 2.8 V (Pololu and Adafruit boards); false keeps 1.8 V.
+	IO2V8 bool
+}
+
+// DefaultOpts suits a sensor in the ground under the bay looking up: a car's underside is 0.1-0.5
+// m away, an empty bay shows no target.
+var DefaultOpts = Opts{
+	OccupiedBelow: 800 * physic.MilliMetre,
+	FreeAbove:     1200 * physic.MilliMetre,
+	Confirm:       2,
+	NoTarget:      MaxRange,
+	StuckAfter:    10,
+	Timeout:       100 * time.Millisecond,
+	IO2V8:         true,
+}
+
+// Dev is a VL53L0X.
+type Dev struct {
+	c    i2c.Dev
+	opts Opts
+	name string
+
+	stopVariable byte
+	polls        int // Polls per measurement, from Opts.Timeout.
+
+	w    [3]byte  // Write buffer.
+	r    [1]byte  // One-register read buffer.
+	res  [12]byte // Result block.
+	prev [12]byte // Previous result block, for stuck detection.
+	same int      // Consecutive identical result blocks.
+
+	dist     physic.Distance
+	known    bool // Occupancy decided.
+	occupied bool
+	streak   int // Consecutive samples beyond the far side of the band.
+}
+
+// New checks the chip at addr on bus, initialises it and returns a Dev ready to Sample. The driver
+// does not own the bus.
+func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
+	if bus == nil {
+		return nil, errors.New("vl53l0x: nil bus")
+	}
+	// 7-bit addresses outside the reserved ranges; the address can be moved from 0x29 with
+	// I2C_SLAVE_DEVICE_ADDRESS (0x8A), which this driver does not do.
+	if addr < 0x08 || addr > 0x77 {
+		return nil, fmt.Errorf("vl53l0x: address %#x is not a 7-bit I²C device address; the default is 0x29", addr)
+	}
+	o := DefaultOpts
+	if opts != nil {
+		o = *opts
+	}
+	if o.OccupiedBelow <= 0 || o.FreeAbove < o.OccupiedBelow || o.FreeAbove > MaxRange {
+		return nil, fmt.Errorf("vl53l0x: need 0 < OccupiedBelow (%s) <= FreeAbove (%s) <= %s", o.OccupiedBelow, o.FreeAbove, MaxRange)
+	}
+	if o.Confirm < 1 || o.StuckAfter < 0 || o.NoTarget < 0 {
+		return nil, errors.New("vl53l0x: Confirm must be at least 1, StuckAfter and NoTarget not negative")
+	}
+	if o.Timeout < pollEvery {
+		return nil, fmt.Errorf("vl53l0x: Timeout %s below the %s poll interval; a measurement takes about 30ms", o.Timeout, pollEvery)
+	}
+	d := &Dev{
+		c:     i2c.Dev{Bus: bus, Addr: addr},
+		opts:  o,
+		name:  fmt.Sprintf("vl53l0x(%s@%#x)", bus, addr),
+		polls: int(o.Timeout / pollEvery),
+	}
+	if err := d.init(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// init runs the minimal initialisation listed in the package documentation.
+func (d *Dev) init() error {
+	// 1. Model id (DataInit checks it through VL53L0X_GetDeviceInfo).
+	id, err := d.readReg(regModelID)
+	if err != nil {
+		return d.busErr("read model id", err)
+	}
+	if id != modelID {
+		return fmt.Errorf("vl53l0x: model id %#02x, want %#02x: not a VL53L0X: %w", id, modelID, sensor.ErrFrame)
+	}
+	// 2. DataInit: 2.8 V I/O when the board needs it.
+	if d.opts.IO2V8 {
+		v, err := d.readReg(regVHVConfigPadSCLSDA)
+		if err != nil {
+			return d.busErr("read VHV config", err)
+		}
+		if err := d.writeReg(regVHVConfigPadSCLSDA, v|0x01); err != nil {
+			return d.busErr("set 2V8 I/O", err)
+		}
+	}
+	// 3. DataInit: standard I²C mode.
+	if err := d.writeReg(regI2CMode, 0x00); err != nil {
+		return d.busErr("set I2C mode", err)
+	}
+	// 4. DataInit: read the stop variable from the private page.
+	if err := d.writeRegs(regPowerManagement, 0x01, regPageSelect, 0x01, regSysrangeStart, 0x00); err != nil {
+		return d.busErr("open private page", err)
+	}
+	if d.stopVariable, err = d.readReg(regStopVariable); err != nil {
+		return d.busErr("read stop variable", err)
+	}
+	if err := d.writeRegs(regSysrangeStart, 0x01, regPageSelect, 0x00, regPowerManagement, 0x00); err != nil {
+		return d.busErr("close private page", err)
+	}
+	// 5. DataInit: disable the MSRC and pre-range signal rate limit checks.
+	v, err := d.readReg(regMSRCConfigControl)
+	if err != nil {
+		return d.busErr("read MSRC config", err)
+	}
+	if err := d.writeReg(regMSRCConfigControl, v|0x12); err != nil {
+		return d.busErr("write MSRC config", err)
+	}
+	// 6. DataInit: final range signal rate limit 0.25 MCPS in 9.7 fixed point.
+	d.w = [3]byte{regFinalRangeMinCountRate, 0x00, 0x20}
+	if err := d.c.Tx(d.w[:3], nil); err != nil {
+		return d.busErr("set signal rate limit", err)
+	}
+	// 7. StaticInit: interrupt on new sample ready, active low, cleared.
+	if err := d.writeReg(regSystemInterruptConfig, 0x04); err != nil {
+		return d.busErr("configure interrupt", err)
+	}
+	if v, err = d.readReg(regGPIOHVMuxActiveHigh); err != nil {
+		return d.busErr("read GPIO polarity", err)
+	}
+	if err := d.writeReg(regGPIOHVMuxActiveHigh, v&^0x10); err != nil {
+		return d.busErr("set GPIO polarity", err)
+	}
+	if err := d.writeReg(regSystemInterruptClear, 0x01); err != nil {
+		return d.busErr("clear interrupt", err)
+	}
+	// 8. StaticInit: sequence steps.
+	if err := d.writeReg(regSystemSequenceConfig, sequenceDefault); err != nil {
+		return d.busErr("set sequence", err)
+	}
+	// 9. PerformRefCalibration: VHV then phase calibration, then the default sequence again.
+	if err := d.refCalibration("VHV", 0x01, 0x40); err != nil {
+		return err
+	}
+	if err := d.refCalibration("phase", 0x02, 0x00); err != nil {
+		return err
+	}
+	if err := d.writeReg(regSystemSequenceConfig, sequenceDefault); err != nil {
+		return d.busErr("restore sequence", err)
+	}
+	return nil
+}
+
+// refCalibration runs one reference calibration (VL53L0X_perform_single_ref_calibration):
+// select the sequence step, start with the calibration's init byte, wait, clear, stop.
+func (d *Dev) refCalibration(what string, sequence, initByte byte) error {
+	if err := d.writeReg(regSystemSequenceConfig, sequence); err != nil {
+		return d.busErr(what+" calibration: set sequence", err)
+	}
+	if err := d.writeReg(regSysrangeStart, 0x01|initByte); err != nil {
+		return d.busErr(what+" calibration: start", err)
+	}
+	if err := d.wait(); err != nil {
+		return fmt.Errorf("vl53l0x: %s calibration: %w", what, err)
+	}
+	if err := d.writeReg(regSystemInterruptClear, 0x01); err != nil {
+		return d.busErr(what+" calibration: clear interrupt", err)
+	}
+	if err := d.writeReg(regSysrangeStart, 0x00); err != nil {
+		return d.busErr(what+" calibration: stop", err)
+	}
+	return nil
+}
+
+// String implements sensor.Sensor.
+func (d *Dev) String() string { return d.name }
+
+var channels = []sensor.Channel{
+	{Name: "distance", Unit: "m"},
+	{Name: "occupied", Unit: "/"},
+}
+
+// Channels implements sensor.Sensor: distance in metres and occupancy, 1 or 0.
+func (d *Dev) Channels() []sensor.Channel { return channels }
+
+var (
+	errNoTarget = fmt.Errorf("vl53l0x: no target in range: %w", sensor.ErrNoData)
+	errTimeout  = fmt.Errorf("vl53l0x: measurement not ready in time: %w", sensor.ErrTimeout)
+	errStuck    = fmt.Errorf("vl53l0x: identical result block repeated: %w", sensor.ErrStuck)
+	errTooClose = fmt.Errorf("vl53l0x: target below minimum range: %w", sensor.ErrRange)
+	errHardware = fmt.Errorf("vl53l0x: chip reports a hardware or VCSEL failure: %w", sensor.ErrRange)
+	errTooFar   = fmt.Errorf("vl53l0x: distance beyond %s: %w", MaxRange, sensor.ErrRange)
+	errShortDst = errors.New("vl53l0x: dst shorter than Channels()")
+)
+
+// Sample implements sensor.Sensor: one single-shot measurement, then the occupancy update.
+func (d *Dev) Sample(at time.Time, dst []float64) error {
+	if len(dst) < len(channels) {
+		return errShortDst
+	}
+	dist, err := d.Measure()
+	if err != nil {
+		return err
+	}
+	d.update(dist)
+	dst[0] = float64(dist) / float64(physic.Metre)
+	dst[1] = 0
+	if d.occupied {
+		dst[1] = 1
+	}
+	return nil
+}
+
+// Distance returns the last distance measured by Sample or Measure.
+func (d *Dev) Distance() physic.Distance { return d.dist }
+
+// Occupied returns the occupancy state; false before the first Sample.
+func (d *Dev) Occupied() bool { return d.occupied }
+
+// Measure runs one single-shot measurement and returns the distance, Opts.NoTarget for no target.
+// It does not update the occupancy.
+func (d *Dev) Measure() (physic.Distance, error) {
+	// PerformSingleRangingMeasurement -> StartMeasurement: restore the stop variable through the
+	// private page, then start.
+	if err := d.writeRegs(regPowerManagement, 0x01, regPageSelect, 0x01, regSysrangeStart, 0x00); err != nil {
+		return 0, d.busErr("open private page", err)
+	}
+	if err := d.writeRegs(regStopVariable, d.stopVariable, regSysrangeStart, 0x01, regPageSelect, 0x00); err != nil {
+		return 0, d.busErr("write stop variable", err)
+	}
+	if err := d.writeRegs(regPowerManagement, 0x00, regSysrangeStart, 0x01); err != nil {
+		return 0, d.busErr("start ranging", err)
+	}
+	if err := d.wait(); err != nil {
+		return 0, err
+	}
+	// GetRangingMeasurementData reads the 12-byte block from RESULT_RANGE_STATUS.
+	d.w[0] = regResultRangeStatus
+	if err := d.c.Tx(d.w[:1], d.res[:]); err != nil {
+		return 0, d.busErr("read result", err)
+	}
+	if err := d.writeReg(regSystemInterruptClear, 0x01); err != nil {
+		return 0, d.busErr("clear interrupt", err)
+	}
+	if d.res == d.prev {
+		d.same++
+	} else {
+		d.same = 0
+		d.prev = d.res
+	}
+	if d.opts.StuckAfter > 0 && d.same >= d.opts.StuckAfter {
+		return 0, errStuck
+	}
+	mm := uint16(d.res[10])<<8 | uint16(d.res[11])
+	noTarget := mm >= noTargetMM
+	switch (d.res[0] & 0x78) >> 3 {
+	case 1, 2, 3: // VCSEL continuity, VCSEL watchdog, VHV: hardware failures.
+		return 0, errHardware
+	case 4, 6, 9: // Signal fail, phase out of bounds: nothing to range.
+		noTarget = true
+	case 8, 10: // Range below the minimum (target touching the cover).
+		return 0, errTooClose
+	}
+	if noTarget {
+		if d.opts.NoTarget == 0 {
+			return 0, errNoTarget
+		}
+		d.dist = d.opts.NoTarget
+		return d.dist, nil
+	}
+	dist := physic.Distance(mm) * physic.MilliMetre
+	if dist > MaxRange {
+		return 0, errTooFar
+	}
+	d.dist = dist
+	return dist, nil
+}
+
+// update moves the occupancy state machine with one distance.
+func (d *Dev) update(dist physic.Distance) {
+	side := 0 // +1 occupied side of the band, -1 free side, 0 inside.
+	switch {
+	case dist < d.opts.OccupiedBelow:
+		side = 1
+	case dist > d.opts.FreeAbove:
+		side = -1
+	}
+	if !d.known {
+		// First sample: decide at once, the nearer edge of the band when inside it.
+		if side == 0 && dist-d.opts.OccupiedBelow <= d.opts.FreeAbove-dist {
+			side = 1
+		}
+		d.occupied, d.known = side > 0, true
+		return
+	}
+	if side == 0 || (side > 0) == d.occupied {
+		d.streak = 0
+		return
+	}
+	if d.streak++; d.streak >= d.opts.Confirm {
+		d.occupied, d.streak = !d.occupied, 0
+	}
+}
+
+// Halt implements sensor.Sensor. Single-shot mode leaves nothing running between samples.
+func (d *Dev) Halt() error { return nil }
+
+// wait polls RESULT_INTERRUPT_STATUS until a measurement is ready, up to Opts.Timeout.
+func (d *Dev) wait() error {
+	for i := 0; i < d.polls; i++ {
+		sleep(pollEvery)
+		v, err := d.readReg(regResultInterruptStatus)
+		if err != nil {
+			return d.busErr("poll interrupt status", err)
+		}
+		if v&0x07 != 0 {
+			return nil
+		}
+	}
+	return errTimeout
+}
+
+func (d *Dev) readReg(reg byte) (byte, error) {
+	d.w[0] = reg
+	err := d.c.Tx(d.w[:1], d.r[:])
+	return d.r[0], err
+}
+
+func (d *Dev) writeReg(reg, v byte) error {
+	d.w[0], d.w[1] = reg, v
+	return d.c.Tx(d.w[:2], nil)
+}
+
+// writeRegs writes register/value pairs, one transaction each, in order.
+func (d *Dev) writeRegs(pairs ...byte) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := d.writeReg(pairs[i], pairs[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Dev) busErr(step string, err error) error {
+	return fmt.Errorf("vl53l0x: %s: %w: %w", step, sensor.ErrBus, err)
+}
+
+var _ sensor.Sensor = (*Dev)(nil)
