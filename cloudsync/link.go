@@ -27,6 +27,9 @@ type Options struct {
 	BootID      string
 	ConfigHash  string
 	Log         *zap.Logger
+	// OnResult, when set, is called once per published batch with nil when the broker acknowledged
+	// it, or the publish error. It runs on the link's tracker goroutine: keep it short.
+	OnResult func(seq uint64, err error)
 }
 
 // Topics are the gateway's topics under the prefix.
@@ -77,7 +80,7 @@ type Link struct {
 	stop    chan struct{}
 	ackDone chan struct{}
 
-	connected  atomic.Bool
+	resumed    atomic.Bool  // paho has snapshotted its store since the connection came up (see gateStore)
 	broker     atomic.Value // string
 	published  atomic.Uint64
 	acked      atomic.Uint64
@@ -131,6 +134,8 @@ func New(opts Options) (*Link, error) {
 		SetWriteTimeout(10*time.Second).
 		SetBinaryWill(l.topics.Status, will, 1, true).
 		SetOnConnectHandler(l.onConnect).
+		SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) { l.resumed.Store(false) }).
+		SetStore(&gateStore{Store: mqtt.NewMemoryStore(), l: l}).
 		SetConnectionLostHandler(l.onLost).
 		SetConnectionAttemptHandler(func(b *url.URL, tc *tls.Config) *tls.Config {
 			l.broker.Store(b.String())
@@ -167,7 +172,6 @@ func (l *Link) statusPayload(state string, clean bool) ([]byte, error) {
 }
 
 func (l *Link) onConnect(c mqtt.Client) {
-	l.connected.Store(true)
 	l.connects.Add(1)
 	broker := l.broker.Load().(string)
 	l.log.Info("mqtt connected", zap.String("broker", broker), zap.String("client_id", l.opts.ClientID),
@@ -177,12 +181,37 @@ func (l *Link) onConnect(c mqtt.Client) {
 		l.log.Error("status", zap.Error(err))
 		return
 	}
-	// Not waited on: this runs on paho's goroutine, and the token completes on the broker's PUBACK.
+	// Publishing before paho has resumed its store races with the resume (see gateStore): wait, bounded.
+	for i := 0; i < 1000 && !l.Connected(); i++ {
+		if !c.IsConnectionOpen() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Not waited on: the token completes on the broker's PUBACK.
 	c.Publish(l.topics.Status, 1, true, online)
 }
 
+// gateStore is paho's in-memory store, watched. On every (re)connection paho's resume takes a
+// snapshot of the store's keys (All) and re-sends those packets, setting their DUP flag, while the
+// new connection's writer is already running. A batch published after the connection is up but before
+// that snapshot is both sent by us and re-sent by resume, and its DUP flag is written while the writer
+// reads it: a data race in paho v1.5.1. So the link reports itself connected only once resume has
+// taken its snapshot on an open connection.
+type gateStore struct {
+	mqtt.Store
+	l *Link
+}
+
+func (s *gateStore) All() []string {
+	keys := s.Store.All()
+	if c := s.l.client; c != nil && c.IsConnectionOpen() {
+		s.l.resumed.Store(true)
+	}
+	return keys
+}
+
 func (l *Link) onLost(_ mqtt.Client, err error) {
-	l.connected.Store(false)
 	l.log.Warn("mqtt disconnected", zap.String("broker", l.broker.Load().(string)), zap.Error(err),
 		zap.Int("inflight", len(l.slots)))
 }
@@ -213,21 +242,28 @@ func (l *Link) trackAcks() {
 			<-l.slots
 			continue
 		}
-		if err := p.tok.Error(); err != nil {
+		err := p.tok.Error()
+		if err != nil {
 			l.failed.Add(1)
-			l.log.Error("batch publish failed", zap.Uint64("seq", p.seq), zap.Error(err))
+			l.log.Warn("batch publish failed; it stays spooled", zap.Uint64("seq", p.seq), zap.Error(err))
 		} else {
 			l.acked.Add(1)
 			l.lastAckRTT.Store(int64(time.Since(p.sent)))
+		}
+		if l.opts.OnResult != nil {
+			l.opts.OnResult(p.seq, err)
 		}
 		<-l.slots
 	}
 }
 
+// Connected tells whether the MQTT connection is up and ready for publishing.
+func (l *Link) Connected() bool { return l.client.IsConnectionOpen() && l.resumed.Load() }
+
 // Stats returns the link's counters.
 func (l *Link) Stats() Stats {
 	return Stats{
-		Connected:  l.connected.Load(),
+		Connected:  l.Connected(),
 		Broker:     l.broker.Load().(string),
 		Published:  l.published.Load(),
 		Acked:      l.acked.Load(),
@@ -261,7 +297,6 @@ func (l *Link) Close(timeout time.Duration) error {
 			}
 		}
 		l.client.Disconnect(250)
-		l.connected.Store(false)
 		if left > 0 {
 			err = fmt.Errorf("cloudsync: %d batches not acknowledged by the broker within %v", left, timeout)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/buffer"
+	"github.com/wayside-iot/wayside/buffer/spool"
 	"github.com/wayside-iot/wayside/cloudsync"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
 	"github.com/wayside-iot/wayside/drivers/sensor"
@@ -51,16 +53,19 @@ type Gateway struct {
 	ring    *buffer.Ring
 	enc     *senml.Encoder
 	link    *cloudsync.Link
+	spool   *spool.Spool
 	seq     *seqStore
-	bootID  string
-	started time.Time
+	// appended wakes the sender when the batcher has spooled a batch.
+	appended chan struct{}
+	bootID   string
+	started  time.Time
 
 	taps  atomic.Pointer[[]*tap] // readings streamed to technicians (wayside tail); copy-on-write
 	tapMu sync.Mutex             // serialises tap list updates (rare); feedTaps loads the pointer
 
 	batches  atomic.Uint64
 	readings atomic.Uint64 // readings pushed by the samplers
-	sent     atomic.Uint64 // readings handed to the link
+	spooled  atomic.Uint64 // readings in batches appended to the spool
 }
 
 // New opens the board and every configured sensor, and prepares the ring, the encoder and the link.
@@ -73,20 +78,28 @@ func New(opts Options) (g *Gateway, err error) {
 	if opts.DrainTimeout == 0 {
 		opts.DrainTimeout = 10 * time.Second
 	}
-	g = &Gateway{opts: opts, cfg: cfg, log: opts.Log, started: time.Now()}
+	g = &Gateway{opts: opts, cfg: cfg, log: opts.Log, started: time.Now(), appended: make(chan struct{}, 1)}
 	if g.bootID, err = newBootID(); err != nil {
 		return nil, err
 	}
 	if g.seq, err = openSeq(cfg.Spool.Dir); err != nil {
 		return nil, err
 	}
+	g.spool, err = spool.Open(spool.Options{Dir: filepath.Join(cfg.Spool.Dir, "spool"),
+		SegmentBytes: int64(cfg.Spool.SegmentBytes), QuotaBytes: int64(cfg.Spool.QuotaBytes),
+		SyncEvery: cfg.Spool.SyncEvery, SyncInterval: cfg.Spool.SyncInterval.D(), Log: g.log})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	if g.board, err = boards.Open(cfg.Gateway.Board, cfg.Sim.Seed); err != nil {
+		g.spool.Close()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	defer func() {
 		if err != nil {
 			g.closeSensors()
 			g.board.Close()
+			g.spool.Close()
 		}
 	}()
 	for _, sc := range cfg.Sensors {
@@ -112,7 +125,7 @@ func New(opts Options) (g *Gateway, err error) {
 		Brokers: cfg.Cloud.Brokers, ClientID: cfg.Cloud.ClientID, GatewayID: cfg.Gateway.ID,
 		TopicPrefix: cfg.Cloud.TopicPrefix, KeepAlive: cfg.Cloud.KeepAlive.D(),
 		MaxInflight: cfg.Cloud.MaxInflight, Version: opts.Version, BootID: g.bootID,
-		ConfigHash: cfg.Hash, Log: g.log,
+		ConfigHash: cfg.Hash, Log: g.log, OnResult: g.onResult,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -126,10 +139,11 @@ func (g *Gateway) BootID() string { return g.bootID }
 // Channels returns the channel table readings index.
 func (g *Gateway) Channels() []senml.Channel { return g.chans }
 
-// Run samples and syncs until ctx ends, then stops in order: samplers, sensors, the last batches
-// from the ring, the link (waiting for acknowledgements), the board. It returns an error when
-// readings could not be handed to the link or the broker did not acknowledge them before the drain
-// timeout.
+// Run samples and syncs until ctx ends, then stops in order: samplers, sensors, the ring drained
+// into the spool (fsync'd), the sender (which keeps publishing until nothing is unsent or the drain
+// timeout passes), the link (waiting for acknowledgements), the spool, the board. Batches not
+// acknowledged by then stay in the spool and are sent after the next start. It returns an error when
+// the spool could not be made durable or a part failed to close.
 func (g *Gateway) Run(ctx context.Context) error {
 	g.link.Start()
 	g.log.Info("gateway started", zap.String("gateway", g.cfg.Gateway.ID), zap.String("board", g.cfg.Gateway.Board),
@@ -145,20 +159,31 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}()
 	}
 	stopBatcher := make(chan struct{})
-	batchErr := make(chan error, 1)
-	go func() { batchErr <- g.batch(stopBatcher) }()
+	batcherDone := make(chan struct{})
+	go func() { defer close(batcherDone); g.batch(stopBatcher) }()
+	stopSender := make(chan struct{})
+	senderDone := make(chan struct{})
+	go func() { defer close(senderDone); g.send(stopSender) }()
 
 	<-ctx.Done()
 	samplers.Wait()
 	g.closeSensors()
 	close(stopBatcher)
-	errBatch := <-batchErr
+	<-batcherDone // the ring is now drained into the spool
+	errSync := g.spool.Sync()
+	close(stopSender) // the sender hands what it can to the link until the drain timeout
+	<-senderDone
 	errLink := g.link.Close(g.opts.DrainTimeout)
+	errSpool := g.spool.Close()
 	errBoard := g.board.Close()
-	rs := g.ring.Stats()
+	rs, ss := g.ring.Stats(), g.spool.Stats()
 	g.log.Info("gateway stopped", zap.Uint64("batches", g.batches.Load()), zap.Uint64("readings", g.readings.Load()),
-		zap.Uint64("sent", g.sent.Load()), zap.Uint64("ring_dropped", rs.Dropped))
-	return errors.Join(errBatch, errLink, errBoard)
+		zap.Uint64("spooled_readings", g.spooled.Load()), zap.Uint64("ring_dropped", rs.Dropped),
+		zap.Int("spool_backlog", ss.Backlog))
+	if errLink != nil && ss.Backlog > 0 {
+		errLink = nil // unacknowledged batches are safe in the spool and are sent after the restart
+	}
+	return errors.Join(errSync, errLink, errSpool, errBoard)
 }
 
 func (g *Gateway) closeSensors() {
@@ -219,14 +244,13 @@ const batchPoll = 20 * time.Millisecond
 
 // batch drains the ring into packs of at most MaxReadings, sending a pack when it is full or its
 // oldest reading has waited MaxAge, until stop closes; then it sends whatever is left.
-func (g *Gateway) batch(stop <-chan struct{}) error {
+func (g *Gateway) batch(stop <-chan struct{}) {
 	maxN, maxAge := g.cfg.Batch.MaxReadings, g.cfg.Batch.MaxAge.D()
 	buf := make([]buffer.Reading, maxN)
 	tick := time.NewTicker(batchPoll)
 	defer tick.Stop()
 	var waitingSince time.Time
 	var dropped uint64
-	ctx := context.Background()
 	for {
 		stopping := false
 		select {
@@ -242,7 +266,7 @@ func (g *Gateway) batch(stop <-chan struct{}) error {
 		if n == 0 {
 			waitingSince = time.Time{}
 			if stopping {
-				return nil
+				return
 			}
 			continue
 		}
@@ -250,55 +274,128 @@ func (g *Gateway) batch(stop <-chan struct{}) error {
 		if waitingSince.IsZero() {
 			waitingSince = now
 		}
-		if !stopping && n < maxN && now.Sub(waitingSince) < maxAge {
+		aged := now.Sub(waitingSince) >= maxAge
+		if !stopping && n < maxN && !aged {
 			continue
 		}
-		if stopping {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(context.Background(), g.opts.DrainTimeout)
-			defer cancel()
-		}
-		for {
+		// Full batches go now; a partial one only when its oldest reading has waited MaxAge or on stop.
+		for stopping || aged || g.ring.Len() >= maxN {
 			k := g.ring.PopBatch(buf)
 			if k == 0 {
 				break
 			}
 			g.feedTaps(buf[:k])
-			if err := g.send(ctx, buf[:k]); err != nil {
-				return err
-			}
-			if k < maxN && !stopping {
-				break
-			}
+			g.spoolBatch(buf[:k])
 		}
-		waitingSince = time.Time{}
+		if g.ring.Len() == 0 || aged {
+			waitingSince = time.Time{}
+		}
 		if stopping {
-			return nil
+			return
 		}
 	}
 }
 
-func (g *Gateway) send(ctx context.Context, rs []buffer.Reading) error {
+// spoolBatch encodes rs as the next batch and appends it to the spool. A batch that cannot be
+// stored is logged and counted by the spool; sampling goes on.
+func (g *Gateway) spoolBatch(rs []buffer.Reading) {
 	seq, err := g.seq.Next()
 	if err != nil {
-		return err
+		g.log.Error("batch dropped: no sequence number", zap.Int("readings", len(rs)), zap.Error(err))
+		return
 	}
 	payload, err := g.enc.Encode(seq, rs)
 	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
+		g.log.Error("batch dropped: encode", zap.Uint64("seq", seq), zap.Error(err))
+		return
 	}
-	if err := g.link.Publish(ctx, seq, payload); err != nil {
-		return fmt.Errorf("gateway: %d readings not sent: %w", len(rs), err)
+	if err := g.spool.Append(seq, payload); err != nil {
+		g.log.Error("batch dropped: spool", zap.Uint64("seq", seq), zap.Int("readings", len(rs)), zap.Error(err))
+		return
 	}
 	g.batches.Add(1)
-	g.sent.Add(uint64(len(rs)))
-	if ce := g.log.Check(zap.DebugLevel, "batch"); ce != nil {
+	g.spooled.Add(uint64(len(rs)))
+	if ce := g.log.Check(zap.DebugLevel, "batch spooled"); ce != nil {
 		ce.Write(zap.Uint64("seq", seq), zap.Int("readings", len(rs)), zap.Int("bytes", len(payload)))
 	}
 	if g.opts.OnBatch != nil {
 		g.opts.OnBatch(seq, len(rs), len(payload))
 	}
-	return nil
+	select {
+	case g.appended <- struct{}{}:
+	default:
+	}
+}
+
+// send hands spooled batches to the link while it is connected: live batches (spooled since the
+// last one sent) first, and the backlog oldest first at up to ReplayRate batches per second in
+// between, so an outage's backlog never starves live data. After stop closes it keeps sending until
+// nothing is unsent or the drain timeout passes.
+func (g *Gateway) send(stop <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	draining := false
+	var liveMark uint64 // newest sequence number sent as live data
+	replayEvery := time.Duration(float64(time.Second) / g.cfg.Spool.ReplayRate)
+	var lastReplay time.Time
+	idle := time.NewTicker(50 * time.Millisecond)
+	defer idle.Stop()
+	for ctx.Err() == nil {
+		if !draining {
+			select {
+			case <-stop:
+				draining, stop = true, nil
+				t := time.AfterFunc(g.opts.DrainTimeout, cancel)
+				defer t.Stop()
+			default:
+			}
+		}
+		connected := g.link.Connected()
+		var r spool.Record
+		var ok bool
+		var err error
+		if connected {
+			if r, ok, err = g.spool.NextAfter(liveMark); ok {
+				liveMark = r.Seq
+			} else if err == nil && time.Since(lastReplay) >= replayEvery {
+				if r, ok, err = g.spool.Next(false); ok {
+					lastReplay = time.Now()
+				}
+			}
+		}
+		if err != nil {
+			g.log.Error("spool read", zap.Error(err))
+			continue
+		}
+		if ok {
+			if err := g.link.Publish(ctx, r.Seq, r.Payload); err != nil {
+				g.spool.Unsend(r.Seq) // the drain deadline passed; it stays spooled
+			}
+			continue
+		}
+		if draining && (!connected || g.spool.Stats().Unsent == 0) {
+			return // what is left stays in the spool for the next start
+		}
+		g.spool.MaybeSync()
+		select {
+		case <-g.appended:
+		case <-idle.C:
+		case <-stop:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// onResult is the link's per-batch outcome: acknowledged batches leave the spool, failed ones are
+// offered again.
+func (g *Gateway) onResult(seq uint64, err error) {
+	if err != nil {
+		g.spool.Unsend(seq)
+		return
+	}
+	if err := g.spool.Ack(seq); err != nil {
+		g.log.Warn("spool ack", zap.Uint64("seq", seq), zap.Error(err))
+	}
 }
 
 // Stats is a snapshot of the pipeline.
@@ -307,7 +404,8 @@ type Stats struct {
 	Uptime   time.Duration
 	Batches  uint64
 	Readings uint64 // taken by the samplers
-	Sent     uint64 // handed to the link
+	Spooled  uint64 // in batches appended to the spool
+	Spool    spool.Stats
 	Ring     buffer.RingStats
 	RingLen  int
 	RingCap  int
@@ -325,7 +423,7 @@ type SensorStats struct {
 
 // Stats returns a snapshot; safe from any goroutine.
 func (g *Gateway) Stats() Stats {
-	st := Stats{BootID: g.bootID, Batches: g.batches.Load(), Readings: g.readings.Load(), Sent: g.sent.Load(),
+	st := Stats{BootID: g.bootID, Batches: g.batches.Load(), Readings: g.readings.Load(), Spooled: g.spooled.Load(), Spool: g.spool.Stats(),
 		Ring: g.ring.Stats(), RingLen: g.ring.Len(), RingCap: g.ring.Cap(), Link: g.link.Stats(),
 		Uptime: time.Since(g.started)}
 	for _, s := range g.sensors {

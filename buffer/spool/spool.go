@@ -603,11 +603,22 @@ func (s *Spool) evictOldestLocked() bool {
 // Next returns a batch to hand to the link and marks it sent: the newest unsent one when newest is
 // true (live data), else the oldest (backlog). ok is false when every stored batch has been sent.
 func (s *Spool) Next(newest bool) (r Record, ok bool, err error) {
+	if newest {
+		return s.NextAfter(0)
+	}
+	return s.next(false, 0)
+}
+
+// NextAfter returns the newest unsent batch whose sequence number is above after, marking it sent:
+// live data, as opposed to the backlog.
+func (s *Spool) NextAfter(after uint64) (r Record, ok bool, err error) { return s.next(true, after) }
+
+func (s *Spool) next(newest bool, after uint64) (r Record, ok bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	idx := -1
 	if newest {
-		for i := len(s.index) - 1; i >= 0; i-- {
+		for i := len(s.index) - 1; i >= 0 && s.index[i].seq > after; i-- {
 			if !s.index[i].sent && !s.index[i].acked {
 				idx = i
 				break

@@ -17,6 +17,7 @@ import (
 	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/config"
+	"github.com/wayside-iot/wayside/gateway/localapi"
 )
 
 // version is stamped by the Makefile from git (-ldflags "-X main.version=...").
@@ -56,7 +57,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	log, err := newLogger(cfg.Gateway.LogLevel, *logFormat)
+	log, level, err := newLogger(cfg.Gateway.LogLevel, *logFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "waysided:", err)
 		return 1
@@ -74,22 +75,50 @@ func run(args []string) int {
 		}
 		defer stopBroker()
 	}
-	g, err := gateway.New(gateway.Options{Config: cfg, Version: version, Log: log})
+	batches := new(localapi.Batches)
+	g, err := gateway.New(gateway.Options{Config: cfg, Version: version, Log: log, OnBatch: batches.Note})
 	if err != nil {
 		log.Error("start failed", zap.Error(err))
 		return 1
 	}
-	if err := g.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	// The local API stops before the gateway does, so no technician request reaches a halted sensor.
+	gctx, stopGateway := context.WithCancel(context.Background())
+	defer stopGateway()
+	if cfg.Local.Socket != "off" {
+		api, err := localapi.New(localapi.Options{Gateway: g, Config: cfg, Version: version, Level: level,
+			Batches: batches, Log: log})
+		if err == nil {
+			err = api.Listen(cfg.Local.Socket)
+		}
+		if err != nil {
+			log.Error("local api", zap.Error(err))
+			return 1
+		}
+		go func() {
+			<-ctx.Done()
+			if err := api.Close(); err != nil {
+				log.Warn("local api close", zap.Error(err))
+			}
+			stopGateway()
+		}()
+	} else {
+		go func() {
+			<-ctx.Done()
+			stopGateway()
+		}()
+	}
+	if err := g.Run(gctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("stopped with errors", zap.Error(err))
 		return 1
 	}
 	return 0
 }
 
-func newLogger(level, format string) (*zap.Logger, error) {
+// newLogger builds the daemon's logger; its level can be changed at run time (wayside log-level).
+func newLogger(level, format string) (*zap.Logger, zap.AtomicLevel, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
-		return nil, fmt.Errorf("log level: %w", err)
+		return nil, zap.AtomicLevel{}, fmt.Errorf("log level: %w", err)
 	}
 	if format == "auto" {
 		format = "json"
@@ -107,10 +136,11 @@ func newLogger(level, format string) (*zap.Logger, error) {
 		zc.DisableStacktrace = true
 		zc.EncoderConfig.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
 	default:
-		return nil, fmt.Errorf("log format %q: use json, console or auto", format)
+		return nil, zap.AtomicLevel{}, fmt.Errorf("log format %q: use json, console or auto", format)
 	}
 	zc.Level = zap.NewAtomicLevelAt(lvl)
 	zc.OutputPaths = []string{"stderr"}
 	zc.ErrorOutputPaths = []string{"stderr"}
-	return zc.Build()
+	log, err := zc.Build()
+	return log, zc.Level, err
 }

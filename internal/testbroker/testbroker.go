@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -30,6 +31,13 @@ type Broker struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	output *bytes.Buffer
+	exited chan error
+}
+
+// Persistent is a Start option: the broker keeps sessions and queued messages across a graceful
+// restart, in dir.
+func Persistent(dir string) string {
+	return fmt.Sprintf("persistence true\npersistence_location %s/\nautosave_interval 0", dir)
 }
 
 // Binary returns the mosquitto binary's path, or fails (or skips) the test with how to install it.
@@ -66,7 +74,12 @@ func Start(t testing.TB, extra ...string) *Broker {
 		b.Addr = fmt.Sprintf("127.0.0.1:%d", port)
 		b.URL = "tcp://" + b.Addr
 		b.conf = filepath.Join(t.TempDir(), "mosquitto.conf")
-		conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"+
+		// As root, mosquitto drops to the mosquitto user, which cannot write the test's files.
+		user := ""
+		if os.Geteuid() == 0 {
+			user = "user root\n"
+		}
+		conf := fmt.Sprintf(user+"listener %d 127.0.0.1\nallow_anonymous true\n"+
 			"log_dest stderr\nlog_type error\nlog_type warning\n%s\n", port, strings.Join(extra, "\n"))
 		if err := os.WriteFile(b.conf, []byte(conf), 0o644); err != nil {
 			t.Fatalf("testbroker: %v", err)
@@ -110,7 +123,7 @@ func (b *Broker) start() error {
 		if c, err := net.DialTimeout("tcp", b.Addr, 200*time.Millisecond); err == nil {
 			c.Close()
 			b.cmd = cmd
-			go func() { <-exited }()
+			b.exited = exited
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -121,13 +134,19 @@ func (b *Broker) start() error {
 }
 
 // Stop kills the broker (an outage, as far as clients can tell). It is safe to call twice.
-func (b *Broker) Stop() {
+func (b *Broker) Stop() { b.stop(os.Kill) }
+
+// StopGraceful stops the broker with SIGTERM, so a persistent broker saves its sessions and queues.
+func (b *Broker) StopGraceful() { b.stop(syscall.SIGTERM) }
+
+func (b *Broker) stop(sig os.Signal) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.cmd == nil {
 		return
 	}
-	b.cmd.Process.Kill()
+	b.cmd.Process.Signal(sig)
+	<-b.exited
 	for i := 0; i < 100; i++ { // wait for the port to close, bounded
 		c, err := net.DialTimeout("tcp", b.Addr, 50*time.Millisecond)
 		if err != nil {

@@ -1,0 +1,231 @@
+// Package apitype holds the JSON shapes of waysided's local API (/localapi/v0/...), shared by the
+// server (package localapi) and its clients (package client, the wayside CLI). Durations are numbers
+// with their unit in the field name (uptime_s, last_ack_rtt_ms) so curl output reads plainly.
+package apitype
+
+import "time"
+
+// Prefix is the path every endpoint lives under: Prefix + name.
+const Prefix = "/localapi/v0/"
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Error string `json:"error"`
+	// Group, on a 403 for a non-member, names the group whose members may act.
+	Group string `json:"group,omitempty"`
+	// Kind classifies a sensor error: bus, timeout, crc, frame, range, stuck (see drivers/sensor).
+	Kind string `json:"kind,omitempty"`
+}
+
+// Status is GET status: everything a technician looks at first.
+type Status struct {
+	Gateway    string    `json:"gateway"`
+	Version    string    `json:"version"`
+	Board      string    `json:"board"`
+	BoardModel string    `json:"board_model"`
+	BootID     string    `json:"boot_id"`
+	ConfigHash string    `json:"config_hash"`
+	Started    time.Time `json:"started"`
+	UptimeS    float64   `json:"uptime_s"`
+	LogLevel   string    `json:"log_level"`
+	Clock      Clock     `json:"clock"`
+	Pipeline   Pipeline  `json:"pipeline"`
+	Cloud      Cloud     `json:"cloud"`
+	Ring       Ring      `json:"ring"`
+	Spool      Spool     `json:"spool"`
+	Sensors    []Sensor  `json:"sensors"`
+	// Problems lists, in plain words, everything above that needs attention; empty when all is well.
+	Problems []string `json:"problems"`
+}
+
+// Clock states.
+const (
+	ClockSynced  = "synced"  // the time looks plausible (after 2024); not proof of NTP sync yet
+	ClockUnknown = "unknown" // the time is before 2024: no RTC, no NTP yet
+)
+
+// Clock is the gateway's view of its own time.
+type Clock struct {
+	State string    `json:"state"` // ClockSynced or ClockUnknown
+	Now   time.Time `json:"now"`
+}
+
+// Pipeline counts readings since the daemon started.
+type Pipeline struct {
+	Readings uint64 `json:"readings"` // taken by the samplers
+	Spooled  uint64 `json:"spooled"`  // in batches appended to the spool
+	Batches  uint64 `json:"batches"`
+}
+
+// Cloud is GET cloud: the MQTT link.
+type Cloud struct {
+	Broker         string   `json:"broker"` // current or last broker
+	Brokers        []string `json:"brokers"`
+	ClientID       string   `json:"client_id"`
+	TelemetryTopic string   `json:"telemetry_topic"`
+	StatusTopic    string   `json:"status_topic"`
+	Connected      bool     `json:"connected"`
+	Connects       uint64   `json:"connects"`
+	Published      uint64   `json:"published"` // batches
+	Acked          uint64   `json:"acked"`
+	Failed         uint64   `json:"failed"`
+	Inflight       int      `json:"inflight"`
+	MaxInflight    int      `json:"max_inflight"`
+	LastAckRTTMs   float64  `json:"last_ack_rtt_ms"`
+}
+
+// Ring is the in-memory buffer of readings.
+type Ring struct {
+	Len      int     `json:"len"`
+	Cap      int     `json:"cap"`
+	Fill     float64 `json:"fill"` // Len/Cap, 0..1
+	Pushed   uint64  `json:"pushed"`
+	Popped   uint64  `json:"popped"`
+	Dropped  uint64  `json:"dropped"` // oldest readings evicted because the ring was full
+	Rejected uint64  `json:"rejected"`
+}
+
+// Spool is GET spool: the durable store-and-forward queue on disk (package buffer/spool), where
+// encoded batches wait until the broker acknowledges them, and the state directory around it.
+type Spool struct {
+	StateDir string `json:"state_dir"` // spool.dir: the batch-seq file and the spool/ directory
+	Dir      string `json:"dir"`       // the segment files
+	// DirWritable is false when the state directory cannot be written: batches and sequence numbers
+	// are at risk.
+	DirWritable bool   `json:"dir_writable"`
+	DirError    string `json:"dir_error,omitempty"`
+	DirFree     uint64 `json:"dir_free_bytes"`
+
+	Segments   int     `json:"segments"`
+	Bytes      int64   `json:"bytes"`
+	QuotaBytes int64   `json:"quota_bytes"`
+	Fill       float64 `json:"fill"` // Bytes/QuotaBytes, 0..1
+	// Backlog counts batches not yet acknowledged by the broker; Unsent, those not yet handed to it.
+	Backlog     int       `json:"backlog"`
+	Unsent      int       `json:"unsent"`
+	OldestSeq   uint64    `json:"oldest_seq,omitempty"`
+	OldestAt    time.Time `json:"oldest_at,omitzero"`
+	Appended    uint64    `json:"appended"`
+	Acked       uint64    `json:"acked"`
+	Evicted     uint64    `json:"evicted"` // dropped unacknowledged (quota or full disk): data lost
+	Lost        uint64    `json:"lost"`    // could not be written at all
+	Recovered   int       `json:"recovered"`
+	TornRecords uint64    `json:"torn_records"`
+	CutBytes    int64     `json:"cut_bytes"`
+	Fsyncs      uint64    `json:"fsyncs"`
+	FsyncErrors uint64    `json:"fsync_errors"`
+	DurableSeq  uint64    `json:"durable_seq"`
+
+	// LastSeq is the last batch sequence number spooled by this run, 0 before the first batch.
+	LastSeq uint64 `json:"last_seq"`
+	// NextSeq is LastSeq+1, 0 before the first batch of this run (then see LeasedThrough).
+	NextSeq uint64 `json:"next_seq"`
+	// LeasedThrough is the highest sequence number reserved in the state directory's batch-seq file.
+	LeasedThrough uint64    `json:"leased_through"`
+	LastBatchAt   time.Time `json:"last_batch_at,omitzero"`
+	LastBatchN    int       `json:"last_batch_readings,omitempty"`
+	LastBatchSize int       `json:"last_batch_bytes,omitempty"`
+	// Ring is the memory buffer readings wait in until the batcher spools them.
+	Ring Ring `json:"ring"`
+}
+
+// Sensor is one configured sensor and its health (GET sensors, and status).
+type Sensor struct {
+	Name       string `json:"name"`
+	Driver     string `json:"driver"`
+	Bus        string `json:"bus"`
+	Address    string `json:"address,omitempty"` // "0x76", I2C only
+	Pin        string `json:"pin,omitempty"`
+	IntervalMs int64  `json:"interval_ms"`
+	State      string `json:"state"` // ok, degraded, failing
+	Reads      uint64 `json:"reads"`
+	Good       uint64 `json:"good"`
+	NoData     uint64 `json:"no_data"`
+	Errors     uint64 `json:"errors"`
+	// ErrorsByKind counts errors by kind (bus, timeout, crc, frame, range, stuck, other); zeros left out.
+	ErrorsByKind        map[string]uint64 `json:"errors_by_kind,omitempty"`
+	ConsecutiveFailures int               `json:"consecutive_failures"`
+	LastError           string            `json:"last_error,omitempty"`
+	LastErrorAt         time.Time         `json:"last_error_at,omitzero"`
+	LastGoodAt          time.Time         `json:"last_good_at,omitzero"`
+}
+
+// Value is one measurement.
+type Value struct {
+	Sensor string    `json:"sensor"`
+	Name   string    `json:"name"`
+	Unit   string    `json:"unit"`
+	Value  float64   `json:"value"`
+	Time   time.Time `json:"time"`
+}
+
+// Read is POST read?sensor=NAME: one reading taken now, outside the schedule; not published.
+type Read struct {
+	Sensor string  `json:"sensor"`
+	Driver string  `json:"driver"`
+	Values []Value `json:"values"`
+	// NoData is true when the part answered with nothing new (no GPS fix, no radar target): not a fault.
+	NoData bool    `json:"no_data,omitempty"`
+	TookMs float64 `json:"took_ms"`
+}
+
+// TailLine is one line of GET tail's NDJSON stream: a reading, or (Dropped > 0) a note that this
+// stream missed readings because it was read too slowly.
+type TailLine struct {
+	Value
+	Dropped uint64 `json:"dropped,omitempty"`
+}
+
+// ScanI2C is POST scan-i2c[?bus=NAME].
+type ScanI2C struct {
+	Board     string   `json:"board"`
+	Simulated bool     `json:"simulated"`
+	Buses     []I2CBus `json:"buses"`
+}
+
+// I2CBus is one scanned bus.
+type I2CBus struct {
+	Bus     string      `json:"bus"`
+	Device  string      `json:"device"`
+	Devices []I2CDevice `json:"devices"`
+}
+
+// I2CDevice is one address that answered.
+type I2CDevice struct {
+	Address string `json:"address"` // "0x76"
+	Addr    uint16 `json:"addr"`
+	// Likely are the known parts that sit at this address, e.g. ["bme280", "bmp280"].
+	Likely []string `json:"likely"`
+	// Sensor and Driver name the configured sensor at this address, when there is one.
+	Sensor string `json:"sensor,omitempty"`
+	Driver string `json:"driver,omitempty"`
+}
+
+// SelfTest is POST selftest.
+type SelfTest struct {
+	OK     bool    `json:"ok"`
+	Checks []Check `json:"checks"`
+	TookMs float64 `json:"took_ms"`
+}
+
+// Check is one self-test line.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// LogLevel is GET log-level and POST log-level?level=LEVEL.
+type LogLevel struct {
+	Level    string `json:"level"`
+	Previous string `json:"previous,omitempty"`
+}
+
+// Version is GET version.
+type Version struct {
+	Version   string `json:"version"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	Gateway   string `json:"gateway"`
+}
