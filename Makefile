@@ -7,7 +7,9 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO ?= go
 
-.PHONY: help run test test-arm vet bench build build-arm64 build-armv7 fmt tidy-check clean
+.PHONY: help run test test-arm vet bench fuzz build build-arm64 build-armv7 fmt tidy-check clean
+
+FUZZTIME ?= 30s
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,6 +33,11 @@ test-arm: ## run the buffer, driver and encoder tests for arm64 and armv7 under 
 
 bench: ## benchmarks with allocation counts (prints, never asserts times)
 	$(GO) test -run '^$$' -bench . -benchmem ./buffer/ ./cloudsync/...
+
+fuzz: ## fuzz the decoders of untrusted input, FUZZTIME each (default 30s); new finds land in testdata/fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzRecover$$' -fuzztime $(FUZZTIME) ./buffer/spool/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./cloudsync/senml/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./drivers/nmea/
 
 build: ## build both binaries for this machine into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...

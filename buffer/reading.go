@@ -14,5 +14,13 @@ type Reading struct {
 	Flags uint32
 }
 
-// FlagClockUntrusted marks a reading stamped before the wall clock was trusted (no RTC, no NTP yet).
-const FlagClockUntrusted uint32 = 1 << 0
+// Reading flags, carried to the cloud in the SenML "wf" label.
+const (
+	// FlagClockUntrusted marks a reading stamped before the wall clock was trusted (no RTC, no NTP
+	// yet) and never corrected: its time is the untrusted boot-time wall clock plus the monotonic
+	// time since boot.
+	FlagClockUntrusted uint32 = 1 << 0
+	// FlagTimeCorrected marks a reading stamped before the clock was trusted whose time was corrected
+	// when a trusted wall time arrived.
+	FlagTimeCorrected uint32 = 1 << 1
+)

@@ -27,8 +27,12 @@ type Options struct {
 	Log     *zap.Logger
 	// DrainTimeout bounds how long a stop waits for the broker to acknowledge what is left.
 	DrainTimeout time.Duration
-	// OnBatch, when set, is called by the batcher after each batch is handed to the link.
+	// OnBatch, when set, is called by the batcher after each batch is spooled.
 	OnBatch func(seq uint64, readings int, bytes int)
+	// TrustClock and Wall replace the clock-trust check (config clock.trust) and the wall clock;
+	// tests use them to simulate a board that boots with a wrong clock.
+	TrustClock func() bool
+	Wall       func() time.Time
 }
 
 // sensorState is one opened sensor and its sampler's bookkeeping.
@@ -57,8 +61,12 @@ type Gateway struct {
 	seq     *seqStore
 	// appended wakes the sender when the batcher has spooled a batch.
 	appended chan struct{}
-	bootID   string
-	started  time.Time
+	clock    *wallClock
+	// Batches bootSeq..lastUntrusted were stamped before the wall clock was trusted.
+	bootSeq       uint64
+	lastUntrusted atomic.Uint64
+	bootID        string
+	started       time.Time
 
 	taps  atomic.Pointer[[]*tap] // readings streamed to technicians (wayside tail); copy-on-write
 	tapMu sync.Mutex             // serialises tap list updates (rare); feedTaps loads the pointer
@@ -85,6 +93,15 @@ func New(opts Options) (g *Gateway, err error) {
 	if g.seq, err = openSeq(cfg.Spool.Dir); err != nil {
 		return nil, err
 	}
+	g.bootSeq = g.seq.next
+	trust := opts.TrustClock
+	if trust == nil {
+		trust = ntpSynced
+		if cfg.Clock.Trust == "always" {
+			trust = func() bool { return true }
+		}
+	}
+	g.clock = newWallClock(trust, opts.Wall)
 	g.spool, err = spool.Open(spool.Options{Dir: filepath.Join(cfg.Spool.Dir, "spool"),
 		SegmentBytes: int64(cfg.Spool.SegmentBytes), QuotaBytes: int64(cfg.Spool.QuotaBytes),
 		SyncEvery: cfg.Spool.SyncEvery, SyncInterval: cfg.Spool.SyncInterval.D(), Log: g.log})
@@ -149,6 +166,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.log.Info("gateway started", zap.String("gateway", g.cfg.Gateway.ID), zap.String("board", g.cfg.Gateway.Board),
 		zap.String("boot_id", g.bootID), zap.Int("sensors", len(g.sensors)), zap.Int("channels", len(g.chans)),
 		zap.String("telemetry", g.link.Topics().Telemetry))
+	if !g.clock.trusted.Load() {
+		g.log.Warn("wall clock not trusted yet: stamping readings from the monotonic clock until it is",
+			zap.String("trust", g.cfg.Clock.Trust), zap.Duration("hold", g.cfg.Clock.Hold.D()))
+	}
 
 	var samplers sync.WaitGroup
 	for _, s := range g.sensors {
@@ -206,7 +227,8 @@ func (g *Gateway) sample(ctx context.Context, s *sensorState) {
 			return
 		case <-timer.C:
 		}
-		at := time.UnixMilli(time.Now().UnixMilli()) // readings carry millisecond time
+		ns, flags := g.clock.stamp() // millisecond time; monotonic until the clock is trusted
+		at := time.Unix(0, ns)
 		s.mu.Lock()
 		err := s.dev.Sample(at, dst)
 		s.mu.Unlock()
@@ -214,7 +236,7 @@ func (g *Gateway) sample(ctx context.Context, s *sensorState) {
 		if err == nil {
 			for i, v := range dst {
 				// A full ring evicts its oldest reading: counted in its stats, logged by the batcher.
-				g.ring.Push(buffer.Reading{Time: at.UnixNano(), Value: v, Channel: s.firstChan + uint32(i)})
+				g.ring.Push(buffer.Reading{Time: ns, Value: v, Channel: s.firstChan + uint32(i), Flags: flags})
 			}
 			g.readings.Add(uint64(len(dst)))
 		}
@@ -258,6 +280,9 @@ func (g *Gateway) batch(stop <-chan struct{}) {
 			stopping = true
 		case <-tick.C:
 		}
+		if g.clock.check() {
+			g.log.Info("wall clock trusted: correcting readings stamped before", zap.Duration("offset", time.Duration(g.clock.offset.Load())))
+		}
 		if d := g.ring.Stats().Dropped; d != dropped {
 			g.log.Warn("ring full: oldest readings dropped", zap.Uint64("dropped_total", d), zap.Uint64("since_last", d-dropped))
 			dropped = d
@@ -299,6 +324,11 @@ func (g *Gateway) batch(stop <-chan struct{}) {
 // spoolBatch encodes rs as the next batch and appends it to the spool. A batch that cannot be
 // stored is logged and counted by the spool; sampling goes on.
 func (g *Gateway) spoolBatch(rs []buffer.Reading) {
+	untrusted := false
+	for i := range rs {
+		g.clock.correct(&rs[i])
+		untrusted = untrusted || rs[i].Flags&buffer.FlagClockUntrusted != 0
+	}
 	seq, err := g.seq.Next()
 	if err != nil {
 		g.log.Error("batch dropped: no sequence number", zap.Int("readings", len(rs)), zap.Error(err))
@@ -312,6 +342,9 @@ func (g *Gateway) spoolBatch(rs []buffer.Reading) {
 	if err := g.spool.Append(seq, payload); err != nil {
 		g.log.Error("batch dropped: spool", zap.Uint64("seq", seq), zap.Int("readings", len(rs)), zap.Error(err))
 		return
+	}
+	if untrusted {
+		g.lastUntrusted.Store(seq)
 	}
 	g.batches.Add(1)
 	g.spooled.Add(uint64(len(rs)))
@@ -366,6 +399,22 @@ func (g *Gateway) send(stop <-chan struct{}) {
 		if err != nil {
 			g.log.Error("spool read", zap.Error(err))
 			continue
+		}
+		if ok && r.Seq >= g.bootSeq && r.Seq <= g.lastUntrusted.Load() {
+			switch {
+			case g.clock.trusted.Load():
+				if p, err := g.enc.Restamp(r.Payload, time.Duration(g.clock.offset.Load())); err == nil {
+					r.Payload = p
+				} else {
+					g.log.Error("restamp batch; sent with untrusted times", zap.Uint64("seq", r.Seq), zap.Error(err))
+				}
+			case time.Since(g.started) < g.cfg.Clock.Hold.D() && !draining:
+				g.spool.Unsend(r.Seq) // wait for a trusted time to correct it
+				ok = false
+				if r.Seq == liveMark {
+					liveMark = r.Seq - 1
+				}
+			}
 		}
 		if ok {
 			if err := g.link.Publish(ctx, r.Seq, r.Payload); err != nil {

@@ -105,6 +105,7 @@ type Spool struct {
 	acks     *os.File
 	ackBytes int64
 	ackDirty bool
+	ackSince time.Time // first ack not yet fsync'd
 	st       Stats
 	closed   bool
 }
@@ -467,7 +468,8 @@ func (s *Spool) Sync() error {
 func (s *Spool) MaybeSync() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if (len(s.unsyncd) > 0 && time.Since(s.firstUns) >= s.opts.SyncInterval) || s.ackDirty {
+	if (len(s.unsyncd) > 0 && time.Since(s.firstUns) >= s.opts.SyncInterval) ||
+		(s.ackDirty && time.Since(s.ackSince) >= s.opts.SyncInterval) {
 		return s.syncLocked()
 	}
 	return nil
@@ -696,7 +698,9 @@ func (s *Spool) Ack(seq uint64) error {
 		} else {
 			s.st.BytesWritten += uint64(n)
 			s.ackBytes += int64(n)
-			s.ackDirty = true
+			if !s.ackDirty {
+				s.ackDirty, s.ackSince = true, time.Now()
+			}
 		}
 	}
 	return s.collectLocked()

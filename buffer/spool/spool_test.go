@@ -321,3 +321,32 @@ func FuzzRecover(f *testing.F) {
 		}
 	})
 }
+
+// TestWriteAmplification reports the bytes written to disk per payload byte and the fsyncs per 1000
+// batches at the default policy, for batches the size of a 100-reading pack, each acknowledged.
+func TestWriteAmplification(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir()}) // defaults: 4 MiB segments, sync every 32 or 5 s
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	body := bytes.Repeat([]byte{0x5a}, 3900)
+	for seq := uint64(1); seq <= 1000; seq++ {
+		if err := s.Append(seq, body); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := s.Next(true); !ok {
+			t.Fatal("nothing to send")
+		}
+		if err := s.Ack(seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Sync()
+	st := s.Stats()
+	amp := float64(st.BytesWritten) / float64(st.PayloadBytes)
+	t.Logf("write_amplification=%.4f fsyncs_per_1000_batches=%d bytes_written=%d payload=%d", amp, st.Fsyncs, st.BytesWritten, st.PayloadBytes)
+	if amp > 1.02 || st.Fsyncs > 2*(1000/32)+4 { // segment + ack log per group
+		t.Fatalf("amplification %.3f, %d fsyncs: the grouped-write policy is not working", amp, st.Fsyncs)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -33,7 +34,7 @@ const (
 	LabelTime     = 6
 	LabelSeq      = "seq" // extension: batch sequence number, per gateway, increasing
 	LabelBootID   = "bid" // extension: random id of the daemon's boot
-	LabelFlags    = "wf"  // extension: reading flags (1 = time corrected after the clock became trusted)
+	LabelFlags    = "wf"  // extension: reading flags (1 = time from an untrusted clock, 2 = time corrected)
 )
 
 // record is one SenML record as the encoder writes it. Strings point into the channel table, so
@@ -122,6 +123,30 @@ func (e *Encoder) Encode(seq uint64, rs []buffer.Reading) ([]byte, error) {
 		return nil, fmt.Errorf("senml: encode batch %d: %w", seq, err)
 	}
 	return e.buf.Bytes(), nil
+}
+
+// Restamp returns a copy of pack with its base time moved by offset and every reading flagged
+// FlagClockUntrusted re-flagged FlagTimeCorrected: the correction of a batch encoded before the wall
+// clock was trusted. Relative times stay as they were: they came from the monotonic clock.
+func (e *Encoder) Restamp(pack []byte, offset time.Duration) ([]byte, error) {
+	var recs []record
+	if err := decMode.Unmarshal(pack, &recs); err != nil {
+		return nil, fmt.Errorf("senml: restamp: %w", err)
+	}
+	if len(recs) == 0 {
+		return nil, ErrEmpty
+	}
+	recs[0].BaseTime += offset.Seconds()
+	for i := range recs {
+		if recs[i].Flags&buffer.FlagClockUntrusted != 0 {
+			recs[i].Flags = recs[i].Flags&^buffer.FlagClockUntrusted | buffer.FlagTimeCorrected
+		}
+	}
+	var out bytes.Buffer
+	if err := e.em.MarshalToBuffer(&recs, &out); err != nil {
+		return nil, fmt.Errorf("senml: restamp: %w", err)
+	}
+	return out.Bytes(), nil
 }
 
 // Reading is one decoded, resolved record.

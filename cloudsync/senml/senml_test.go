@@ -182,3 +182,49 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestBackwardsClockStep: a wall clock stepped backwards mid-batch gives readings earlier than ones
+// before them; the pack keeps their order and every time, with the base time at the earliest.
+func TestBackwardsClockStep(t *testing.T) {
+	rs := []buffer.Reading{
+		{Time: 1763890005_000_000_000, Value: 1}, {Time: 1763890006_000_000_000, Value: 2},
+		{Time: 1763890001_000_000_000, Value: 3}, // NTP stepped the clock back 5 s
+		{Time: 1763890002_000_000_000, Value: 4},
+	}
+	e, _ := NewEncoder("gw", "b", testChannels, 4)
+	b, err := e.Encode(1, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range p.Readings {
+		if r.Value != rs[i].Value || r.UnixMilli() != rs[i].Time/1e6 {
+			t.Fatalf("reading %d: %+v, want value %v at %d", i, r, rs[i].Value, rs[i].Time/1e6)
+		}
+	}
+}
+
+func TestRestamp(t *testing.T) {
+	rs := batch(10, time.UnixMilli(1000))
+	for i := range rs {
+		rs[i].Flags = buffer.FlagClockUntrusted
+	}
+	e, _ := NewEncoder("gw", "b", testChannels, 10)
+	b, _ := e.Encode(7, rs)
+	out, err := e.Restamp(append([]byte(nil), b...), 1763890000*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Decode(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range p.Readings {
+		if r.UnixMilli() != time.Unix(0, rs[i].Time).UnixMilli()+1763890000_000 || r.Flags != buffer.FlagTimeCorrected || p.Seq != 7 {
+			t.Fatalf("reading %d: %+v (seq %d)", i, r, p.Seq)
+		}
+	}
+}

@@ -29,6 +29,7 @@ type Config struct {
 	Buffer  Buffer   `yaml:"buffer"`
 	Spool   Spool    `yaml:"spool"`
 	Local   LocalAPI `yaml:"local_api"`
+	Clock   Clock    `yaml:"clock"`
 
 	// Hash is the SHA-256 of the file's bytes (hex, first 16 characters), reported in status so the
 	// cloud can tell which configuration a gateway runs.
@@ -127,6 +128,16 @@ func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*s = Size(num * mult)
 	return nil
+}
+
+// Clock says when the wall clock is trusted.
+type Clock struct {
+	// Trust is "ntp" (trusted once the kernel reports the clock synchronised; the default on real
+	// boards) or "always" (a board with a battery-backed RTC; the default on the sim board).
+	Trust string `yaml:"trust"`
+	// Hold is how long batches stamped before the clock was trusted wait for a trusted time (so
+	// they can be corrected) before they are sent as they are, flagged untrusted.
+	Hold Duration `yaml:"hold"`
 }
 
 // LocalAPI configures the technician API on a unix socket.
@@ -308,6 +319,15 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Spool.ReplayRate == 0 {
 		c.Spool.ReplayRate = 20
+	}
+	if c.Clock.Trust == "" {
+		c.Clock.Trust = "ntp"
+		if c.Gateway.Board == "sim" {
+			c.Clock.Trust = "always"
+		}
+	}
+	if c.Clock.Hold == 0 {
+		c.Clock.Hold = Duration(10 * time.Minute)
 	}
 	if c.Local.Socket == "" {
 		c.Local.Socket = "/run/waysided/local.sock"
@@ -493,6 +513,12 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 	}
 	if c.Spool.ReplayRate <= 0 || c.Spool.ReplayRate > 10000 {
 		add("spool.replay_rate", "%v is not valid; use a rate in batches per second above 0 and up to 10000", c.Spool.ReplayRate)
+	}
+	if c.Clock.Trust != "ntp" && c.Clock.Trust != "always" {
+		add("clock.trust", "%q is not valid; use ntp (trust the clock once NTP has synchronised it) or always (a board with an RTC)", c.Clock.Trust)
+	}
+	if c.Clock.Hold.D() < 0 || c.Clock.Hold.D() > 24*time.Hour {
+		add("clock.hold", "%v is not valid; use 0s..24h (10m is typical)", c.Clock.Hold.D())
 	}
 	if n := c.Buffer.Capacity; n < 2 || n > 1<<24 || n&(n-1) != 0 {
 		add("buffer.capacity", "%d is not valid; use a power of two between 2 and 16777216, e.g. 16384", n)

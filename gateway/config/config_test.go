@@ -48,7 +48,7 @@ func TestBadConfigs(t *testing.T) {
 		name, yaml string
 		want       []string // substrings of the error
 	}{
-		{"unknown top key", good + "colud: {}\n", []string{"colud (line", "unknown key", "valid keys here: batch, buffer, cloud"}},
+		{"unknown top key", good + "colud: {}\n", []string{"colud (line", "unknown key", "valid keys here: batch, buffer, clock, cloud"}},
 		{"unknown nested key", strings.Replace(good, "interval: 1s", "intervl: 1s", 1), []string{"sensors[0].intervl", "valid keys here: address, bus, driver, interval, name, pin"}},
 		{"missing id", strings.Replace(good, "id: gw-1, ", "", 1), []string{"gateway.id: missing"}},
 		{"bad id", strings.Replace(good, "gw-1", "gw/1", 1), []string{"gateway.id", "not valid"}},

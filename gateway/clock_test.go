@@ -1,0 +1,111 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/wayside-iot/wayside/boards"
+	"github.com/wayside-iot/wayside/buffer"
+	"github.com/wayside-iot/wayside/cloudsync/senml"
+	"github.com/wayside-iot/wayside/gateway"
+	"github.com/wayside-iot/wayside/gateway/config"
+	"github.com/wayside-iot/wayside/internal/testbroker"
+)
+
+// runWithClock runs the gateway on a board whose wall clock is skew off until trustAfter (never when
+// negative), and returns the readings the broker delivered and the real time span of the run.
+func runWithClock(t *testing.T, hold string, trustAfter time.Duration) (rs []senml.Reading, begin, end time.Time, batches uint64) {
+	t.Helper()
+	broker := testbroker.Start(t)
+	cfg, err := config.Parse([]byte(fmt.Sprintf(simConfig, broker.URL, t.TempDir())+"clock: {trust: ntp, hold: "+hold+"}\n"), boards.Check)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := subscribe(t, broker.URL, cfg.Gateway.ID)
+	const skew = -10 * 365 * 24 * time.Hour // a board without RTC
+	var trusted atomic.Bool
+	g, err := gateway.New(gateway.Options{Config: cfg, Version: "it", Log: zaptest.NewLogger(t),
+		TrustClock: trusted.Load,
+		Wall: func() time.Time {
+			if trusted.Load() {
+				return time.Now()
+			}
+			return time.Now().Add(skew)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	if trustAfter >= 0 {
+		time.AfterFunc(trustAfter, func() { trusted.Store(true) }) // NTP steps the clock
+	}
+	if err := g.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	end = time.Now()
+	st := g.Stats()
+	var got [][]byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if got, _ = sub.snapshot(); uint64(len(got)) >= st.Batches {
+			break
+		}
+	}
+	for _, b := range got {
+		p, err := senml.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, p.Readings...)
+	}
+	if uint64(len(rs)) != st.Readings || uint64(len(got)) != st.Batches {
+		t.Fatalf("received %d readings in %d batches, gateway took %d in %d", len(rs), len(got), st.Readings, st.Batches)
+	}
+	return rs, begin, end, st.Batches
+}
+
+// TestClockCorrection: readings taken before NTP synchronises the clock are held, then sent with
+// corrected times, flagged; later readings carry no flag.
+func TestClockCorrection(t *testing.T) {
+	rs, begin, end, batches := runWithClock(t, "10m", time.Second)
+	var corrected, plain int
+	for _, r := range rs {
+		ms := r.UnixMilli()
+		if ms < begin.UnixMilli()-10 || ms > end.UnixMilli()+10 {
+			t.Fatalf("%s at %v: outside the run %v..%v (flags %d)", r.Name, time.UnixMilli(ms), begin, end, r.Flags)
+		}
+		switch r.Flags {
+		case buffer.FlagTimeCorrected:
+			corrected++
+		case 0:
+			plain++
+		default:
+			t.Fatalf("%s: flags %d after the clock was trusted", r.Name, r.Flags)
+		}
+	}
+	t.Logf("batches=%d readings=%d corrected=%d plain=%d", batches, len(rs), corrected, plain)
+	if corrected == 0 || plain == 0 {
+		t.Fatalf("corrected %d, plain %d: want both", corrected, plain)
+	}
+}
+
+// TestClockNeverTrusted: past clock.hold the batches go out as they are, flagged untrusted, stamped
+// from the monotonic clock on the wrong wall time.
+func TestClockNeverTrusted(t *testing.T) {
+	rs, begin, _, _ := runWithClock(t, "1ms", -1)
+	for _, r := range rs {
+		if r.Flags != buffer.FlagClockUntrusted {
+			t.Fatalf("%s: flags %d, want untrusted", r.Name, r.Flags)
+		}
+		if time.UnixMilli(r.UnixMilli()).After(begin.AddDate(-9, 0, 0)) {
+			t.Fatalf("%s: time %v is not the skewed clock's", r.Name, time.UnixMilli(r.UnixMilli()))
+		}
+	}
+	t.Logf("readings=%d all flagged untrusted", len(rs))
+}
