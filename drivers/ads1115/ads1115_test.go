@@ -9,16 +9,11 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 
+	"github.com/wayside-iot/wayside/drivers/internal/drivertest"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
-func noSleep(t *testing.T) *[]time.Duration {
-	var slept []time.Duration
-	old := sleep
-	sleep = func(d time.Duration) { slept = append(slept, d) }
-	t.Cleanup(func() { sleep = old })
-	return &slept
-}
+func noSleep(t *testing.T) *[]time.Duration { return drivertest.RecordSleeps(t, &sleep) }
 
 var probe = i2ctest.IO{Addr: 0x48, W: []byte{0x01}, R: []byte{0x85, 0x83}} // config: reset value
 

@@ -8,16 +8,11 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
+	"github.com/wayside-iot/wayside/drivers/internal/drivertest"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
-func noSleep(t *testing.T) *[]time.Duration {
-	var slept []time.Duration
-	old := sleep
-	sleep = func(d time.Duration) { slept = append(slept, d) }
-	t.Cleanup(func() { sleep = old })
-	return &slept
-}
+func noSleep(t *testing.T) *[]time.Duration { return drivertest.RecordSleeps(t, &sleep) }
 
 var initOps = []i2ctest.IO{
 	{Addr: 0x23, W: []byte{0x01}}, // power on

@@ -10,6 +10,7 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 
+	"github.com/wayside-iot/wayside/drivers/internal/drivertest"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
@@ -48,13 +49,7 @@ func encodeCal(c calibration) (c1, c2 []byte) {
 	return c1, c2
 }
 
-func noSleep(t *testing.T) *[]time.Duration {
-	var slept []time.Duration
-	old := sleep
-	sleep = func(d time.Duration) { slept = append(slept, d) }
-	t.Cleanup(func() { sleep = old })
-	return &slept
-}
+func noSleep(t *testing.T) *[]time.Duration { return drivertest.RecordSleeps(t, &sleep) }
 
 // initOps is the constructor's traffic for chip id id.
 func initOps(addr uint16, id byte, c calibration) []i2ctest.IO {

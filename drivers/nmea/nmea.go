@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/wayside-iot/wayside/drivers/internal/serialread"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
@@ -43,23 +42,14 @@ type Stats struct {
 	Garbage  uint64 // Runs of bytes outside any sentence.
 }
 
-// deadliner is what *os.File, net.Conn and most serial port types implement.
-type deadliner interface {
-	SetReadDeadline(t time.Time) error
-}
-
 // now is the clock seam: when a fix was received, compared to Sample's at.
 var now = time.Now
 
 // Dev is a GPS receiver on a UART.
 type Dev struct {
-	r    io.Reader
-	dl   deadliner
+	rd   *serialread.Loop
 	opts Opts
 	name string
-
-	stop atomic.Bool
-	done chan struct{}
 
 	mu sync.Mutex
 	// The fields below are protected by mu.
@@ -91,14 +81,8 @@ func New(r io.Reader, opts *Opts) (*Dev, error) {
 	if name == "" {
 		name = "uart"
 	}
-	d := &Dev{r: r, opts: o, name: "nmea(" + name + ")", done: make(chan struct{})}
-	if dl, ok := r.(deadliner); ok {
-		// Probe: pipes opened with os.Pipe implement the method but may refuse deadlines.
-		if err := dl.SetReadDeadline(time.Time{}); err == nil {
-			d.dl = dl
-		}
-	}
-	go d.run()
+	d := &Dev{rd: serialread.New(r, o.Poll), opts: o, name: "nmea(" + name + ")"}
+	d.start()
 	return d, nil
 }
 
@@ -177,40 +161,24 @@ func (d *Dev) Stats() Stats {
 // Opts.HaltTimeout for that and then returns an error wrapping sensor.ErrTimeout; the goroutine then
 // ends on its own when the port is closed.
 func (d *Dev) Halt() error {
-	d.stop.Store(true)
-	limit := d.opts.HaltTimeout
-	if d.dl != nil {
-		limit = 2*d.opts.Poll + time.Second
-	}
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	select {
-	case <-d.done:
-		return nil
-	case <-t.C:
+	limit := d.rd.Bound(d.opts.HaltTimeout)
+	if !d.rd.Halt(limit) {
 		return fmt.Errorf("nmea: halt: reader still blocked after %s, close the port: %w", limit, sensor.ErrTimeout)
 	}
+	return nil
 }
 
-// run is the reader goroutine: it frames "$...\n" sentences and feeds them to Parse.
-func (d *Dev) run() {
-	defer close(d.done)
+// start starts the reader goroutine: it frames "$...\n" sentences and feeds them to Parse. The
+// framing state below belongs to that goroutine.
+func (d *Dev) start() {
 	var buf [256]byte
 	var line [MaxSentence]byte
 	n := 0             // Bytes in line; 0 when outside a sentence.
 	inGarbage := false // Inside a run of bytes outside any sentence.
 	overflow := false  // The current sentence did not fit: skip to the next '$'.
 	fix := Fix{}
-	for !d.stop.Load() {
-		if d.dl != nil {
-			// Deadlines are on the port's real clock, not the now seam.
-			if err := d.dl.SetReadDeadline(time.Now().Add(d.opts.Poll)); err != nil {
-				d.fail(err)
-				return
-			}
-		}
-		k, err := d.r.Read(buf[:])
-		for _, c := range buf[:k] {
+	feed := func(b []byte) {
+		for _, c := range b {
 			switch {
 			case c == '$':
 				if n > 0 || overflow {
@@ -242,14 +210,8 @@ func (d *Dev) run() {
 				n++
 			}
 		}
-		if err != nil {
-			if isTimeout(err) {
-				continue
-			}
-			d.fail(err)
-			return
-		}
 	}
+	d.rd.Start(func() []byte { return buf[:] }, feed, d.fail)
 }
 
 // sentence parses one framed sentence into the goroutine's fix and publishes it.
@@ -290,15 +252,6 @@ func (d *Dev) fail(err error) {
 	d.mu.Lock()
 	d.err = fmt.Errorf("nmea: read: %w: %w", sensor.ErrBus, err)
 	d.mu.Unlock()
-}
-
-// isTimeout reports a read deadline expiry.
-func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
 }
 
 var _ sensor.Sensor = (*Dev)(nil)

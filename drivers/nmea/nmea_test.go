@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wayside-iot/wayside/drivers/internal/drivertest"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
@@ -38,17 +39,6 @@ func useClock(t *testing.T) *fakeClock {
 	now = c.now
 	t.Cleanup(func() { now = old })
 	return c
-}
-
-// waitFor polls cond for up to 2s; the reader goroutine runs asynchronously.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 // pipeDev starts a Dev on an io.Pipe (no read deadlines) and stops it at the end of the test.
@@ -103,7 +93,7 @@ func TestSample(t *testing.T) {
 	}
 	// Boot banner, a binary blob and a truncated sentence before the real ones.
 	write(t, w, "u-blox boot\r\n\xb5\x62\x01\x02$GPGGA,1235"+classicRMC+"junk"+classicGGA)
-	waitFor(t, "GGA", func() bool { return d.Stats().GGA == 1 })
+	drivertest.WaitFor(t, "GGA", func() bool { return d.Stats().GGA == 1 })
 	st := d.Stats()
 	if st.RMC != 1 || st.Garbage != 2 || st.Frame != 1 || st.CRC != 0 {
 		t.Errorf("stats %+v", st)
@@ -132,24 +122,24 @@ func TestSample(t *testing.T) {
 	// A bad checksum is counted and does not replace the fix.
 	clk.set(t0.Add(10 * time.Second))
 	write(t, w, strings.Replace(classicGGA, "545.4", "545.5", 1))
-	waitFor(t, "CRC error", func() bool { return d.Stats().CRC == 1 })
+	drivertest.WaitFor(t, "CRC error", func() bool { return d.Stats().CRC == 1 })
 	if err := d.Sample(t0.Add(10*time.Second), dst); !errors.Is(err, sensor.ErrNoData) {
 		t.Errorf("bad sentence refreshed the fix: %v", err)
 	}
 	// Fix quality 0: the receiver lost the fix.
 	write(t, w, sum("GPGGA,123520,,,,,0,00,,,M,,M,,"))
-	waitFor(t, "GGA", func() bool { return d.Stats().GGA == 2 })
+	drivertest.WaitFor(t, "GGA", func() bool { return d.Stats().GGA == 2 })
 	if err := d.Sample(t0.Add(10*time.Second), dst); !errors.Is(err, sensor.ErrNoData) {
 		t.Errorf("quality 0: %v", err)
 	}
 	// Back, then a void RMC invalidates it.
 	write(t, w, ubloxGGA)
-	waitFor(t, "GGA", func() bool { return d.Stats().GGA == 3 })
+	drivertest.WaitFor(t, "GGA", func() bool { return d.Stats().GGA == 3 })
 	if err := d.Sample(t0.Add(10*time.Second), dst); err != nil || dst[4] != 8 {
 		t.Errorf("fix back: %v %v", err, dst)
 	}
 	write(t, w, sum("GPRMC,092726.00,V,,,,,,,091202,,,N"))
-	waitFor(t, "RMC", func() bool { return d.Stats().RMC == 2 })
+	drivertest.WaitFor(t, "RMC", func() bool { return d.Stats().RMC == 2 })
 	if err := d.Sample(t0.Add(10*time.Second), dst); !errors.Is(err, sensor.ErrNoData) {
 		t.Errorf("void RMC: %v", err)
 	}
@@ -159,7 +149,7 @@ func TestOverlongLine(t *testing.T) {
 	useClock(t)
 	d, w := pipeDev(t, nil)
 	write(t, w, "$GPGSV"+strings.Repeat(",99", 60)+"\r\n"+classicGGA)
-	waitFor(t, "GGA", func() bool { return d.Stats().GGA == 1 })
+	drivertest.WaitFor(t, "GGA", func() bool { return d.Stats().GGA == 1 })
 	if st := d.Stats(); st.Frame != 1 {
 		t.Errorf("stats %+v", st)
 	}
@@ -169,10 +159,10 @@ func TestReaderError(t *testing.T) {
 	useClock(t)
 	d, w := pipeDev(t, nil)
 	write(t, w, classicGGA)
-	waitFor(t, "GGA", func() bool { return d.Stats().GGA == 1 })
+	drivertest.WaitFor(t, "GGA", func() bool { return d.Stats().GGA == 1 })
 	w.CloseWithError(errors.New("usb serial unplugged"))
 	dst := make([]float64, 5)
-	waitFor(t, "reader to stop", func() bool { return errors.Is(d.Sample(t0, dst), sensor.ErrBus) })
+	drivertest.WaitFor(t, "reader to stop", func() bool { return errors.Is(d.Sample(t0, dst), sensor.ErrBus) })
 	if err := d.Sample(t0, dst); !strings.Contains(err.Error(), "unplugged") {
 		t.Error(err)
 	}
@@ -187,12 +177,12 @@ func TestHaltWithDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.dl == nil {
+	if !d.rd.Deadlines() {
 		t.Fatal("deadline support not detected")
 	}
 	useClock(t)
 	write(t, b, classicGGA)
-	waitFor(t, "GGA", func() bool { return d.Stats().GGA == 1 })
+	drivertest.WaitFor(t, "GGA", func() bool { return d.Stats().GGA == 1 })
 	start := time.Now()
 	if err := d.Halt(); err != nil {
 		t.Fatal(err)
@@ -201,7 +191,7 @@ func TestHaltWithDeadline(t *testing.T) {
 		t.Errorf("Halt took %s", el)
 	}
 	select {
-	case <-d.done:
+	case <-d.rd.Done():
 	default:
 		t.Error("goroutine still running")
 	}
@@ -215,7 +205,7 @@ func TestHaltWithoutDeadline(t *testing.T) {
 	}
 	useClock(t)
 	write(t, pw, classicGGA)
-	waitFor(t, "GGA", func() bool { return d.Stats().GGA == 1 })
+	drivertest.WaitFor(t, "GGA", func() bool { return d.Stats().GGA == 1 })
 	// The reader is blocked in Read on a port that is still open: Halt cannot interrupt it and says
 	// so.
 	if err := d.Halt(); !errors.Is(err, sensor.ErrTimeout) {

@@ -7,6 +7,7 @@ import (
 
 	"periph.io/x/conn/v3/physic"
 
+	"github.com/wayside-iot/wayside/drivers/internal/ascii"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
@@ -310,61 +311,10 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-func parseUint(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 9 {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + uint64(c-'0')
-	}
-	return v, true
-}
-
-var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
-
-// parseDecimal parses [-+]digits[.digits], at least one digit, at most 18 digits, without allocating
-// (strconv.ParseFloat takes a string).
-func parseDecimal(b []byte) (float64, bool) {
-	neg := false
-	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
-		neg = b[0] == '-'
-		b = b[1:]
-	}
-	var mant uint64
-	digits, frac := 0, -1
-	for _, c := range b {
-		switch {
-		case c >= '0' && c <= '9':
-			if digits == 18 {
-				return 0, false
-			}
-			mant = mant*10 + uint64(c-'0')
-			digits++
-			if frac >= 0 {
-				frac++
-			}
-		case c == '.' && frac < 0:
-			frac = 0
-		default:
-			return 0, false
-		}
-	}
-	if digits == 0 {
-		return 0, false
-	}
-	v := float64(mant)
-	if frac > 0 {
-		v /= pow10[frac]
-	}
-	if neg {
-		v = -v
-	}
-	return v, true
-}
+// Numeric fields: integers (degrees, time and date parts, counts) have at most 9 digits, decimals
+// at most ascii.MaxDigits. Both parse without allocating, strconv taking a string.
+func parseUint(b []byte) (uint64, bool)     { return ascii.ParseUint(b, 9) }
+func parseDecimal(b []byte) (float64, bool) { return ascii.ParseDecimal(b, ascii.MaxDigits) }
 
 // parseOptFloat parses an optional decimal field: empty is 0.
 func parseOptFloat(b []byte) (float64, error) {
@@ -451,7 +401,7 @@ func parseTime(b []byte, old time.Duration) (time.Duration, error) {
 		if !ok {
 			return 0, errField
 		}
-		d += time.Duration(float64(fr) / pow10[len(b)-7] * float64(time.Second))
+		d += time.Duration(float64(fr) / ascii.Pow10(len(b)-7) * float64(time.Second))
 	}
 	return d, nil
 }

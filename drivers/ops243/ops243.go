@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"periph.io/x/conn/v3/physic"
 
+	"github.com/wayside-iot/wayside/drivers/internal/serialread"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
@@ -101,18 +100,11 @@ type Stats struct {
 	Range   uint64 // Speeds beyond Opts.MaxSpeed.
 }
 
-type deadliner interface {
-	SetReadDeadline(t time.Time) error
-}
-
 // Dev is an OPS243-A radar on a UART.
 type Dev struct {
-	r    io.Reader
-	dl   deadliner
+	rd   *serialread.Loop
 	opts Opts
 	name string
-	stop atomic.Bool
-	done chan struct{}
 
 	mu sync.Mutex
 	// Protected by mu.
@@ -162,13 +154,8 @@ func New(r io.Reader, opts *Opts) (*Dev, error) {
 	if name == "" {
 		name = "uart"
 	}
-	d := &Dev{r: r, opts: o, name: "ops243(" + name + ")", done: make(chan struct{})}
-	if dl, ok := r.(deadliner); ok {
-		if err := dl.SetReadDeadline(time.Time{}); err == nil {
-			d.dl = dl
-		}
-	}
-	go d.run()
+	d := &Dev{rd: serialread.New(r, o.Poll), opts: o, name: "ops243(" + name + ")"}
+	d.start()
 	return d, nil
 }
 
@@ -243,35 +230,21 @@ func (d *Dev) Stats() Stats {
 // Halt, which ends the goroutine. Halt waits up to Opts.HaltTimeout for that and then returns an
 // error wrapping sensor.ErrTimeout.
 func (d *Dev) Halt() error {
-	d.stop.Store(true)
-	limit := d.opts.HaltTimeout
-	if d.dl != nil {
-		limit = 2*d.opts.Poll + time.Second
-	}
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	select {
-	case <-d.done:
-		return nil
-	case <-t.C:
+	limit := d.rd.Bound(d.opts.HaltTimeout)
+	if !d.rd.Halt(limit) {
 		return fmt.Errorf("ops243: halt: reader still blocked after %s, close the port: %w", limit, sensor.ErrTimeout)
 	}
+	return nil
 }
 
-func (d *Dev) run() {
-	defer close(d.done)
+// start starts the reader goroutine: it cuts lines at CR or LF and hands them to line. The state
+// below belongs to that goroutine.
+func (d *Dev) start() {
 	var buf [128]byte
 	var line [maxLine]byte
 	n, overflow := 0, false
-	for !d.stop.Load() {
-		if d.dl != nil {
-			if err := d.dl.SetReadDeadline(time.Now().Add(d.opts.Poll)); err != nil {
-				d.fail(err)
-				return
-			}
-		}
-		k, err := d.r.Read(buf[:])
-		for _, c := range buf[:k] {
+	feed := func(b []byte) {
+		for _, c := range b {
 			switch {
 			case c == '\n' || c == '\r':
 				if overflow {
@@ -291,14 +264,8 @@ func (d *Dev) run() {
 				n++
 			}
 		}
-		if err != nil {
-			if isTimeout(err) {
-				continue
-			}
-			d.fail(err)
-			return
-		}
 	}
+	d.rd.Start(func() []byte { return buf[:] }, feed, d.fail)
 }
 
 // line handles one line without its terminator.
@@ -338,14 +305,6 @@ func abs(v physic.Speed) physic.Speed {
 		return -v
 	}
 	return v
-}
-
-func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
 }
 
 var _ sensor.Sensor = (*Dev)(nil)

@@ -12,6 +12,7 @@ import (
 
 	"periph.io/x/conn/v3/physic"
 
+	"github.com/wayside-iot/wayside/drivers/internal/drivertest"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
@@ -82,16 +83,6 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func pipeDev(t *testing.T, o *Opts) (*Dev, *io.PipeWriter) {
 	t.Helper()
 	pr, pw := io.Pipe()
@@ -129,7 +120,7 @@ func TestSampleMax(t *testing.T) {
 	}
 	// A vehicle receding: speeds in km/h, negative, peak -72 km/h; one answer to a command.
 	write(t, w, "-36.0\r\n{\"Units\":\"km-per-hr\"}\r\n-72.0\r\n-54.0\r\n")
-	waitFor(t, "3 speeds", func() bool { return d.Stats().Speeds == 3 })
+	drivertest.WaitFor(t, "3 speeds", func() bool { return d.Stats().Speeds == 3 })
 	if err := d.Sample(t0, dst); err != nil || math.Abs(dst[0]+20) > 1e-6 {
 		t.Fatalf("%v %v, want -20 m/s", err, dst)
 	}
@@ -144,7 +135,7 @@ func TestSampleMax(t *testing.T) {
 	}
 	// Only garbage: a frame error once, then no data.
 	write(t, w, "12.\x004\r\n"+strings.Repeat("9", 200)+"\r\n")
-	waitFor(t, "garbage", func() bool { return d.Stats().Garbage == 2 })
+	drivertest.WaitFor(t, "garbage", func() bool { return d.Stats().Garbage == 2 })
 	if err := d.Sample(t0, dst); !errors.Is(err, sensor.ErrFrame) {
 		t.Errorf("garbage: %v", err)
 	}
@@ -153,18 +144,18 @@ func TestSampleMax(t *testing.T) {
 	}
 	// Out of range: 400 km/h > 100 m/s.
 	write(t, w, "400\r\n")
-	waitFor(t, "range", func() bool { return d.Stats().Range == 1 })
+	drivertest.WaitFor(t, "range", func() bool { return d.Stats().Range == 1 })
 	if err := d.Sample(t0, dst); !errors.Is(err, sensor.ErrRange) {
 		t.Errorf("out of range: %v", err)
 	}
 	// A good speed wins over garbage around it.
 	write(t, w, "xx\r\n18\r\n")
-	waitFor(t, "speed", func() bool { return d.Stats().Speeds == 4 })
+	drivertest.WaitFor(t, "speed", func() bool { return d.Stats().Speeds == 4 })
 	if err := d.Sample(t0, dst); err != nil || math.Abs(dst[0]-5) > 1e-6 {
 		t.Errorf("%v %v", err, dst)
 	}
 	write(t, w, "18\r\n")
-	waitFor(t, "speed", func() bool { return d.Stats().Speeds == 5 })
+	drivertest.WaitFor(t, "speed", func() bool { return d.Stats().Speeds == 5 })
 	if n := testing.AllocsPerRun(10, func() { _ = d.Sample(t0, dst) }); n != 0 {
 		t.Errorf("Sample allocates %v", n)
 	}
@@ -175,7 +166,7 @@ func TestSampleLatestJSON(t *testing.T) {
 	o.Report = Latest
 	d, w := pipeDev(t, &o)
 	write(t, w, `{"unit":"mps","speed":"12.4"}`+"\r\n"+`{"unit":"mps","speed":"30.1"}`+"\n"+`{"speed":"11.0"}`+"\r\n")
-	waitFor(t, "3 speeds", func() bool { return d.Stats().Speeds == 3 })
+	drivertest.WaitFor(t, "3 speeds", func() bool { return d.Stats().Speeds == 3 })
 	dst := make([]float64, 1)
 	if err := d.Sample(t0, dst); err != nil || dst[0] != 11 {
 		t.Errorf("%v %v", err, dst)
@@ -212,9 +203,9 @@ func (failWriter) Write([]byte) (int, error) { return 0, errors.New("port gone")
 func TestReaderError(t *testing.T) {
 	d, w := pipeDev(t, nil)
 	write(t, w, "12.0\r\n")
-	waitFor(t, "speed", func() bool { return d.Stats().Speeds == 1 })
+	drivertest.WaitFor(t, "speed", func() bool { return d.Stats().Speeds == 1 })
 	w.CloseWithError(errors.New("usb reset"))
-	<-d.done
+	<-d.rd.Done()
 	dst := make([]float64, 1)
 	// The speed read before the error is still reported, then the error.
 	if err := d.Sample(t0, dst); err != nil || dst[0] != 12 {
@@ -234,7 +225,7 @@ func TestHaltWithDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, b, "1.5\r\n")
-	waitFor(t, "speed", func() bool { return d.Stats().Speeds == 1 })
+	drivertest.WaitFor(t, "speed", func() bool { return d.Stats().Speeds == 1 })
 	start := time.Now()
 	if err := d.Halt(); err != nil {
 		t.Fatal(err)
@@ -253,7 +244,7 @@ func TestHaltWithoutDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, pw, "1.5\r\n")
-	waitFor(t, "speed", func() bool { return d.Stats().Speeds == 1 })
+	drivertest.WaitFor(t, "speed", func() bool { return d.Stats().Speeds == 1 })
 	if err := d.Halt(); !errors.Is(err, sensor.ErrTimeout) {
 		t.Fatalf("Halt with the port open: %v", err)
 	}

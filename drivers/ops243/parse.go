@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"periph.io/x/conn/v3/physic"
+
+	"github.com/wayside-iot/wayside/drivers/internal/ascii"
 )
 
 // Result classifies a line.
@@ -29,7 +31,7 @@ func ParseLine(b []byte, u Unit) (physic.Speed, Result) {
 	if b[0] == '{' {
 		return parseJSON(b, u)
 	}
-	v, ok := parseDecimal(b)
+	v, ok := ascii.ParseDecimal(b, maxDigits)
 	if !ok {
 		return 0, ResultGarbage
 	}
@@ -97,7 +99,7 @@ func parseJSON(b []byte, u Unit) (physic.Speed, Result) {
 	if speed == nil {
 		return 0, ResultIgnored
 	}
-	v, ok := parseDecimal(trim(speed))
+	v, ok := ascii.ParseDecimal(trim(speed), maxDigits)
 	if !ok {
 		return 0, ResultGarbage
 	}
@@ -146,46 +148,9 @@ func trim(b []byte) []byte {
 	return b
 }
 
-var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
-
-// parseDecimal parses [-+]digits[.digits] with at most 15 digits, without allocating.
-func parseDecimal(b []byte) (float64, bool) {
-	neg := false
-	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
-		neg = b[0] == '-'
-		b = b[1:]
-	}
-	var mant uint64
-	digits, frac := 0, -1
-	for _, c := range b {
-		switch {
-		case c >= '0' && c <= '9':
-			if digits == 15 {
-				return 0, false
-			}
-			mant = mant*10 + uint64(c-'0')
-			digits++
-			if frac >= 0 {
-				frac++
-			}
-		case c == '.' && frac < 0:
-			frac = 0
-		default:
-			return 0, false
-		}
-	}
-	if digits == 0 {
-		return 0, false
-	}
-	v := float64(mant)
-	if frac > 0 {
-		v /= pow10[frac]
-	}
-	if neg {
-		v = -v
-	}
-	return v, true
-}
+// maxDigits bounds the digits of a speed, integer and fraction together; longer numbers are
+// garbage.
+const maxDigits = 15
 
 // AppendSpeed appends v as the sensor prints it in unit u with the given decimals (the Fn command),
 // "12.4\r\n", and returns the extended slice. For emulators and tests.

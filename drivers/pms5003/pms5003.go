@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
+	"github.com/wayside-iot/wayside/drivers/internal/serialread"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
@@ -58,21 +58,13 @@ var DefaultOpts = Opts{
 // now is the clock seam for frame arrival times.
 var now = time.Now
 
-type deadliner interface {
-	SetReadDeadline(time.Time) error
-}
-
 // Dev is a PMS5003 on a UART. Its methods follow sensor.Sensor's call order; the reader goroutine
 // shares state with them under mu.
 type Dev struct {
-	r        io.Reader
+	rd       *serialread.Loop
 	name     string
 	opts     Opts
 	channels []sensor.Channel
-	dl       deadliner // nil when the reader has no deadlines
-	stop     chan struct{}
-	done     chan struct{}
-	haltOnce sync.Once
 
 	mu sync.Mutex
 	// All below: mu must be held.
@@ -102,23 +94,20 @@ func New(r io.Reader, name string, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("pms5003: Opts %+v: MaxAge, MaxConcentration, ReadTimeout and HaltTimeout must be positive (start from DefaultOpts)", *opts)
 	}
 	d := &Dev{
-		r:    r,
+		rd:   serialread.New(r, opts.ReadTimeout),
 		name: fmt.Sprintf("pms5003(%s)", name),
 		opts: *opts,
 		channels: []sensor.Channel{
 			{Name: "pm1", Unit: "ug/m3"}, {Name: "pm2_5", Unit: "ug/m3"}, {Name: "pm10", Unit: "ug/m3"},
 		},
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
 		startedAt: now(),
 	}
-	if dl, ok := r.(deadliner); ok {
-		// A file that cannot do deadlines (os.ErrNoDeadline) is treated as a plain reader.
-		if err := dl.SetReadDeadline(time.Time{}); err == nil {
-			d.dl = dl
-		}
-	}
-	go d.run()
+	// The parser belongs to the reader goroutine.
+	p := new(parser)
+	d.rd.Start(p.space, func(b []byte) {
+		p.n += len(b)
+		p.parse(d)
+	}, d.end)
 	return d, nil
 }
 
@@ -186,60 +175,16 @@ func (d *Dev) next(at time.Time) (Frame, error) {
 // Opts.ReadTimeout. Otherwise it notices after its blocked Read returns: when the next byte arrives
 // or when the owner closes the port. Halt never closes the port.
 func (d *Dev) Halt() error {
-	d.haltOnce.Do(func() { close(d.stop) })
-	t := time.NewTimer(d.opts.HaltTimeout)
-	defer t.Stop()
-	select {
-	case <-d.done:
-		return nil
-	case <-t.C:
+	if !d.rd.Halt(d.opts.HaltTimeout) {
 		return fmt.Errorf("pms5003: halt: reader still blocked after %v; it ends when the port is closed: %w", d.opts.HaltTimeout, sensor.ErrTimeout)
 	}
-}
-
-// run is the reader goroutine.
-func (d *Dev) run() {
-	defer close(d.done)
-	var p parser
-	for {
-		select {
-		case <-d.stop:
-			return
-		default:
-		}
-		if d.dl != nil {
-			if err := d.dl.SetReadDeadline(time.Now().Add(d.opts.ReadTimeout)); err != nil {
-				d.end(err)
-				return
-			}
-		}
-		n, err := d.r.Read(p.space())
-		if n > 0 {
-			p.n += n
-			p.parse(d)
-		}
-		if err != nil {
-			if isTimeout(err) {
-				continue
-			}
-			d.end(err)
-			return
-		}
-	}
+	return nil
 }
 
 func (d *Dev) end(err error) {
 	d.mu.Lock()
 	d.readErr = fmt.Errorf("pms5003: read: %w: %w", sensor.ErrBus, err)
 	d.mu.Unlock()
-}
-
-func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
 }
 
 func (d *Dev) good(f *Frame) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wayside-iot/wayside/drivers/internal/drivertest"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
@@ -118,21 +119,11 @@ func TestParserResync(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // waitEnded waits for the reader goroutine to end on its own (EOF).
 func waitEnded(t *testing.T, d *Dev) {
 	t.Helper()
 	select {
-	case <-d.done:
+	case <-d.rd.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("reader did not end")
 	}
@@ -166,7 +157,7 @@ func TestStreamOverPipe(t *testing.T) {
 	pw.Write([]byte{0x13, 0x37, 0x42})
 	pw.Write(handFrame[:10])
 	pw.Write(handFrame[10:])
-	waitFor(t, func() bool { s, _, _ := d.counts(); return s == 1 })
+	drivertest.WaitFor(t, "1 good frame", func() bool { s, _, _ := d.counts(); return s == 1 })
 	if err := d.Sample(at, dst); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +173,7 @@ func TestStreamOverPipe(t *testing.T) {
 
 	// A bad check code only: Sample says so once, then no data again.
 	pw.Write(badChecksum(frame(5, 6, 7)))
-	waitFor(t, func() bool { _, b, _ := d.counts(); return b == 1 })
+	drivertest.WaitFor(t, "1 bad frame", func() bool { _, b, _ := d.counts(); return b == 1 })
 	if err := d.Sample(at, dst); !errors.Is(err, sensor.ErrCRC) {
 		t.Fatalf("bad checksum: %v", err)
 	}
@@ -192,7 +183,7 @@ func TestStreamOverPipe(t *testing.T) {
 
 	// A short frame followed by a good one: the good one wins, the short one is recorded.
 	pw.Write(append(frame(1, 2, 3)[:20], frame(30, 40, 50)...))
-	waitFor(t, func() bool { s, _, _ := d.counts(); return s == 2 })
+	drivertest.WaitFor(t, "2 good frames", func() bool { s, _, _ := d.counts(); return s == 2 })
 	if _, _, e := d.counts(); !errors.Is(e, sensor.ErrFrame) {
 		t.Errorf("short frame recorded as %v", e)
 	}
@@ -255,7 +246,7 @@ func TestStaleness(t *testing.T) {
 	}
 	clock.Store(12) // the frame arrives 12 s after the start
 	pw.Write(frame(1, 2, 3))
-	waitFor(t, func() bool { s, _, _ := d.counts(); return s == 1 })
+	drivertest.WaitFor(t, "1 good frame", func() bool { s, _, _ := d.counts(); return s == 1 })
 	if err := d.Sample(t0.Add(12*time.Second), dst); err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +320,7 @@ func TestHaltWithDeadlines(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.data <- frame(1, 2, 3)
-	waitFor(t, func() bool { s, _, _ := d.counts(); return s == 1 })
+	drivertest.WaitFor(t, "1 good frame", func() bool { s, _, _ := d.counts(); return s == 1 })
 	time.Sleep(30 * time.Millisecond) // a few deadline expiries: not errors
 	start := time.Now()
 	if err := d.Halt(); err != nil {
@@ -358,7 +349,7 @@ func TestHaltWithoutDeadlines(t *testing.T) {
 	}
 	// Make sure the goroutine is blocked in Read: one frame through, then a pause.
 	pw.Write(frame(1, 2, 3))
-	waitFor(t, func() bool { s, _, _ := d.counts(); return s == 1 })
+	drivertest.WaitFor(t, "1 good frame", func() bool { s, _, _ := d.counts(); return s == 1 })
 	time.Sleep(20 * time.Millisecond)
 	if err := d.Halt(); !errors.Is(err, sensor.ErrTimeout) {
 		t.Fatalf("blocked reader: %v", err)

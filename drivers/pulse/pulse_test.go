@@ -10,6 +10,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 	"periph.io/x/conn/v3/physic"
 
+	"github.com/wayside-iot/wayside/drivers/internal/drivertest"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
@@ -58,16 +59,6 @@ func start(t *testing.T, p *gpiotest.Pin, o *Opts) *Dev {
 		}
 	})
 	return d
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Microsecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 func opts(debounce time.Duration) *Opts {
@@ -124,7 +115,7 @@ func TestExactCounts(t *testing.T) {
 		}
 	}
 	send(5)
-	waitFor(t, "5 edges", func() bool { return d.Stats().Edges == 5 })
+	drivertest.WaitFor(t, "5 edges", func() bool { return d.Stats().Edges == 5 })
 	clk.set(30 * time.Second)
 	if err := d.Sample(t0.Add(30*time.Second), dst); err != nil || dst[0] != 5 || dst[1] != 10 {
 		t.Fatalf("%v %v: want 5 pulses, 10/min", err, dst)
@@ -133,7 +124,7 @@ func TestExactCounts(t *testing.T) {
 		t.Fatalf("%v %v: want 0 since the previous Sample", err, dst)
 	}
 	send(3)
-	waitFor(t, "8 edges", func() bool { return d.Stats().Edges == 8 })
+	drivertest.WaitFor(t, "8 edges", func() bool { return d.Stats().Edges == 8 })
 	if err := d.Sample(t0.Add(120*time.Second), dst); err != nil || dst[0] != 3 || dst[1] != 3 {
 		t.Fatalf("%v %v: want 3 pulses, 3/min", err, dst)
 	}
@@ -170,7 +161,7 @@ func TestDebounce(t *testing.T) {
 	for i, s := range steps {
 		clk.set(s.at)
 		p.EdgesChan <- gpio.Low
-		waitFor(t, "edge", func() bool { return d.Stats().Edges == uint64(i+1) })
+		drivertest.WaitFor(t, "edge", func() bool { return d.Stats().Edges == uint64(i+1) })
 		if s.counted {
 			want++
 		}
@@ -203,7 +194,7 @@ func TestBurst(t *testing.T) {
 	for i := 0; i < n; i++ {
 		p.EdgesChan <- gpio.Level(i%2 == 0)
 	}
-	waitFor(t, "burst", func() bool { return d.Stats().Edges == n })
+	drivertest.WaitFor(t, "burst", func() bool { return d.Stats().Edges == n })
 	st := d.Stats()
 	if st.Counted != n || st.Bounced != 0 {
 		t.Fatalf("%+v: want all %d counted", st, n)
@@ -225,7 +216,7 @@ func TestSpacedEdgesNotQueued(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		time.Sleep(2 * time.Millisecond) // Let the loop block in WaitForEdge.
 		p.EdgesChan <- gpio.Low
-		waitFor(t, "edge", func() bool { return d.Stats().Edges == uint64(i+1) })
+		drivertest.WaitFor(t, "edge", func() bool { return d.Stats().Edges == uint64(i+1) })
 	}
 	if st := d.Stats(); st.Queued != 0 || st.Counted != 5 {
 		t.Errorf("%+v", st)
@@ -239,7 +230,7 @@ func TestHalt(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.EdgesChan <- gpio.Low
-	waitFor(t, "edge", func() bool { return d.Count() == 1 })
+	drivertest.WaitFor(t, "edge", func() bool { return d.Count() == 1 })
 	start := time.Now()
 	if err := d.Halt(); err != nil {
 		t.Fatal(err)

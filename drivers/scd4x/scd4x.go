@@ -7,6 +7,7 @@ import (
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
 
+	"github.com/wayside-iot/wayside/drivers/internal/sensirion"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
@@ -253,22 +254,9 @@ func words(b []byte, dst []uint16) error {
 	return nil
 }
 
-// CRC8 is Sensirion's CRC-8: polynomial 0x31, initialisation 0xFF, no reflection, no final XOR
-// (section 3.11). CRC8([]byte{0xBE, 0xEF}) is 0x92.
-func CRC8(b []byte) byte {
-	crc := byte(0xFF)
-	for _, v := range b {
-		crc ^= v
-		for range 8 {
-			if crc&0x80 != 0 {
-				crc = crc<<1 ^ 0x31
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc
-}
+// CRC8 is Sensirion's CRC-8 that follows each word on the wire: polynomial 0x31, initialisation
+// 0xFF, no reflection, no final XOR (section 3.11). CRC8([]byte{0xBE, 0xEF}) is 0x92.
+func CRC8(b []byte) byte { return sensirion.CRC8(b) }
 
 // Errors returned on hot paths are built once: ErrNoData in particular is frequent and must not
 // allocate.

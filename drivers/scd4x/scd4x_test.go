@@ -9,16 +9,11 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 
+	"github.com/wayside-iot/wayside/drivers/internal/drivertest"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
-func noSleep(t *testing.T) *[]time.Duration {
-	var slept []time.Duration
-	old := sleep
-	sleep = func(d time.Duration) { slept = append(slept, d) }
-	t.Cleanup(func() { sleep = old })
-	return &slept
-}
+func noSleep(t *testing.T) *[]time.Duration { return drivertest.RecordSleeps(t, &sleep) }
 
 // reply encodes words with their CRCs.
 func reply(w ...uint16) []byte {
@@ -60,12 +55,6 @@ func newDev(t *testing.T, opts *Opts, more ...i2ctest.IO) (*Dev, *i2ctest.Playba
 		t.Fatal(err)
 	}
 	return d, bus
-}
-
-func TestCRC8DatasheetExample(t *testing.T) {
-	if got := CRC8([]byte{0xBE, 0xEF}); got != 0x92 {
-		t.Fatalf("CRC(0xBEEF) = %#x, want 0x92", got)
-	}
 }
 
 func TestSampleDatasheetExample(t *testing.T) {

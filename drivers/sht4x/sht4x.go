@@ -7,6 +7,7 @@ import (
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
 
+	"github.com/wayside-iot/wayside/drivers/internal/sensirion"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
@@ -228,22 +229,9 @@ func words(b []byte) (w0, w1 uint16, err error) {
 	return uint16(b[0])<<8 | uint16(b[1]), uint16(b[3])<<8 | uint16(b[4]), nil
 }
 
-// CRC8 is Sensirion's CRC-8: polynomial 0x31 (x^8 + x^5 + x^4 + 1), initialisation 0xFF, no
-// reflection, no final XOR (datasheet section 4.4). CRC8([]byte{0xBE, 0xEF}) is 0x92.
-func CRC8(b []byte) byte {
-	crc := byte(0xFF)
-	for _, v := range b {
-		crc ^= v
-		for range 8 {
-			if crc&0x80 != 0 {
-				crc = crc<<1 ^ 0x31
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc
-}
+// CRC8 is Sensirion's CRC-8 that follows each word on the wire: polynomial 0x31, initialisation
+// 0xFF, no reflection, no final XOR (datasheet section 4.4). CRC8([]byte{0xBE, 0xEF}) is 0x92.
+func CRC8(b []byte) byte { return sensirion.CRC8(b) }
 
 // Errors returned on hot paths are built once so a failing Sample does not allocate.
 var (

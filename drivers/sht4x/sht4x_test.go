@@ -9,16 +9,11 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 
+	"github.com/wayside-iot/wayside/drivers/internal/drivertest"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
-func noSleep(t *testing.T) *[]time.Duration {
-	var slept []time.Duration
-	old := sleep
-	sleep = func(d time.Duration) { slept = append(slept, d) }
-	t.Cleanup(func() { sleep = old })
-	return &slept
-}
+func noSleep(t *testing.T) *[]time.Duration { return drivertest.RecordSleeps(t, &sleep) }
 
 // reply builds a 6 byte reply with correct CRCs.
 func reply(w0, w1 uint16) []byte {
@@ -40,16 +35,6 @@ func measureOps(w0, w1 uint16) []i2ctest.IO {
 	return []i2ctest.IO{
 		{Addr: 0x44, W: []byte{0xFD}},  // measure T & RH, high repeatability
 		{Addr: 0x44, R: reply(w0, w1)}, // 6 byte reply
-	}
-}
-
-func TestCRC8DatasheetExample(t *testing.T) {
-	// Sensirion's worked example (datasheet section 4.4, CRC properties table): CRC(0xBEEF) = 0x92.
-	if got := CRC8([]byte{0xBE, 0xEF}); got != 0x92 {
-		t.Fatalf("CRC(0xBEEF) = %#x, want 0x92", got)
-	}
-	if got := CRC8([]byte{0xBE, 0xEE}); got == 0x92 {
-		t.Fatal("CRC does not depend on the data")
 	}
 }
 
