@@ -1,13 +1,14 @@
 // Package boards owns the board profiles Wayside runs on, as data: which I2C, SPI and UART buses and
 // which GPIO lines a board has and what they are called, so a config says `bus: i2c1` and the board
-// resolves it to /dev/i2c-1. It also opens a configured sensor on its board: simulated parts on the
-// sim board, drivers on real buses elsewhere.
+// resolves it to /dev/i2c-1. It also opens a configured sensor on its board: the real driver on an
+// emulated part on the sim board (package sim), on the bus periph.io opens elsewhere.
 package boards
 
 import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wayside-iot/wayside/boards/sim"
@@ -37,6 +38,16 @@ type Profile struct {
 	UART  []Bus
 	GPIO  []Line
 	Notes string
+	// Enable says per bus kind ("i2c", "uart", "gpio") how to make a missing device file appear; the
+	// errors of a real board quote it.
+	Enable map[string]string
+}
+
+// piEnable is how buses are enabled on Raspberry Pi OS.
+var piEnable = map[string]string{
+	"i2c":  "enable I2C with raspi-config (Interface Options > I2C) or dtparam=i2c_arm=on in /boot/firmware/config.txt, and reboot",
+	"uart": "enable the serial port with raspi-config (Interface Options > Serial Port: login shell no, hardware yes) or enable_uart=1 in /boot/firmware/config.txt, and reboot",
+	"gpio": "check that /dev/gpiochip* exists and that the daemon's user is in the gpio group",
 }
 
 func piLines(chip string) []Line {
@@ -69,10 +80,11 @@ func bbbLines() []Line {
 var Profiles = map[string]*Profile{
 	"rpi4": {
 		Name: "rpi4", Model: "Raspberry Pi 4 Model B",
-		I2C:  []Bus{{"i2c1", "/dev/i2c-1", "header pins 3 (SDA) and 5 (SCL)"}},
-		SPI:  []Bus{{"spi0.0", "/dev/spidev0.0", "CE0"}, {"spi0.1", "/dev/spidev0.1", "CE1"}},
-		UART: []Bus{{"uart0", "/dev/serial0", "header pins 8 (TX) and 10 (RX); disable the serial console"}},
-		GPIO: piLines("gpiochip0"),
+		I2C:    []Bus{{"i2c1", "/dev/i2c-1", "header pins 3 (SDA) and 5 (SCL)"}},
+		SPI:    []Bus{{"spi0.0", "/dev/spidev0.0", "CE0"}, {"spi0.1", "/dev/spidev0.1", "CE1"}},
+		UART:   []Bus{{"uart0", "/dev/serial0", "header pins 8 (TX) and 10 (RX); disable the serial console"}},
+		GPIO:   piLines("gpiochip0"),
+		Enable: piEnable,
 	},
 	"rpi5": {
 		Name: "rpi5", Model: "Raspberry Pi 5 Model B",
@@ -82,6 +94,7 @@ var Profiles = map[string]*Profile{
 		GPIO: piLines("gpiochip0"),
 		Notes: "The header GPIOs sit on the RP1 southbridge, not the SoC: kernels before 6.6.45 number " +
 			"that chip gpiochip4, later ones gpiochip0 (labelled pinctrl-rp1). Open it by label, not number.",
+		Enable: piEnable,
 	},
 	"beaglebone-black": {
 		Name: "beaglebone-black", Model: "TI AM335x BeagleBone Black",
@@ -90,6 +103,11 @@ var Profiles = map[string]*Profile{
 		UART: []Bus{{"uart1", "/dev/ttyS1", "P9_24 (TX), P9_26 (RX)"},
 			{"uart4", "/dev/ttyS4", "P9_13 (TX), P9_11 (RX)"}},
 		GPIO: bbbLines(),
+		Enable: map[string]string{
+			"i2c":  "enable the bus with a device tree overlay (uboot_overlay_addrN in /boot/uEnv.txt; i2c2 is on by default), and reboot",
+			"uart": "enable the UART with its overlay (uboot_overlay_addrN=/lib/firmware/BB-UART1-00A0.dtbo in /boot/uEnv.txt), and reboot",
+			"gpio": "check that /dev/gpiochip* exists, that the pin is not claimed by an overlay, and that the daemon's user is in the gpio group",
+		},
 	},
 	"sim": {
 		Name: "sim", Model: "simulated board",
@@ -186,18 +204,86 @@ func Open(name string, seed uint64) (Board, error) {
 		return nil, fmt.Errorf("boards: unknown board %q; valid: %s", name, strings.Join(Names(), ", "))
 	}
 	if name == "sim" {
-		return &simBoard{p: p, seed: seed}, nil
+		return openSim(p, seed), nil
 	}
 	return openHardware(p)
 }
 
+// simBoard runs the real drivers on emulated parts: one emulated I²C bus per profile bus, an
+// emulated port per UART sensor and an emulated pin per GPIO sensor (see package sim).
 type simBoard struct {
-	p    *Profile
-	seed uint64
+	p     *Profile
+	seed  uint64
+	buses map[string]*sim.Bus
+	users
+}
+
+func openSim(p *Profile, seed uint64) *simBoard {
+	b := &simBoard{p: p, seed: seed, buses: map[string]*sim.Bus{}}
+	for _, bus := range p.I2C {
+		b.buses[bus.Name] = sim.NewBus(bus.Name)
+	}
+	return b
 }
 
 func (b *simBoard) Profile() *Profile { return b.p }
 func (b *simBoard) Close() error      { return nil }
+
 func (b *simBoard) OpenSensor(s SensorSpec) (sensor.Sensor, error) {
-	return sim.NewSensor(b.seed, s.Name, s.Driver, s.Interval)
+	spec := sim.Spec{Seed: b.seed, Name: s.Name, Driver: s.Driver, Address: s.Address, Interval: s.Interval}
+	switch sim.BusKind(s.Driver) {
+	case "i2c":
+		if spec.Bus = b.buses[s.Bus]; spec.Bus == nil {
+			return nil, fmt.Errorf("boards: sim: sensor %s (%s): no I2C bus %q; valid: %s", s.Name, s.Driver, s.Bus, names(b.p.I2C))
+		}
+	case "uart":
+		spec.Port = s.Bus
+		if err := b.use("uart "+s.Bus, s.Name); err != nil {
+			return nil, fmt.Errorf("boards: sim: sensor %s (%s): %w", s.Name, s.Driver, err)
+		}
+	case "gpio":
+		spec.Port = s.Pin
+		if err := b.use("pin "+s.Pin, s.Name); err != nil {
+			return nil, fmt.Errorf("boards: sim: sensor %s (%s): %w", s.Name, s.Driver, err)
+		}
+	}
+	d, err := sim.Open(spec)
+	if err != nil {
+		return nil, fmt.Errorf("boards: %w", err)
+	}
+	return d, nil
+}
+
+// users records which sensor holds a UART, GPIO line or I2C address: one part each, as on
+// hardware. It is safe for concurrent use.
+type users struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (u *users) use(what, sensor string) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if old, ok := u.m[what]; ok {
+		return fmt.Errorf("%s is already used by sensor %s; each takes one part", what, old)
+	}
+	if u.m == nil {
+		u.m = map[string]string{}
+	}
+	u.m[what] = sensor
+	return nil
+}
+
+func (u *users) release(what string) {
+	u.mu.Lock()
+	delete(u.m, what)
+	u.mu.Unlock()
+}
+
+func names(buses []Bus) string {
+	n := make([]string, len(buses))
+	for i, b := range buses {
+		n[i] = b.Name
+	}
+	return strings.Join(n, ", ")
 }

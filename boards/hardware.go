@@ -3,29 +3,274 @@ package boards
 import (
 	"errors"
 	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
 
-	"github.com/wayside-iot/wayside/drivers/sensor"
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/i2c/i2creg"
 	"periph.io/x/host/v3"
+	"periph.io/x/host/v3/gpioioctl"
+
+	"github.com/wayside-iot/wayside/drivers/ads1115"
+	"github.com/wayside-iot/wayside/drivers/bh1750"
+	"github.com/wayside-iot/wayside/drivers/bme280"
+	"github.com/wayside-iot/wayside/drivers/nmea"
+	"github.com/wayside-iot/wayside/drivers/ops243"
+	"github.com/wayside-iot/wayside/drivers/pms5003"
+	"github.com/wayside-iot/wayside/drivers/pulse"
+	"github.com/wayside-iot/wayside/drivers/scd4x"
+	"github.com/wayside-iot/wayside/drivers/sensor"
+	"github.com/wayside-iot/wayside/drivers/sht4x"
+	"github.com/wayside-iot/wayside/drivers/vl53l0x"
 )
 
-// hwBoard is a real board: periph's host drivers open its buses.
+// hwBoard is a real board: periph's host drivers open its buses. Each I2C bus and UART is opened
+// once, when the first sensor on it is opened, and closed by Close after the gateway halted every
+// sensor. GPIO lines belong to periph's registry: the pulse driver's Halt stops edge detection.
 type hwBoard struct {
 	p *Profile
+	users
+
+	mu   sync.Mutex
+	i2c  map[string]i2c.BusCloser // by bus name; mu must be held
+	uart map[string]*os.File      // by bus name; mu must be held
 }
 
 func openHardware(p *Profile) (Board, error) {
 	if _, err := host.Init(); err != nil {
 		return nil, fmt.Errorf("boards: %s: initialise periph host drivers: %w", p.Name, err)
 	}
-	return &hwBoard{p: p}, nil
+	return &hwBoard{p: p, i2c: map[string]i2c.BusCloser{}, uart: map[string]*os.File{}}, nil
 }
 
 func (b *hwBoard) Profile() *Profile { return b.p }
-func (b *hwBoard) Close() error      { return nil }
 
-// errNoDriver is returned until the hardware drivers are wired to buses.
-var errNoDriver = errors.New("hardware driver not wired on this board yet")
+// Close closes the buses. Call it after every sensor was halted: drivers never close a bus.
+func (b *hwBoard) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var errs []error
+	for name, bus := range b.i2c {
+		if err := bus.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("boards: %s: close %s: %w", b.p.Name, name, err))
+		}
+		delete(b.i2c, name)
+	}
+	for name, f := range b.uart {
+		if err := f.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("boards: %s: close %s: %w", b.p.Name, name, err))
+		}
+		delete(b.uart, name)
+	}
+	return errors.Join(errs...)
+}
 
+// opener opens driver for one configured sensor on b.
+type opener func(b *hwBoard, s SensorSpec) (sensor.Sensor, error)
+
+// drivers maps each driver name a configuration may use (gateway/config.Drivers) to its opener.
+var drivers = map[string]opener{
+	"bme280": onI2C(func(bus i2c.Bus, addr uint16) (sensor.Sensor, error) { return asSensor(bme280.New(bus, addr, nil)) }),
+	// The bme280 package drives both; the chip id decides whether there is a humidity channel.
+	"bmp280": onI2C(func(bus i2c.Bus, addr uint16) (sensor.Sensor, error) { return asSensor(bme280.New(bus, addr, nil)) }),
+	"sht4x":  onI2C(func(bus i2c.Bus, addr uint16) (sensor.Sensor, error) { return asSensor(sht4x.New(bus, addr, nil)) }),
+	"scd4x":  onI2C(func(bus i2c.Bus, addr uint16) (sensor.Sensor, error) { return asSensor(scd4x.New(bus, addr, nil)) }),
+	"ads1115": onI2C(func(bus i2c.Bus, addr uint16) (sensor.Sensor, error) {
+		return asSensor(ads1115.NewNoiseMeter(bus, addr, nil))
+	}),
+	"bh1750":  onI2C(func(bus i2c.Bus, addr uint16) (sensor.Sensor, error) { return asSensor(bh1750.New(bus, addr, nil)) }),
+	"vl53l0x": onI2C(func(bus i2c.Bus, addr uint16) (sensor.Sensor, error) { return asSensor(vl53l0x.New(bus, addr, nil)) }),
+	// Baud rates: PMS5003 datasheet (9600 8N1); NMEA 0183 receivers default to 9600; OPS243 user
+	// manual UM-003-A, "UART Control" (19200 8N1 default).
+	"pms5003": onUART(9600, func(f *os.File, port string) (sensor.Sensor, error) { return asSensor(pms5003.New(f, port, nil)) }),
+	"nmea": onUART(9600, func(f *os.File, port string) (sensor.Sensor, error) {
+		o := nmea.DefaultOpts
+		o.Name = port
+		return asSensor(nmea.New(f, &o))
+	}),
+	"ops243": onUART(19200, func(f *os.File, port string) (sensor.Sensor, error) {
+		o := ops243.DefaultOpts
+		o.Name = port
+		return asSensor(ops243.New(f, &o))
+	}),
+	"pulse": func(b *hwBoard, s SensorSpec) (sensor.Sensor, error) {
+		pin, err := b.gpioLine(s)
+		if err != nil {
+			return nil, err
+		}
+		return asSensor(pulse.New(pin, nil))
+	},
+}
+
+// asSensor turns a driver constructor's result into a sensor.Sensor without a typed nil.
+func asSensor[T sensor.Sensor](d T, err error) (sensor.Sensor, error) {
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func onI2C(open func(bus i2c.Bus, addr uint16) (sensor.Sensor, error)) opener {
+	return func(b *hwBoard, s SensorSpec) (sensor.Sensor, error) {
+		bus, err := b.i2cBus(s.Bus)
+		if err != nil {
+			return nil, err
+		}
+		at := fmt.Sprintf("address %#x on %s", s.Address, s.Bus)
+		if err := b.use(at, s.Name); err != nil {
+			return nil, err
+		}
+		d, err := open(bus, s.Address)
+		if err != nil {
+			b.release(at)
+			return nil, fmt.Errorf("%w (check the wiring, the address and that the part is powered; `i2cdetect -y %s` lists what answers)",
+				err, strings.TrimPrefix(b.device(b.p.I2C, s.Bus), "/dev/i2c-"))
+		}
+		return d, nil
+	}
+}
+
+func onUART(baud int, open func(f *os.File, port string) (sensor.Sensor, error)) opener {
+	return func(b *hwBoard, s SensorSpec) (sensor.Sensor, error) {
+		if err := b.use("uart "+s.Bus, s.Name); err != nil {
+			return nil, err
+		}
+		f, err := b.uartPort(s.Bus, baud)
+		if err != nil {
+			b.release("uart " + s.Bus)
+			return nil, err
+		}
+		return open(f, s.Bus)
+	}
+}
+
+// OpenSensor opens the configured sensor's driver on its bus, opening the bus if it is the first
+// sensor there.
 func (b *hwBoard) OpenSensor(s SensorSpec) (sensor.Sensor, error) {
-	return nil, fmt.Errorf("boards: %s: sensor %s (%s on %s): %w", b.p.Name, s.Name, s.Driver, s.Bus, errNoDriver)
+	where := s.Bus
+	if s.Address != 0 {
+		where = fmt.Sprintf("%#x on %s", s.Address, s.Bus)
+	}
+	if s.Pin != "" {
+		where = s.Pin + " on " + s.Bus
+	}
+	open, ok := drivers[s.Driver]
+	if !ok {
+		return nil, fmt.Errorf("boards: %s: sensor %s: no driver %q; valid: %s", b.p.Name, s.Name, s.Driver, strings.Join(driverNames(), ", "))
+	}
+	d, err := open(b, s)
+	if err != nil {
+		return nil, fmt.Errorf("boards: %s: sensor %s (%s at %s): %w", b.p.Name, s.Name, s.Driver, where, err)
+	}
+	return d, nil
+}
+
+// driverNames lists the drivers real boards can open.
+func driverNames() []string {
+	n := make([]string, 0, len(drivers))
+	for name := range drivers {
+		n = append(n, name)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// device returns the device file of the bus called name, "" when there is none.
+func (b *hwBoard) device(buses []Bus, name string) string {
+	for _, bus := range buses {
+		if bus.Name == name {
+			return bus.Device
+		}
+	}
+	return ""
+}
+
+// missing explains a device file that is not there.
+func (b *hwBoard) missing(kind, dev string) error {
+	hint := b.p.Enable[kind]
+	if hint == "" {
+		hint = "check the board's device tree"
+	}
+	return fmt.Errorf("no such device %s: %s", dev, hint)
+}
+
+// i2cBus returns the I2C bus called name, opening it on first use.
+func (b *hwBoard) i2cBus(name string) (i2c.Bus, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if bus, ok := b.i2c[name]; ok {
+		return bus, nil
+	}
+	dev := b.device(b.p.I2C, name)
+	if dev == "" {
+		return nil, fmt.Errorf("board has no I2C bus %q; valid: %s", name, names(b.p.I2C))
+	}
+	if _, err := os.Stat(dev); errors.Is(err, os.ErrNotExist) {
+		return nil, b.missing("i2c", dev)
+	}
+	bus, err := i2creg.Open(dev)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w (is the i2c-dev module loaded, and may the daemon's user open it? group i2c)", dev, err)
+	}
+	b.i2c[name] = bus
+	return bus, nil
+}
+
+// uartPort opens the UART called name as a file, in raw mode at baud.
+func (b *hwBoard) uartPort(name string, baud int) (*os.File, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	dev := b.device(b.p.UART, name)
+	if dev == "" {
+		return nil, fmt.Errorf("board has no UART %q; valid: %s", name, names(b.p.UART))
+	}
+	if _, err := os.Stat(dev); errors.Is(err, os.ErrNotExist) {
+		return nil, b.missing("uart", dev)
+	}
+	f, err := openSerial(dev, baud)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w (may the daemon's user open it? group dialout)", dev, err)
+	}
+	b.uart[name] = f
+	return f, nil
+}
+
+// gpioLine finds the configured pin: by name through periph's registry, else by the profile's chip
+// and offset.
+func (b *hwBoard) gpioLine(s SensorSpec) (gpio.PinIn, error) {
+	var line *Line
+	var valid []string
+	for i := range b.p.GPIO {
+		if b.p.GPIO[i].Name == s.Pin {
+			line = &b.p.GPIO[i]
+		}
+		valid = append(valid, b.p.GPIO[i].Name)
+	}
+	if line == nil {
+		return nil, fmt.Errorf("board has no GPIO line %q; valid: %s", s.Pin, strings.Join(valid, ", "))
+	}
+	if s.Bus != line.Chip {
+		return nil, fmt.Errorf("%s is line %d of %s, not of %s: set bus: %s", line.Name, line.Offset, line.Chip, s.Bus, line.Chip)
+	}
+	if err := b.use("pin "+s.Pin, s.Name); err != nil {
+		return nil, err
+	}
+	if p := gpioreg.ByName(line.Name); p != nil {
+		return p, nil
+	}
+	for _, c := range gpioioctl.Chips {
+		if c.Name() == line.Chip && line.Offset < c.LineCount() {
+			if l := c.ByNumber(line.Offset); l != nil {
+				return l, nil
+			}
+		}
+	}
+	if _, err := os.Stat("/dev/" + line.Chip); errors.Is(err, os.ErrNotExist) {
+		return nil, b.missing("gpio", "/dev/"+line.Chip)
+	}
+	return nil, fmt.Errorf("no GPIO line %s (%s line %d) registered: %s", line.Name, line.Chip, line.Offset, b.p.Enable["gpio"])
 }

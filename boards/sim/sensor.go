@@ -9,92 +9,165 @@ import (
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
-type channel struct {
-	sensor.Channel
-	kind Kind
-}
-
-// drivers lists, per hardware driver, the channels the simulated part reports: the same names and
-// units as the real driver's Channels().
-var drivers = map[string][]channel{
-	"bme280":  {{sensor.Channel{Name: "temperature", Unit: "Cel"}, Temperature}, {sensor.Channel{Name: "humidity", Unit: "%RH"}, Humidity}, {sensor.Channel{Name: "pressure", Unit: "Pa"}, Pressure}},
-	"bmp280":  {{sensor.Channel{Name: "temperature", Unit: "Cel"}, Temperature}, {sensor.Channel{Name: "pressure", Unit: "Pa"}, Pressure}},
-	"sht4x":   {{sensor.Channel{Name: "temperature", Unit: "Cel"}, Temperature}, {sensor.Channel{Name: "humidity", Unit: "%RH"}, Humidity}},
-	"scd4x":   {{sensor.Channel{Name: "co2", Unit: "ppm"}, CO2}, {sensor.Channel{Name: "temperature", Unit: "Cel"}, Temperature}, {sensor.Channel{Name: "humidity", Unit: "%RH"}, Humidity}},
-	"pms5003": {{sensor.Channel{Name: "pm1", Unit: "ug/m3"}, PM1}, {sensor.Channel{Name: "pm2_5", Unit: "ug/m3"}, PM25}, {sensor.Channel{Name: "pm10", Unit: "ug/m3"}, PM10}},
-	"ads1115": {{sensor.Channel{Name: "noise", Unit: "dB"}, Noise}},
-	"bh1750":  {{sensor.Channel{Name: "illuminance", Unit: "lx"}, Illuminance}},
-	"pulse":   {{sensor.Channel{Name: "vehicles", Unit: "count"}, Vehicles}},
-	"ops243":  {{sensor.Channel{Name: "speed", Unit: "m/s"}, Speed}},
-	"vl53l0x": {{sensor.Channel{Name: "distance", Unit: "m"}, Distance}, {sensor.Channel{Name: "occupied", Unit: "/"}, Occupied}},
-	"nmea": {{sensor.Channel{Name: "lat", Unit: "lat"}, Latitude}, {sensor.Channel{Name: "lon", Unit: "lon"}, Longitude},
-		{sensor.Channel{Name: "alt", Unit: "m"}, Altitude}, {sensor.Channel{Name: "fix", Unit: "/"}, FixQuality}, {sensor.Channel{Name: "satellites", Unit: "count"}, Satellites}},
-}
-
 // Drivers lists the driver names the simulated board can stand in for.
 func Drivers() []string {
-	names := make([]string, 0, len(drivers))
-	for n := range drivers {
+	names := make([]string, 0, len(parts))
+	for n := range parts {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	return names
 }
 
-// Sensor is a simulated part.
-type Sensor struct {
-	name, driver string
-	key          uint64
-	interval     time.Duration
-	chans        []channel
-	pub          []sensor.Channel
+// BusKind returns the kind of bus driver's part sits on: "i2c", "uart" or "gpio"; "" for an unknown
+// driver.
+func BusKind(driver string) string {
+	if p, ok := parts[driver]; ok {
+		return p.bus
+	}
+	return ""
 }
 
-// NewSensor returns the simulated stand-in for driver, for the sensor configured as name, sampled every
-// interval.
-func NewSensor(seed uint64, name, driver string, interval time.Duration) (*Sensor, error) {
-	chans, ok := drivers[driver]
+// Spec says which simulated part to open and where.
+type Spec struct {
+	Seed uint64
+	// Name is the configured sensor name: with Seed it picks the model's stream.
+	Name   string
+	Driver string
+	// Bus and Address place an I²C part; Address 0 is the part's usual address.
+	Bus     *Bus
+	Address uint16
+	// Port names the UART or GPIO line of other parts, for String.
+	Port     string
+	Interval time.Duration
+}
+
+// Sensor is a simulated part: the real driver on an emulated bus, port or pin, whose physical state
+// Sample sets from the model first.
+type Sensor struct {
+	dev      sensor.Sensor
+	part     *part
+	key      uint64
+	interval time.Duration
+	in       []float64
+	stim     func(ms int64, in []float64, ok bool) error
+	close    func()
+	detach   func()
+	// model returns the model's quantity at ms; tests replace it to drive a part out of range.
+	model func(kind Kind, ms int64) (float64, bool)
+}
+
+// Open attaches the emulated part for spec and opens the real driver on it.
+func Open(spec Spec) (*Sensor, error) {
+	p, ok := parts[spec.Driver]
 	if !ok {
-		return nil, fmt.Errorf("sim: no simulated %q; the sim board has %s", driver, strings.Join(Drivers(), ", "))
+		return nil, fmt.Errorf("sim: no simulated %q; the sim board has %s", spec.Driver, strings.Join(Drivers(), ", "))
 	}
-	s := &Sensor{name: name, driver: driver, key: key(seed, name), interval: interval, chans: chans}
-	for _, c := range chans {
-		s.pub = append(s.pub, c.Channel)
+	o := &opened{spec: spec, bus: spec.Bus, addr: spec.Address}
+	if p.bus == "i2c" {
+		if o.bus == nil {
+			return nil, fmt.Errorf("sim: sensor %s: %s is an I2C part and needs an I2C bus", spec.Name, spec.Driver)
+		}
+		if o.addr == 0 {
+			o.addr = p.addr
+		}
 	}
+	err := p.open(o)
+	detach := func() {}
+	if o.attached {
+		detach = func() { o.bus.detach(o.addr) }
+	}
+	if err != nil {
+		if o.close != nil {
+			o.close()
+		}
+		detach()
+		return nil, fmt.Errorf("sim: open sensor %s: %w", spec.Name, err)
+	}
+	k := key(spec.Seed, spec.Name)
+	s := &Sensor{dev: o.dev, part: p, key: k, interval: spec.Interval, in: make([]float64, len(p.in)),
+		stim: o.stim, close: o.close, detach: detach}
+	s.model = func(kind Kind, ms int64) (float64, bool) { return value(k, kind, ms, s.interval) }
 	return s, nil
 }
 
-func (s *Sensor) String() string { return fmt.Sprintf("sim-%s(%s)", s.driver, s.name) }
-
-// Channels implements sensor.Sensor.
-func (s *Sensor) Channels() []sensor.Channel { return s.pub }
-
-// Sample implements sensor.Sensor: the model's values at at, truncated to the millisecond.
-func (s *Sensor) Sample(at time.Time, dst []float64) error {
-	ms := at.UnixMilli()
-	for i, c := range s.chans {
-		v, ok := value(s.key, c.kind, ms, s.interval)
-		if !ok {
-			return fmt.Errorf("sim: %s: %w", s.name, sensor.ErrNoData)
-		}
-		dst[i] = v
-	}
-	return nil
+// NewSensor opens the simulated stand-in for driver on a bus, port or pin of its own, for the
+// sensor configured as name, sampled every interval.
+func NewSensor(seed uint64, name, driver string, interval time.Duration) (*Sensor, error) {
+	return Open(Spec{Seed: seed, Name: name, Driver: driver, Bus: NewBus("sim"), Port: "sim", Interval: interval})
 }
 
-// Halt implements sensor.Sensor.
-func (s *Sensor) Halt() error { return nil }
+// String implements sensor.Sensor: the driver's name, "bme280(i2c1@0x76)".
+func (s *Sensor) String() string { return s.dev.String() }
 
-// Expected returns what the simulated sensor name (driver, sampled every interval, under seed) reports
-// for channel at ms, and false when it reports nothing then.
+// Channels implements sensor.Sensor: the driver's.
+func (s *Sensor) Channels() []sensor.Channel { return s.dev.Channels() }
+
+// Sample implements sensor.Sensor: it sets the emulated part to the model's state at at, truncated
+// to the millisecond, and samples the driver.
+func (s *Sensor) Sample(at time.Time, dst []float64) error {
+	ms := at.UnixMilli()
+	ok := true
+	for i, kind := range s.part.in {
+		v, good := s.model(kind, ms)
+		s.in[i], ok = v, ok && good
+	}
+	if err := s.stim(ms, s.in, ok); err != nil {
+		return fmt.Errorf("sim: %s: feed the emulated part: %w: %w", s.dev, sensor.ErrBus, err)
+	}
+	return s.dev.Sample(at, dst)
+}
+
+// Halt implements sensor.Sensor: it closes an emulated port (the board's part on hardware), halts
+// the driver and takes the part off its bus.
+func (s *Sensor) Halt() error {
+	if s.close != nil {
+		s.close()
+	}
+	err := s.dev.Halt()
+	s.detach()
+	return err
+}
+
+// Expected returns what the simulated sensor name (driver, sampled every interval, under seed)
+// reports for channel at ms, and false when it reports nothing then. It computes the model's state
+// at ms and puts it through a separate emulator and the driver's own conversions, so it is exactly
+// what the sim board's Sample returns, and differs from the model by the part's resolution.
 func Expected(seed uint64, name, driver, channel string, ms int64, interval time.Duration) (float64, bool) {
-	k := key(seed, name)
-	for _, c := range drivers[driver] {
+	p, ok := parts[driver]
+	if !ok {
+		return 0, false
+	}
+	idx := -1
+	for i, c := range p.chans {
 		if c.Name == channel {
-			return value(k, c.kind, ms, interval)
+			idx = i
 		}
 	}
-	return 0, false
+	if idx < 0 {
+		return 0, false
+	}
+	out, ok := expectAll(p, key(seed, name), ms, interval)
+	if !ok {
+		return 0, false
+	}
+	return out[idx], true
+}
+
+func expectAll(p *part, k uint64, ms int64, interval time.Duration) ([]float64, bool) {
+	in := make([]float64, len(p.in))
+	for i, kind := range p.in {
+		v, ok := value(k, kind, ms, interval)
+		if !ok {
+			return nil, false
+		}
+		in[i] = v
+	}
+	out := make([]float64, len(p.chans))
+	if err := p.expect(in, out, ms, interval); err != nil {
+		return nil, false
+	}
+	return out, true
 }
 
 var _ sensor.Sensor = (*Sensor)(nil)

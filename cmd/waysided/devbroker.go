@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"strings"
 
@@ -53,7 +54,7 @@ func startDevBroker(cfg *config.Config, log *zap.Logger) (stop func(), err error
 			}
 			r := p.Readings[0]
 			log.Info("broker received batch", zap.Uint64("seq", p.Seq), zap.Int("readings", len(p.Readings)),
-				zap.Int("bytes", len(pk.Payload)), zap.Float64("span_s", last-first),
+				zap.Int("bytes", len(pk.Payload)), zap.Float64("span_s", math.Round((last-first)*1000)/1000),
 				zap.String("first", fmt.Sprintf("%s=%g %s", r.Name, r.Value, r.Unit)))
 		case strings.HasSuffix(pk.TopicName, "/status"):
 			log.Info("broker received status", zap.ByteString("status", pk.Payload))
