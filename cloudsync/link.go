@@ -80,8 +80,9 @@ type Link struct {
 	stop    chan struct{}
 	ackDone chan struct{}
 
-	resumed    atomic.Bool  // paho has snapshotted its store since the connection came up (see gateStore)
-	broker     atomic.Value // string
+	resumed    atomic.Bool   // paho has snapshotted its store since the connection came up (see gateStore)
+	resumes    atomic.Uint64 // store snapshots taken: each may complete pending tokens without a PUBACK
+	broker     atomic.Value  // string
 	published  atomic.Uint64
 	acked      atomic.Uint64
 	failed     atomic.Uint64
@@ -91,10 +92,16 @@ type Link struct {
 }
 
 type pending struct {
-	seq  uint64
-	tok  mqtt.Token
-	sent time.Time
+	seq     uint64
+	tok     mqtt.Token
+	sent    time.Time
+	resumes uint64 // l.resumes when published
 }
+
+// ErrUnconfirmed is the result of a batch whose token completed across a reconnect: paho v1.5.1's
+// resume replaces the tokens of stored publishes and completes the old ones without an error, with
+// no PUBACK seen. Such a batch is offered again (the cloud de-duplicates on its sequence number).
+var ErrUnconfirmed = errors.New("cloudsync: delivery not confirmed across a reconnect")
 
 // New validates opts and prepares the session; Start connects.
 func New(opts Options) (*Link, error) {
@@ -206,6 +213,7 @@ type gateStore struct {
 func (s *gateStore) All() []string {
 	keys := s.Store.All()
 	if c := s.l.client; c != nil && c.IsConnectionOpen() {
+		s.l.resumes.Add(1)
 		s.l.resumed.Store(true)
 	}
 	return keys
@@ -228,7 +236,7 @@ func (l *Link) Publish(ctx context.Context, seq uint64, payload []byte) error {
 	copy(body, payload)
 	tok := l.client.Publish(l.topics.Telemetry, 1, false, body)
 	l.published.Add(1)
-	l.queue <- pending{seq: seq, tok: tok, sent: time.Now()} // never blocks: slots bound the queue
+	l.queue <- pending{seq: seq, tok: tok, sent: time.Now(), resumes: l.resumes.Load()} // never blocks: slots bound the queue
 	return nil
 }
 
@@ -243,6 +251,9 @@ func (l *Link) trackAcks() {
 			continue
 		}
 		err := p.tok.Error()
+		if err == nil && l.resumes.Load() != p.resumes {
+			err = ErrUnconfirmed
+		}
 		if err != nil {
 			l.failed.Add(1)
 			l.log.Warn("batch publish failed; it stays spooled", zap.Uint64("seq", p.seq), zap.Error(err))

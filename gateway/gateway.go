@@ -339,12 +339,12 @@ func (g *Gateway) spoolBatch(rs []buffer.Reading) {
 		g.log.Error("batch dropped: encode", zap.Uint64("seq", seq), zap.Error(err))
 		return
 	}
+	if untrusted { // before the append, so the sender never sees the batch without the mark
+		g.lastUntrusted.Store(seq)
+	}
 	if err := g.spool.Append(seq, payload); err != nil {
 		g.log.Error("batch dropped: spool", zap.Uint64("seq", seq), zap.Int("readings", len(rs)), zap.Error(err))
 		return
-	}
-	if untrusted {
-		g.lastUntrusted.Store(seq)
 	}
 	g.batches.Add(1)
 	g.spooled.Add(uint64(len(rs)))
@@ -367,6 +367,19 @@ func (g *Gateway) spoolBatch(rs []buffer.Reading) {
 func (g *Gateway) send(stop <-chan struct{}) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	go func(stop <-chan struct{}) { // the drain deadline also ends a Publish blocked on a full in-flight window
+		select {
+		case <-stop:
+			t := time.NewTimer(g.opts.DrainTimeout)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				cancel()
+			case <-ctx.Done():
+			}
+		case <-ctx.Done():
+		}
+	}(stop)
 	draining := false
 	var liveMark uint64 // newest sequence number sent as live data
 	replayEvery := time.Duration(float64(time.Second) / g.cfg.Spool.ReplayRate)
@@ -378,8 +391,6 @@ func (g *Gateway) send(stop <-chan struct{}) {
 			select {
 			case <-stop:
 				draining, stop = true, nil
-				t := time.AfterFunc(g.opts.DrainTimeout, cancel)
-				defer t.Stop()
 			default:
 			}
 		}

@@ -169,8 +169,11 @@ func (s *Spool) recover() error {
 		s.nextID = max(s.nextID, id+1)
 		seg := &segment{id: id, path: path, sealed: true}
 		if err := s.scan(seg, acked, seen); err != nil {
-			// An unreadable segment must not stop the daemon: keep what was read, log it.
+			// An unreadable segment must not stop the daemon, and must not be deleted either: a later
+			// start may read it. Keep what was read, log it.
 			s.log.Error("spool segment unreadable; kept what could be read", zap.String("file", path), zap.Error(err))
+			s.segs = append(s.segs, seg)
+			continue
 		}
 		if seg.live == 0 {
 			if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
@@ -312,16 +315,24 @@ func (s *Spool) rewriteAcks() error {
 		}
 	}
 	path := filepath.Join(s.opts.Dir, ackFile)
-	if s.acks != nil {
-		s.acks.Close()
-		s.acks = nil
-	}
 	if err := writeFileSync(path, buf); err != nil {
-		return fmt.Errorf("spool: rewrite %s: %w", path, err)
+		// Keep appending to the old log (or open it, at start): acks.log only grows longer than needed.
+		s.log.Warn("spool: compacting acks.log failed; keeping the old one", zap.Error(err))
+		if s.acks == nil {
+			f, oerr := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+			if oerr != nil {
+				return fmt.Errorf("spool: open %s: %w", path, errors.Join(err, oerr))
+			}
+			s.acks = f
+		}
+		return nil
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
 		return fmt.Errorf("spool: open %s: %w", path, err)
+	}
+	if s.acks != nil {
+		s.acks.Close()
 	}
 	s.acks, s.ackBytes = f, int64(len(buf))
 	s.st.BytesWritten += uint64(len(buf))
@@ -410,7 +421,8 @@ func (s *Spool) writeLocked(seq uint64, rec []byte) error {
 			return nil
 		}
 		// A partial write leaves a torn record: seal the segment (recovery cuts the tail) and retry in
-		// a new one after making room.
+		// a new one after making room. Records before it in that segment must still be fsync'd.
+		s.syncLocked()
 		s.sealLocked()
 		if errors.Is(err, syscall.ENOSPC) && attempt == 0 && s.evictOldestLocked() {
 			s.log.Warn("spool: disk full; evicted the oldest segment", zap.Uint64("seq", seq))
@@ -497,6 +509,9 @@ func (s *Spool) syncLocked() error {
 			s.unsyncd = nil
 			s.sealLocked()
 			for _, r := range pending {
+				if i := s.find(r.Seq); i < 0 || s.index[i].acked {
+					continue // acknowledged or evicted meanwhile: nothing to keep durable
+				}
 				// The old copies stay indexed until acknowledged; recovery keeps the first valid copy.
 				rec := appendRecord(nil, r.Seq, r.Payload)
 				if err := s.rewriteLocked(r.Seq, rec); err != nil {
@@ -532,6 +547,9 @@ func (s *Spool) rewriteLocked(seq uint64, rec []byte) error {
 	n, err := s.opts.writeFile(s.active, rec)
 	s.st.BytesWritten += uint64(max(n, 0))
 	if err != nil {
+		// Copies already rewritten into this segment get fsync'd by the caller's retry loop only if it
+		// stays active, so sync before sealing it.
+		s.opts.syncFile(s.active)
 		s.sealLocked()
 		return fmt.Errorf("spool: rewrite batch %d: %w", seq, err)
 	}
@@ -592,6 +610,13 @@ func (s *Spool) evictOldestLocked() bool {
 		kept = append(kept, e)
 	}
 	s.index = kept
+	unsyncd := s.unsyncd[:0]
+	for _, r := range s.unsyncd {
+		if s.find(r.Seq) >= 0 {
+			unsyncd = append(unsyncd, r)
+		}
+	}
+	s.unsyncd = unsyncd
 	s.st.Evicted += evicted
 	s.segs = s.segs[1:]
 	if err := os.Remove(seg.path); err != nil && !os.IsNotExist(err) {
@@ -641,10 +666,11 @@ func (s *Spool) next(newest bool, after uint64) (r Record, ok bool, err error) {
 	payload, err := s.readLocked(e)
 	if err != nil {
 		// Unreadable now (a bad sector): drop it from the index rather than retry forever.
+		seq := e.seq
 		e.seg.live--
 		s.index = append(s.index[:idx], s.index[idx+1:]...)
 		s.st.Lost++
-		return Record{}, false, fmt.Errorf("spool: read batch %d: %w", e.seq, err)
+		return Record{}, false, fmt.Errorf("spool: read batch %d: %w", seq, err)
 	}
 	e.sent = true
 	return Record{Seq: e.seq, Payload: payload}, true, nil

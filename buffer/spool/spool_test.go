@@ -350,3 +350,86 @@ func TestWriteAmplification(t *testing.T) {
 		t.Fatalf("amplification %.3f, %d fsyncs: the grouped-write policy is not working", amp, st.Fsyncs)
 	}
 }
+
+// TestFailedFsyncAfterAck: a batch acknowledged before its fsync, then a failed fsync, must not
+// make the older segment look empty and be deleted with an unacknowledged batch in it.
+func TestFailedFsyncAfterAck(t *testing.T) {
+	dir := t.TempDir()
+	fail := false
+	s := open(t, dir, func(o *Options) {
+		o.SyncEvery = 2
+		o.syncFile = func(f *os.File) error {
+			if fail {
+				fail = false
+				return syscall.EIO
+			}
+			return f.Sync()
+		}
+	})
+	for seq := uint64(1); seq <= 3; seq++ { // 1, 2 synced; 3 not yet
+		s.Append(seq, payload(seq))
+	}
+	s.Ack(3) // the broker was quicker than the fsync policy
+	fail = true
+	s.Append(4, payload(4)) // its fsync fails: 4 is rewritten to a new segment
+	s.Ack(1)
+	if got := drain(t, s); fmt.Sprint(got) != "[2 4]" {
+		t.Fatalf("unacknowledged after a failed fsync: %v, want [2 4]", got)
+	}
+	s.Close()
+	s = open(t, dir, nil)
+	defer s.Close()
+	if got := drain(t, s); fmt.Sprint(got) != "[2 4]" {
+		t.Fatalf("after reopen: %v, want [2 4]", got)
+	}
+}
+
+// TestFailedWriteSyncsSealedSegment: records before a failed write in the same segment are fsync'd
+// before the segment is sealed, so DurableSeq does not lie about them.
+func TestFailedWriteSyncsSealedSegment(t *testing.T) {
+	synced := map[string]int{}
+	failWrite := false
+	s := open(t, t.TempDir(), func(o *Options) {
+		o.SyncEvery = 4
+		o.syncFile = func(f *os.File) error { synced[filepath.Base(f.Name())]++; return f.Sync() }
+		o.writeFile = func(f *os.File, b []byte) (int, error) {
+			if failWrite {
+				failWrite = false
+				n, _ := f.Write(b[:3])
+				return n, syscall.EIO
+			}
+			return f.Write(b)
+		}
+	})
+	defer s.Close()
+	s.Append(1, payload(1))
+	s.Append(2, payload(2))
+	failWrite = true
+	s.Append(3, payload(3)) // first attempt tears, the retry goes to a new segment
+	if synced[segName(0)] == 0 {
+		t.Fatalf("segment holding 1 and 2 sealed without an fsync: %v", synced)
+	}
+}
+
+// TestUnreadableSegmentKept: a segment recovery cannot read is kept on disk, not deleted as empty.
+// A directory in a segment's name stands in for a bad sector: reading it fails for root too.
+func TestUnreadableSegmentKept(t *testing.T) {
+	dir := t.TempDir()
+	seg := filepath.Join(dir, segName(0))
+	if err := os.Mkdir(seg, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, dir, nil)
+	if err := s.Append(1, payload(1)); err != nil { // the spool goes on in a new segment
+		t.Fatal(err)
+	}
+	s.Close()
+	if fi, err := os.Stat(seg); err != nil || !fi.IsDir() {
+		t.Fatalf("unreadable segment deleted: %v", err)
+	}
+	s = open(t, dir, nil)
+	defer s.Close()
+	if got := drain(t, s); fmt.Sprint(got) != "[1]" {
+		t.Fatalf("after an unreadable segment: %v", got)
+	}
+}
