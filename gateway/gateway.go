@@ -33,6 +33,9 @@ type Options struct {
 	// tests use them to simulate a board that boots with a wrong clock.
 	TrustClock func() bool
 	Wall       func() time.Time
+	// OnReloadRequest, when set, is how the reload-config command asks the daemon to reload its
+	// configuration file (why names the trigger). It must not block.
+	OnReloadRequest func(why string)
 }
 
 // sensorState is one opened sensor and its sampler's bookkeeping.
@@ -44,6 +47,9 @@ type sensorState struct {
 	firstChan uint32
 	health    sensor.Health
 	mu        sync.Mutex // serialises Sample between the sampler and ReadNow (the driver contract)
+	// sampling is when the Sample call in progress began (unix ns), 0 between calls: the watchdog
+	// tells a driver hung on its bus from one that is merely slow.
+	sampling atomic.Int64
 }
 
 // Gateway is the running pipeline.
@@ -70,6 +76,10 @@ type Gateway struct {
 
 	taps  atomic.Pointer[[]*tap] // readings streamed to technicians (wayside tail); copy-on-write
 	tapMu sync.Mutex             // serialises tap list updates (rare); feedTaps loads the pointer
+
+	// Heartbeats of the batcher and sender loops (unix ns of their last turn), for Alive.
+	batcherBeat atomic.Int64
+	senderBeat  atomic.Int64
 
 	batches  atomic.Uint64
 	readings atomic.Uint64 // readings pushed by the samplers
@@ -207,6 +217,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return errors.Join(errSync, errLink, errSpool, errBoard)
 }
 
+// Close releases what New opened (sensors, board, spool) for a gateway that will not Run; Run
+// releases them itself when it ends.
+func (g *Gateway) Close() error {
+	g.closeSensors()
+	return errors.Join(g.board.Close(), g.spool.Close())
+}
+
 func (g *Gateway) closeSensors() {
 	for _, s := range g.sensors {
 		if err := s.dev.Halt(); err != nil {
@@ -230,7 +247,9 @@ func (g *Gateway) sample(ctx context.Context, s *sensorState) {
 		ns, flags := g.clock.stamp() // millisecond time; monotonic until the clock is trusted
 		at := time.Unix(0, ns)
 		s.mu.Lock()
+		s.sampling.Store(time.Now().UnixNano())
 		err := s.dev.Sample(at, dst)
+		s.sampling.Store(0)
 		s.mu.Unlock()
 		from, to := s.health.Record(err, at)
 		if err == nil {
@@ -280,6 +299,7 @@ func (g *Gateway) batch(stop <-chan struct{}) {
 			stopping = true
 		case <-tick.C:
 		}
+		g.batcherBeat.Store(time.Now().UnixNano())
 		if g.clock.check() {
 			g.log.Info("wall clock trusted: correcting readings stamped before", zap.Duration("offset", time.Duration(g.clock.offset.Load())))
 		}
@@ -387,6 +407,7 @@ func (g *Gateway) send(stop <-chan struct{}) {
 	idle := time.NewTicker(50 * time.Millisecond)
 	defer idle.Stop()
 	for ctx.Err() == nil {
+		g.senderBeat.Store(time.Now().UnixNano())
 		if !draining {
 			select {
 			case <-stop:
@@ -428,8 +449,16 @@ func (g *Gateway) send(stop <-chan struct{}) {
 			}
 		}
 		if ok {
-			if err := g.link.Publish(ctx, r.Seq, r.Payload); err != nil {
-				g.spool.Unsend(r.Seq) // the drain deadline passed; it stays spooled
+			// Bounded, so the loop (and its heartbeat) turns while a broker outage holds the in-flight
+			// window full; the batch is offered again on the next turn.
+			pctx, pcancel := context.WithTimeout(ctx, publishWait)
+			err := g.link.Publish(pctx, r.Seq, r.Payload)
+			pcancel()
+			if err != nil {
+				g.spool.Unsend(r.Seq) // the window stayed full, or the drain deadline passed: it stays spooled
+				if r.Seq == liveMark {
+					liveMark = r.Seq - 1
+				}
 			}
 			continue
 		}
@@ -444,6 +473,32 @@ func (g *Gateway) send(stop <-chan struct{}) {
 		case <-ctx.Done():
 		}
 	}
+}
+
+// publishWait bounds one wait for a free in-flight slot.
+const publishWait = time.Second
+
+// Alive reports nil when the pipeline is making progress: the batcher and the sender have each
+// turned their loop within the last d, and no sensor read has been stuck in its driver for longer
+// than d. The service watchdog pings systemd only while Alive is nil, so a hung pipeline gets the
+// daemon restarted. Before Run has started its loops, Alive reports nil.
+func (g *Gateway) Alive(d time.Duration) error {
+	now := time.Now().UnixNano()
+	var errs []error
+	for _, l := range []struct {
+		name string
+		beat *atomic.Int64
+	}{{"batcher", &g.batcherBeat}, {"sender", &g.senderBeat}} {
+		if b := l.beat.Load(); b != 0 && now-b > int64(d) {
+			errs = append(errs, fmt.Errorf("%s has not turned for %v", l.name, time.Duration(now-b).Round(time.Millisecond)))
+		}
+	}
+	for _, s := range g.sensors {
+		if b := s.sampling.Load(); b != 0 && now-b > int64(d) {
+			errs = append(errs, fmt.Errorf("sensor %s stuck in its driver for %v", s.name, time.Duration(now-b).Round(time.Millisecond)))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // onResult is the link's per-batch outcome: acknowledged batches leave the spool, failed ones are

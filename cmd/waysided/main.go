@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -66,6 +68,9 @@ func run(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	if cfg.Cloud.DevBroker {
 		stopBroker, err := startDevBroker(cfg, log)
@@ -75,43 +80,171 @@ func run(args []string) int {
 		}
 		defer stopBroker()
 	}
-	batches := new(localapi.Batches)
-	g, err := gateway.New(gateway.Options{Config: cfg, Version: version, Log: log, OnBatch: batches.Note})
-	if err != nil {
-		log.Error("start failed", zap.Error(err))
-		return 1
-	}
-	// The local API stops before the gateway does, so no technician request reaches a halted sensor.
-	gctx, stopGateway := context.WithCancel(context.Background())
-	defer stopGateway()
-	if cfg.Local.Socket != "off" {
-		api, err := localapi.New(localapi.Options{Gateway: g, Config: cfg, Version: version, Level: level,
-			Batches: batches, Log: log})
-		if err == nil {
-			err = api.Listen(cfg.Local.Socket)
+	d := &daemon{cfgPath: *cfgPath, version: version, log: log, level: level, sd: newNotifier(log),
+		batches: new(localapi.Batches), reload: make(chan string, 1)}
+	go func() {
+		for range hup {
+			d.requestReload("SIGHUP")
 		}
-		if err != nil {
-			log.Error("local api", zap.Error(err))
-			return 1
-		}
-		go func() {
-			<-ctx.Done()
-			if err := api.Close(); err != nil {
-				log.Warn("local api close", zap.Error(err))
-			}
-			stopGateway()
-		}()
-	} else {
-		go func() {
-			<-ctx.Done()
-			stopGateway()
-		}()
-	}
-	if err := g.Run(gctx); err != nil && !errors.Is(err, context.Canceled) {
+	}()
+	if err := d.serve(ctx, cfg); err != nil {
 		log.Error("stopped with errors", zap.Error(err))
 		return 1
 	}
 	return 0
+}
+
+// daemon runs one gateway instance at a time: a reload replaces the instance with one built from the
+// new configuration, and a configuration that does not load leaves the running one alone.
+type daemon struct {
+	cfgPath string
+	version string
+	log     *zap.Logger
+	level   zap.AtomicLevel
+	sd      *notifier
+	batches *localapi.Batches
+	reload  chan string // why a reload was asked for (SIGHUP, the reload-config command)
+}
+
+// requestReload asks serve to reload the configuration file; it never blocks.
+func (d *daemon) requestReload(why string) {
+	select {
+	case d.reload <- why:
+	default: // one is pending already
+	}
+}
+
+// instance is a running gateway and its local API.
+type instance struct {
+	cfg  *config.Config
+	g    *gateway.Gateway
+	api  *localapi.Server
+	stop context.CancelFunc
+	done chan error
+}
+
+// serve runs the gateway until ctx ends, replacing it on each reload request. It tells the service
+// manager READY once the config is loaded, the sensors are open and the spool is recovered, pings its
+// watchdog while the pipeline makes progress, and says RELOADING and STOPPING around the changes.
+func (d *daemon) serve(ctx context.Context, cfg *config.Config) error {
+	inst, err := d.start(cfg)
+	if err != nil {
+		d.sd.status("start failed: " + err.Error())
+		return err
+	}
+	d.sd.ready(inst.status())
+	stopWatchdog := d.sd.watchdog(func(within time.Duration) error { return inst.g.Alive(within) })
+	defer func() { stopWatchdog() }()
+	for {
+		select {
+		case <-ctx.Done():
+			d.sd.stopping()
+			d.log.Info("stopping: draining the pipeline")
+			return inst.close()
+		case err := <-inst.done:
+			// The gateway ended by itself: a failure, not a request. Exit non-zero so systemd restarts us.
+			if err == nil {
+				err = errors.New("gateway stopped unexpectedly")
+			}
+			if inst.api != nil {
+				_ = inst.api.Close()
+			}
+			return err
+		case why := <-d.reload:
+			next, err := config.Load(d.cfgPath, boards.Check)
+			if err != nil {
+				d.log.Error("reload refused: the new configuration is not valid; keeping the running one",
+					zap.String("trigger", why), zap.String("config", d.cfgPath), zap.Error(err),
+					zap.String("running_config", inst.cfg.Hash))
+				d.sd.status("reload refused: " + firstLine(err.Error()) + "; " + inst.status())
+				continue
+			}
+			if next.Hash == inst.cfg.Hash {
+				d.log.Info("reload: configuration unchanged", zap.String("trigger", why), zap.String("config", next.Hash))
+				continue
+			}
+			if next.Cloud.DevBroker != inst.cfg.Cloud.DevBroker || (next.Cloud.DevBroker && next.Cloud.Brokers[0] != inst.cfg.Cloud.Brokers[0]) {
+				d.log.Error("reload refused: cloud.dev_broker and its address only change with a restart",
+					zap.String("trigger", why))
+				continue
+			}
+			d.sd.reloading()
+			d.log.Info("reloading configuration", zap.String("trigger", why), zap.String("from", inst.cfg.Hash),
+				zap.String("to", next.Hash))
+			stopWatchdog()
+			if err := inst.close(); err != nil {
+				d.log.Warn("stopping the old pipeline for a reload", zap.Error(err))
+			}
+			old := inst.cfg
+			if inst, err = d.start(next); err != nil {
+				d.log.Error("reload failed: the new configuration did not start; going back to the running one",
+					zap.Error(err))
+				if inst, err = d.start(old); err != nil {
+					d.sd.status("restart with the previous configuration failed: " + err.Error())
+					return fmt.Errorf("reload: restart with the previous configuration: %w", err)
+				}
+			}
+			stopWatchdog = d.sd.watchdog(func(within time.Duration) error { return inst.g.Alive(within) })
+			d.sd.ready(inst.status())
+		}
+	}
+}
+
+// start builds and runs a gateway and its local API from cfg.
+func (d *daemon) start(cfg *config.Config) (*instance, error) {
+	if lvl, err := zapcore.ParseLevel(cfg.Gateway.LogLevel); err == nil {
+		d.level.SetLevel(lvl)
+	}
+	g, err := gateway.New(gateway.Options{Config: cfg, Version: d.version, Log: d.log, OnBatch: d.batches.Note,
+		OnReloadRequest: d.requestReload})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	inst := &instance{cfg: cfg, g: g, stop: cancel, done: make(chan error, 1)}
+	if cfg.Local.Socket != "off" {
+		api, err := localapi.New(localapi.Options{Gateway: g, Config: cfg, Version: d.version, Level: d.level,
+			Batches: d.batches, Log: d.log})
+		if err == nil {
+			err = api.Listen(cfg.Local.Socket)
+		}
+		if err != nil {
+			cancel()
+			_ = g.Close()
+			return nil, fmt.Errorf("local api: %w", err)
+		}
+		inst.api = api
+	}
+	go func() { inst.done <- g.Run(ctx) }()
+	return inst, nil
+}
+
+// close stops the local API first (so no technician request reaches a halted sensor), then drains and
+// stops the gateway.
+func (inst *instance) close() error {
+	var errAPI error
+	if inst.api != nil {
+		errAPI = inst.api.Close()
+	}
+	inst.stop()
+	err := <-inst.done
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return errors.Join(err, errAPI)
+}
+
+// status is the one-line state shown by systemctl status.
+func (inst *instance) status() string {
+	return fmt.Sprintf("gateway %s on %s, %d sensors, config %s", inst.cfg.Gateway.ID, inst.cfg.Gateway.Board,
+		len(inst.cfg.Sensors), inst.cfg.Hash)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // newLogger builds the daemon's logger; its level can be changed at run time (wayside log-level).

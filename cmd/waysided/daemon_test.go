@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/wayside-iot/wayside/cloudsync"
+	"github.com/wayside-iot/wayside/internal/testbroker"
+)
+
+// daemonConfig is a sim-board configuration for the process tests; %s are the broker URL, the state
+// directory and the interval of env1 (so a reload can change it).
+const daemonConfig = `
+gateway: {id: sd-gw-1, board: sim, log_level: info}
+sensors:
+  - {name: env1,  driver: bme280, bus: i2c1, interval: %[3]s}
+  - {name: loop1, driver: pulse,  bus: sim,  pin: GPIO17, interval: 100ms}
+cloud: {brokers: [%[1]s]}
+batch: {max_readings: 20, max_age: 200ms}
+spool: {dir: %[2]s}
+local_api: {socket: %[2]s/local.sock}
+clock: {trust: always}
+`
+
+// buildDaemon compiles waysided once per test binary run.
+var buildDaemon = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "waysided-test-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "waysided")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// notifySocket is the service manager's end of sd_notify: a real unixgram socket.
+type notifySocket struct {
+	path string
+	conn *net.UnixConn
+	msgs chan string
+}
+
+func listenNotify(t *testing.T) *notifySocket {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	n := &notifySocket{path: path, conn: conn, msgs: make(chan string, 1024)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := conn.Read(buf)
+			if err != nil {
+				close(n.msgs)
+				return
+			}
+			n.msgs <- string(buf[:k])
+		}
+	}()
+	return n
+}
+
+// expect waits for a message containing want, returning it and every message skipped on the way.
+func (n *notifySocket) expect(t *testing.T, want string, timeout time.Duration) (string, []string) {
+	t.Helper()
+	var skipped []string
+	deadline := time.After(timeout)
+	for {
+		select {
+		case m, ok := <-n.msgs:
+			if !ok {
+				t.Fatalf("notify socket closed waiting for %q (seen %q)", want, skipped)
+			}
+			if strings.Contains(m, want) {
+				return m, skipped
+			}
+			skipped = append(skipped, m)
+		case <-deadline:
+			t.Fatalf("no %q from waysided within %v (seen %q)", want, timeout, skipped)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's output goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServiceLifecycle runs the real daemon as systemd would (Type=notify, WatchdogSec) against a real
+// mosquitto: READY once started, watchdog pings while the pipeline runs, a SIGHUP with a broken config
+// refused and the old one kept, a SIGHUP with a changed config reloaded (RELOADING, then READY), and
+// SIGTERM draining to an orderly offline status and exit 0.
+func TestServiceLifecycle(t *testing.T) {
+	bin, err := buildDaemon()
+	if err != nil {
+		t.Fatal(err)
+	}
+	broker := testbroker.Start(t)
+	state := t.TempDir()
+	cfgPath := filepath.Join(state, "waysided.yaml")
+	writeConfig := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(cfgPath, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConfig(fmt.Sprintf(daemonConfig, broker.URL, state, "100ms"))
+	ns := listenNotify(t)
+
+	cmd := exec.Command(bin, "-config", cfgPath, "-log-format", "json")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.path, "WATCHDOG_USEC=900000")
+	out := new(syncBuffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("waysided output:\n%s", out.String())
+		}
+	})
+
+	ready, _ := ns.expect(t, "READY=1", 20*time.Second)
+	if !strings.Contains(ready, "STATUS=gateway sd-gw-1 on sim, 2 sensors") {
+		t.Errorf("READY message %q lacks the status line", ready)
+	}
+	for i := 0; i < 3; i++ { // pings every 300 ms while the pipeline turns
+		ns.expect(t, "WATCHDOG=1", 3*time.Second)
+	}
+
+	// A broken file: refused, the running pipeline kept, no RELOADING.
+	writeConfig("gateway: {id: sd-gw-1, board: sim\n")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	refused, skipped := ns.expect(t, "STATUS=reload refused", 10*time.Second)
+	for _, m := range skipped {
+		if strings.Contains(m, "RELOADING=1") {
+			t.Errorf("a refused reload said RELOADING: %q", m)
+		}
+	}
+	if !strings.Contains(refused, "gateway sd-gw-1") {
+		t.Errorf("refusal status %q does not say what keeps running", refused)
+	}
+	if !strings.Contains(out.String(), "reload refused") {
+		t.Error("no 'reload refused' in the log")
+	}
+	ns.expect(t, "WATCHDOG=1", 3*time.Second) // still alive, still pinging
+
+	// A valid change: RELOADING with a monotonic timestamp, then READY with the new config hash.
+	writeConfig(fmt.Sprintf(daemonConfig, broker.URL, state, "250ms"))
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	reloading, _ := ns.expect(t, "RELOADING=1", 10*time.Second)
+	if !strings.Contains(reloading, "MONOTONIC_USEC=") {
+		t.Errorf("RELOADING without MONOTONIC_USEC: %q", reloading)
+	}
+	ready2, _ := ns.expect(t, "READY=1", 20*time.Second)
+	if ready2 == ready {
+		t.Errorf("READY after reload reports the old config: %q", ready2)
+	}
+	ns.expect(t, "WATCHDOG=1", 3*time.Second)
+
+	// SIGTERM: STOPPING, drain, orderly offline, exit 0 well within a 30 s stop timeout.
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ns.expect(t, "STOPPING=1", 10*time.Second)
+	select {
+	case err := <-exited:
+		exited <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("waysided exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("waysided did not exit within 30 s of SIGTERM")
+	}
+	t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+
+	st := retainedStatus(t, broker.URL, "sd-gw-1")
+	if st.State != "offline" || !st.Clean {
+		t.Errorf("retained status after SIGTERM = %+v, want an orderly offline", st)
+	}
+}
+
+// retainedStatus reads the retained status message of gateway.
+func retainedStatus(t *testing.T, url, gateway string) cloudsync.Status {
+	t.Helper()
+	got := make(chan []byte, 1)
+	cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID("sd-test-reader"))
+	if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer cl.Disconnect(100)
+	topic := cloudsync.TopicsFor("wayside/v1", gateway).Status
+	if tok := cl.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
+		select {
+		case got <- append([]byte(nil), m.Payload()...):
+		default:
+		}
+	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	select {
+	case b := <-got:
+		var st cloudsync.Status
+		if err := json.Unmarshal(b, &st); err != nil {
+			t.Fatalf("status %q: %v", b, err)
+		}
+		return st
+	case <-time.After(5 * time.Second):
+		t.Fatal("no retained status")
+	}
+	return cloudsync.Status{}
+}
