@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,36 +32,132 @@ type Options struct {
 	// OnResult, when set, is called once per published batch with nil when the broker acknowledged
 	// it, or the publish error. It runs on the link's tracker goroutine: keep it short.
 	OnResult func(seq uint64, err error)
+
+	// Topics replaces TopicsFor(TopicPrefix, GatewayID) (cloud profiles have their own schemes).
+	Topics *Topics
+	// ReconnectMin and ReconnectMax bound the reconnect backoff: after the n-th failed attempt in a
+	// row the link waits a uniformly random time in [0, min(ReconnectMax, ReconnectMin*2^n)] ("full
+	// jitter"), so a city's gateways spread out instead of reconnecting together after a broker restart.
+	ReconnectMin, ReconnectMax time.Duration
+	// ConnectTimeout bounds one connection attempt to one broker.
+	ConnectTimeout time.Duration
+	// TLS, when set, returns the TLS configuration for a connection attempt to broker (called per
+	// attempt, so renewed certificate files are used by the next connection). Nil for plain brokers.
+	TLS func(broker *url.URL) (*tls.Config, error)
+	// Credentials, when set, returns the user name and password for each connection attempt (SAS
+	// tokens and signed passwords expire, so they are made fresh).
+	Credentials func() (username, password string)
+	// Detail, when set, returns the gateway's state for the retained status message.
+	Detail func() StatusDetail
+	// StatusEvery is how often the retained status is refreshed while connected (default 1 min).
+	StatusEvery time.Duration
+	// Commands, when set, answers a command request that arrived on the command topic of name. It
+	// runs on the link's command goroutine, one request at a time; its reply is published on the
+	// reply topic of name (none when it returns nil).
+	Commands func(name string, payload []byte) (reply []byte)
+	// Takeover detects a second client with the same client id (see TakeoverPolicy).
+	Takeover TakeoverPolicy
 }
 
-// Topics are the gateway's topics under the prefix.
+// TakeoverPolicy detects a session takeover loop: two gateways configured with the same client id
+// kick each other off the broker forever, each reconnect closing the other's session. When Count
+// sessions in a row, within Window, were closed by the broker less than Short after they began, the
+// link stops fighting: it logs an error naming the client id and stays away for Hold before trying
+// again; Stats and the status message say so.
+type TakeoverPolicy struct {
+	Short  time.Duration // default 10 s
+	Count  int           // default 3
+	Window time.Duration // default 2 min
+	Hold   time.Duration // default 5 min
+}
+
+// Topics are the gateway's topics.
 type Topics struct {
-	Telemetry string
-	Status    string
+	Telemetry string // SenML-CBOR batches, QoS 1
+	Status    string // retained JSON Status, also the last will's topic
+	Events    string // JSON Event, QoS 1, not retained
+	// Commands arrive on CommandPrefix+<name> (subscribed as CommandPrefix+"+"); replies go to
+	// ReplyPrefix+<name>.
+	CommandPrefix string
+	ReplyPrefix   string
 }
 
-// TopicsFor returns the topics of gateway under prefix.
+// TopicsFor returns the topics of gateway under prefix: <prefix>/<gateway>/telemetry, /status,
+// /events, /cmd/<name> and /reply/<name>.
 func TopicsFor(prefix, gateway string) Topics {
 	base := prefix + "/" + gateway + "/"
-	return Topics{Telemetry: base + "telemetry", Status: base + "status"}
+	return Topics{Telemetry: base + "telemetry", Status: base + "status", Events: base + "events",
+		CommandPrefix: base + "cmd/", ReplyPrefix: base + "reply/"}
 }
 
-// Status is the retained status message, JSON on the status topic.
+// Status is the retained status message, JSON on the status topic. The last will is the same
+// message with state "offline" and clean false.
 type Status struct {
-	State     string `json:"state"` // "online" or "offline"
-	Gateway   string `json:"gateway"`
-	Version   string `json:"version"`
-	BootID    string `json:"boot_id"`
-	Config    string `json:"config,omitempty"`
-	Since     string `json:"since,omitempty"` // RFC 3339, when the state began
-	Clean     bool   `json:"clean,omitempty"` // offline after an orderly stop (not the last will)
-	Published uint64 `json:"published,omitempty"`
+	State     string        `json:"state"` // "online" or "offline"
+	Gateway   string        `json:"gateway"`
+	Version   string        `json:"version"`
+	BootID    string        `json:"boot_id"`
+	Config    string        `json:"config,omitempty"`
+	Since     string        `json:"since,omitempty"` // RFC 3339, when the message was made
+	Clean     bool          `json:"clean,omitempty"` // offline after an orderly stop (not the last will)
+	Published uint64        `json:"published,omitempty"`
+	Broker    string        `json:"broker,omitempty"` // the broker this session is on
+	Connects  uint64        `json:"connects,omitempty"`
+	Detail    *StatusDetail `json:"detail,omitempty"`
+}
+
+// StatusDetail is the gateway's state in the status message.
+type StatusDetail struct {
+	Sensors SensorSummary `json:"sensors"`
+	Spool   SpoolSummary  `json:"spool"`
+	Clock   ClockSummary  `json:"clock"`
+	// RingDropped counts readings lost because the in-memory ring overflowed since the start.
+	RingDropped uint64 `json:"ring_dropped"`
+}
+
+// SensorSummary counts sensors by health state and names the ones not ok.
+type SensorSummary struct {
+	OK       int      `json:"ok"`
+	Degraded []string `json:"degraded,omitempty"`
+	Failing  []string `json:"failing,omitempty"`
+}
+
+// SpoolSummary is the durable backlog.
+type SpoolSummary struct {
+	Backlog   int    `json:"backlog"` // batches not yet acknowledged by the broker
+	Bytes     int64  `json:"bytes"`   // on disk
+	OldestSeq uint64 `json:"oldest_seq,omitempty"`
+	Evicted   uint64 `json:"evicted,omitempty"` // batches dropped by the disk quota since the start
+}
+
+// ClockSummary is the wall clock's state: readings are stamped from it once it is trusted.
+type ClockSummary struct {
+	Trusted bool   `json:"trusted"`
+	Trust   string `json:"trust"` // the policy: "ntp" or "always"
+}
+
+// Event is a health event, JSON on the events topic.
+type Event struct {
+	Kind    string `json:"kind"` // sensor-state, ring-overflow, spool-evicted, clock-trusted, takeover, reload
+	At      string `json:"at"`   // RFC 3339 with milliseconds
+	Gateway string `json:"gateway"`
+	Sensor  string `json:"sensor,omitempty"`
+	From    string `json:"from,omitempty"`
+	To      string `json:"to,omitempty"`
+	Count   uint64 `json:"count,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // Stats are the link's counters.
 type Stats struct {
 	Connected  bool
+	State      string // connected, connecting, backoff, takeover-hold, closed
 	Broker     string // the broker of the current or last connection
+	Takeover   bool   // holding off: another client seems to use our client id
+	NextTry    time.Time
+	Commands   uint64 // command requests received
+	Events     uint64 // events published
+	EventsLost uint64 // events not published (offline or the queue full)
 	Published  uint64 // batches handed to the MQTT client
 	Acked      uint64 // batches the broker acknowledged (PUBACK)
 	Failed     uint64 // batches whose publish reported an error
@@ -69,26 +167,44 @@ type Stats struct {
 }
 
 // Link is the MQTT session. Publish is called by one goroutine (the batcher); Stats from any.
+//
+// The link runs its own connection loop instead of paho's auto-reconnect: it tries the brokers in
+// order, waits a fully jittered exponential backoff between failed rounds, and detects a session
+// takeover loop (see TakeoverPolicy). The session is persistent (clean session off, a stable client
+// id), so batches in flight when a connection drops are re-sent by paho on the next connection.
 type Link struct {
 	opts   Options
 	topics Topics
 	client mqtt.Client
 	log    *zap.Logger
 
-	slots   chan struct{} // one per batch in flight
-	queue   chan pending  // published batches in order, for trackAcks
-	stop    chan struct{}
-	ackDone chan struct{}
+	slots    chan struct{} // one per batch in flight
+	queue    chan pending  // published batches in order, for trackAcks
+	lost     chan error    // connection losses, for the connection loop
+	cmds     chan mqtt.Message
+	kick     chan struct{} // a status refresh is wanted
+	stop     chan struct{}
+	ackDone  chan struct{}
+	loopDone chan struct{}
+	bgDone   sync.WaitGroup
 
 	resumed    atomic.Bool   // paho has snapshotted its store since the connection came up (see gateStore)
 	resumes    atomic.Uint64 // store snapshots taken: each may complete pending tokens without a PUBACK
 	broker     atomic.Value  // string
+	state      atomic.Value  // string
+	nextTry    atomic.Int64  // unix ns of the next connection attempt while backing off
+	takeover   atomic.Bool
 	published  atomic.Uint64
 	acked      atomic.Uint64
 	failed     atomic.Uint64
 	connects   atomic.Uint64
+	commands   atomic.Uint64
+	events     atomic.Uint64
+	eventsLost atomic.Uint64
 	lastAckRTT atomic.Int64
 	closeOnce  sync.Once
+	started    atomic.Bool
+	rng        *rand.Rand // the connection loop's jitter
 }
 
 type pending struct {
@@ -114,16 +230,51 @@ func New(opts Options) (*Link, error) {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
+	if opts.ReconnectMin <= 0 {
+		opts.ReconnectMin = time.Second
+	}
+	if opts.ReconnectMax < opts.ReconnectMin {
+		opts.ReconnectMax = max(2*time.Minute, opts.ReconnectMin)
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.StatusEvery <= 0 {
+		opts.StatusEvery = time.Minute
+	}
+	tp := &opts.Takeover
+	if tp.Short <= 0 {
+		tp.Short = 10 * time.Second
+	}
+	if tp.Count <= 0 {
+		tp.Count = 3
+	}
+	if tp.Window <= 0 {
+		tp.Window = 2 * time.Minute
+	}
+	if tp.Hold <= 0 {
+		tp.Hold = 5 * time.Minute
+	}
+	topics := TopicsFor(opts.TopicPrefix, opts.GatewayID)
+	if opts.Topics != nil {
+		topics = *opts.Topics
+	}
 	l := &Link{
-		opts:    opts,
-		topics:  TopicsFor(opts.TopicPrefix, opts.GatewayID),
-		log:     opts.Log.Named("cloud"),
-		slots:   make(chan struct{}, opts.MaxInflight),
-		queue:   make(chan pending, opts.MaxInflight),
-		stop:    make(chan struct{}),
-		ackDone: make(chan struct{}),
+		opts:     opts,
+		topics:   topics,
+		log:      opts.Log.Named("cloud"),
+		slots:    make(chan struct{}, opts.MaxInflight),
+		queue:    make(chan pending, opts.MaxInflight),
+		lost:     make(chan error, 1),
+		cmds:     make(chan mqtt.Message, 16),
+		kick:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		ackDone:  make(chan struct{}),
+		loopDone: make(chan struct{}),
+		rng:      rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), hashString(opts.ClientID))),
 	}
 	l.broker.Store("")
+	l.state.Store("connecting")
 	will, err := l.statusPayload("offline", false)
 	if err != nil {
 		return nil, err
@@ -133,22 +284,18 @@ func New(opts Options) (*Link, error) {
 		SetCleanSession(false).
 		SetOrderMatters(false).
 		SetKeepAlive(opts.KeepAlive).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
-		SetMaxReconnectInterval(30*time.Second).
-		SetConnectTimeout(10*time.Second).
+		SetAutoReconnect(false). // the connection loop reconnects, with jitter and takeover detection
+		SetConnectRetry(false).
+		SetConnectTimeout(opts.ConnectTimeout).
 		SetWriteTimeout(10*time.Second).
 		SetBinaryWill(l.topics.Status, will, 1, true).
 		SetOnConnectHandler(l.onConnect).
-		SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) { l.resumed.Store(false) }).
 		SetStore(&gateStore{Store: mqtt.NewMemoryStore(), l: l}).
 		SetConnectionLostHandler(l.onLost).
-		SetConnectionAttemptHandler(func(b *url.URL, tc *tls.Config) *tls.Config {
-			l.broker.Store(b.String())
-			l.log.Debug("mqtt connecting", zap.String("broker", b.String()))
-			return tc
-		})
+		SetConnectionAttemptHandler(l.onAttempt)
+	if opts.Credentials != nil {
+		co.SetCredentialsProvider(opts.Credentials)
+	}
 	for _, b := range opts.Brokers {
 		co.AddBroker(b)
 	}
@@ -156,22 +303,176 @@ func New(opts Options) (*Link, error) {
 	return l, nil
 }
 
+func hashString(s string) uint64 {
+	h := uint64(14695981039346656037) // FNV-1a
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * 1099511628211
+	}
+	return h
+}
+
 // Topics returns the link's topics.
 func (l *Link) Topics() Topics { return l.topics }
 
 // Start begins connecting in the background (retrying until Close) and starts the acknowledgement
-// tracker. Batches published before the first connection wait in the client until it is up.
+// tracker, the command handler and the status refresher. Batches are published only while connected.
 func (l *Link) Start() {
+	if l.started.Swap(true) {
+		return
+	}
 	go l.trackAcks()
-	l.client.Connect() // with ConnectRetry the token completes only on success; never waited on
+	go l.connectLoop()
+	l.bgDone.Add(2)
+	go func() { defer l.bgDone.Done(); l.serveCommands() }()
+	go func() { defer l.bgDone.Done(); l.refreshStatus() }()
+}
+
+// onAttempt runs before each connection attempt to one broker: it records the broker and builds
+// that attempt's TLS configuration (certificate files are re-read when they change).
+func (l *Link) onAttempt(b *url.URL, tc *tls.Config) *tls.Config {
+	l.broker.Store(b.String())
+	l.log.Debug("mqtt connecting", zap.String("broker", b.String()))
+	if l.opts.TLS == nil {
+		return tc
+	}
+	c, err := l.opts.TLS(b)
+	if err != nil {
+		l.log.Error("tls configuration", zap.String("broker", b.String()), zap.Error(err))
+		return tc
+	}
+	if c != nil {
+		return c
+	}
+	return tc
+}
+
+// connectLoop connects, waits for the connection to be lost, and backs off between failures, until
+// Close.
+func (l *Link) connectLoop() {
+	defer close(l.loopDone)
+	failures := 0
+	var short []time.Time // when recent sessions that the broker closed early ended
+	for {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		l.state.Store("connecting")
+		tok := l.client.Connect()
+		// paho tries each broker in order within one Connect; bound the whole round.
+		round := time.Duration(len(l.opts.Brokers))*(l.opts.ConnectTimeout+2*time.Second) + 5*time.Second
+		if !waitToken(tok, round, nil) {
+			l.log.Error("mqtt connect did not complete; trying again", zap.Duration("waited", round))
+		}
+		if err := tok.Error(); err != nil || !l.client.IsConnectionOpen() {
+			failures++
+			l.log.Warn("mqtt connect failed on every broker", zap.Strings("brokers", l.opts.Brokers), zap.Error(err),
+				zap.Int("failures_in_a_row", failures))
+		} else {
+			began := time.Now()
+			failures = 0
+			var lostErr error
+			select {
+			case lostErr = <-l.lost:
+			case <-l.stop:
+				return
+			}
+			now := time.Now()
+			if now.Sub(began) < l.opts.Takeover.Short {
+				short = append(short, now)
+			} else {
+				short = short[:0]
+			}
+			for len(short) > 0 && now.Sub(short[0]) > l.opts.Takeover.Window {
+				short = short[1:]
+			}
+			if len(short) >= l.opts.Takeover.Count {
+				l.holdForTakeover(len(short), now.Sub(short[0]), lostErr)
+				short = short[:0]
+				if l.sleep(l.opts.Takeover.Hold, "takeover-hold") {
+					return
+				}
+				l.takeover.Store(false)
+				l.log.Warn("takeover hold over: reconnecting", zap.String("client_id", l.opts.ClientID))
+				continue
+			}
+		}
+		if l.sleep(l.backoff(failures), "backoff") {
+			return
+		}
+	}
+}
+
+// backoff is the wait before the next attempt after failures failed rounds in a row: uniformly random
+// in [0, min(ReconnectMax, ReconnectMin * 2^failures)]. After a lost connection (failures 0) it is
+// within [0, ReconnectMin], so gateways dropped by the same broker restart come back spread out.
+func (l *Link) backoff(failures int) time.Duration {
+	return FullJitter(l.rng, l.opts.ReconnectMin, l.opts.ReconnectMax, failures)
+}
+
+// FullJitter returns a uniformly random duration in [0, min(hi, lo*2^n)] ("full jitter", AWS
+// architecture blog, Exponential Backoff and Jitter).
+func FullJitter(r *rand.Rand, lo, hi time.Duration, n int) time.Duration {
+	ceil := hi
+	if n < 62 && lo<<n > 0 && lo<<n < hi {
+		ceil = lo << n
+	}
+	return time.Duration(r.Int64N(int64(ceil) + 1))
+}
+
+// sleep waits d in state, or returns true when the link is closing.
+func (l *Link) sleep(d time.Duration, state string) (closing bool) {
+	l.state.Store(state)
+	l.nextTry.Store(time.Now().Add(d).UnixNano())
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		l.nextTry.Store(0)
+		return false
+	case <-l.stop:
+		return true
+	}
+}
+
+func (l *Link) holdForTakeover(n int, within time.Duration, lastErr error) {
+	l.takeover.Store(true)
+	msg := fmt.Sprintf("the broker closed our session %d times within %v, each less than %v after it began: "+
+		"another client is most likely connecting with the same client id %q (two gateways configured with "+
+		"the same gateway id or cloud.client_id?); not reconnecting for %v", n, within.Round(time.Second),
+		l.opts.Takeover.Short, l.opts.ClientID, l.opts.Takeover.Hold)
+	l.log.Error("mqtt session takeover loop: "+msg, zap.String("client_id", l.opts.ClientID),
+		zap.String("broker", l.broker.Load().(string)), zap.NamedError("last_error", lastErr))
+}
+
+func waitToken(tok mqtt.Token, d time.Duration, stop <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-tok.Done():
+		return true
+	case <-t.C:
+		return false
+	case <-stop:
+		return false
+	}
 }
 
 func (l *Link) statusPayload(state string, clean bool) ([]byte, error) {
-	b, err := json.Marshal(Status{
+	st := Status{
 		State: state, Gateway: l.opts.GatewayID, Version: l.opts.Version, BootID: l.opts.BootID,
 		Config: l.opts.ConfigHash, Since: time.Now().UTC().Format(time.RFC3339), Clean: clean,
-		Published: l.published.Load(),
-	})
+		Published: l.published.Load(), Connects: l.connects.Load(),
+	}
+	if b, _ := l.broker.Load().(string); state == "online" {
+		st.Broker = b
+	}
+	if l.opts.Detail != nil && (state == "online" || clean) {
+		d := l.opts.Detail()
+		st.Detail = &d
+	}
+	b, err := json.Marshal(st)
 	if err != nil {
 		return nil, fmt.Errorf("cloudsync: status: %w", err)
 	}
@@ -180,14 +481,10 @@ func (l *Link) statusPayload(state string, clean bool) ([]byte, error) {
 
 func (l *Link) onConnect(c mqtt.Client) {
 	l.connects.Add(1)
+	l.state.Store("connected")
 	broker := l.broker.Load().(string)
 	l.log.Info("mqtt connected", zap.String("broker", broker), zap.String("client_id", l.opts.ClientID),
 		zap.Uint64("connects", l.connects.Load()))
-	online, err := l.statusPayload("online", false)
-	if err != nil {
-		l.log.Error("status", zap.Error(err))
-		return
-	}
 	// Publishing before paho has resumed its store races with the resume (see gateStore): wait, bounded.
 	for i := 0; i < 1000 && !l.Connected(); i++ {
 		if !c.IsConnectionOpen() {
@@ -195,8 +492,102 @@ func (l *Link) onConnect(c mqtt.Client) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	// Not waited on: the token completes on the broker's PUBACK.
-	c.Publish(l.topics.Status, 1, true, online)
+	if l.opts.Commands != nil && l.topics.CommandPrefix != "" {
+		// Not waited on (this runs on paho's connect goroutine); a failed subscription is logged.
+		tok := c.Subscribe(l.topics.CommandPrefix+"+", 1, func(_ mqtt.Client, m mqtt.Message) {
+			select {
+			case l.cmds <- m:
+			default:
+				l.log.Warn("command dropped: the command queue is full", zap.String("topic", m.Topic()))
+			}
+		})
+		go func() {
+			if waitToken(tok, 30*time.Second, l.stop) && tok.Error() != nil {
+				l.log.Error("subscribe to commands", zap.String("topic", l.topics.CommandPrefix+"+"), zap.Error(tok.Error()))
+			}
+		}()
+	}
+	l.publishStatus()
+}
+
+// publishStatus refreshes the retained online status; not waited on (the PUBACK completes it).
+func (l *Link) publishStatus() {
+	online, err := l.statusPayload("online", false)
+	if err != nil {
+		l.log.Error("status", zap.Error(err))
+		return
+	}
+	l.client.Publish(l.topics.Status, 1, true, online)
+}
+
+// StatusChanged asks for the retained status to be refreshed soon (a sensor changed state, the
+// clock became trusted...). It never blocks.
+func (l *Link) StatusChanged() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// refreshStatus republishes the retained status every StatusEvery and when StatusChanged asks,
+// at most once a second.
+func (l *Link) refreshStatus() {
+	t := time.NewTicker(l.opts.StatusEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		case <-l.kick:
+		}
+		if l.Connected() {
+			l.publishStatus()
+		}
+		select { // coalesce bursts of changes
+		case <-l.stop:
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// Event publishes a health event at QoS 1 when connected; otherwise it is counted as lost (the
+// retained status carries the current state when the link comes back). It never blocks.
+func (l *Link) Event(e Event) {
+	if !l.Connected() || l.topics.Events == "" {
+		l.eventsLost.Add(1)
+		return
+	}
+	e.Gateway = l.opts.GatewayID
+	if e.At == "" {
+		e.At = time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		l.eventsLost.Add(1)
+		return
+	}
+	l.client.Publish(l.topics.Events, 1, false, b)
+	l.events.Add(1)
+}
+
+// serveCommands answers command requests one at a time, in arrival order.
+func (l *Link) serveCommands() {
+	for {
+		select {
+		case <-l.stop:
+			return
+		case m := <-l.cmds:
+			l.commands.Add(1)
+			name := strings.TrimPrefix(m.Topic(), l.topics.CommandPrefix)
+			reply := l.opts.Commands(name, m.Payload())
+			if reply == nil || !l.Connected() {
+				continue
+			}
+			l.client.Publish(l.topics.ReplyPrefix+name, 1, false, reply)
+		}
+	}
 }
 
 // gateStore is paho's in-memory store, watched. On every (re)connection paho's resume takes a
@@ -220,8 +611,13 @@ func (s *gateStore) All() []string {
 }
 
 func (l *Link) onLost(_ mqtt.Client, err error) {
+	l.resumed.Store(false)
 	l.log.Warn("mqtt disconnected", zap.String("broker", l.broker.Load().(string)), zap.Error(err),
 		zap.Int("inflight", len(l.slots)))
+	select {
+	case l.lost <- err:
+	default:
+	}
 }
 
 // Publish hands one encoded batch to the MQTT client at QoS 1; payload is copied. It blocks while
@@ -273,32 +669,51 @@ func (l *Link) Connected() bool { return l.client.IsConnectionOpen() && l.resume
 
 // Stats returns the link's counters.
 func (l *Link) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Connected:  l.Connected(),
+		State:      l.state.Load().(string),
 		Broker:     l.broker.Load().(string),
+		Takeover:   l.takeover.Load(),
 		Published:  l.published.Load(),
 		Acked:      l.acked.Load(),
 		Failed:     l.failed.Load(),
 		Inflight:   len(l.slots),
 		Connects:   l.connects.Load(),
+		Commands:   l.commands.Load(),
+		Events:     l.events.Load(),
+		EventsLost: l.eventsLost.Load(),
 		LastAckRTT: time.Duration(l.lastAckRTT.Load()),
 	}
+	if n := l.nextTry.Load(); n != 0 {
+		st.NextTry = time.Unix(0, n)
+	}
+	return st
 }
 
-// Close waits up to timeout for the broker to acknowledge every published batch, replaces the
-// retained status with an orderly "offline" (the last will is only sent on an unclean loss), and
-// disconnects. It returns an error naming how many batches were left unacknowledged.
+// Close announces an orderly stop (a retained "offline" status with clean set, so the cloud knows
+// this is not a crash), waits up to timeout for the broker to acknowledge every published batch,
+// refreshes that status with the final counters and disconnects. It returns an error naming how
+// many batches were left unacknowledged.
 func (l *Link) Close(timeout time.Duration) error {
 	var err error
 	l.closeOnce.Do(func() {
 		deadline := time.Now().Add(timeout)
+		if l.Connected() {
+			if off, e := l.statusPayload("offline", true); e == nil {
+				l.client.Publish(l.topics.Status, 1, true, off)
+			}
+		}
 		for len(l.slots) > 0 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		left := len(l.slots)
 		close(l.stop)
 		close(l.queue)
-		<-l.ackDone
+		if l.started.Load() {
+			<-l.ackDone
+			<-l.loopDone
+			l.bgDone.Wait()
+		}
 		if l.client.IsConnected() {
 			if off, e := l.statusPayload("offline", true); e == nil {
 				tok := l.client.Publish(l.topics.Status, 1, true, off)
@@ -308,6 +723,7 @@ func (l *Link) Close(timeout time.Duration) error {
 			}
 		}
 		l.client.Disconnect(250)
+		l.state.Store("closed")
 		if left > 0 {
 			err = fmt.Errorf("cloudsync: %d batches not acknowledged by the broker within %v", left, timeout)
 		}

@@ -152,7 +152,9 @@ func New(opts Options) (g *Gateway, err error) {
 		Brokers: cfg.Cloud.Brokers, ClientID: cfg.Cloud.ClientID, GatewayID: cfg.Gateway.ID,
 		TopicPrefix: cfg.Cloud.TopicPrefix, KeepAlive: cfg.Cloud.KeepAlive.D(),
 		MaxInflight: cfg.Cloud.MaxInflight, Version: opts.Version, BootID: g.bootID,
-		ConfigHash: cfg.Hash, Log: g.log, OnResult: g.onResult,
+		ConfigHash: cfg.Hash, Log: g.log, OnResult: g.onResult, Detail: g.statusDetail,
+		ReconnectMin: cfg.Cloud.Reconnect.Min.D(), ReconnectMax: cfg.Cloud.Reconnect.Max.D(),
+		StatusEvery: cfg.Cloud.StatusInterval.D(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -261,6 +263,12 @@ func (g *Gateway) sample(ctx context.Context, s *sensorState) {
 		}
 		if from != to {
 			g.logHealthChange(s, from, to, err)
+			ev := cloudsync.Event{Kind: "sensor-state", Sensor: s.name, From: from.String(), To: to.String()}
+			if err != nil {
+				ev.Message = err.Error()
+			}
+			g.link.Event(ev)
+			g.link.StatusChanged()
 		}
 		timer.Reset(s.health.Backoff(s.interval))
 	}
@@ -291,7 +299,7 @@ func (g *Gateway) batch(stop <-chan struct{}) {
 	tick := time.NewTicker(batchPoll)
 	defer tick.Stop()
 	var waitingSince time.Time
-	var dropped uint64
+	var dropped, evicted uint64
 	for {
 		stopping := false
 		select {
@@ -301,11 +309,20 @@ func (g *Gateway) batch(stop <-chan struct{}) {
 		}
 		g.batcherBeat.Store(time.Now().UnixNano())
 		if g.clock.check() {
-			g.log.Info("wall clock trusted: correcting readings stamped before", zap.Duration("offset", time.Duration(g.clock.offset.Load())))
+			off := time.Duration(g.clock.offset.Load())
+			g.log.Info("wall clock trusted: correcting readings stamped before", zap.Duration("offset", off))
+			g.link.Event(cloudsync.Event{Kind: "clock-trusted", Message: "readings stamped before are corrected by " + off.String()})
+			g.link.StatusChanged()
 		}
 		if d := g.ring.Stats().Dropped; d != dropped {
 			g.log.Warn("ring full: oldest readings dropped", zap.Uint64("dropped_total", d), zap.Uint64("since_last", d-dropped))
+			g.link.Event(cloudsync.Event{Kind: "ring-overflow", Count: d - dropped, Message: "oldest readings dropped: the ring was full"})
 			dropped = d
+		}
+		if e := g.spool.Stats().Evicted; e != evicted {
+			g.link.Event(cloudsync.Event{Kind: "spool-evicted", Count: e - evicted,
+				Message: "unacknowledged batches dropped to stay within spool.quota or on a full disk"})
+			evicted = e
 		}
 		n := g.ring.Len()
 		if n == 0 {
@@ -511,6 +528,26 @@ func (g *Gateway) onResult(seq uint64, err error) {
 	if err := g.spool.Ack(seq); err != nil {
 		g.log.Warn("spool ack", zap.Uint64("seq", seq), zap.Error(err))
 	}
+}
+
+// statusDetail is the gateway's state for the link's retained status message.
+func (g *Gateway) statusDetail() cloudsync.StatusDetail {
+	var d cloudsync.StatusDetail
+	for _, s := range g.sensors {
+		switch s.health.Snapshot().State {
+		case sensor.StateOK:
+			d.Sensors.OK++
+		case sensor.StateDegraded:
+			d.Sensors.Degraded = append(d.Sensors.Degraded, s.name)
+		default:
+			d.Sensors.Failing = append(d.Sensors.Failing, s.name)
+		}
+	}
+	ss := g.spool.Stats()
+	d.Spool = cloudsync.SpoolSummary{Backlog: ss.Backlog, Bytes: ss.Bytes, OldestSeq: ss.OldestSeq, Evicted: ss.Evicted}
+	d.Clock = cloudsync.ClockSummary{Trusted: g.clock.trusted.Load(), Trust: g.cfg.Clock.Trust}
+	d.RingDropped = g.ring.Stats().Dropped
+	return d
 }
 
 // Stats is a snapshot of the pipeline.

@@ -77,6 +77,16 @@ type Cloud struct {
 	// DevBroker starts an in-process MQTT broker on the (loopback) address of Brokers[0]. Only for
 	// the sim board in a build made with the devbroker tag (make run): it is refused otherwise.
 	DevBroker bool `yaml:"dev_broker"`
+	// Reconnect bounds the reconnect backoff (full jitter between 0 and min(max, min*2^failures)).
+	Reconnect Reconnect `yaml:"reconnect"`
+	// StatusInterval is how often the retained status message is refreshed while connected.
+	StatusInterval Duration `yaml:"status_interval"`
+}
+
+// Reconnect bounds the reconnect backoff.
+type Reconnect struct {
+	Min Duration `yaml:"min"`
+	Max Duration `yaml:"max"`
 }
 
 // Batch configures how readings are grouped into SenML packs.
@@ -290,6 +300,15 @@ func (c *Config) applyDefaults() {
 	if c.Cloud.KeepAlive == 0 {
 		c.Cloud.KeepAlive = Duration(30 * time.Second)
 	}
+	if c.Cloud.Reconnect.Min == 0 {
+		c.Cloud.Reconnect.Min = Duration(time.Second)
+	}
+	if c.Cloud.Reconnect.Max == 0 {
+		c.Cloud.Reconnect.Max = Duration(2 * time.Minute)
+	}
+	if c.Cloud.StatusInterval == 0 {
+		c.Cloud.StatusInterval = Duration(time.Minute)
+	}
 	if c.Cloud.MaxInflight == 0 {
 		c.Cloud.MaxInflight = 64
 	}
@@ -477,6 +496,12 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 	}
 	if c.Cloud.KeepAlive.D() < time.Second {
 		add("cloud.keepalive", "%v is too short; use at least 1s (30s is typical)", c.Cloud.KeepAlive.D())
+	}
+	if r := c.Cloud.Reconnect; r.Min.D() < 10*time.Millisecond || r.Max.D() < r.Min.D() {
+		add("cloud.reconnect", "min %v, max %v: use min >= 10ms and max >= min (defaults 1s and 2m)", r.Min.D(), r.Max.D())
+	}
+	if c.Cloud.StatusInterval.D() < time.Second {
+		add("cloud.status_interval", "%v is too short; use at least 1s (default 1m)", c.Cloud.StatusInterval.D())
 	}
 	if c.Cloud.MaxInflight < 1 || c.Cloud.MaxInflight > 65535 {
 		add("cloud.max_inflight", "%d is not valid; use 1..65535", c.Cloud.MaxInflight)

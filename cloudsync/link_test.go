@@ -1,0 +1,316 @@
+package cloudsync_test
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/wayside-iot/wayside/cloudsync"
+	"github.com/wayside-iot/wayside/internal/testbroker"
+)
+
+// TestFullJitter checks the backoff's bounds and spread: every wait lies in [0, min(hi, lo*2^n)], and
+// the waits of one step are spread over that range (a fixed or narrow delay would reconnect a whole
+// city's gateways in the same instant).
+func TestFullJitter(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	lo, hi := 100*time.Millisecond, 5*time.Second
+	for n := 0; n < 70; n++ {
+		ceil := hi
+		if n < 6 {
+			ceil = lo << n
+		}
+		var sum time.Duration
+		var minD, maxD = ceil, time.Duration(0)
+		const samples = 2000
+		for i := 0; i < samples; i++ {
+			d := cloudsync.FullJitter(r, lo, hi, n)
+			if d < 0 || d > ceil {
+				t.Fatalf("n=%d: wait %v outside [0, %v]", n, d, ceil)
+			}
+			sum += d
+			minD, maxD = min(minD, d), max(maxD, d)
+		}
+		mean := sum / samples
+		if mean < ceil*4/10 || mean > ceil*6/10 || minD > ceil/10 || maxD < ceil*9/10 {
+			t.Errorf("n=%d: waits not spread over [0, %v]: mean %v, min %v, max %v", n, ceil, mean, minD, maxD)
+		}
+	}
+}
+
+// listener records messages from one broker.
+type listener struct {
+	mu   sync.Mutex
+	msgs map[string][][]byte
+}
+
+func listen(t *testing.T, url, id string, topics ...string) *listener {
+	t.Helper()
+	ls := &listener{msgs: map[string][][]byte{}}
+	cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(id).SetOrderMatters(false))
+	if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("listener connect %s: %v", url, tok.Error())
+	}
+	t.Cleanup(func() { cl.Disconnect(50) })
+	filters := map[string]byte{}
+	for _, tp := range topics {
+		filters[tp] = 1
+	}
+	tok := cl.SubscribeMultiple(filters, func(_ mqtt.Client, m mqtt.Message) {
+		ls.mu.Lock()
+		defer ls.mu.Unlock()
+		ls.msgs[m.Topic()] = append(ls.msgs[m.Topic()], append([]byte(nil), m.Payload()...))
+	})
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("listener subscribe: %v", tok.Error())
+	}
+	return ls
+}
+
+func (ls *listener) get(topic string) [][]byte {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return append([][]byte(nil), ls.msgs[topic]...)
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// results collects OnResult outcomes.
+type results struct {
+	mu    sync.Mutex
+	acked map[uint64]bool
+}
+
+func (r *results) note(seq uint64, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		r.acked[seq] = true
+	}
+}
+
+func (r *results) all(n uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for s := uint64(1); s <= n; s++ {
+		if !r.acked[s] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestFailover runs a link with two brokers; the first is killed mid-stream. The link moves to the
+// second, and every batch is acknowledged by one of them and delivered to a subscriber there (batches
+// unacknowledged when the first died are re-published, so de-duplication by sequence number restores
+// exactly one of each).
+func TestFailover(t *testing.T) {
+	a, b := testbroker.Start(t), testbroker.Start(t)
+	topics := cloudsync.TopicsFor("wayside/v1", "fo-gw")
+	la := listen(t, a.URL, "fo-listen-a", topics.Telemetry)
+	lb := listen(t, b.URL, "fo-listen-b", topics.Telemetry, topics.Status)
+	res := &results{acked: map[uint64]bool{}}
+	link, err := cloudsync.New(cloudsync.Options{Brokers: []string{a.URL, b.URL}, ClientID: "fo-gw", GatewayID: "fo-gw",
+		TopicPrefix: "wayside/v1", KeepAlive: 2 * time.Second, MaxInflight: 8, ReconnectMin: 20 * time.Millisecond,
+		ReconnectMax: 200 * time.Millisecond, ConnectTimeout: 2 * time.Second, OnResult: res.note,
+		Log: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link.Start()
+	defer link.Close(2 * time.Second)
+	waitFor(t, "connection to the first broker", 10*time.Second, link.Connected)
+	if got := link.Stats().Broker; got != a.URL {
+		t.Fatalf("connected to %s, want the first broker %s", got, a.URL)
+	}
+	const total = 200
+	unacked := map[uint64]bool{}
+	for seq := uint64(1); seq <= total; seq++ {
+		if seq == total/2 {
+			a.Stop() // SIGKILL: no orderly disconnect
+		}
+		payload := []byte{byte(seq >> 8), byte(seq)}
+		for {
+			waitFor(t, "a connection", 20*time.Second, link.Connected)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			err := link.Publish(ctx, seq, payload)
+			cancel()
+			if err == nil {
+				break
+			}
+		}
+		unacked[seq] = true
+	}
+	// Re-publish what failed (the gateway's spool does this via OnResult errors) until all are acked.
+	deadline := time.Now().Add(30 * time.Second)
+	for !res.all(total) && time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+		res.mu.Lock()
+		var again []uint64
+		for s := uint64(1); s <= total; s++ {
+			if !res.acked[s] {
+				again = append(again, s)
+			}
+		}
+		res.mu.Unlock()
+		for _, s := range again {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = link.Publish(ctx, s, []byte{byte(s >> 8), byte(s)})
+			cancel()
+		}
+	}
+	if !res.all(total) {
+		t.Fatal("not every batch was acknowledged after the failover")
+	}
+	if got := link.Stats().Broker; got != b.URL {
+		t.Errorf("after the first broker died the link is on %s, want %s", got, b.URL)
+	}
+	waitFor(t, "every batch at a subscriber", 10*time.Second, func() bool {
+		return len(la.get(topics.Telemetry))+len(lb.get(topics.Telemetry)) >= total
+	})
+	seen := map[uint64]int{}
+	for _, m := range append(la.get(topics.Telemetry), lb.get(topics.Telemetry)...) {
+		seen[uint64(m[0])<<8|uint64(m[1])]++
+	}
+	dups := 0
+	for s := uint64(1); s <= total; s++ {
+		if seen[s] == 0 {
+			t.Errorf("batch %d never delivered", s)
+		}
+		dups += seen[s] - 1
+	}
+	t.Logf("batches=%d on_first=%d on_second=%d duplicates_removed=%d connects=%d", total,
+		len(la.get(topics.Telemetry)), len(lb.get(topics.Telemetry)), dups, link.Stats().Connects)
+	var st cloudsync.Status
+	if ms := lb.get(topics.Status); len(ms) == 0 {
+		t.Error("no status on the second broker")
+	} else if err := json.Unmarshal(ms[len(ms)-1], &st); err != nil || st.State != "online" || st.Broker != b.URL {
+		t.Errorf("status on the second broker: %s (%v)", ms[len(ms)-1], err)
+	}
+}
+
+// TestTakeoverLoop starts two links with the same client id: the broker hands the session to each
+// newcomer, so without detection they kick each other off forever. One must detect the loop, hold off
+// and say so; the other then keeps its session.
+func TestTakeoverLoop(t *testing.T) {
+	broker := testbroker.Start(t)
+	var links []*cloudsync.Link
+	var logs []*observer.ObservedLogs
+	for i := 0; i < 2; i++ {
+		core, obs := observer.New(zapcore.ErrorLevel)
+		l, err := cloudsync.New(cloudsync.Options{Brokers: []string{broker.URL}, ClientID: "twin", GatewayID: "twin",
+			TopicPrefix: "wayside/v1", KeepAlive: 2 * time.Second, ReconnectMin: 20 * time.Millisecond,
+			ReconnectMax: 100 * time.Millisecond, Log: zap.New(core),
+			Takeover: cloudsync.TakeoverPolicy{Short: 3 * time.Second, Count: 3, Window: 20 * time.Second, Hold: time.Minute}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Start()
+		defer l.Close(time.Second)
+		links, logs = append(links, l), append(logs, obs)
+	}
+	holding := -1
+	waitFor(t, "takeover detection", 15*time.Second, func() bool {
+		for i, l := range links {
+			if l.Stats().Takeover {
+				holding = i
+				return true
+			}
+		}
+		return false
+	})
+	other := links[1-holding]
+	waitFor(t, "the other link to keep its session", 10*time.Second, other.Connected)
+	c0 := [2]uint64{links[0].Stats().Connects, links[1].Stats().Connects}
+	time.Sleep(2 * time.Second)
+	c1 := [2]uint64{links[0].Stats().Connects, links[1].Stats().Connects}
+	if c1 != c0 {
+		t.Errorf("still fighting after detection: connects went from %v to %v in 2s", c0, c1)
+	}
+	if !other.Connected() {
+		t.Error("the link that did not hold lost its session")
+	}
+	st := links[holding].Stats()
+	if st.State != "takeover-hold" || st.NextTry.IsZero() {
+		t.Errorf("holding link's stats: state %q next try %v", st.State, st.NextTry)
+	}
+	found := false
+	for _, e := range logs[holding].All() {
+		if strings.Contains(e.Message, "takeover") && strings.Contains(e.Message, `"twin"`) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no error log naming the client id; logs: %v", logs[holding].All())
+	}
+	t.Logf("detected by link %d after connects %v", holding, c0)
+}
+
+// TestCommandsAndEvents checks the command round trip (request on cmd/<name>, the handler's answer on
+// reply/<name>), health events, and the status detail in the retained status.
+func TestCommandsAndEvents(t *testing.T) {
+	broker := testbroker.Start(t)
+	topics := cloudsync.TopicsFor("wayside/v1", "cmd-gw")
+	ls := listen(t, broker.URL, "cmd-listen", topics.ReplyPrefix+"+", topics.Events, topics.Status)
+	l, err := cloudsync.New(cloudsync.Options{Brokers: []string{broker.URL}, ClientID: "cmd-gw", GatewayID: "cmd-gw",
+		TopicPrefix: "wayside/v1", KeepAlive: 2 * time.Second, Log: zap.NewNop(),
+		Detail: func() cloudsync.StatusDetail {
+			return cloudsync.StatusDetail{Sensors: cloudsync.SensorSummary{OK: 3, Failing: []string{"co2"}},
+				Spool: cloudsync.SpoolSummary{Backlog: 7}}
+		},
+		Commands: func(name string, payload []byte) []byte {
+			return []byte(`{"echo":"` + name + `:` + string(payload) + `"}`)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Start()
+	defer l.Close(time.Second)
+	waitFor(t, "connection", 10*time.Second, l.Connected)
+	waitFor(t, "online status", 5*time.Second, func() bool { return len(ls.get(topics.Status)) > 0 })
+	var st cloudsync.Status
+	if err := json.Unmarshal(ls.get(topics.Status)[0], &st); err != nil || st.Detail == nil ||
+		st.Detail.Sensors.OK != 3 || len(st.Detail.Sensors.Failing) != 1 || st.Detail.Spool.Backlog != 7 {
+		t.Fatalf("status %s: %v", ls.get(topics.Status)[0], err)
+	}
+
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL).SetClientID("cmd-cloud"))
+	if tok := pub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer pub.Disconnect(50)
+	waitFor(t, "a command answered", 10*time.Second, func() bool {
+		pub.Publish(topics.CommandPrefix+"ping", 1, false, "x").WaitTimeout(time.Second)
+		return len(ls.get(topics.ReplyPrefix+"ping")) > 0
+	})
+	if got := string(ls.get(topics.ReplyPrefix + "ping")[0]); got != `{"echo":"ping:x"}` {
+		t.Errorf("reply %s", got)
+	}
+	l.Event(cloudsync.Event{Kind: "sensor-state", Sensor: "co2", From: "ok", To: "degraded"})
+	waitFor(t, "the event", 5*time.Second, func() bool { return len(ls.get(topics.Events)) > 0 })
+	var ev cloudsync.Event
+	if err := json.Unmarshal(ls.get(topics.Events)[0], &ev); err != nil || ev.Gateway != "cmd-gw" || ev.Sensor != "co2" || ev.At == "" {
+		t.Errorf("event %s: %v", ls.get(topics.Events)[0], err)
+	}
+	if s := l.Stats(); s.Commands == 0 || s.Events != 1 {
+		t.Errorf("stats: commands %d events %d", s.Commands, s.Events)
+	}
+}
