@@ -158,7 +158,7 @@ func checkBatches(t *testing.T, cfg *config.Config, got [][]byte, bootID string,
 		if err != nil {
 			t.Fatalf("decode batch: %v", err)
 		}
-		if (bootID != "" && p.BootID != bootID) || p.BaseName != cfg.Gateway.ID {
+		if (bootID != "" && p.BootID != bootID) || !strings.HasPrefix(p.BaseName, cfg.Gateway.ID+"/") {
 			t.Fatalf("batch %d: boot id %q base name %q", p.Seq, p.BootID, p.BaseName)
 		}
 		seen[p.Seq]++
@@ -174,6 +174,7 @@ func checkBatches(t *testing.T, cfg *config.Config, got [][]byte, bootID string,
 				t.Fatalf("reading name %q", r.Name)
 			}
 			want, ok := sim.Expected(cfg.Sim.Seed, sc.Name, sc.Driver, parts[1], r.UnixMilli(), sc.Interval.D())
+			want = senml.WireValue(&senml.Channel{Unit: r.Unit}, want)
 			if !ok || want != r.Value {
 				if res.mismatches++; res.mismatches < 5 {
 					t.Errorf("%s at %d: got %v, sim produced %v (ok=%v)", r.Name, r.UnixMilli(), r.Value, want, ok)

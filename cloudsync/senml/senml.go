@@ -1,15 +1,23 @@
 // Package senml owns Wayside's telemetry payload: a SenML pack (RFC 8428) in CBOR with the integer
-// labels, whose base record carries the base name (the gateway id), the base time and two extension
-// labels for de-duplication, "seq" (the batch sequence number) and "bid" (the boot id). Encoding a batch
-// into a reused buffer allocates nothing.
+// labels, laid out to be small on a cellular link while staying plain SenML that any RFC 8428 decoder
+// resolves. Encoding a batch into a reused buffer allocates nothing.
 //
-// A pack looks like this in CBOR diagnostic notation:
+// Records are grouped by channel. The first record of a group sets the base name to the channel's
+// full name (gateway id + "/sensor/measurement") and the base unit, so the group's other records carry
+// only a value and a time. The pack's first record also holds the base time and two extension labels
+// for de-duplication, "seq" (the batch sequence number) and "bid" (the boot id). In CBOR diagnostic
+// notation:
 //
-//	[{-2: "gw-0001", -3: 1763890000.25, "seq": 17, "bid": "5f0c…", 0: "/env1/temperature", 1: "Cel", 2: 11.62},
-//	 {0: "/env1/humidity", 1: "%RH", 2: 74.1},
-//	 {0: "/traffic1/vehicles", 1: "count", 2: 3, 6: 0.5}]
+//	[{-2: "gw-0001/env1/temperature", -4: "Cel", -3: 1763890000.25, "seq": 17, "bid": "5f0c…", 2: 11.62},
+//	 {2: 11.63, 6: 1.0},
+//	 {-2: "gw-0001/env1/humidity", -4: "%RH", 2: 74.1},
+//	 {2: 74.2, 6: 1.0}]
 //
-// Each record's time is bt + t in seconds since the Unix epoch (t omitted means 0); its name is bn + n.
+// Each record's time is bt + t in seconds since the Unix epoch (t omitted means 0). Readings carry
+// millisecond times; t is sent as the shortest float that rounds back to the same millisecond (a
+// float32 for batches spanning less than 2 hours). Values are sent as the shortest float that holds
+// them to float32 precision (7 significant digits, finer than any supported sensor resolves), except
+// latitude and longitude, which keep float64.
 package senml
 
 import (
@@ -28,6 +36,7 @@ import (
 const (
 	LabelBaseName = -2
 	LabelBaseTime = -3
+	LabelBaseUnit = -4
 	LabelName     = 0
 	LabelUnit     = 1
 	LabelValue    = 2
@@ -41,50 +50,60 @@ const (
 // filling a record allocates nothing.
 type record struct {
 	BaseName string  `cbor:"-2,keyasint,omitempty"`
+	BaseUnit string  `cbor:"-4,keyasint,omitempty"`
 	BaseTime float64 `cbor:"-3,keyasint,omitempty"`
 	Seq      uint64  `cbor:"seq,omitempty"`
 	BootID   string  `cbor:"bid,omitempty"`
-	Name     string  `cbor:"0,keyasint,omitempty"`
-	Unit     string  `cbor:"1,keyasint,omitempty"`
 	Value    float64 `cbor:"2,keyasint"`
 	Time     float64 `cbor:"6,keyasint,omitempty"`
 	Flags    uint32  `cbor:"wf,omitempty"`
 }
 
-// Channel names one measurement: the SenML name suffix after the base name, and its unit.
+// Channel names one measurement: the SenML name suffix after the gateway id, and its unit.
 type Channel struct {
 	Name string // "/env1/temperature"
 	Unit string // "Cel"
+	// Float64 keeps the channel's values at full float64 precision (set for latitude and longitude
+	// by NewEncoder: float32 would round a position by up to half a metre).
+	Float64 bool
 }
 
 // Encoder turns batches of readings into SenML-CBOR packs. It is not safe for concurrent use: the
 // batcher owns one.
 type Encoder struct {
 	em       cbor.UserBufferEncMode
-	baseName string
 	bootID   string
 	channels []Channel
+	names    []string // gateway id + channel name, the base name of each channel's group
+	counts   []int    // per channel, then the start of its group (counting sort by channel)
+	order    []int32  // reading indexes grouped by channel, in input order within a channel
 	recs     []record
 	buf      bytes.Buffer
 }
 
 var encOpts = cbor.EncOptions{
-	ShortestFloat: cbor.ShortestFloat16, // lossless: 3 bytes for 0.5, 5 for 21.5, 9 only when needed
+	ShortestFloat: cbor.ShortestFloat16, // lossless: 3 bytes for 0.5, 5 for a float32, 9 only when needed
 	NaNConvert:    cbor.NaNConvert7e00,
 	InfConvert:    cbor.InfConvertFloat16,
 	Sort:          cbor.SortNone,
 }
 
-// NewEncoder returns an encoder for a gateway's packs. channels is the table buffer.Reading.Channel
-// indexes; it must not change while the encoder is in use.
-func NewEncoder(baseName, bootID string, channels []Channel, maxReadings int) (*Encoder, error) {
+// NewEncoder returns an encoder for a gateway's packs; names are gatewayID + channel name. channels is
+// the table buffer.Reading.Channel indexes; it must not change while the encoder is in use.
+func NewEncoder(gatewayID, bootID string, channels []Channel, maxReadings int) (*Encoder, error) {
 	em, err := encOpts.UserBufferEncMode()
 	if err != nil {
 		return nil, fmt.Errorf("senml: encoder options: %w", err)
 	}
-	e := &Encoder{em: em, baseName: baseName, bootID: bootID, channels: channels,
-		recs: make([]record, 0, maxReadings)}
-	e.buf.Grow(64 + 48*maxReadings)
+	e := &Encoder{em: em, bootID: bootID, channels: make([]Channel, len(channels)),
+		names: make([]string, len(channels)), counts: make([]int, len(channels)+1),
+		order: make([]int32, 0, maxReadings), recs: make([]record, 0, maxReadings)}
+	for i, ch := range channels {
+		e.channels[i] = ch
+		e.channels[i].Float64 = ch.Float64 || ch.Unit == "lat" || ch.Unit == "lon"
+		e.names[i] = gatewayID + ch.Name
+	}
+	e.buf.Grow(64 + 24*maxReadings)
 	return e, nil
 }
 
@@ -96,25 +115,42 @@ func (e *Encoder) Encode(seq uint64, rs []buffer.Reading) ([]byte, error) {
 	if len(rs) == 0 {
 		return nil, ErrEmpty
 	}
-	base := rs[0].Time
-	for _, r := range rs[1:] {
-		base = min(base, r.Time)
+	if len(rs) > math.MaxInt32 {
+		return nil, fmt.Errorf("senml: batch of %d readings", len(rs))
 	}
-	e.recs = e.recs[:0]
+	base := rs[0].Time
+	clear(e.counts)
 	for _, r := range rs {
 		if int(r.Channel) >= len(e.channels) {
 			return nil, fmt.Errorf("senml: reading for channel %d, table has %d", r.Channel, len(e.channels))
 		}
-		ch := &e.channels[r.Channel]
-		e.recs = append(e.recs, record{
-			Name:  ch.Name,
-			Unit:  ch.Unit,
-			Value: r.Value,
-			Time:  float64(r.Time-base) / 1e9,
-			Flags: r.Flags,
-		})
+		base = min(base, r.Time)
+		e.counts[r.Channel+1]++
 	}
-	e.recs[0].BaseName = e.baseName
+	// Counting sort: counts[c] becomes the first slot of channel c's group.
+	for c := 1; c < len(e.counts); c++ {
+		e.counts[c] += e.counts[c-1]
+	}
+	e.order = e.order[:len(rs)]
+	for i, r := range rs {
+		e.order[e.counts[r.Channel]] = int32(i)
+		e.counts[r.Channel]++
+	}
+	e.recs = e.recs[:0]
+	prevChan, prevUnit := -1, ""
+	for _, i := range e.order {
+		r := &rs[i]
+		ch := &e.channels[r.Channel]
+		rec := record{Value: WireValue(ch, r.Value), Time: relTime(r.Time - base), Flags: r.Flags}
+		if int(r.Channel) != prevChan {
+			prevChan = int(r.Channel)
+			rec.BaseName = e.names[r.Channel]
+			if ch.Unit != prevUnit {
+				rec.BaseUnit, prevUnit = ch.Unit, ch.Unit
+			}
+		}
+		e.recs = append(e.recs, rec)
+	}
 	e.recs[0].BaseTime = float64(base) / 1e9
 	e.recs[0].Seq = seq
 	e.recs[0].BootID = e.bootID
@@ -123,6 +159,29 @@ func (e *Encoder) Encode(seq uint64, rs []buffer.Reading) ([]byte, error) {
 		return nil, fmt.Errorf("senml: encode batch %d: %w", seq, err)
 	}
 	return e.buf.Bytes(), nil
+}
+
+// WireValue is v as a pack carries it for channel ch: rounded to float32 precision, unless the
+// channel keeps float64 (Channel.Float64, or the units "lat" and "lon").
+func WireValue(ch *Channel, v float64) float64 {
+	if ch.Float64 || ch.Unit == "lat" || ch.Unit == "lon" {
+		return v
+	}
+	return float64(float32(v))
+}
+
+// relTime is a reading's time relative to the base time, in seconds, as the shortest float that rounds
+// back to the same millisecond: float32 has 24 significant bits, so below 2^13 s its spacing is at most
+// 2^-11 s, under half a millisecond.
+func relTime(d int64) float64 {
+	ms := math.Round(float64(d) / 1e6)
+	t := ms / 1e3
+	if ms < 1<<23 && ms > -(1<<23) {
+		if f := float64(float32(t)); math.Round(f*1e3) == ms {
+			return f
+		}
+	}
+	return t
 }
 
 // Restamp returns a copy of pack with its base time moved by offset and every reading flagged
@@ -163,7 +222,7 @@ func (r Reading) UnixMilli() int64 { return int64(math.Round(r.Time * 1000)) }
 
 // Pack is a decoded batch.
 type Pack struct {
-	BaseName string
+	BaseName string // the first record's base name
 	Seq      uint64
 	BootID   string
 	Readings []Reading
@@ -221,10 +280,13 @@ func Decode(data []byte) (*Pack, error) {
 	}
 	p := &Pack{Readings: make([]Reading, 0, len(recs))}
 	var bt, bv float64
-	var bu string
+	var bn, bu string
 	for i, r := range recs {
 		if r.BaseName != nil {
-			p.BaseName = *r.BaseName
+			bn = *r.BaseName
+			if i == 0 {
+				p.BaseName = bn
+			}
 		}
 		if r.BaseTime != nil {
 			bt = *r.BaseTime
@@ -251,7 +313,7 @@ func Decode(data []byte) (*Pack, error) {
 		if unit == "" {
 			unit = bu
 		}
-		name := p.BaseName + r.Name
+		name := bn + r.Name
 		if name == "" {
 			return nil, fmt.Errorf("senml: record %d: no name and no base name", i)
 		}

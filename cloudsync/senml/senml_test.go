@@ -1,9 +1,9 @@
 package senml
 
 import (
-	"bytes"
 	"encoding/hex"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -30,6 +30,13 @@ func batch(n int, start time.Time) []buffer.Reading {
 	return rs
 }
 
+// grouped is rs in the pack's order: by channel, input order within a channel.
+func grouped(rs []buffer.Reading) []buffer.Reading {
+	out := slices.Clone(rs)
+	slices.SortStableFunc(out, func(a, b buffer.Reading) int { return int(a.Channel) - int(b.Channel) })
+	return out
+}
+
 func TestRoundTrip(t *testing.T) {
 	start := time.UnixMilli(1763890000123)
 	rs := batch(100, start)
@@ -46,11 +53,12 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Seq != 42 || p.BootID != "b00t" || p.BaseName != "gw-1" || len(p.Readings) != len(rs) {
+	if p.Seq != 42 || p.BootID != "b00t" || p.BaseName != "gw-1/env1/temperature" || len(p.Readings) != len(rs) {
 		t.Fatalf("pack header: seq=%d bid=%q bn=%q n=%d", p.Seq, p.BootID, p.BaseName, len(p.Readings))
 	}
+	want := grouped(rs)
 	for i, got := range p.Readings {
-		want := rs[i]
+		want := want[i]
 		ch := testChannels[want.Channel]
 		if got.Name != "gw-1"+ch.Name || got.Unit != ch.Unit || got.Value != want.Value ||
 			got.UnixMilli() != time.Unix(0, want.Time).UnixMilli() || got.Flags != want.Flags {
@@ -59,30 +67,39 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestWireFormat pins the bytes of a small pack so a change of label or float width is noticed.
+// TestWireFormat pins the bytes of a small pack so a change of label, layout or float width is
+// noticed.
 func TestWireFormat(t *testing.T) {
-	e, _ := NewEncoder("gw", "b", testChannels[:1], 2)
+	e, _ := NewEncoder("gw", "b", testChannels, 4)
 	b, err := e.Encode(1, []buffer.Reading{
 		{Time: 1_000_000_000, Value: 21.5, Channel: 0},
-		{Time: 1_500_000_000, Value: 0, Channel: 0},
+		{Time: 1_000_000_000, Value: 3, Channel: 2},
+		{Time: 1_500_000_000, Value: 21.37, Channel: 0},
+		{Time: 2_001_000_000, Value: 4, Channel: 2, Flags: 1},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// [{-2:"gw", -3:1.0, "seq":1, "bid":"b", 0:"/env1/temperature", 1:"Cel", 2:21.5},
-	//  {0:"/env1/temperature", 1:"Cel", 2:0.0, 6:0.5}]
-	var diag []map[any]any
-	if err := cbor.Unmarshal(b, &diag); err != nil {
-		t.Fatal(err)
+	// Expected bytes, written out by hand from RFC 8949 (major types, float16/32 heads) and RFC 8428
+	// table 6 (labels): -2 is 0x21, -3 0x22, -4 0x23; value 2 is 0x02, time 6 is 0x06.
+	want := "84" + // array of 4 records
+		"a6" + "21" + tstr("gw/env1/temperature") + "23" + tstr("Cel") + // {-2: "gw/env1/temperature", -4: "Cel",
+		"22" + "f93c00" + // -3: 1.0 (float16)
+		tstr("seq") + "01" + tstr("bid") + tstr("b") + // "seq": 1, "bid": "b"
+		"02" + "f94d60" + // 2: 21.5 (float16)}
+		"a2" + "02" + "fa41aaf5c3" + "06" + "f93800" + // {2: 21.37 (float32), 6: 0.5 (float16)}
+		"a3" + "21" + tstr("gw/traffic1/vehicles") + "23" + tstr("count") + "02" + "f94200" + // {-2: …, -4: "count", 2: 3.0}
+		"a3" + "02" + "f94400" + "06" + "fa3f8020c5" + tstr("wf") + "01" // {2: 4.0, 6: 1.001 (float32), "wf": 1}
+	if got := hex.EncodeToString(b); got != want {
+		var diag any
+		_ = cbor.Unmarshal(b, &diag)
+		t.Fatalf("wire bytes\n got %s\nwant %s\n(decoded %v)", got, want, diag)
 	}
-	if len(diag) != 2 || diag[0][int64(-2)] != "gw" || diag[0][int64(-3)] != 1.0 || diag[0]["seq"] != uint64(1) ||
-		diag[1][uint64(6)] != 0.5 || diag[1][uint64(2)] != 0.0 {
-		t.Fatalf("decoded %v from %s", diag, hex.EncodeToString(b))
-	}
-	// 21.5 fits a float16 (f9 4d60): ShortestFloat must have chosen it.
-	if !bytes.Contains(b, []byte{0x02, 0xf9, 0x4d, 0x60}) {
-		t.Fatalf("value 21.5 not encoded as float16: %s", hex.EncodeToString(b))
-	}
+}
+
+// tstr is the hex of a CBOR text string shorter than 24 bytes.
+func tstr(s string) string {
+	return hex.EncodeToString(append([]byte{0x60 + byte(len(s))}, s...))
 }
 
 func TestEncodeErrors(t *testing.T) {
@@ -222,9 +239,47 @@ func TestRestamp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rs = grouped(rs)
 	for i, r := range p.Readings {
 		if r.UnixMilli() != time.Unix(0, rs[i].Time).UnixMilli()+1763890000_000 || r.Flags != buffer.FlagTimeCorrected || p.Seq != 7 {
 			t.Fatalf("reading %d: %+v (seq %d)", i, r, p.Seq)
+		}
+	}
+}
+
+// TestValuePrecision: values go out at float32 precision (within 6e-8 relative), positions at full
+// float64 precision, and times round back to the millisecond they were taken at, even for a batch
+// spanning hours (where float32 would not do).
+func TestValuePrecision(t *testing.T) {
+	chans := []Channel{{Name: "/env1/temperature", Unit: "Cel"}, {Name: "/gps/lat", Unit: "lat"}, {Name: "/gps/lon", Unit: "lon"}}
+	e, _ := NewEncoder("gw", "b", chans, 8)
+	start := int64(1763890000_123_000_000)
+	rs := []buffer.Reading{
+		{Time: start, Value: 21.37, Channel: 0},
+		{Time: start + 1_001_000_000, Value: 52.520008123456, Channel: 1},
+		{Time: start + 1_001_000_000, Value: 13.404954987654, Channel: 2},
+		{Time: start + 9000_007_000_000, Value: 101325.17, Channel: 0}, // 2.5 hours later
+		{Time: start + 7_000_000, Value: -40.000001, Channel: 0},
+	}
+	b, err := e.Encode(1, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range grouped(rs) {
+		got := p.Readings[i]
+		if got.UnixMilli() != want.Time/1e6 {
+			t.Errorf("%s: time %d ms, want %d", got.Name, got.UnixMilli(), want.Time/1e6)
+		}
+		if got.Unit == "lat" || got.Unit == "lon" {
+			if got.Value != want.Value {
+				t.Errorf("%s: %v, want exactly %v", got.Name, got.Value, want.Value)
+			}
+		} else if rel := math.Abs(got.Value-want.Value) / math.Abs(want.Value); rel > 6e-8 || got.Value != float64(float32(want.Value)) {
+			t.Errorf("%s: %v, want %v to float32 precision (relative error %g)", got.Name, got.Value, want.Value, rel)
 		}
 	}
 }
