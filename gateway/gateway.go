@@ -2,9 +2,13 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +20,7 @@ import (
 	"github.com/wayside-iot/wayside/buffer/spool"
 	"github.com/wayside-iot/wayside/cloudsync"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
+	"github.com/wayside-iot/wayside/cloudsync/tlsconf"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 	"github.com/wayside-iot/wayside/gateway/config"
 )
@@ -148,7 +153,12 @@ func New(opts Options) (g *Gateway, err error) {
 	if g.enc, err = senml.NewEncoder(cfg.Gateway.ID, g.bootID, g.chans, cfg.Batch.MaxReadings); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	lo, err := g.linkSecurity()
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	g.link, err = cloudsync.New(cloudsync.Options{
+		TLS: lo.TLS, Credentials: lo.Credentials,
 		Brokers: cfg.Cloud.Brokers, ClientID: cfg.Cloud.ClientID, GatewayID: cfg.Gateway.ID,
 		TopicPrefix: cfg.Cloud.TopicPrefix, KeepAlive: cfg.Cloud.KeepAlive.D(),
 		MaxInflight: cfg.Cloud.MaxInflight, Version: opts.Version, BootID: g.bootID,
@@ -160,6 +170,44 @@ func New(opts Options) (g *Gateway, err error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	return g, nil
+}
+
+// linkSecurity builds the link's TLS configuration (certificate files re-read when they change) and
+// its credentials provider (the password file re-read on every connection attempt).
+func (g *Gateway) linkSecurity() (cloudsync.Options, error) {
+	var o cloudsync.Options
+	c := g.cfg.Cloud
+	anyTLS := c.TLS != (config.TLS{})
+	for _, b := range c.Brokers {
+		anyTLS = anyTLS || tlsconf.IsTLS(b)
+	}
+	if anyTLS {
+		loader, err := tlsconf.New(tlsconf.Files{CA: c.TLS.CA, Cert: c.TLS.Cert, Key: c.TLS.Key, ServerName: c.TLS.ServerName}, g.log)
+		if err != nil {
+			return o, err
+		}
+		o.TLS = func(b *url.URL) (*tls.Config, error) {
+			if !tlsconf.IsTLS(b.String()) {
+				return nil, nil
+			}
+			return loader.ForBroker(b), nil
+		}
+	}
+	if c.Username != "" {
+		user, file, log := c.Username, c.PasswordFile, g.log
+		o.Credentials = func() (string, string) {
+			if file == "" {
+				return user, ""
+			}
+			b, err := os.ReadFile(file)
+			if err != nil {
+				log.Error("mqtt password file unreadable; connecting without a password", zap.String("file", file), zap.Error(err))
+				return user, ""
+			}
+			return user, strings.TrimSpace(string(b))
+		}
+	}
+	return o, nil
 }
 
 // BootID returns this run's boot id.

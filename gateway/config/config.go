@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wayside-iot/wayside/cloudsync/tlsconf"
 )
 
 // Config is the whole file.
@@ -81,6 +83,25 @@ type Cloud struct {
 	Reconnect Reconnect `yaml:"reconnect"`
 	// StatusInterval is how often the retained status message is refreshed while connected.
 	StatusInterval Duration `yaml:"status_interval"`
+	// AllowPlaintext permits tcp:// and mqtt:// brokers that are not on the loopback interface.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
+	// TLS configures server verification and the client certificate (mutual TLS).
+	TLS TLS `yaml:"tls"`
+	// Username and PasswordFile set MQTT password authentication; the file is re-read on every
+	// connection attempt, so a rotated password needs no restart.
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// TLS names the certificate files of the MQTT link; they are re-read when they change.
+type TLS struct {
+	// CA is a PEM bundle of the CAs that may sign the broker's certificate (empty: the system's).
+	CA string `yaml:"ca"`
+	// Cert and Key are the client certificate and its key (PEM) for mutual TLS.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// ServerName overrides the name checked in the broker's certificate (default: the broker's host).
+	ServerName string `yaml:"server_name"`
 }
 
 // Reconnect bounds the reconnect backoff.
@@ -487,6 +508,9 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 		if u.Port() == "" {
 			add(p, "%q has no port; add one, e.g. :1883 for tcp or :8883 for ssl", b)
 		}
+		if err := tlsconf.CheckBroker(b, c.Cloud.AllowPlaintext); err != nil {
+			add(p, "%v", err)
+		}
 	}
 	if !idRe.MatchString(c.Cloud.ClientID) {
 		add("cloud.client_id", "%q is not valid: use 1-64 letters, digits, '-', '_' or '.'", c.Cloud.ClientID)
@@ -496,6 +520,21 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 	}
 	if c.Cloud.KeepAlive.D() < time.Second {
 		add("cloud.keepalive", "%v is too short; use at least 1s (30s is typical)", c.Cloud.KeepAlive.D())
+	}
+	if t := c.Cloud.TLS; t != (TLS{}) {
+		if _, err := tlsconf.New(tlsconf.Files{CA: t.CA, Cert: t.Cert, Key: t.Key, ServerName: t.ServerName}, nil); err != nil {
+			add("cloud.tls", "%v", err)
+		}
+	}
+	switch {
+	case c.Cloud.PasswordFile != "" && c.Cloud.Username == "":
+		add("cloud.username", "missing; cloud.password_file is set, so name the MQTT user too")
+	case c.Cloud.PasswordFile != "":
+		if b, err := os.ReadFile(c.Cloud.PasswordFile); err != nil {
+			add("cloud.password_file", "cannot be read: %v", err)
+		} else if len(bytes.TrimSpace(b)) == 0 {
+			add("cloud.password_file", "%s is empty; write the MQTT password into it", c.Cloud.PasswordFile)
+		}
 	}
 	if r := c.Cloud.Reconnect; r.Min.D() < 10*time.Millisecond || r.Max.D() < r.Min.D() {
 		add("cloud.reconnect", "min %v, max %v: use min >= 10ms and max >= min (defaults 1s and 2m)", r.Min.D(), r.Max.D())

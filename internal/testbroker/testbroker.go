@@ -1,6 +1,7 @@
 // Package testbroker owns the real MQTT broker tests run against: it finds the mosquitto binary, starts
-// it on a free loopback port with a config written to the test's temp dir, and stops it when the test
-// ends. Tests fail with install instructions when mosquitto is missing, unless
+// it on free loopback ports with a config written to the test's temp dir, and stops it when the test
+// ends. StartWith adds what a production broker has: a TLS listener (optionally requiring client
+// certificates and taking the username from the certificate), a password file and an ACL file. Tests fail with install instructions when mosquitto is missing, unless
 // WAYSIDE_SKIP_BROKER_TESTS=1 is set.
 package testbroker
 
@@ -20,18 +21,52 @@ import (
 
 // Broker is a running mosquitto.
 type Broker struct {
-	// Addr is host:port on 127.0.0.1.
+	// Addr is host:port of the plain listener on 127.0.0.1; empty when the broker only has a TLS one.
 	Addr string
-	// URL is tcp://Addr, for the gateway config and paho.
+	// URL is tcp://Addr, for the gateway config and paho; empty without a plain listener.
 	URL string
+	// TLSAddr is host:port of the TLS listener on 127.0.0.1, when Options.TLS was set.
+	TLSAddr string
+	// TLSURL is ssl://TLSAddr (paho v1.5.1 takes ssl, tls, mqtts, mqtt+ssl and tcps for TLS).
+	TLSURL string
 
 	t      testing.TB
 	bin    string
 	conf   string
+	addrs  []string // every listener, for readiness and shutdown
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	output *bytes.Buffer
 	exited chan error
+}
+
+// Options configures the broker StartWith runs. The zero value is Start's broker: one plain listener,
+// anonymous clients allowed.
+type Options struct {
+	// TLS, when set, adds a TLS listener (TLSAddr, TLSURL).
+	TLS *TLS
+	// Plain keeps a plain listener (Addr, URL) next to the TLS one. Without TLS there always is one.
+	Plain bool
+	// Users, when set, turns anonymous access off and gives the broker a password file with these
+	// name → password entries (mosquitto's PBKDF2-SHA512 "$7$" format).
+	Users map[string]string
+	// ACL, when set, is the text of the broker's acl_file, e.g.
+	// "user gw1\ntopic readwrite wayside/v1/gw1/#". Without it every client may use every topic.
+	ACL string
+	// Extra lines are appended to the config, after the listeners (as Start's extra).
+	Extra []string
+}
+
+// TLS configures the broker's TLS listener. The files must be readable by the test's user (mosquitto
+// runs as that user, or as root with `user root` when the test runs as root).
+type TLS struct {
+	// CAFile verifies client certificates; CertFile and KeyFile are the broker's own (see testpki).
+	CAFile, CertFile, KeyFile string
+	// RequireCertificate refuses clients without a certificate signed by CAFile.
+	RequireCertificate bool
+	// UseIdentityAsUsername makes the client certificate's CN the username, for the ACL; it needs
+	// RequireCertificate and turns anonymous access off.
+	UseIdentityAsUsername bool
 }
 
 // Persistent is a Start option: the broker keeps sessions and queued messages across a graceful
@@ -64,24 +99,57 @@ func Binary(t testing.TB) string {
 // stopped when the test ends.
 func Start(t testing.TB, extra ...string) *Broker {
 	t.Helper()
+	return StartWith(t, Options{Extra: extra})
+}
+
+// StartWith runs mosquitto configured by o on free loopback ports. It is stopped when the test ends.
+// Several brokers may run in one test (each call has its own ports and files).
+func StartWith(t testing.TB, o Options) *Broker {
+	t.Helper()
 	b := &Broker{t: t, bin: Binary(t)}
+	dir := t.TempDir()
+	security, err := writeSecurity(dir, o)
+	if err != nil {
+		t.Fatalf("testbroker: %v", err)
+	}
+	plain := o.TLS == nil || o.Plain
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ { // a free port can be taken before mosquitto binds it
-		port, err := freePort()
+		ports, err := freePorts(2)
 		if err != nil {
 			t.Fatalf("testbroker: %v", err)
 		}
-		b.Addr = fmt.Sprintf("127.0.0.1:%d", port)
-		b.URL = "tcp://" + b.Addr
-		b.conf = filepath.Join(t.TempDir(), "mosquitto.conf")
+		b.Addr, b.URL, b.TLSAddr, b.TLSURL, b.addrs = "", "", "", "", nil
+		var conf strings.Builder
 		// As root, mosquitto drops to the mosquitto user, which cannot write the test's files.
-		user := ""
 		if os.Geteuid() == 0 {
-			user = "user root\n"
+			conf.WriteString("user root\n")
 		}
-		conf := fmt.Sprintf(user+"listener %d 127.0.0.1\nallow_anonymous true\n"+
-			"log_dest stderr\nlog_type error\nlog_type warning\n%s\n", port, strings.Join(extra, "\n"))
-		if err := os.WriteFile(b.conf, []byte(conf), 0o644); err != nil {
+		conf.WriteString(security)
+		conf.WriteString("log_dest stderr\nlog_type error\nlog_type warning\n")
+		if o.TLS != nil {
+			b.TLSAddr = fmt.Sprintf("127.0.0.1:%d", ports[1])
+			b.TLSURL = "ssl://" + b.TLSAddr
+			b.addrs = append(b.addrs, b.TLSAddr)
+			fmt.Fprintf(&conf, "listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n",
+				ports[1], o.TLS.CAFile, o.TLS.CertFile, o.TLS.KeyFile)
+			if o.TLS.RequireCertificate {
+				conf.WriteString("require_certificate true\n")
+			}
+			if o.TLS.UseIdentityAsUsername {
+				conf.WriteString("use_identity_as_username true\n")
+			}
+		}
+		if plain { // last, so Start's extra lines follow the plain listener as they always did
+			b.Addr = fmt.Sprintf("127.0.0.1:%d", ports[0])
+			b.URL = "tcp://" + b.Addr
+			b.addrs = append(b.addrs, b.Addr)
+			fmt.Fprintf(&conf, "listener %d 127.0.0.1\n", ports[0])
+		}
+		conf.WriteString(strings.Join(o.Extra, "\n"))
+		conf.WriteString("\n")
+		b.conf = filepath.Join(dir, fmt.Sprintf("mosquitto-%d.conf", attempt))
+		if err := os.WriteFile(b.conf, []byte(conf.String()), 0o600); err != nil {
 			t.Fatalf("testbroker: %v", err)
 		}
 		if lastErr = b.start(); lastErr == nil {
@@ -93,13 +161,40 @@ func Start(t testing.TB, extra ...string) *Broker {
 	return nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+// writeSecurity writes the password and ACL files into dir and returns the config lines that use them.
+func writeSecurity(dir string, o Options) (string, error) {
+	var conf strings.Builder
+	anonymous := len(o.Users) == 0 && (o.TLS == nil || !o.TLS.UseIdentityAsUsername)
+	fmt.Fprintf(&conf, "allow_anonymous %t\n", anonymous)
+	if len(o.Users) > 0 {
+		path := filepath.Join(dir, "passwd")
+		if err := writePasswordFile(path, o.Users); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&conf, "password_file %s\n", path)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	if o.ACL != "" {
+		path := filepath.Join(dir, "acl")
+		if err := os.WriteFile(path, []byte(o.ACL+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("write acl file: %w", err)
+		}
+		fmt.Fprintf(&conf, "acl_file %s\n", path)
+	}
+	return conf.String(), nil
+}
+
+// freePorts finds n distinct free loopback ports, holding each until all are found.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 func (b *Broker) start() error {
@@ -120,8 +215,7 @@ func (b *Broker) start() error {
 			return fmt.Errorf("mosquitto exited at start (%v): %s", err, b.output.String())
 		default:
 		}
-		if c, err := net.DialTimeout("tcp", b.Addr, 200*time.Millisecond); err == nil {
-			c.Close()
+		if b.listening() {
 			b.cmd = cmd
 			b.exited = exited
 			return nil
@@ -130,7 +224,19 @@ func (b *Broker) start() error {
 	}
 	cmd.Process.Kill()
 	<-exited
-	return fmt.Errorf("mosquitto did not listen on %s within 10s: %s", b.Addr, b.output.String())
+	return fmt.Errorf("mosquitto did not listen on %s within 10s: %s", strings.Join(b.addrs, ", "), b.output.String())
+}
+
+// listening reports whether every listener accepts TCP connections.
+func (b *Broker) listening() bool {
+	for _, a := range b.addrs {
+		c, err := net.DialTimeout("tcp", a, 200*time.Millisecond)
+		if err != nil {
+			return false
+		}
+		c.Close()
+	}
+	return true
 }
 
 // Stop kills the broker (an outage, as far as clients can tell). It is safe to call twice.
@@ -147,13 +253,15 @@ func (b *Broker) stop(sig os.Signal) {
 	}
 	b.cmd.Process.Signal(sig)
 	<-b.exited
-	for i := 0; i < 100; i++ { // wait for the port to close, bounded
-		c, err := net.DialTimeout("tcp", b.Addr, 50*time.Millisecond)
-		if err != nil {
-			break
+	for _, a := range b.addrs {
+		for i := 0; i < 100; i++ { // wait for the port to close, bounded
+			c, err := net.DialTimeout("tcp", a, 50*time.Millisecond)
+			if err != nil {
+				break
+			}
+			c.Close()
+			time.Sleep(10 * time.Millisecond)
 		}
-		c.Close()
-		time.Sleep(10 * time.Millisecond)
 	}
 	b.cmd = nil
 }

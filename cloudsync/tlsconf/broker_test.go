@@ -1,0 +1,317 @@
+package tlsconf
+
+// Tests against a real mosquitto (internal/testbroker) with a real paho client whose connection
+// attempt handler returns Loader.ForBroker, as the cloud link does.
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
+
+	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testpki"
+)
+
+const wait = 5 * time.Second
+
+type client struct {
+	t        *testing.T
+	c        mqtt.Client
+	got      chan mqtt.Message
+	attempts atomic.Int32
+}
+
+type dial struct {
+	url        string
+	loader     *Loader
+	user, pass string
+}
+
+// options: OrderMatters(true) so messages reach c.got in the order they arrived (the tests infer that a
+// denied publish was dropped from its absence before a later one); the handler only fills a buffer.
+func options(id string, d dial, c *client) *mqtt.ClientOptions {
+	return mqtt.NewClientOptions().AddBroker(d.url).SetClientID(id).
+		SetUsername(d.user).SetPassword(d.pass).SetOrderMatters(true).SetConnectTimeout(3 * time.Second).
+		SetConnectionAttemptHandler(func(broker *url.URL, _ *tls.Config) *tls.Config {
+			c.attempts.Add(1)
+			return d.loader.ForBroker(broker)
+		})
+}
+
+// connect makes one connection attempt; the error is the connect token's.
+func connect(t *testing.T, id string, d dial) (*client, error) {
+	t.Helper()
+	c := &client{t: t, got: make(chan mqtt.Message, 16)}
+	c.c = mqtt.NewClient(options(id, d, c).SetAutoReconnect(false))
+	tok := c.c.Connect()
+	if !tok.WaitTimeout(wait) {
+		return nil, fmt.Errorf("connect %s: no answer within %v", d.url, wait)
+	}
+	if err := tok.Error(); err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { c.c.Disconnect(0) })
+	return c, nil
+}
+
+func mustConnect(t *testing.T, id string, d dial) *client {
+	t.Helper()
+	c, err := connect(t, id, d)
+	if err != nil {
+		t.Fatalf("connect %s as %s: %v", d.url, id, err)
+	}
+	return c
+}
+
+func (c *client) subscribe(filter string) {
+	c.t.Helper()
+	tok := c.c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { c.got <- m })
+	if !tok.WaitTimeout(wait) || tok.Error() != nil {
+		c.t.Fatalf("subscribe %s: %v", filter, tok.Error())
+	}
+}
+
+func (c *client) publish(topic, payload string) {
+	c.t.Helper()
+	tok := c.c.Publish(topic, 1, false, payload)
+	if !tok.WaitTimeout(wait) || tok.Error() != nil {
+		c.t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+func (c *client) next() mqtt.Message {
+	c.t.Helper()
+	select {
+	case m := <-c.got:
+		return m
+	case <-time.After(wait):
+		c.t.Fatalf("no message within %v", wait)
+		return nil
+	}
+}
+
+// expect publishes payload on topic from pub and checks it is the next message sub receives.
+func expect(t *testing.T, sub, pub *client, topic, payload string) {
+	t.Helper()
+	pub.publish(topic, payload)
+	if m := sub.next(); m.Topic() != topic || string(m.Payload()) != payload {
+		t.Fatalf("got %q on %s, want %q on %s", m.Payload(), m.Topic(), payload, topic)
+	}
+}
+
+func newLoader(t *testing.T, f Files) *Loader {
+	t.Helper()
+	l, err := New(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// tlsBroker starts mosquitto with a TLS listener whose certificate ca signed.
+func tlsBroker(t *testing.T, ca *testpki.CA, o testbroker.Options) *testbroker.Broker {
+	t.Helper()
+	srv := ca.Server(t)
+	if o.TLS == nil {
+		o.TLS = &testbroker.TLS{}
+	}
+	o.TLS.CAFile, o.TLS.CertFile, o.TLS.KeyFile = ca.CertFile, srv.CertFile, srv.KeyFile
+	return testbroker.StartWith(t, o)
+}
+
+func TestTLSPublishReceive(t *testing.T) {
+	ca := testpki.NewCA(t, "city CA")
+	b := tlsBroker(t, ca, testbroker.Options{})
+	l := newLoader(t, Files{CA: ca.CertFile})
+	port := b.TLSURL[strings.LastIndex(b.TLSURL, ":")+1:]
+	sub := mustConnect(t, "sub", dial{url: b.TLSURL, loader: l})
+	sub.subscribe("wayside/v1/#")
+	// Every TLS scheme paho takes, by address and by name: ServerName follows the broker's host.
+	for i, u := range []string{b.TLSURL, "tls://localhost:" + port, "mqtts://127.0.0.1:" + port, "mqtt+ssl://localhost:" + port, "tcps://127.0.0.1:" + port} {
+		pub := mustConnect(t, fmt.Sprintf("pub%d", i), dial{url: u, loader: l})
+		expect(t, sub, pub, "wayside/v1/gw1/telemetry", "via "+u)
+		if pub.attempts.Load() != 1 {
+			t.Fatalf("%s: attempt handler called %d times, want 1", u, pub.attempts.Load())
+		}
+	}
+}
+
+func TestWrongCARefused(t *testing.T) {
+	ca, other := testpki.NewCA(t, "city CA"), testpki.NewCA(t, "other CA")
+	b := tlsBroker(t, ca, testbroker.Options{})
+	_, err := connect(t, "gw1", dial{url: b.TLSURL, loader: newLoader(t, Files{CA: other.CertFile})})
+	var unknown x509.UnknownAuthorityError
+	if !errors.As(err, &unknown) {
+		t.Fatalf("err %v (%T), want x509.UnknownAuthorityError", err, err)
+	}
+	if !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+		t.Fatalf("error %q does not say what is wrong", err)
+	}
+}
+
+func TestServerNameChecked(t *testing.T) {
+	ca := testpki.NewCA(t, "city CA")
+	b := tlsBroker(t, ca, testbroker.Options{})
+	_, err := connect(t, "gw1", dial{url: b.TLSURL, loader: newLoader(t, Files{CA: ca.CertFile, ServerName: "mqtt.city.example"})})
+	var hostErr x509.HostnameError
+	if !errors.As(err, &hostErr) {
+		t.Fatalf("err %v (%T), want x509.HostnameError: the broker's certificate does not name mqtt.city.example", err, err)
+	}
+	// The certificate names localhost: an override to it connects by address.
+	mustConnect(t, "gw1", dial{url: b.TLSURL, loader: newLoader(t, Files{CA: ca.CertFile, ServerName: "localhost"})})
+}
+
+func TestMutualTLS(t *testing.T) {
+	ca := testpki.NewCA(t, "city CA")
+	b := tlsBroker(t, ca, testbroker.Options{TLS: &testbroker.TLS{RequireCertificate: true}})
+	if _, err := connect(t, "nocert", dial{url: b.TLSURL, loader: newLoader(t, Files{CA: ca.CertFile})}); err == nil {
+		t.Fatal("connected without a client certificate to a broker that requires one")
+	}
+	gw := ca.Client(t, "gw1")
+	c := mustConnect(t, "gw1", dial{url: b.TLSURL, loader: newLoader(t, Files{CA: ca.CertFile, Cert: gw.CertFile, Key: gw.KeyFile})})
+	c.subscribe("t/mtls")
+	expect(t, c, c, "t/mtls", "mtls")
+}
+
+// identityBroker requires client certificates, takes the username from their CN and confines each
+// gateway to its own topics; the user "cloud" reads everything.
+func identityBroker(t *testing.T, ca *testpki.CA) *testbroker.Broker {
+	return tlsBroker(t, ca, testbroker.Options{
+		TLS: &testbroker.TLS{RequireCertificate: true, UseIdentityAsUsername: true},
+		ACL: "pattern readwrite wayside/v1/%u/#\n\nuser cloud\ntopic read wayside/v1/#\n",
+	})
+}
+
+// TestReloadClientCert: the files under a Loader change on disk and the next connection uses them.
+func TestReloadClientCert(t *testing.T) {
+	ca, other := testpki.NewCA(t, "city CA"), testpki.NewCA(t, "other CA")
+	b := identityBroker(t, ca)
+	cloudCert := ca.Client(t, "cloud")
+	cloud := mustConnect(t, "cloud", dial{url: b.TLSURL, loader: newLoader(t, Files{CA: ca.CertFile, Cert: cloudCert.CertFile, Key: cloudCert.KeyFile})})
+	cloud.subscribe("wayside/v1/#")
+
+	dir := t.TempDir()
+	untrusted := other.Client(t, "gw1")
+	certPath := copyFile(t, untrusted.CertFile, dir, "gw.crt")
+	keyPath := copyFile(t, untrusted.KeyFile, dir, "gw.key")
+	log, logs := observed()
+	l, err := New(Files{CA: ca.CertFile, Cert: certPath, Key: keyPath}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := connect(t, "gw", dial{url: b.TLSURL, loader: l}); err == nil {
+		t.Fatal("connected with a certificate from a CA the broker does not trust")
+	}
+
+	// The trusted certificate for gw1 replaces it: same Loader, next connection gets in as gw1.
+	ca.Client(t, "gw1").Install(t, certPath, keyPath)
+	gw := mustConnect(t, "gw", dial{url: b.TLSURL, loader: l})
+	expect(t, cloud, gw, "wayside/v1/gw1/telemetry", "as gw1")
+	gw.c.Disconnect(100)
+
+	// Re-issued as gw2: the next connection is gw2, which the ACL keeps off gw1's topics.
+	ca.Client(t, "gw2").Install(t, certPath, keyPath)
+	gw = mustConnect(t, "gw", dial{url: b.TLSURL, loader: l})
+	gw.publish("wayside/v1/gw1/telemetry", "gw2 posing as gw1") // dropped by the ACL
+	expect(t, cloud, gw, "wayside/v1/gw2/telemetry", "as gw2")
+	gw.c.Disconnect(100)
+
+	// A broken key file: the previous (gw2) config stays in use.
+	if err := os.WriteFile(keyPath, []byte("-----BEGIN PRIVATE KEY-----\ntruncated"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gw = mustConnect(t, "gw", dial{url: b.TLSURL, loader: l})
+	expect(t, cloud, gw, "wayside/v1/gw2/telemetry", "still gw2")
+	if n := logs.FilterMessageSnippet("do not load").Len(); n != 1 {
+		t.Fatalf("broken key logged %d times, want 1", n)
+	}
+	if ok, bad := l.Reloads(); ok != 2 || bad != 1 {
+		t.Fatalf("Reloads() = %d, %d; want 2, 1", ok, bad)
+	}
+}
+
+// TestReconnectUsesNewCert is the link's case: one paho client with auto-reconnect; the certificate
+// is renewed while it is connected, and the reconnection after a broker restart presents the new one.
+func TestReconnectUsesNewCert(t *testing.T) {
+	ca := testpki.NewCA(t, "city CA")
+	b := identityBroker(t, ca)
+	cloudCert := ca.Client(t, "cloud")
+	cloudLoader := newLoader(t, Files{CA: ca.CertFile, Cert: cloudCert.CertFile, Key: cloudCert.KeyFile})
+
+	dir := t.TempDir()
+	first := ca.Client(t, "gw1")
+	certPath := copyFile(t, first.CertFile, dir, "gw.crt")
+	keyPath := copyFile(t, first.KeyFile, dir, "gw.key")
+	l := newLoader(t, Files{CA: ca.CertFile, Cert: certPath, Key: keyPath})
+
+	gw := &client{t: t}
+	var connects atomic.Int32
+	gw.c = mqtt.NewClient(options("gw", dial{url: b.TLSURL, loader: l}, gw).
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
+		SetMaxReconnectInterval(200 * time.Millisecond).
+		SetOnConnectHandler(func(mqtt.Client) { connects.Add(1) }))
+	if tok := gw.c.Connect(); !tok.WaitTimeout(wait) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { gw.c.Disconnect(0) })
+	cloud := mustConnect(t, "cloud", dial{url: b.TLSURL, loader: cloudLoader})
+	cloud.subscribe("wayside/v1/#")
+	expect(t, cloud, gw, "wayside/v1/gw1/telemetry", "before renewal")
+
+	ca.Client(t, "gw2").Install(t, certPath, keyPath)
+	b.Stop()
+	b.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for connects.Load() < 2 || !gw.c.IsConnectionOpen() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway did not reconnect within 10s (connects %d, attempts %d)", connects.Load(), gw.attempts.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cloud = mustConnect(t, "cloud2", dial{url: b.TLSURL, loader: cloudLoader})
+	cloud.subscribe("wayside/v1/#")
+	gw.publish("wayside/v1/gw1/telemetry", "old identity") // gw2 may not: dropped
+	expect(t, cloud, gw, "wayside/v1/gw2/telemetry", "after renewal")
+}
+
+// TestPasswordAndACLOverTLS: the gateway verifies the broker, logs in with a password and may only
+// use its own topics.
+func TestPasswordAndACLOverTLS(t *testing.T) {
+	ca := testpki.NewCA(t, "city CA")
+	b := tlsBroker(t, ca, testbroker.Options{
+		Users: map[string]string{"gw1": "gw1-secret", "cloud": "cloud-secret"},
+		ACL:   "user gw1\ntopic readwrite wayside/v1/gw1/#\n\nuser cloud\ntopic read wayside/v1/#\n",
+	})
+	l := newLoader(t, Files{CA: ca.CertFile})
+	for _, d := range []dial{
+		{url: b.TLSURL, loader: l, user: "gw1", pass: "wrong"},
+		{url: b.TLSURL, loader: l, user: "gw2", pass: "gw1-secret"},
+		{url: b.TLSURL, loader: l},
+	} {
+		if _, err := connect(t, "refused", d); !errors.Is(err, packets.ErrorRefusedNotAuthorised) {
+			t.Errorf("user %q: err %v, want %v", d.user, err, packets.ErrorRefusedNotAuthorised)
+		}
+	}
+	cloud := mustConnect(t, "cloud", dial{url: b.TLSURL, loader: l, user: "cloud", pass: "cloud-secret"})
+	gw := mustConnect(t, "gw1", dial{url: b.TLSURL, loader: l, user: "gw1", pass: "gw1-secret"})
+	cloud.subscribe("wayside/v1/#")
+	// mosquitto 2.0.11 acknowledges a denied QoS 1 publish and drops it, the client staying
+	// connected. Messages from one client arrive in order, so had a denied one been delivered it
+	// would come before the allowed one.
+	gw.publish("wayside/v1/gw2/telemetry", "outside its prefix")
+	gw.publish("wayside/v1/telemetry", "above its prefix")
+	expect(t, cloud, gw, "wayside/v1/gw1/telemetry", "inside its prefix")
+	if !gw.c.IsConnectionOpen() {
+		t.Fatal("gateway disconnected by a denied publish")
+	}
+}
