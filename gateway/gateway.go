@@ -48,7 +48,8 @@ type sensorState struct {
 	name      string
 	driver    string
 	dev       sensor.Sensor
-	interval  time.Duration
+	interval  atomic.Int64  // ns; set-interval changes it while the sampler runs
+	retimed   chan struct{} // wakes the sampler to re-arm its timer with a new interval
 	firstChan uint32
 	health    sensor.Health
 	mu        sync.Mutex // serialises Sample between the sampler and ReadNow (the driver contract)
@@ -85,6 +86,8 @@ type Gateway struct {
 	// Heartbeats of the batcher and sender loops (unix ns of their last turn), for Alive.
 	batcherBeat atomic.Int64
 	senderBeat  atomic.Int64
+	// flushing makes the sender replay the backlog at full speed until it is all sent (flush-spool).
+	flushing atomic.Bool
 
 	batches  atomic.Uint64
 	readings atomic.Uint64 // readings pushed by the samplers
@@ -140,8 +143,9 @@ func New(opts Options) (g *Gateway, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("gateway: open sensor %s: %w", sc.Name, err)
 		}
-		st := &sensorState{name: sc.Name, driver: sc.Driver, dev: dev, interval: sc.Interval.D(),
-			firstChan: uint32(len(g.chans))}
+		st := &sensorState{name: sc.Name, driver: sc.Driver, dev: dev, firstChan: uint32(len(g.chans)),
+			retimed: make(chan struct{}, 1)}
+		st.interval.Store(int64(sc.Interval.D()))
 		for _, ch := range dev.Channels() {
 			g.chans = append(g.chans, senml.Channel{Name: "/" + sc.Name + "/" + ch.Name, Unit: ch.Unit})
 		}
@@ -267,6 +271,43 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return errors.Join(errSync, errLink, errSpool, errBoard)
 }
 
+// every is the sensor's sampling interval.
+func (s *sensorState) every() time.Duration { return time.Duration(s.interval.Load()) }
+
+// SetInterval changes a sensor's sampling interval until the next restart or reload, from its next
+// read on; it returns the previous interval.
+func (g *Gateway) SetInterval(name string, d time.Duration) (time.Duration, error) {
+	if d < 10*time.Millisecond || d > 24*time.Hour {
+		return 0, fmt.Errorf("gateway: interval %v out of range 10ms..24h", d)
+	}
+	for _, s := range g.sensors {
+		if s.name == name {
+			prev := time.Duration(s.interval.Swap(int64(d)))
+			select {
+			case s.retimed <- struct{}{}:
+			default:
+			}
+			g.log.Info("sampling interval changed", zap.String("sensor", name), zap.Duration("from", prev), zap.Duration("to", d))
+			return prev, nil
+		}
+	}
+	return 0, fmt.Errorf("gateway: %w %q", ErrUnknownSensor, name)
+}
+
+// Flush makes the spool durable now and sends its backlog at full speed (ignoring spool.replay_rate)
+// until nothing is left unsent; it returns the backlog at the time of the call.
+func (g *Gateway) Flush() (backlog int, err error) {
+	if err := g.spool.Sync(); err != nil {
+		return 0, fmt.Errorf("gateway: flush: %w", err)
+	}
+	g.flushing.Store(true)
+	select {
+	case g.appended <- struct{}{}:
+	default:
+	}
+	return g.spool.Stats().Backlog, nil
+}
+
 // Close releases what New opened (sensors, board, spool) for a gateway that will not Run; Run
 // releases them itself when it ends.
 func (g *Gateway) Close() error {
@@ -286,12 +327,15 @@ func (g *Gateway) closeSensors() {
 // health's backoff) and recovers by itself on the first good read.
 func (g *Gateway) sample(ctx context.Context, s *sensorState) {
 	dst := make([]float64, len(s.dev.Channels()))
-	timer := time.NewTimer(s.interval)
+	timer := time.NewTimer(s.every())
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.retimed:
+			timer.Reset(s.health.Backoff(s.every()))
+			continue
 		case <-timer.C:
 		}
 		ns, flags := g.clock.stamp() // millisecond time; monotonic until the clock is trusted
@@ -318,7 +362,7 @@ func (g *Gateway) sample(ctx context.Context, s *sensorState) {
 			g.link.Event(ev)
 			g.link.StatusChanged()
 		}
-		timer.Reset(s.health.Backoff(s.interval))
+		timer.Reset(s.health.Backoff(s.every()))
 	}
 }
 
@@ -330,7 +374,7 @@ func (g *Gateway) logHealthChange(s *sensorState, from, to sensor.State, err err
 		g.log.Info("sensor recovered", fields...)
 	case sensor.StateFailing:
 		g.log.Error("sensor failing", append(fields, zap.Error(err),
-			zap.Duration("retry_every", s.health.Backoff(s.interval)))...)
+			zap.Duration("retry_every", s.health.Backoff(s.every())))...)
 	default:
 		g.log.Warn("sensor fault", append(fields, zap.Error(err))...)
 	}
@@ -487,9 +531,11 @@ func (g *Gateway) send(stop <-chan struct{}) {
 		if connected {
 			if r, ok, err = g.spool.NextAfter(liveMark); ok {
 				liveMark = r.Seq
-			} else if err == nil && time.Since(lastReplay) >= replayEvery {
+			} else if err == nil && (g.flushing.Load() || time.Since(lastReplay) >= replayEvery) {
 				if r, ok, err = g.spool.Next(false); ok {
 					lastReplay = time.Now()
+				} else if err == nil {
+					g.flushing.Store(false) // nothing unsent is left
 				}
 			}
 		}
@@ -627,7 +673,7 @@ func (g *Gateway) Stats() Stats {
 		Ring: g.ring.Stats(), RingLen: g.ring.Len(), RingCap: g.ring.Cap(), Link: g.link.Stats(),
 		Uptime: time.Since(g.started)}
 	for _, s := range g.sensors {
-		st.Sensors = append(st.Sensors, SensorStats{Name: s.name, Driver: s.driver, Interval: s.interval, Health: s.health.Snapshot()})
+		st.Sensors = append(st.Sensors, SensorStats{Name: s.name, Driver: s.driver, Interval: s.every(), Health: s.health.Snapshot()})
 	}
 	return st
 }
