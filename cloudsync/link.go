@@ -8,13 +8,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
-	"strings"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"go.uber.org/zap"
+
+	"github.com/wayside-iot/wayside/cloudsync/profile"
 )
 
 // Options configures a Link.
@@ -33,8 +35,15 @@ type Options struct {
 	// it, or the publish error. It runs on the link's tracker goroutine: keep it short.
 	OnResult func(seq uint64, err error)
 
-	// Topics replaces TopicsFor(TopicPrefix, GatewayID) (cloud profiles have their own schemes).
-	Topics *Topics
+	// Topics replaces the generic profile's topics under TopicPrefix (cloud profiles have their own
+	// schemes); Limits are the platform's (zero: none known).
+	Topics *profile.Topics
+	Limits profile.Limits
+	// NextProtos, when set, gives the TLS ALPN protocols for a broker (aws-iot on port 443).
+	NextProtos func(broker *url.URL) []string
+	// CredentialsTTL, when not zero, is how long credentials stay valid (azure-iothub SAS tokens): the
+	// link reconnects cleanly, with fresh credentials, after 90% of it.
+	CredentialsTTL time.Duration
 	// ReconnectMin and ReconnectMax bound the reconnect backoff: after the n-th failed attempt in a
 	// row the link waits a uniformly random time in [0, min(ReconnectMax, ReconnectMin*2^n)] ("full
 	// jitter"), so a city's gateways spread out instead of reconnecting together after a broker restart.
@@ -51,10 +60,10 @@ type Options struct {
 	Detail func() StatusDetail
 	// StatusEvery is how often the retained status is refreshed while connected (default 1 min).
 	StatusEvery time.Duration
-	// Commands, when set, answers a command request that arrived on the command topic of name. It
-	// runs on the link's command goroutine, one request at a time; its reply is published on the
-	// reply topic of name (none when it returns nil).
-	Commands func(name string, payload []byte) (reply []byte)
+	// Commands, when set, answers a command request c (parsed from its topic by the profile). It runs
+	// on the link's command goroutine, one request at a time; its reply is published on the profile's
+	// reply topic for c with status, an HTTP-like code (none when reply is nil).
+	Commands func(c profile.Command, payload []byte) (reply []byte, status int)
 	// Takeover detects a second client with the same client id (see TakeoverPolicy).
 	Takeover TakeoverPolicy
 }
@@ -82,8 +91,8 @@ type Topics struct {
 	ReplyPrefix   string
 }
 
-// TopicsFor returns the topics of gateway under prefix: <prefix>/<gateway>/telemetry, /status,
-// /events, /cmd/<name> and /reply/<name>.
+// TopicsFor returns the generic profile's topics of gateway under prefix: <prefix>/<gateway>/telemetry,
+// /status, /events, /cmd/<name> and /reply/<name>.
 func TopicsFor(prefix, gateway string) Topics {
 	base := prefix + "/" + gateway + "/"
 	return Topics{Telemetry: base + "telemetry", Status: base + "status", Events: base + "events",
@@ -174,7 +183,7 @@ type Stats struct {
 // id), so batches in flight when a connection drops are re-sent by paho on the next connection.
 type Link struct {
 	opts   Options
-	topics Topics
+	topics profile.Topics
 	client mqtt.Client
 	log    *zap.Logger
 
@@ -201,6 +210,7 @@ type Link struct {
 	commands   atomic.Uint64
 	events     atomic.Uint64
 	eventsLost atomic.Uint64
+	statusRID  atomic.Uint64 // request ids of device twin updates
 	lastAckRTT atomic.Int64
 	closeOnce  sync.Once
 	started    atomic.Bool
@@ -255,7 +265,7 @@ func New(opts Options) (*Link, error) {
 	if tp.Hold <= 0 {
 		tp.Hold = 5 * time.Minute
 	}
-	topics := TopicsFor(opts.TopicPrefix, opts.GatewayID)
+	topics := profile.PrefixTopics(opts.TopicPrefix, opts.GatewayID)
 	if opts.Topics != nil {
 		topics = *opts.Topics
 	}
@@ -275,11 +285,15 @@ func New(opts Options) (*Link, error) {
 	}
 	l.broker.Store("")
 	l.state.Store("connecting")
-	will, err := l.statusPayload("offline", false)
-	if err != nil {
-		return nil, err
+	co := mqtt.NewClientOptions()
+	if l.topics.Will != "" && (opts.Topics == nil || opts.Limits.Will) {
+		will, err := l.statusPayload("offline", false)
+		if err != nil {
+			return nil, err
+		}
+		co.SetBinaryWill(l.topics.Will, will, 1, l.topics.WillRetained)
 	}
-	co := mqtt.NewClientOptions().
+	co.
 		SetClientID(opts.ClientID).
 		SetCleanSession(false).
 		SetOrderMatters(false).
@@ -287,8 +301,7 @@ func New(opts Options) (*Link, error) {
 		SetAutoReconnect(false). // the connection loop reconnects, with jitter and takeover detection
 		SetConnectRetry(false).
 		SetConnectTimeout(opts.ConnectTimeout).
-		SetWriteTimeout(10*time.Second).
-		SetBinaryWill(l.topics.Status, will, 1, true).
+		SetWriteTimeout(10 * time.Second).
 		SetOnConnectHandler(l.onConnect).
 		SetStore(&gateStore{Store: mqtt.NewMemoryStore(), l: l}).
 		SetConnectionLostHandler(l.onLost).
@@ -312,7 +325,7 @@ func hashString(s string) uint64 {
 }
 
 // Topics returns the link's topics.
-func (l *Link) Topics() Topics { return l.topics }
+func (l *Link) Topics() profile.Topics { return l.topics }
 
 // Start begins connecting in the background (retrying until Close) and starts the acknowledgement
 // tracker, the command handler and the status refresher. Batches are published only while connected.
@@ -340,10 +353,13 @@ func (l *Link) onAttempt(b *url.URL, tc *tls.Config) *tls.Config {
 		l.log.Error("tls configuration", zap.String("broker", b.String()), zap.Error(err))
 		return tc
 	}
-	if c != nil {
-		return c
+	if c == nil {
+		return tc
 	}
-	return tc
+	if l.opts.NextProtos != nil {
+		c.NextProtos = l.opts.NextProtos(b)
+	}
+	return c
 }
 
 // connectLoop connects, waits for the connection to be lost, and backs off between failures, until
@@ -372,9 +388,21 @@ func (l *Link) connectLoop() {
 		} else {
 			began := time.Now()
 			failures = 0
+			var renew <-chan time.Time
+			if l.opts.CredentialsTTL > 0 {
+				renew = time.After(l.opts.CredentialsTTL * 9 / 10)
+			}
 			var lostErr error
 			select {
 			case lostErr = <-l.lost:
+			case <-renew:
+				// Leave before the platform drops us for an expired token (which would fire the
+				// last will); reconnect at once with fresh credentials.
+				l.log.Info("mqtt credentials about to expire: reconnecting with fresh ones",
+					zap.Duration("ttl", l.opts.CredentialsTTL))
+				l.resumed.Store(false)
+				l.client.Disconnect(250)
+				continue
 			case <-l.stop:
 				return
 			}
@@ -492,32 +520,73 @@ func (l *Link) onConnect(c mqtt.Client) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if l.opts.Commands != nil && l.topics.CommandPrefix != "" {
+	if l.opts.Commands != nil || l.topics.ResponseFilter != "" {
 		// Not waited on (this runs on paho's connect goroutine); a failed subscription is logged.
-		tok := c.Subscribe(l.topics.CommandPrefix+"+", 1, func(_ mqtt.Client, m mqtt.Message) {
-			select {
-			case l.cmds <- m:
-			default:
-				l.log.Warn("command dropped: the command queue is full", zap.String("topic", m.Topic()))
+		filters := map[string]byte{}
+		for _, f := range l.topics.Subscriptions() {
+			if f != "" {
+				filters[f] = 1
 			}
-		})
+		}
+		tok := c.SubscribeMultiple(filters, l.onMessage)
 		go func() {
 			if waitToken(tok, 30*time.Second, l.stop) && tok.Error() != nil {
-				l.log.Error("subscribe to commands", zap.String("topic", l.topics.CommandPrefix+"+"), zap.Error(tok.Error()))
+				l.log.Error("subscribe", zap.Any("filters", filters), zap.Error(tok.Error()))
 			}
 		}()
 	}
 	l.publishStatus()
 }
 
-// publishStatus refreshes the retained online status; not waited on (the PUBACK completes it).
-func (l *Link) publishStatus() {
-	online, err := l.statusPayload("online", false)
-	if err != nil {
-		l.log.Error("status", zap.Error(err))
+// onMessage routes what arrives on the subscriptions: command requests to the command goroutine,
+// the platform's answers to status updates (azure-iothub twin) to the log.
+func (l *Link) onMessage(_ mqtt.Client, m mqtt.Message) {
+	if _, ok := l.topics.ParseCommand(m.Topic()); ok && l.opts.Commands != nil {
+		select {
+		case l.cmds <- m:
+		default:
+			l.log.Warn("command dropped: the command queue is full", zap.String("topic", m.Topic()))
+		}
 		return
 	}
-	l.client.Publish(l.topics.Status, 1, true, online)
+	if status, rid, ok := l.topics.ParseStatusResponse(m.Topic()); ok {
+		if status/100 != 2 {
+			l.log.Warn("the platform refused a status update", zap.Int("status", status), zap.String("request", rid),
+				zap.ByteString("answer", m.Payload()))
+		}
+		return
+	}
+	l.log.Debug("message on an unexpected topic ignored", zap.String("topic", m.Topic()))
+}
+
+// publishStatus sends the online status the profile's way; not waited on (the PUBACK completes it).
+func (l *Link) publishStatus() {
+	l.sendStatus("online", false)
+}
+
+// sendStatus publishes a status message: retained on the status topic, or as a device twin update.
+func (l *Link) sendStatus(state string, clean bool) mqtt.Token {
+	b, err := l.statusPayload(state, clean)
+	if err != nil {
+		l.log.Error("status", zap.Error(err))
+		return nil
+	}
+	switch l.topics.StatusDelivery {
+	case profile.StatusTwin:
+		key := l.topics.StatusKey
+		if key == "" {
+			key = "wayside"
+		}
+		doc, err := json.Marshal(map[string]json.RawMessage{key: b})
+		if err != nil {
+			return nil
+		}
+		return l.client.Publish(l.topics.StatusTopic(strconv.FormatUint(l.statusRID.Add(1), 10)), 1, false, doc)
+	case profile.StatusPlain:
+		return l.client.Publish(l.topics.Status, 1, false, b)
+	default:
+		return l.client.Publish(l.topics.Status, 1, true, b)
+	}
 }
 
 // StatusChanged asks for the retained status to be refreshed soon (a sensor changed state, the
@@ -580,12 +649,12 @@ func (l *Link) serveCommands() {
 			return
 		case m := <-l.cmds:
 			l.commands.Add(1)
-			name := strings.TrimPrefix(m.Topic(), l.topics.CommandPrefix)
-			reply := l.opts.Commands(name, m.Payload())
+			c, _ := l.topics.ParseCommand(m.Topic())
+			reply, status := l.opts.Commands(c, m.Payload())
 			if reply == nil || !l.Connected() {
 				continue
 			}
-			l.client.Publish(l.topics.ReplyPrefix+name, 1, false, reply)
+			l.client.Publish(l.topics.Reply(c, status), 1, false, reply)
 		}
 	}
 }
@@ -699,9 +768,7 @@ func (l *Link) Close(timeout time.Duration) error {
 	l.closeOnce.Do(func() {
 		deadline := time.Now().Add(timeout)
 		if l.Connected() {
-			if off, e := l.statusPayload("offline", true); e == nil {
-				l.client.Publish(l.topics.Status, 1, true, off)
-			}
+			l.sendStatus("offline", true)
 		}
 		for len(l.slots) > 0 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
@@ -715,11 +782,8 @@ func (l *Link) Close(timeout time.Duration) error {
 			l.bgDone.Wait()
 		}
 		if l.client.IsConnected() {
-			if off, e := l.statusPayload("offline", true); e == nil {
-				tok := l.client.Publish(l.topics.Status, 1, true, off)
-				if !tok.WaitTimeout(time.Until(deadline) + time.Second) {
-					l.log.Warn("offline status not acknowledged before disconnect")
-				}
+			if tok := l.sendStatus("offline", true); tok != nil && !tok.WaitTimeout(time.Until(deadline)+time.Second) {
+				l.log.Warn("offline status not acknowledged before disconnect")
 			}
 		}
 		l.client.Disconnect(250)

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/wayside-iot/wayside/cloudsync"
+	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/internal/testbroker"
 )
 
@@ -276,8 +277,8 @@ func TestCommandsAndEvents(t *testing.T) {
 			return cloudsync.StatusDetail{Sensors: cloudsync.SensorSummary{OK: 3, Failing: []string{"co2"}},
 				Spool: cloudsync.SpoolSummary{Backlog: 7}}
 		},
-		Commands: func(name string, payload []byte) []byte {
-			return []byte(`{"echo":"` + name + `:` + string(payload) + `"}`)
+		Commands: func(c profile.Command, payload []byte) ([]byte, int) {
+			return []byte(`{"echo":"` + c.Name + `:` + string(payload) + `"}`), 200
 		}})
 	if err != nil {
 		t.Fatal(err)

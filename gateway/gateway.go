@@ -19,6 +19,7 @@ import (
 	"github.com/wayside-iot/wayside/buffer"
 	"github.com/wayside-iot/wayside/buffer/spool"
 	"github.com/wayside-iot/wayside/cloudsync"
+	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
 	"github.com/wayside-iot/wayside/cloudsync/tlsconf"
 	"github.com/wayside-iot/wayside/drivers/sensor"
@@ -161,9 +162,17 @@ func New(opts Options) (g *Gateway, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	prof, err := profile.Build(cfg.ProfileInput(time.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("gateway: cloud profile: %w", err)
+	}
+	if !cfg.Generic() {
+		lo.Credentials = func() (string, string) { return prof.Credentials(time.Now()) }
+	}
 	g.link, err = cloudsync.New(cloudsync.Options{
-		TLS: lo.TLS, Credentials: lo.Credentials,
-		Brokers: cfg.Cloud.Brokers, ClientID: cfg.Cloud.ClientID, GatewayID: cfg.Gateway.ID,
+		TLS: lo.TLS, Credentials: lo.Credentials, Topics: &prof.Topics, Limits: prof.Limits,
+		NextProtos: prof.NextProtos, CredentialsTTL: prof.CredentialsTTL,
+		Brokers: prof.Brokers, ClientID: prof.ClientID, GatewayID: cfg.Gateway.ID,
 		TopicPrefix: cfg.Cloud.TopicPrefix, KeepAlive: cfg.Cloud.KeepAlive.D(),
 		MaxInflight: cfg.Cloud.MaxInflight, Version: opts.Version, BootID: g.bootID,
 		ConfigHash: cfg.Hash, Log: g.log, OnResult: g.onResult, Detail: g.statusDetail,

@@ -18,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/cloudsync/tlsconf"
 )
 
@@ -91,7 +92,63 @@ type Cloud struct {
 	// connection attempt, so a rotated password needs no restart.
 	Username     string `yaml:"username"`
 	PasswordFile string `yaml:"password_file"`
+	// Profile is the cloud platform: generic (default), aws-iot, azure-iothub or aliyun-iot; the
+	// platform profiles take their settings from the section of the same name.
+	Profile string      `yaml:"profile"`
+	AWS     CloudAWS    `yaml:"aws"`
+	Azure   CloudAzure  `yaml:"azure"`
+	Aliyun  CloudAliyun `yaml:"aliyun"`
 }
+
+// CloudAWS is cloud.aws (profile aws-iot): mutual TLS with the thing's certificate (cloud.tls).
+type CloudAWS struct {
+	Endpoint  string `yaml:"endpoint"`   // the account's data endpoint, xxx-ats.iot.<region>.amazonaws.com
+	Port      int    `yaml:"port"`       // 8883 (default) or 443 (ALPN x-amzn-mqtt-ca)
+	ThingName string `yaml:"thing_name"` // default the gateway id
+}
+
+// CloudAzure is cloud.azure (profile azure-iothub): SAS token sign-in.
+type CloudAzure struct {
+	HubHost         string   `yaml:"hub_host"`          // myhub.azure-devices.net
+	DeviceID        string   `yaml:"device_id"`         // default the gateway id
+	SharedAccessKey string   `yaml:"shared_access_key"` // the device's key, base64 as the portal shows it
+	TokenTTL        Duration `yaml:"token_ttl"`         // default 1h
+}
+
+// CloudAliyun is cloud.aliyun (profile aliyun-iot): Alibaba Cloud IoT Platform's HMAC sign-in.
+type CloudAliyun struct {
+	ProductKey   string `yaml:"product_key"`
+	DeviceName   string `yaml:"device_name"`
+	DeviceSecret string `yaml:"device_secret"`
+	InstanceID   string `yaml:"instance_id"` // or region, for the endpoint when cloud.brokers is empty
+	Region       string `yaml:"region"`
+	SecureMode   string `yaml:"secure_mode"` // tls (default) or tcp
+	SignMethod   string `yaml:"sign_method"` // hmacsha256 (default) or hmacsha1
+	ClientID     string `yaml:"client_id"`
+}
+
+// ProfileInput is the cloud section as the profile package takes it; now is the sign-in time
+// (aliyun-iot), zero for validation.
+func (c *Config) ProfileInput(now time.Time) profile.Input {
+	cl := c.Cloud
+	clientID := cl.ClientID
+	if c.Generic() && clientID == "wayside-"+c.Gateway.ID {
+		clientID = "" // the default, applied by the profile
+	}
+	return profile.Input{
+		Profile: cl.Profile, GatewayID: c.Gateway.ID, TopicPrefix: cl.TopicPrefix, Brokers: cl.Brokers,
+		ClientID: clientID, Username: cl.Username, KeepAlive: cl.KeepAlive.D(),
+		TLS: profile.TLSFiles{CAFile: cl.TLS.CA, CertFile: cl.TLS.Cert, KeyFile: cl.TLS.Key}, Now: now,
+		AWS:   profile.AWS{Endpoint: cl.AWS.Endpoint, Port: cl.AWS.Port, ThingName: cl.AWS.ThingName},
+		Azure: profile.Azure{HubHost: cl.Azure.HubHost, DeviceID: cl.Azure.DeviceID, SharedAccessKey: cl.Azure.SharedAccessKey, TokenTTL: cl.Azure.TokenTTL.D()},
+		Aliyun: profile.Aliyun{ProductKey: cl.Aliyun.ProductKey, DeviceName: cl.Aliyun.DeviceName, DeviceSecret: cl.Aliyun.DeviceSecret,
+			InstanceID: cl.Aliyun.InstanceID, Region: cl.Aliyun.Region, SecureMode: cl.Aliyun.SecureMode,
+			SignMethod: cl.Aliyun.SignMethod, ClientID: cl.Aliyun.ClientID},
+	}
+}
+
+// Generic tells whether the generic profile (any MQTT broker) is configured.
+func (c *Config) Generic() bool { return c.Cloud.Profile == "" || c.Cloud.Profile == profile.Generic }
 
 // TLS names the certificate files of the MQTT link; they are re-read when they change.
 type TLS struct {
@@ -284,6 +341,14 @@ func Parse(data []byte, knownBus BusChecker) (*Config, error) {
 	if errs := c.validate(knownBus); len(errs) > 0 {
 		return nil, errs
 	}
+	if !c.Generic() { // the platform gives the client id, and the brokers when none are configured
+		if p, err := profile.Build(c.ProfileInput(time.Time{})); err == nil {
+			c.Cloud.ClientID = p.ClientID
+			if len(c.Cloud.Brokers) == 0 {
+				c.Cloud.Brokers = p.Brokers
+			}
+		}
+	}
 	return &c, nil
 }
 
@@ -312,7 +377,7 @@ func (c *Config) applyDefaults() {
 	if c.Gateway.LogLevel == "" {
 		c.Gateway.LogLevel = "info"
 	}
-	if c.Cloud.ClientID == "" {
+	if c.Cloud.ClientID == "" && c.Generic() {
 		c.Cloud.ClientID = "wayside-" + c.Gateway.ID
 	}
 	if c.Cloud.TopicPrefix == "" {
@@ -388,6 +453,10 @@ type DriverInfo struct {
 	Bus            string // "i2c", "uart" or "gpio"
 	DefaultAddress uint16 // I2C only
 }
+
+// maxBytesPerReading bounds what one reading can take in a SenML pack: a record that starts a channel
+// group (base name up to 64+64+32 bytes, base unit, value, time, flags).
+const maxBytesPerReading = 200
 
 // Drivers lists the sensor drivers a configuration may name.
 var Drivers = map[string]DriverInfo{
@@ -490,7 +559,7 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 			}
 		}
 	}
-	if len(c.Cloud.Brokers) == 0 {
+	if len(c.Cloud.Brokers) == 0 && c.Generic() {
 		add("cloud.brokers", "missing; list at least one broker URL such as tcp://127.0.0.1:1883 or ssl://mqtt.city.example:8883")
 	}
 	for i, b := range c.Cloud.Brokers {
@@ -512,7 +581,7 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 			add(p, "%v", err)
 		}
 	}
-	if !idRe.MatchString(c.Cloud.ClientID) {
+	if c.Generic() && !idRe.MatchString(c.Cloud.ClientID) {
 		add("cloud.client_id", "%q is not valid: use 1-64 letters, digits, '-', '_' or '.'", c.Cloud.ClientID)
 	}
 	if strings.ContainsAny(c.Cloud.TopicPrefix, "+#") || strings.HasPrefix(c.Cloud.TopicPrefix, "/") || strings.HasSuffix(c.Cloud.TopicPrefix, "/") {
@@ -520,6 +589,25 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 	}
 	if c.Cloud.KeepAlive.D() < time.Second {
 		add("cloud.keepalive", "%v is too short; use at least 1s (30s is typical)", c.Cloud.KeepAlive.D())
+	}
+	reported := map[string]bool{}
+	for _, e := range errs {
+		reported[e.Path] = true
+	}
+	if p, err := profile.Build(c.ProfileInput(time.Time{})); err != nil {
+		var pes profile.Errors
+		if !errors.As(err, &pes) {
+			add("cloud", "%v", err)
+		}
+		for _, pe := range pes {
+			field := strings.NewReplacer("cloud.tls.cert_file", "cloud.tls.cert", "cloud.tls.key_file", "cloud.tls.key").Replace(pe.Field)
+			if !reported[field] {
+				add(field, "%s", pe.Msg)
+			}
+		}
+	} else if lim := p.Limits.MaxPayload; lim > 0 && c.Batch.MaxReadings*maxBytesPerReading > lim {
+		add("batch.max_readings", "%d readings can exceed the %s profile's %d byte message limit; use at most %d",
+			c.Batch.MaxReadings, c.Cloud.Profile, lim, lim/maxBytesPerReading)
 	}
 	if t := c.Cloud.TLS; t != (TLS{}) {
 		if _, err := tlsconf.New(tlsconf.Files{CA: t.CA, Cert: t.Cert, Key: t.Key, ServerName: t.ServerName}, nil); err != nil {

@@ -113,3 +113,29 @@ func unwrapAll(err error) error {
 		err = u.Unwrap()
 	}
 }
+
+// TestCloudProfiles: a platform profile derives the broker and client id from its section, and every
+// problem in that section is reported with its field path.
+func TestCloudProfiles(t *testing.T) {
+	const head = "gateway: {id: cab-17, board: b}\nsensors: [{name: env1, driver: bme280, bus: i2c1, interval: 1s}]\n"
+	c, err := Parse([]byte(head+"cloud:\n  profile: azure-iothub\n  azure: {hub_host: cityhub.azure-devices.net, shared_access_key: "+
+		"c2VjcmV0LWtleS0wMTIzNDU2Nzg5YWJjZGVm}\n"), board)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Cloud.Brokers; len(got) != 1 || got[0] != "ssl://cityhub.azure-devices.net:8883" || c.Cloud.ClientID != "cab-17" {
+		t.Errorf("azure: brokers %v client id %q", got, c.Cloud.ClientID)
+	}
+	for _, tc := range []struct{ name, cloud, field string }{
+		{"azure without key", "cloud: {profile: azure-iothub, azure: {hub_host: h.azure-devices.net}}", "cloud.azure.shared_access_key"},
+		{"aws without certificate", "cloud: {profile: aws-iot, aws: {endpoint: abc-ats.iot.eu-west-1.amazonaws.com}}", "cloud.tls.cert"},
+		{"section of another profile", "cloud: {brokers: [tcp://127.0.0.1:1883], azure: {hub_host: h.azure-devices.net}}", "cloud.azure"},
+		{"unknown profile", "cloud: {profile: gcp, brokers: [tcp://127.0.0.1:1883]}", "cloud.profile"},
+		{"aliyun without secret", "cloud: {profile: aliyun-iot, aliyun: {product_key: a1B2c3D4e5F, device_name: cab-17, region: cn-shanghai}}", "cloud.aliyun.device_secret"},
+	} {
+		_, err := Parse([]byte(head+tc.cloud+"\n"), board)
+		if err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: error %v does not name %s", tc.name, err, tc.field)
+		}
+	}
+}
