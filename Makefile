@@ -7,9 +7,11 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO ?= go
 
-.PHONY: help run test test-arm vet bench fuzz build build-arm64 build-armv7 fmt tidy-check clean
+.PHONY: help run test test-arm vet bench fuzz build build-arm64 build-armv7 fmt tidy-check clean deb size
 
 FUZZTIME ?= 30s
+DIST ?= dist
+DEB_ARCHES ?= amd64 arm64 armhf
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -38,6 +40,7 @@ fuzz: ## fuzz the decoders of untrusted input, FUZZTIME each (default 30s); new 
 	$(GO) test -run '^$$' -fuzz '^FuzzRecover$$' -fuzztime $(FUZZTIME) ./buffer/spool/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./cloudsync/senml/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./drivers/nmea/
+	$(GO) test -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME) ./cloudsync/command/
 
 build: ## build both binaries for this machine into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
@@ -47,6 +50,12 @@ build-arm64: ## static arm64 binaries into bin/linux-arm64/
 
 build-armv7: ## static 32-bit ARMv7 binaries into bin/linux-armv7/
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/linux-armv7/ ./cmd/...
+
+deb: ## .deb packages for amd64, arm64 and armhf into dist/ (nfpm; DEB_ARCHES=amd64 for one, DIST=dir)
+	GO="$(GO)" VERSION="$(VERSION)" LDFLAGS="$(LDFLAGS)" bash packaging/deb.sh $(DIST) $(DEB_ARCHES)
+
+size: ## stripped waysided size for amd64, arm64 and armv7, and its RSS on the sim board (runs ~10s)
+	GO="$(GO)" VERSION="$(VERSION)" LDFLAGS="$(LDFLAGS)" bash scripts/size.sh
 
 tidy-check: ## fail when go.mod/go.sum are not tidy
 	$(GO) mod tidy -diff

@@ -487,7 +487,10 @@ func waitToken(tok mqtt.Token, d time.Duration, stop <-chan struct{}) bool {
 	}
 }
 
-func (l *Link) statusPayload(state string, clean bool) ([]byte, error) {
+// StatusNow returns the online status message as it would be published now (get-status).
+func (l *Link) StatusNow() Status { return l.status("online", false) }
+
+func (l *Link) status(state string, clean bool) Status {
 	st := Status{
 		State: state, Gateway: l.opts.GatewayID, Version: l.opts.Version, BootID: l.opts.BootID,
 		Config: l.opts.ConfigHash, Since: time.Now().UTC().Format(time.RFC3339), Clean: clean,
@@ -500,7 +503,11 @@ func (l *Link) statusPayload(state string, clean bool) ([]byte, error) {
 		d := l.opts.Detail()
 		st.Detail = &d
 	}
-	b, err := json.Marshal(st)
+	return st
+}
+
+func (l *Link) statusPayload(state string, clean bool) ([]byte, error) {
+	b, err := json.Marshal(l.status(state, clean))
 	if err != nil {
 		return nil, fmt.Errorf("cloudsync: status: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/wayside-iot/wayside/buffer"
 	"github.com/wayside-iot/wayside/buffer/spool"
 	"github.com/wayside-iot/wayside/cloudsync"
+	"github.com/wayside-iot/wayside/cloudsync/command"
 	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
 	"github.com/wayside-iot/wayside/cloudsync/tlsconf"
@@ -42,6 +43,8 @@ type Options struct {
 	// OnReloadRequest, when set, is how the reload-config command asks the daemon to reload its
 	// configuration file (why names the trigger). It must not block.
 	OnReloadRequest func(why string)
+	// Level, when set, is the daemon logger's level, which the set-log-level command changes.
+	Level *zap.AtomicLevel
 }
 
 // sensorState is one opened sensor and its sampler's bookkeeping.
@@ -72,6 +75,7 @@ type Gateway struct {
 	link    *cloudsync.Link
 	spool   *spool.Spool
 	seq     *seqStore
+	replay  *command.ReplayCache // accepted command nonces; nil when commands are off
 	// appended wakes the sender when the batcher has spooled a batch.
 	appended chan struct{}
 	clock    *wallClock
@@ -136,6 +140,9 @@ func New(opts Options) (g *Gateway, err error) {
 			g.closeSensors()
 			g.board.Close()
 			g.spool.Close()
+			if g.replay != nil {
+				g.replay.Close()
+			}
 		}
 	}()
 	for _, sc := range cfg.Sensors {
@@ -169,9 +176,13 @@ func New(opts Options) (g *Gateway, err error) {
 	if !cfg.Generic() {
 		lo.Credentials = func() (string, string) { return prof.Credentials(time.Now()) }
 	}
+	cmds, err := g.openCommands()
+	if err != nil {
+		return nil, fmt.Errorf("gateway: commands: %w", err)
+	}
 	g.link, err = cloudsync.New(cloudsync.Options{
 		TLS: lo.TLS, Credentials: lo.Credentials, Topics: &prof.Topics, Limits: prof.Limits,
-		NextProtos: prof.NextProtos, CredentialsTTL: prof.CredentialsTTL,
+		NextProtos: prof.NextProtos, CredentialsTTL: prof.CredentialsTTL, Commands: cmds,
 		Brokers: prof.Brokers, ClientID: prof.ClientID, GatewayID: cfg.Gateway.ID,
 		TopicPrefix: cfg.Cloud.TopicPrefix, KeepAlive: cfg.Cloud.KeepAlive.D(),
 		MaxInflight: cfg.Cloud.MaxInflight, Version: opts.Version, BootID: g.bootID,
@@ -270,6 +281,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	errLink := g.link.Close(g.opts.DrainTimeout)
 	errSpool := g.spool.Close()
 	errBoard := g.board.Close()
+	if g.replay != nil {
+		errBoard = errors.Join(errBoard, g.replay.Close())
+	}
 	rs, ss := g.ring.Stats(), g.spool.Stats()
 	g.log.Info("gateway stopped", zap.Uint64("batches", g.batches.Load()), zap.Uint64("readings", g.readings.Load()),
 		zap.Uint64("spooled_readings", g.spooled.Load()), zap.Uint64("ring_dropped", rs.Dropped),
@@ -321,7 +335,11 @@ func (g *Gateway) Flush() (backlog int, err error) {
 // releases them itself when it ends.
 func (g *Gateway) Close() error {
 	g.closeSensors()
-	return errors.Join(g.board.Close(), g.spool.Close())
+	err := errors.Join(g.board.Close(), g.spool.Close())
+	if g.replay != nil {
+		err = errors.Join(err, g.replay.Close())
+	}
+	return err
 }
 
 func (g *Gateway) closeSensors() {

@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -18,6 +19,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/wayside-iot/wayside/cloudsync/command"
 	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/cloudsync/tlsconf"
 )
@@ -94,10 +96,44 @@ type Cloud struct {
 	PasswordFile string `yaml:"password_file"`
 	// Profile is the cloud platform: generic (default), aws-iot, azure-iothub or aliyun-iot; the
 	// platform profiles take their settings from the section of the same name.
-	Profile string      `yaml:"profile"`
-	AWS     CloudAWS    `yaml:"aws"`
-	Azure   CloudAzure  `yaml:"azure"`
-	Aliyun  CloudAliyun `yaml:"aliyun"`
+	Profile string `yaml:"profile"`
+	// Commands configures the signed commands from the cloud; without keys none are accepted.
+	Commands Commands    `yaml:"commands"`
+	AWS      CloudAWS    `yaml:"aws"`
+	Azure    CloudAzure  `yaml:"azure"`
+	Aliyun   CloudAliyun `yaml:"aliyun"`
+}
+
+// Commands is cloud.commands.
+type Commands struct {
+	// Keys are the city's Ed25519 public keys by key id: base64 of the 32-byte key, or the path of a
+	// PEM "PUBLIC KEY" file (wayside cmd-keygen prints the base64 form).
+	Keys map[string]string `yaml:"keys"`
+	// MaxAge is how old a command may be when it arrives (default 5m); MaxSkew how far its issue time
+	// may be ahead of the gateway's clock (default 30s).
+	MaxAge  Duration `yaml:"max_age"`
+	MaxSkew Duration `yaml:"max_skew"`
+}
+
+// PublicKeys parses Keys.
+func (c Commands) PublicKeys() (map[string]ed25519.PublicKey, error) {
+	keys := map[string]ed25519.PublicKey{}
+	for id, v := range c.Keys {
+		raw := []byte(v)
+		if strings.HasPrefix(v, "/") || strings.HasPrefix(v, "./") || strings.HasSuffix(v, ".pem") {
+			b, err := os.ReadFile(v)
+			if err != nil {
+				return nil, fmt.Errorf("cloud.commands.keys.%s: %w", id, err)
+			}
+			raw = b
+		}
+		k, err := command.ParsePublicKey(raw)
+		if err != nil {
+			return nil, fmt.Errorf("cloud.commands.keys.%s: %w; give the base64 public key wayside cmd-keygen printed, or a PEM file's path", id, err)
+		}
+		keys[id] = k
+	}
+	return keys, nil
 }
 
 // CloudAWS is cloud.aws (profile aws-iot): mutual TLS with the thing's certificate (cloud.tls).
@@ -392,6 +428,12 @@ func (c *Config) applyDefaults() {
 	if c.Cloud.Reconnect.Max == 0 {
 		c.Cloud.Reconnect.Max = Duration(2 * time.Minute)
 	}
+	if c.Cloud.Commands.MaxAge == 0 {
+		c.Cloud.Commands.MaxAge = Duration(command.DefaultMaxAge)
+	}
+	if c.Cloud.Commands.MaxSkew == 0 {
+		c.Cloud.Commands.MaxSkew = Duration(command.DefaultMaxSkew)
+	}
 	if c.Cloud.StatusInterval == 0 {
 		c.Cloud.StatusInterval = Duration(time.Minute)
 	}
@@ -473,6 +515,12 @@ var Drivers = map[string]DriverInfo{
 	"pulse":   {Bus: "gpio"},
 }
 
+// SimOnlyDrivers lists the drivers only the sim board has: load parts for benchmarks (boards/sim
+// Loads). A configuration for any other board that names one is refused.
+var SimOnlyDrivers = map[string]DriverInfo{
+	"synthetic": {Bus: "sim"},
+}
+
 func driverNames() string {
 	names := make([]string, 0, len(Drivers))
 	for n := range Drivers {
@@ -522,6 +570,12 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 			seen[s.Name] = i
 		}
 		d, ok := Drivers[s.Driver]
+		if sd, simOnly := SimOnlyDrivers[s.Driver]; simOnly && c.Gateway.Board == "sim" {
+			d, ok = sd, true
+		} else if simOnly {
+			add(p+".driver", "%s is a benchmark load only the sim board has; set gateway.board: sim, or use a real driver: %s", s.Driver, driverNames())
+			continue
+		}
 		if !ok {
 			add(p+".driver", "unknown driver %q; valid: %s", s.Driver, driverNames())
 			continue
@@ -608,6 +662,12 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 	} else if lim := p.Limits.MaxPayload; lim > 0 && c.Batch.MaxReadings*maxBytesPerReading > lim {
 		add("batch.max_readings", "%d readings can exceed the %s profile's %d byte message limit; use at most %d",
 			c.Batch.MaxReadings, c.Cloud.Profile, lim, lim/maxBytesPerReading)
+	}
+	if _, err := c.Cloud.Commands.PublicKeys(); err != nil {
+		add("cloud.commands.keys", "%v", err)
+	}
+	if cm := c.Cloud.Commands; cm.MaxAge.D() < 10*time.Second || cm.MaxAge.D() > 24*time.Hour || cm.MaxSkew.D() < 0 || cm.MaxSkew.D() > time.Hour {
+		add("cloud.commands", "max_age %v, max_skew %v: use max_age 10s..24h (default 5m) and max_skew 0..1h (default 30s)", cm.MaxAge.D(), cm.MaxSkew.D())
 	}
 	if t := c.Cloud.TLS; t != (TLS{}) {
 		if _, err := tlsconf.New(tlsconf.Files{CA: t.CA, Cert: t.Cert, Key: t.Key, ServerName: t.ServerName}, nil); err != nil {

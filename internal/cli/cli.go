@@ -79,6 +79,10 @@ func init() {
 		{name: "selftest", summary: "read every sensor, check broker, state dir and clock; exit 1 on a failure", run: (*App).cmdSelfTest},
 		{name: "log-level", args: "[LEVEL]", summary: "show or set the daemon's log level (debug, info, warn, error)", run: (*App).cmdLogLevel},
 		{name: "config", args: "check FILE", summary: "validate a configuration file locally (no daemon needed)", local: true, run: (*App).cmdConfig},
+		{name: "cmd-keygen", args: "-out FILE", summary: "make a key pair for signing cloud commands (no daemon needed)", local: true,
+			flags: cmdKeygenFlags, run: (*App).cmdKeygen},
+		{name: "cmd-sign", args: "CMD [ARGS_JSON]", summary: "print a signed cloud command for mosquitto_pub (-key, -key-id, -gateway; no daemon needed)",
+			local: true, flags: cmdSignFlags, run: (*App).cmdSign},
 		{name: "version", summary: "this tool's and the daemon's version", run: (*App).cmdVersion},
 	}
 }

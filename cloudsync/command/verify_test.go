@@ -1,0 +1,393 @@
+package command
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// set replaces one member of a request with raw JSON (re-encoding the object sorts its members).
+func set(t *testing.T, p []byte, field, raw string) []byte {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(p, &m); err != nil {
+		t.Fatal(err)
+	}
+	if raw == "" {
+		delete(m, field)
+	} else {
+		m[field] = json.RawMessage(raw)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func field(t *testing.T, p []byte, name string) string {
+	t.Helper()
+	var m map[string]json.RawMessage
+	json.Unmarshal(p, &m)
+	return string(m[name])
+}
+
+func TestAccepted(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	p := e.sign(e.req(CmdSetInterval, `{"sensor":"env1","interval":"5s"}`))
+	resp, send := e.handle(CmdSetInterval, p)
+	if !send || !resp.OK || resp.ID != "req-1" || resp.Command != CmdSetInterval || string(resp.Result) != `{"interval_ms":5000,"sensor":"env1"}` {
+		t.Fatalf("answer %s (send %v)", resp.Encode(), send)
+	}
+	resp = e.wantCode(CmdPing, e.sign(e.req(CmdPing, "")), "")
+	var pong PingResult
+	if err := json.Unmarshal(resp.Result, &pong); err != nil || !pong.Pong || pong.Time != t0.UnixMilli() || !pong.ClockTrusted {
+		t.Errorf("ping result %s: %v", resp.Result, err)
+	}
+	e.wantCode("nothing", e.sign(e.req("nothing", "")), "")
+	if e.ran(CmdSetInterval) != 1 || e.ran(CmdPing) != 1 {
+		t.Errorf("runs %v", e.runs)
+	}
+	if s := e.d.Stats(); s.Accepted != 3 || s.Refused != 0 {
+		t.Errorf("stats %+v", s)
+	}
+	// The accepted command is logged with its id, name and key id; nothing about the key itself.
+	if n := e.logs.FilterMessage("command").FilterField(zap.String("key_id", "city")).Len(); n != 3 {
+		t.Errorf("%d accepted commands logged, want 3", n)
+	}
+}
+
+// TestTamper changes one thing in a signed request at a time: every change is refused with its code
+// and the handler never runs.
+func TestTamper(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	const args = `{"sensor":"env1","interval":"5s"}`
+	fresh := func() []byte { return e.sign(e.req(CmdSetInterval, args)) }
+	flipSig := func(p []byte) []byte {
+		var s string
+		json.Unmarshal([]byte(field(t, p, "sig")), &s)
+		raw, _ := base64.RawURLEncoding.DecodeString(s)
+		raw[10] ^= 1
+		return set(t, p, "sig", `"`+base64.RawURLEncoding.EncodeToString(raw)+`"`)
+	}
+	for _, tc := range []struct {
+		name  string
+		topic string
+		mod   func(p []byte) []byte
+		want  Code
+	}{
+		{"control: members re-ordered", CmdSetInterval, func(p []byte) []byte { return set(t, p, "id", field(t, p, "id")) }, ""},
+		{"gateway", CmdSetInterval, func(p []byte) []byte { return set(t, p, "gateway", `"gw-2"`) }, CodeWrongGateway},
+		{"gateway: signed for another, relabelled", CmdSetInterval, func([]byte) []byte {
+			r := e.req(CmdSetInterval, args)
+			r.Gateway = "gw-2"
+			return set(t, e.sign(r), "gateway", `"gw-1"`)
+		}, CodeUnauthorized},
+		{"command and topic", CmdSetLogLevel, func(p []byte) []byte { return set(t, p, "command", `"set-log-level"`) }, CodeUnauthorized},
+		{"command only", CmdSetInterval, func(p []byte) []byte { return set(t, p, "command", `"set-log-level"`) }, CodeBadRequest},
+		{"topic only", CmdSetLogLevel, func(p []byte) []byte { return p }, CodeBadRequest},
+		{"id", CmdSetInterval, func(p []byte) []byte { return set(t, p, "id", `"req-999"`) }, CodeUnauthorized},
+		{"args value", CmdSetInterval, func(p []byte) []byte { return bytes.Replace(p, []byte(`"5s"`), []byte(`"6s"`), 1) }, CodeUnauthorized},
+		{"args whitespace", CmdSetInterval, func(p []byte) []byte { return bytes.Replace(p, []byte(`{"sensor":`), []byte(`{ "sensor":`), 1) }, CodeUnauthorized},
+		{"args removed", CmdSetInterval, func(p []byte) []byte { return set(t, p, "args", "") }, CodeUnauthorized},
+		{"args added", CmdPing, func([]byte) []byte { return set(t, e.sign(e.req(CmdPing, "")), "args", `{}`) }, CodeUnauthorized},
+		{"issued_at", CmdSetInterval, func(p []byte) []byte {
+			var n int64
+			json.Unmarshal([]byte(field(t, p, "issued_at")), &n)
+			return set(t, p, "issued_at", fmt.Sprint(n-1))
+		}, CodeUnauthorized},
+		{"nonce", CmdSetInterval, func(p []byte) []byte {
+			n := field(t, p, "nonce")
+			c := byte('A')
+			if n[1] == 'A' {
+				c = 'B'
+			}
+			return set(t, p, "nonce", `"`+string(c)+n[2:])
+		}, CodeUnauthorized},
+		{"key_id to another known key", CmdSetInterval, func(p []byte) []byte { return set(t, p, "key_id", `"backup"`) }, CodeUnauthorized},
+		{"key_id unknown", CmdSetInterval, func(p []byte) []byte { return set(t, p, "key_id", `"nobody"`) }, CodeUnauthorized},
+		{"sig bit", CmdSetInterval, flipSig, CodeUnauthorized},
+		{"sig truncated", CmdSetInterval, func(p []byte) []byte {
+			s := field(t, p, "sig")
+			return set(t, p, "sig", s[:len(s)-5]+`"`)
+		}, CodeBadRequest},
+		{"sig from another key", CmdSetInterval, func([]byte) []byte {
+			b, _ := Sign(testKey(50), "city", e.req(CmdSetInterval, args))
+			return b
+		}, CodeUnauthorized},
+		{"sig of the backup key under its id", CmdSetInterval, func([]byte) []byte {
+			b, _ := Sign(e.backup, "backup", e.req(CmdSetInterval, args))
+			return b
+		}, ""},
+	} {
+		before := e.ran(CmdSetInterval) + e.ran(CmdSetLogLevel) + e.ran(CmdPing)
+		resp := e.wantCode(tc.topic, tc.mod(fresh()), tc.want)
+		ran := e.ran(CmdSetInterval) + e.ran(CmdSetLogLevel) + e.ran(CmdPing) - before
+		if (tc.want == "") != (ran == 1) {
+			t.Errorf("%s: handler ran %d times", tc.name, ran)
+		}
+		if tc.want != "" && !strings.HasPrefix(resp.ID, "req-") {
+			t.Errorf("%s: answer id %q, want the request's", tc.name, resp.ID)
+		}
+	}
+}
+
+func TestUnknownKeyAndWrongKey(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	other := testKey(77)
+	b, _ := Sign(other, "intruder", e.req(CmdPing, ""))
+	if r := e.wantCode(CmdPing, b, CodeUnauthorized); !strings.Contains(r.Error.Message, `unknown key_id "intruder"`) {
+		t.Errorf("message %q", r.Error.Message)
+	}
+	b, _ = Sign(other, "city", e.req(CmdPing, ""))
+	if r := e.wantCode(CmdPing, b, CodeUnauthorized); !strings.Contains(r.Error.Message, "signature does not verify") {
+		t.Errorf("message %q", r.Error.Message)
+	}
+	if e.ran(CmdPing) != 0 {
+		t.Error("ping ran")
+	}
+}
+
+func TestFreshness(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	at := func(d time.Duration) []byte {
+		r := e.req(CmdPing, "")
+		r.IssuedAt = e.clk.Now().Add(d).UnixMilli()
+		return e.sign(r)
+	}
+	e.wantCode(CmdPing, at(-DefaultMaxAge), "")
+	if r := e.wantCode(CmdPing, at(-DefaultMaxAge-time.Millisecond), CodeStale); r.Error != nil && !strings.Contains(r.Error.Message, "ago") {
+		t.Errorf("expired: %q", r.Error.Message)
+	}
+	e.wantCode(CmdPing, at(DefaultMaxSkew), "")
+	if r := e.wantCode(CmdPing, at(DefaultMaxSkew+time.Millisecond), CodeStale); r.Error != nil && !strings.Contains(r.Error.Message, "future") {
+		t.Errorf("future: %q", r.Error.Message)
+	}
+	if e.ran(CmdPing) != 2 {
+		t.Errorf("ping ran %d times, want 2", e.ran(CmdPing))
+	}
+}
+
+// TestUntrustedClock: with the clock not trusted, ping and get-status pass whatever their issued_at
+// (still signed, still not replayable), other commands are refused as stale.
+func TestUntrustedClock(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	e.trusted.Store(false)
+	old := e.req(CmdPing, "")
+	old.IssuedAt = t0.Add(90 * 24 * time.Hour).UnixMilli() // the gateway's clock is three months behind
+	p := e.sign(old)
+	resp := e.wantCode(CmdPing, p, "")
+	if !strings.Contains(string(resp.Result), `"clock_trusted":false`) {
+		t.Errorf("ping result %s", resp.Result)
+	}
+	e.wantCode(CmdPing, p, CodeReplayed)
+	e.wantCode(CmdGetStatus, e.sign(e.req(CmdGetStatus, "")), "")
+	r := e.wantCode(CmdSetLogLevel, e.sign(e.req(CmdSetLogLevel, `{"level":"debug"}`)), CodeStale)
+	if !strings.Contains(r.Error.Message, "not trusted") {
+		t.Errorf("message %q", r.Error.Message)
+	}
+	forged, _ := Sign(testKey(9), "city", e.req(CmdPing, ""))
+	e.wantCode(CmdPing, forged, CodeUnauthorized)
+	// A gateway clock far ahead (a bad RTC): issued_at + max age is long past, yet the ping's nonce is
+	// remembered for a freshness window from the gateway's now.
+	behind := e.req(CmdPing, "")
+	behind.IssuedAt = t0.Add(-90 * 24 * time.Hour).UnixMilli()
+	p = e.sign(behind)
+	e.wantCode(CmdPing, p, "")
+	e.clk.Add(DefaultMaxAge)
+	e.wantCode(CmdPing, p, CodeReplayed)
+	// Once the clock is trusted, the same old request is judged on its time.
+	e.trusted.Store(true)
+	old.Nonce = ""
+	e.wantCode(CmdPing, e.sign(old), CodeStale)
+	if e.ran(CmdPing) != 2 || e.ran(CmdSetLogLevel) != 0 {
+		t.Errorf("runs %v", e.runs)
+	}
+}
+
+func TestReplay(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	p := e.sign(e.req(CmdSetLogLevel, `{"level":"warn"}`))
+	e.wantCode(CmdSetLogLevel, p, "")
+	e.wantCode(CmdSetLogLevel, p, CodeReplayed)
+	// The same nonce in another request (another id) is a replay too.
+	r := e.req(CmdSetLogLevel, `{"level":"warn"}`)
+	var first Request
+	json.Unmarshal(p, &first)
+	r.Nonce = first.Nonce
+	e.wantCode(CmdSetLogLevel, e.sign(r), CodeReplayed)
+	// ...but not under another key: the pair (key_id, nonce) is remembered.
+	b, _ := Sign(e.backup, "backup", r)
+	e.wantCode(CmdSetLogLevel, b, "")
+
+	// Restart: a new cache, verifier and dispatcher on the same file.
+	e.clk.Add(time.Minute)
+	e.open()
+	e.wantCode(CmdSetLogLevel, p, CodeReplayed)
+	if n := e.cache.Stats().Entries; n != 2 {
+		t.Errorf("%d nonces after the restart, want 2", n)
+	}
+	// Past its max age the request is stale, and its nonce is forgotten at the next open.
+	e.clk.Add(DefaultMaxAge)
+	e.wantCode(CmdSetLogLevel, p, CodeStale)
+	e.open()
+	if n := e.cache.Stats().Entries; n != 0 {
+		t.Errorf("%d nonces kept past their expiry", n)
+	}
+	if e.ran(CmdSetLogLevel) != 2 {
+		t.Errorf("set-log-level ran %d times, want 2", e.ran(CmdSetLogLevel))
+	}
+}
+
+// TestLimits sends requests beyond each decoder limit, and at it.
+func TestLimits(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	valid := e.sign(e.req("echo", `{"a":1}`))
+	str := func(n int) string { return `"` + strings.Repeat("x", n) + `"` }
+	nest := func(depth int, open, close, leaf string) string {
+		return strings.Repeat(open, depth) + leaf + strings.Repeat(close, depth)
+	}
+	members := func(n int) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"k%d":%d`, i, i)
+		}
+		return b.String() + "}"
+	}
+	array := func(n int) string { return `{"a":[` + strings.TrimSuffix(strings.Repeat("0,", n), ",") + `]}` }
+	// Args at the limits are accepted (signed for real); beyond them refused before any other check.
+	for _, args := range []string{
+		`{"a":` + nest(6, `{"a":`, `}`, `1`) + `}`, // depth 8: request, args, 6 objects
+		`{"a":` + nest(6, `[`, `]`, `1`) + `}`,
+		array(256),
+		members(256),
+		`{"s":` + str(1024) + `}`,
+		`{` + str(1024) + `:1}`,
+		`{"n":` + strings.Repeat("1", 64) + `}`,
+	} {
+		e.wantCode("echo", e.sign(e.req("echo", args)), "")
+	}
+	withArgs := func(args string) []byte { return set(t, valid, "args", args) }
+	cases := []struct {
+		name    string
+		payload []byte
+		want    Code
+		msg     string
+	}{
+		{"too large", withArgs(`{"a":"` + strings.Repeat("x", 1000) + `","b":[` + strings.Repeat(`"`+strings.Repeat("y", 1000)+`",`, 16) + `1]}`), CodeTooLarge, "bytes, more than 16384"},
+		{"too deep (objects)", withArgs(`{"a":` + nest(7, `{"a":`, `}`, `1`) + `}`), CodeTooLarge, "deeper than 8"},
+		{"too deep (arrays)", withArgs(`{"a":` + nest(7, `[`, `]`, `1`) + `}`), CodeTooLarge, "deeper than 8"},
+		{"very deep", withArgs(`{"a":` + nest(5000, `[`, `]`, ``) + `}`), CodeTooLarge, "deeper than 8"},
+		{"array too long", withArgs(array(257)), CodeTooLarge, "more than 256 elements"},
+		{"too many members", withArgs(members(257)), CodeTooLarge, "more than 256 members"},
+		{"string too long", withArgs(`{"s":` + str(1025) + `}`), CodeTooLarge, "longer than 1024"},
+		{"key too long", withArgs(`{` + str(1025) + `:1}`), CodeTooLarge, "longer than 1024"},
+		{"escaped string counted unescaped", withArgs(`{"s":"` + strings.Repeat(`\u00e9`, 513) + `"}`), CodeTooLarge, "longer than 1024"},
+		{"number too long", withArgs(`{"n":` + strings.Repeat("1", 65) + `}`), CodeTooLarge, "number is longer"},
+		{"duplicate top-level key", append([]byte(`{"id":"x",`), valid[1:]...), CodeBadRequest, `duplicate key "id"`},
+		{"duplicate nested key", withArgs(`{"a":{"b":1,"b":2}}`), CodeBadRequest, `duplicate key "b" at depth 3`},
+		{"unknown field", set(t, valid, "extra", `1`), CodeBadRequest, `unknown field "extra"`},
+		{"field in another case", bytes.Replace(valid, []byte(`"id"`), []byte(`"ID"`), 1), CodeBadRequest, `unknown field "ID"`},
+		{"args null", withArgs(`null`), CodeBadRequest, "args: want a JSON object"},
+		{"args array", withArgs(`[]`), CodeBadRequest, "args: want a JSON object"},
+		{"args string", withArgs(`"{}"`), CodeBadRequest, "args: want a JSON object"},
+		{"trailing object", append(append([]byte{}, valid...), " {}"...), CodeBadRequest, "data after"},
+		{"trailing garbage", append(append([]byte{}, valid...), "x"...), CodeBadRequest, "not valid JSON"},
+		{"truncated", valid[:len(valid)-1], CodeBadRequest, "ends before"},
+		{"array", []byte(`[1,2]`), CodeBadRequest, "must be a JSON object"},
+		{"string", []byte(`"ping"`), CodeBadRequest, "must be a JSON object"},
+		{"empty", []byte{}, CodeBadRequest, "ends before"},
+		{"invalid JSON", []byte(`{"id":}`), CodeBadRequest, "not valid JSON"},
+		{"invalid UTF-8", bytes.Replace(valid, []byte(`"a"`), []byte("\"\xff\""), 1), CodeBadRequest, "UTF-8"},
+		{"issued_at float", set(t, valid, "issued_at", `1767225600000.5`), CodeBadRequest, "issued_at: want an integer"},
+		{"issued_at exponent", set(t, valid, "issued_at", `1.7e12`), CodeBadRequest, "issued_at: want an integer"},
+		{"issued_at huge", set(t, valid, "issued_at", `99999999999999999999`), CodeBadRequest, "issued_at: want an integer"},
+		{"issued_at string", set(t, valid, "issued_at", `"1767225600000"`), CodeBadRequest, "issued_at: want a number"},
+		{"issued_at zero", set(t, valid, "issued_at", `0`), CodeBadRequest, "issued_at: want unix milliseconds"},
+		{"issued_at negative", set(t, valid, "issued_at", `-5`), CodeBadRequest, "issued_at: want unix milliseconds"},
+		{"id number", set(t, valid, "id", `7`), CodeBadRequest, "id: want a string"},
+		{"id null", set(t, valid, "id", `null`), CodeBadRequest, "id: want a string"},
+		{"sig missing", set(t, valid, "sig", ""), CodeBadRequest, "sig: missing"},
+		{"id too long", set(t, valid, "id", str(65)), CodeBadRequest, "id: want 1 to 64"},
+		{"id with a space", set(t, valid, "id", `"a b"`), CodeBadRequest, "id: want"},
+		{"command name", set(t, valid, "command", `"Echo"`), CodeBadRequest, "command:"},
+		{"nonce too short", set(t, valid, "nonce", `"`+base64.RawURLEncoding.EncodeToString(make([]byte, 15))+`"`), CodeBadRequest, "nonce:"},
+		{"nonce too long", set(t, valid, "nonce", `"`+base64.RawURLEncoding.EncodeToString(make([]byte, 65))+`"`), CodeBadRequest, "nonce:"},
+		{"nonce standard base64", set(t, valid, "nonce", `"+/+/+/+/+/+/+/+/+/+/+/"`), CodeBadRequest, "nonce:"},
+		{"sig not base64", set(t, valid, "sig", `"`+strings.Repeat("*", 86)+`"`), CodeBadRequest, "sig:"},
+		{"key_id syntax", set(t, valid, "key_id", `"a/b"`), CodeBadRequest, "key_id:"},
+	}
+	big := cases[0].payload
+	if len(big) <= DefaultLimits.MaxBytes {
+		t.Fatalf("the too-large payload has only %d bytes", len(big))
+	}
+	for _, tc := range cases {
+		resp := e.wantCode("echo", tc.payload, tc.want)
+		if resp.Error != nil && !strings.Contains(resp.Error.Message, tc.msg) {
+			t.Errorf("%s: message %q lacks %q", tc.name, resp.Error.Message, tc.msg)
+		}
+	}
+	if s := e.d.Stats(); s.Panics != 0 || int(s.Refused) != len(cases) || e.ran("echo") != 7 {
+		t.Errorf("stats %+v, echo ran %d times", s, e.ran("echo"))
+	}
+}
+
+// TestSizeBoundary puts a signed request of exactly the size limit through, and one byte more.
+func TestSizeBoundary(t *testing.T) {
+	e := newEnv(t, envConfig{maxBytes: 2000})
+	r := e.req("echo", "")
+	sized := func(n int) []byte {
+		pad := `{"p":["` + strings.Repeat("x", 900) + `","`
+		r.Nonce = ""
+		r.Args = json.RawMessage(pad + `"]}`)
+		b := e.sign(r)
+		r.Nonce = ""
+		r.Args = json.RawMessage(pad + strings.Repeat("y", n-len(b)) + `"]}`)
+		return e.sign(r)
+	}
+	if p := sized(2000); len(p) != 2000 {
+		t.Fatalf("request of %d bytes", len(p))
+	} else {
+		e.wantCode("echo", p, "")
+	}
+	if p := sized(2001); len(p) != 2001 {
+		t.Fatalf("request of %d bytes", len(p))
+	} else {
+		e.wantCode("echo", p, CodeTooLarge)
+	}
+}
+
+func TestNewVerifierRefuses(t *testing.T) {
+	c, err := OpenReplayCache(t.TempDir()+"/n", ReplayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pub := testKey(1).Public().(ed25519.PublicKey)
+	for _, tc := range []struct {
+		o    VerifierOptions
+		want string
+	}{
+		{VerifierOptions{Gateway: "gw 1", Keys: map[string]ed25519.PublicKey{"k": pub}, Replay: c}, "gateway id"},
+		{VerifierOptions{Gateway: "gw", Replay: c}, "no public keys"},
+		{VerifierOptions{Gateway: "gw", Keys: map[string]ed25519.PublicKey{"k/1": pub}, Replay: c}, `key id "k/1"`},
+		{VerifierOptions{Gateway: "gw", Keys: map[string]ed25519.PublicKey{"k": pub[:16]}, Replay: c}, "16 bytes"},
+		{VerifierOptions{Gateway: "gw", Keys: map[string]ed25519.PublicKey{"k": pub}}, "no replay cache"},
+		{VerifierOptions{Gateway: "gw", Keys: map[string]ed25519.PublicKey{"k": pub}, Replay: c, MaxAge: time.Minute}, "give both the same"},
+	} {
+		if _, err := NewVerifier(tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewVerifier: %v, want an error containing %q", err, tc.want)
+		}
+	}
+}
