@@ -196,7 +196,7 @@ func (d *daemon) start(cfg *config.Config) (*instance, error) {
 		d.level.SetLevel(lvl)
 	}
 	g, err := gateway.New(gateway.Options{Config: cfg, Version: d.version, Log: d.log, OnBatch: d.batches.Note,
-		OnReloadRequest: d.requestReload})
+		OnReloadRequest: d.requestReload, Level: &d.level})
 	if err != nil {
 		return nil, err
 	}
