@@ -11,6 +11,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -202,4 +203,12 @@ func writeFile(t testing.TB, path string, data []byte) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatalf("testpki: write %s: %v", path, err)
 	}
+}
+
+// ClientTLS returns a TLS configuration that trusts only this CA, for a test's own MQTT clients.
+func (ca *CA) ClientTLS(t testing.TB) *tls.Config {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }
