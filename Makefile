@@ -61,4 +61,4 @@ tidy-check: ## fail when go.mod/go.sum are not tidy
 	$(GO) mod tidy -diff
 
 clean: ## remove build output and the sim state directory
-	rm -rf bin var
+	rm -rf bin var dist

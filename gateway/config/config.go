@@ -266,7 +266,7 @@ type Clock struct {
 
 // LocalAPI configures the technician API on a unix socket.
 type LocalAPI struct {
-	// Socket is the unix socket path; default /run/waysided/local.sock. Empty string after
+	// Socket is the unix socket path; default /run/wayside/local.sock. Empty string after
 	// defaults never happens; set "off" to disable the API.
 	Socket string `yaml:"socket"`
 	// Group, when set, owns the socket (mode 0660) so its members may use the CLI without root.
@@ -477,7 +477,7 @@ func (c *Config) applyDefaults() {
 		c.Clock.Hold = Duration(10 * time.Minute)
 	}
 	if c.Local.Socket == "" {
-		c.Local.Socket = "/run/waysided/local.sock"
+		c.Local.Socket = "/run/wayside/local.sock"
 	}
 	if c.Sim.Seed == 0 {
 		c.Sim.Seed = 1

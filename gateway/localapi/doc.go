@@ -1,8 +1,8 @@
 // Package localapi is waysided's local API: HTTP and JSON on a unix socket, for the technician CLI
 // (wayside) and for curl:
 //
-//	curl --unix-socket /run/waysided/local.sock http://local/localapi/v0/status
-//	curl --unix-socket /run/waysided/local.sock -X POST 'http://local/localapi/v0/read?sensor=env1'
+//	curl --unix-socket /run/wayside/local.sock http://local/localapi/v0/status
+//	curl --unix-socket /run/wayside/local.sock -X POST 'http://local/localapi/v0/read?sensor=env1'
 //
 // Endpoints live under /localapi/v0/<name> ("v0": the API may still change), in one map from name to
 // handler (see handlers.go). GET endpoints only read state:

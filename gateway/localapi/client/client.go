@@ -22,7 +22,7 @@ import (
 )
 
 // DefaultSocket is where waysided listens unless local_api.socket says otherwise.
-const DefaultSocket = "/run/waysided/local.sock"
+const DefaultSocket = "/run/wayside/local.sock"
 
 // Client is a local API client. The zero value uses DefaultSocket.
 type Client struct {
