@@ -10,6 +10,8 @@ GO ?= go
 .PHONY: help run test test-arm vet bench fuzz build build-arm64 build-armv7 fmt tidy-check clean deb size
 
 FUZZTIME ?= 30s
+BENCHTIME ?= 1s
+BENCHFLAGS ?=
 DIST ?= dist
 DEB_ARCHES ?= amd64 arm64 armhf
 
@@ -33,8 +35,8 @@ vet: ## go vet (both build-tag variants) and gofmt
 test-arm: ## run the buffer, driver and encoder tests for arm64 and armv7 under qemu-user
 	bash scripts/test-arm.sh
 
-bench: ## benchmarks with allocation counts (prints, never asserts times)
-	$(GO) test -run '^$$' -bench . -benchmem ./buffer/ ./cloudsync/...
+bench: ## the performance suite, ~2 min, prints one table and never asserts times (BENCHTIME=1s per micro-benchmark; BENCHFLAGS=-write updates BENCHMARKS.md)
+	GO="$(GO)" $(GO) run ./scripts/bench -benchtime $(BENCHTIME) $(BENCHFLAGS)
 
 fuzz: ## fuzz the decoders of untrusted input, FUZZTIME each (default 30s); new finds land in testdata/fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzRecover$$' -fuzztime $(FUZZTIME) ./buffer/spool/

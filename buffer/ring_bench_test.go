@@ -20,12 +20,19 @@ import (
 //	BenchmarkSPSC           one producer goroutine, one consumer goroutine
 //	BenchmarkMPSC4          four producer goroutines, one consumer goroutine
 //
-// ns/op is per value pushed. Variants:
+// ns/op is per value pushed; every variant pushes b.N values and takes each out once (or reports it
+// dropped). Variants:
 //
 //	chan           blocking send, `for range` receive: the producer waits when the channel is full
 //	diodes         Set (allocates a bucket and our *Reading), TryNext polled with runtime.Gosched
-//	ring           Push (evicts the oldest when full), consumer PopBatch + Wait: the gateway's use
+//	ring           Push (evicts the oldest when full); the consumer drains with PopBatch into a
+//	               buffer of benchBatch like the gateway's batcher, and calls Wait when the ring is
+//	               empty (the batcher polls Len on a 20 ms ticker instead, which would only measure
+//	               the ticker)
 //	ring_lossless  TryPush retried with runtime.Gosched when full, like the channel's blocking send
+//
+// BenchmarkSameGoroutine has one value in flight: chan sends and receives it, ring Pushes and Pops it.
+// Its *_batch variants push benchBatch values and then take them out, with receives and one PopBatch.
 //
 // "dropped" is the number of values the implementation reports it dropped during the last run (b.N
 // values); diodes' own count comes from its Alerter. The ring's count is exact (the benchmark fails
@@ -33,6 +40,9 @@ import (
 // dropped (negative when it over-reports), "collisions" counts its "Diode set collision" log lines.
 
 const benchCap = 1024
+
+// benchBatch is the consumer's buffer, the gateway's default batch.max_readings.
+const benchBatch = 100
 
 var benchSink int64
 
@@ -66,6 +76,38 @@ func BenchmarkSameGoroutine(b *testing.B) {
 			q.Push(v)
 			r, _ := q.Pop()
 			sum += r.Time
+		}
+		benchSink = sum
+	})
+	b.Run("chan_batch", func(b *testing.B) {
+		ch := make(chan Reading, benchCap)
+		var sum int64
+		for i := 0; i < b.N; i += benchBatch {
+			n := min(benchBatch, b.N-i)
+			for range n {
+				ch <- v
+			}
+			for range n {
+				sum += (<-ch).Time
+			}
+		}
+		benchSink = sum
+	})
+	b.Run("ring_batch", func(b *testing.B) {
+		q := newRing(b, benchCap)
+		dst := make([]Reading, benchBatch)
+		var sum int64
+		for i := 0; i < b.N; i += benchBatch {
+			n := min(benchBatch, b.N-i)
+			for range n {
+				q.Push(v)
+			}
+			if got := q.PopBatch(dst[:n]); got != n {
+				b.Fatalf("PopBatch = %d, want %d", got, n)
+			}
+			for _, r := range dst[:n] {
+				sum += r.Time
+			}
 		}
 		benchSink = sum
 	})
@@ -133,7 +175,7 @@ func benchRing(b *testing.B, producers int, lossless bool) {
 			}
 		}
 	}
-	dst := make([]Reading, 64)
+	dst := make([]Reading, benchBatch)
 	b.ReportAllocs()
 	b.ResetTimer()
 	done := startProducers(b, producers, push)

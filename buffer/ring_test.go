@@ -233,7 +233,8 @@ func TestRingAllocs(t *testing.T) {
 }
 
 // TestRingLayout checks what the doc comments promise about memory: pointer-free 32-byte slots,
-// 128 bytes between the fields different goroutines write, 64-bit atomics aligned on 32-bit ARM.
+// 128 bytes between the fields different goroutines write, 64-bit atomics aligned on 32-bit ARM
+// (including the value words, which the consumer reads with atomic.LoadUint64).
 func TestRingLayout(t *testing.T) {
 	if s := unsafe.Sizeof(slot{}); s != 32 {
 		t.Errorf("slot is %d bytes, want 32", s)
@@ -261,11 +262,11 @@ func TestRingLayout(t *testing.T) {
 	f := func(off, size uintptr) span { return span{off, off + size} }
 	groups := []span{
 		{unsafe.Offsetof(q.slots), unsafe.Offsetof(q.timer) + unsafe.Sizeof(q.timer)},
-		f(unsafe.Offsetof(q.enq), unsafe.Sizeof(q.enq)),
+		{unsafe.Offsetof(q.enq), unsafe.Offsetof(q.deqSeen) + unsafe.Sizeof(q.deqSeen)},
 		f(unsafe.Offsetof(q.deq), unsafe.Sizeof(q.deq)),
 		{unsafe.Offsetof(q.dropped), unsafe.Offsetof(q.rejected) + unsafe.Sizeof(q.rejected)},
 	}
-	names := []string{"read-mostly header", "producer index", "consumer index", "counters"}
+	names := []string{"read-mostly header", "producer indexes", "consumer index", "counters"}
 	if groups[0].start < cacheLine {
 		t.Errorf("%d bytes before the header, want >= %d", groups[0].start, cacheLine)
 	}
@@ -280,9 +281,10 @@ func TestRingLayout(t *testing.T) {
 
 	r := newRing(t, 4)
 	for name, p := range map[string]unsafe.Pointer{
-		"enq": unsafe.Pointer(&r.enq), "deq": unsafe.Pointer(&r.deq),
+		"enq": unsafe.Pointer(&r.enq), "deqSeen": unsafe.Pointer(&r.deqSeen), "deq": unsafe.Pointer(&r.deq),
 		"dropped": unsafe.Pointer(&r.dropped), "rejected": unsafe.Pointer(&r.rejected),
 		"slots[1].seq": unsafe.Pointer(&r.slots[1].seq), "slots[3].seq": unsafe.Pointer(&r.slots[3].seq),
+		"slots[1].w[0]": unsafe.Pointer(&r.slots[1].w[0]), "slots[3].w[2]": unsafe.Pointer(&r.slots[3].w[2]),
 	} {
 		if uintptr(p)%8 != 0 {
 			t.Errorf("%s at %#x is not 8-byte aligned", name, p)
@@ -375,17 +377,180 @@ func TestRingWaitRecheck(t *testing.T) {
 	}
 }
 
+// fullRing returns a ring of capacity 4 holding the values 0..3 of producer 0.
+func fullRing(t *testing.T) *Ring {
+	t.Helper()
+	q := newRing(t, 4)
+	for i := range int64(4) {
+		if !q.TryPush(reading(0, i)) {
+			t.Fatalf("TryPush %d failed on a ring that was not full", i)
+		}
+	}
+	return q
+}
+
+// expectValues pops everything left in q and checks that it is exactly want, in order.
+func expectValues(t *testing.T, q *Ring, want ...int64) {
+	t.Helper()
+	dst := make([]Reading, 8)
+	n := q.PopBatch(dst)
+	if n != len(want) {
+		t.Fatalf("PopBatch = %d values %+v, want %v", n, dst[:n], want)
+	}
+	for i, r := range dst[:n] {
+		checkIntact(t, r)
+		if r.Time != want[i] {
+			t.Fatalf("PopBatch = %+v, want values %v", dst[:n], want)
+		}
+	}
+}
+
+// waitFor receives from ch or fails the test after a generous timeout.
+func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+// TestRingEvictionLosesToPop lets the consumer take the oldest value while a Push has reserved it for
+// eviction but not yet moved deq. The Push must give the value up to the consumer, find the room the
+// consumer made and store without reporting a drop.
+func TestRingEvictionLosesToPop(t *testing.T) {
+	q := fullRing(t)
+	var got []Reading
+	testHookEvicting = func(q *Ring) {
+		if r, ok := q.Pop(); ok {
+			got = append(got, r)
+		}
+	}
+	defer func() { testHookEvicting = nil }()
+	done := make(chan bool, 1)
+	go func() { done <- q.Push(reading(0, 4)) }()
+	if waitFor(t, done, "Push") {
+		t.Error("Push reported a drop although the consumer took the oldest value")
+	}
+	if len(got) != 1 || got[0].Time != 0 {
+		t.Fatalf("Pop during the eviction = %+v, want value 0", got)
+	}
+	checkIntact(t, got[0])
+	if s := q.Stats(); s != (RingStats{Pushed: 5, Popped: 1}) {
+		t.Errorf("Stats = %+v, want Pushed 5 Popped 1 Dropped 0", s)
+	}
+	testHookEvicting = nil
+	expectValues(t, q, 1, 2, 3, 4)
+}
+
+// TestRingPopLosesToEviction evicts the oldest value and stores a new one in its slot after Pop (and
+// then PopBatch) has copied it and before it claims it. The consumer must not return the evicted value
+// or a mix of the two. Pop copies again and returns the next value; PopBatch keeps its copies of the
+// values after the evicted one, which are still good, and claims them without copying again.
+func TestRingPopLosesToEviction(t *testing.T) {
+	for _, tc := range []struct {
+		batch  bool
+		copies int     // times the consumer copied before its claim succeeded
+		want   []int64 // values returned
+		rest   []int64 // values left in the ring
+	}{
+		{batch: false, copies: 2, want: []int64{1}, rest: []int64{2, 3, 4}},
+		{batch: true, copies: 1, want: []int64{1, 2, 3}, rest: []int64{4}},
+	} {
+		q := fullRing(t)
+		copies := 0
+		testHookPopCopied = func(q *Ring) {
+			copies++
+			if copies == 1 && !q.Push(reading(0, 4)) {
+				t.Error("Push into a full ring did not report a drop")
+			}
+		}
+		res := make(chan []Reading, 1)
+		go func() {
+			if tc.batch {
+				dst := make([]Reading, 4)
+				res <- dst[:q.PopBatch(dst)]
+			} else if r, ok := q.Pop(); ok {
+				res <- []Reading{r}
+			} else {
+				res <- nil
+			}
+		}()
+		got := waitFor(t, res, "the consumer")
+		testHookPopCopied = nil
+		if copies != tc.copies {
+			t.Fatalf("batch %v: the consumer copied %d times, want %d", tc.batch, copies, tc.copies)
+		}
+		if len(got) != len(tc.want) {
+			t.Fatalf("batch %v: got %+v, want values %v", tc.batch, got, tc.want)
+		}
+		for i, r := range got {
+			checkIntact(t, r)
+			if r.Time != tc.want[i] {
+				t.Fatalf("batch %v: got %+v, want values %v", tc.batch, got, tc.want)
+			}
+		}
+		if s := q.Stats(); s != (RingStats{Pushed: 5, Popped: uint64(len(tc.want)), Dropped: 1}) {
+			t.Errorf("batch %v: Stats = %+v, want Pushed 5 Popped %d Dropped 1", tc.batch, s, len(tc.want))
+		}
+		expectValues(t, q, tc.rest...)
+	}
+}
+
+// TestRingPushWaitsForEviction pauses producer P after it has read a full slot's seq and before it
+// reads deq, lets producer E evict that slot's value and stops E just after it moved deq, before it
+// claims the position. deq now says the value has left the ring, but not because the consumer took it:
+// the slot is E's, and P must wait and store at the next position. (A P that claimed the position too
+// would make E panic when it finds its position taken.)
+func TestRingPushWaitsForEviction(t *testing.T) {
+	q := fullRing(t)
+	var enqueueDeqCalls, evictedCalls atomic.Int32
+	pPaused, pGo := make(chan struct{}), make(chan struct{})
+	ePaused, eGo := make(chan struct{}), make(chan struct{})
+	testHookEnqueueDeq = func(*Ring) {
+		if enqueueDeqCalls.Add(1) == 1 { // P; E and P's later rounds pass
+			close(pPaused)
+			<-pGo
+		}
+	}
+	testHookEvicted = func(*Ring) {
+		if evictedCalls.Add(1) == 1 { // E; P's own eviction later passes
+			close(ePaused)
+			<-eGo
+		}
+	}
+	defer func() { testHookEnqueueDeq, testHookEvicted = nil, nil }()
+
+	pDone, eDone := make(chan bool, 1), make(chan bool, 1)
+	go func() { pDone <- q.Push(reading(0, 5)) }()
+	waitFor(t, pPaused, "producer P to read the slot")
+	go func() { eDone <- q.Push(reading(0, 4)) }()
+	waitFor(t, ePaused, "producer E to evict value 0")
+	close(pGo)
+	select {
+	case <-pDone:
+		t.Fatal("P stored a value while E was evicting the value in P's slot")
+	case <-time.After(50 * time.Millisecond): // P must still be waiting for E
+	}
+	close(eGo)
+	if !waitFor(t, eDone, "E's Push") || !waitFor(t, pDone, "P's Push") {
+		t.Error("a Push into a full ring did not report a drop")
+	}
+	if s := q.Stats(); s != (RingStats{Pushed: 6, Dropped: 2}) {
+		t.Errorf("Stats = %+v, want Pushed 6 Dropped 2", s)
+	}
+	expectValues(t, q, 2, 3, 4, 5)
+}
+
 // stress runs 4 producers against one consumer and checks that every value arrives once, in order per
-// producer, or was counted as evicted. evict selects Push on a small ring (producers overflow and evict
-// while the consumer pops) over TryPush retried until accepted (nothing may be lost).
-func stress(t *testing.T, evict bool) {
+// producer, or was counted as evicted. evict selects Push (producers overflow the ring and evict while
+// the consumer pops) over TryPush retried until accepted (nothing may be lost).
+func stress(t *testing.T, evict bool, capacity int) {
 	const producers = 4
 	const perProducer = 50_000
 	const total = producers * perProducer
-	capacity := 256
-	if evict {
-		capacity = 16
-	}
 	q := newRing(t, capacity)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -402,6 +567,11 @@ func stress(t *testing.T, evict bool) {
 				if evict {
 					if q.Push(v) {
 						pushDrops.Add(1)
+					}
+					if i%1024 == 1023 {
+						// Push never blocks: without this the producers can finish before the
+						// consumer runs at all (one CPU, or a consumer still parked).
+						runtime.Gosched()
 					}
 					continue
 				}
@@ -470,5 +640,9 @@ func stress(t *testing.T, evict bool) {
 	}
 }
 
-func TestRingStressLossless(t *testing.T) { stress(t, false) }
-func TestRingStressEvicting(t *testing.T) { stress(t, true) }
+func TestRingStressLossless(t *testing.T) { stress(t, false, 256) }
+func TestRingStressEvicting(t *testing.T) { stress(t, true, 16) }
+
+// TestRingStressEvictingTiny uses the smallest ring, where nearly every Push evicts and races the
+// consumer's copy of the same slot.
+func TestRingStressEvictingTiny(t *testing.T) { stress(t, true, 2) }

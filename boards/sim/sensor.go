@@ -19,10 +19,10 @@ func Drivers() []string {
 	return names
 }
 
-// BusKind returns the kind of bus driver's part sits on: "i2c", "uart" or "gpio"; "" for an unknown
-// driver.
+// BusKind returns the kind of bus driver's part sits on: "i2c", "uart" or "gpio" ("sim" for a load
+// part); "" for an unknown driver.
 func BusKind(driver string) string {
-	if p, ok := parts[driver]; ok {
+	if p, ok := lookup(driver); ok {
 		return p.bus
 	}
 	return ""
@@ -59,9 +59,9 @@ type Sensor struct {
 
 // Open attaches the emulated part for spec and opens the real driver on it.
 func Open(spec Spec) (*Sensor, error) {
-	p, ok := parts[spec.Driver]
+	p, ok := lookup(spec.Driver)
 	if !ok {
-		return nil, fmt.Errorf("sim: no simulated %q; the sim board has %s", spec.Driver, strings.Join(Drivers(), ", "))
+		return nil, fmt.Errorf("sim: no simulated %q; the sim board has %s", spec.Driver, strings.Join(append(Drivers(), Loads()...), ", "))
 	}
 	o := &opened{spec: spec, bus: spec.Bus, addr: spec.Address}
 	if p.bus == "i2c" {
@@ -134,7 +134,7 @@ func (s *Sensor) Halt() error {
 // at ms and puts it through a separate emulator and the driver's own conversions, so it is exactly
 // what the sim board's Sample returns, and differs from the model by the part's resolution.
 func Expected(seed uint64, name, driver, channel string, ms int64, interval time.Duration) (float64, bool) {
-	p, ok := parts[driver]
+	p, ok := lookup(driver)
 	if !ok {
 		return 0, false
 	}
