@@ -191,6 +191,7 @@ type Link struct {
 	queue    chan pending  // published batches in order, for trackAcks
 	lost     chan error    // connection losses, for the connection loop
 	cmds     chan mqtt.Message
+	evq      chan []byte   // events for publishEvents
 	kick     chan struct{} // a status refresh is wanted
 	stop     chan struct{}
 	ackDone  chan struct{}
@@ -277,6 +278,7 @@ func New(opts Options) (*Link, error) {
 		queue:    make(chan pending, opts.MaxInflight),
 		lost:     make(chan error, 1),
 		cmds:     make(chan mqtt.Message, 16),
+		evq:      make(chan []byte, 64),
 		kick:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		ackDone:  make(chan struct{}),
@@ -335,8 +337,9 @@ func (l *Link) Start() {
 	}
 	go l.trackAcks()
 	go l.connectLoop()
-	l.bgDone.Add(2)
+	l.bgDone.Add(3)
 	go func() { defer l.bgDone.Done(); l.serveCommands() }()
+	go func() { defer l.bgDone.Done(); l.publishEvents() }()
 	go func() { defer l.bgDone.Done(); l.refreshStatus() }()
 }
 
@@ -375,10 +378,22 @@ func (l *Link) connectLoop() {
 		default:
 		}
 		l.state.Store("connecting")
+		// paho refuses Connect until it has finished tearing down the previous connection.
+		for i := 0; i < 200 && l.client.IsConnected(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		for len(l.lost) > 0 { // losses of earlier connections, reported late
+			<-l.lost
+		}
 		tok := l.client.Connect()
 		// paho tries each broker in order within one Connect; bound the whole round.
 		round := time.Duration(len(l.opts.Brokers))*(l.opts.ConnectTimeout+2*time.Second) + 5*time.Second
-		if !waitToken(tok, round, nil) {
+		if !waitToken(tok, round, l.stop) {
+			select {
+			case <-l.stop:
+				return
+			default:
+			}
 			l.log.Error("mqtt connect did not complete; trying again", zap.Duration("waited", round))
 		}
 		if err := tok.Error(); err != nil || !l.client.IsConnectionOpen() {
@@ -393,8 +408,12 @@ func (l *Link) connectLoop() {
 				renew = time.After(l.opts.CredentialsTTL * 9 / 10)
 			}
 			var lostErr error
+		wait:
 			select {
 			case lostErr = <-l.lost:
+				if l.client.IsConnectionOpen() {
+					goto wait // the loss of an earlier connection, reported after this one came up
+				}
 			case <-renew:
 				// Leave before the platform drops us for an expired token (which would fire the
 				// last will); reconnect at once with fresh credentials.
@@ -644,8 +663,24 @@ func (l *Link) Event(e Event) {
 		l.eventsLost.Add(1)
 		return
 	}
-	l.client.Publish(l.topics.Events, 1, false, b)
-	l.events.Add(1)
+	select { // paho's Publish can block on its outbound queue: the events goroutine takes that wait
+	case l.evq <- b:
+	default:
+		l.eventsLost.Add(1)
+	}
+}
+
+// publishEvents publishes queued events until Close.
+func (l *Link) publishEvents() {
+	for {
+		select {
+		case <-l.stop:
+			return
+		case b := <-l.evq:
+			l.client.Publish(l.topics.Events, 1, false, b)
+			l.events.Add(1)
+		}
+	}
 }
 
 // serveCommands answers command requests one at a time, in arrival order.
@@ -679,15 +714,19 @@ type gateStore struct {
 
 func (s *gateStore) All() []string {
 	keys := s.Store.All()
+	// Every snapshot counts (only resume calls All): even one taken as the connection dropped again
+	// may complete pending tokens without a PUBACK.
+	s.l.resumes.Add(1)
 	if c := s.l.client; c != nil && c.IsConnectionOpen() {
-		s.l.resumes.Add(1)
 		s.l.resumed.Store(true)
 	}
 	return keys
 }
 
-func (l *Link) onLost(_ mqtt.Client, err error) {
-	l.resumed.Store(false)
+func (l *Link) onLost(c mqtt.Client, err error) {
+	if !c.IsConnectionOpen() { // not a newer connection already up and resumed
+		l.resumed.Store(false)
+	}
 	l.log.Warn("mqtt disconnected", zap.String("broker", l.broker.Load().(string)), zap.Error(err),
 		zap.Int("inflight", len(l.slots)))
 	select {
@@ -706,9 +745,10 @@ func (l *Link) Publish(ctx context.Context, seq uint64, payload []byte) error {
 	}
 	body := make([]byte, len(payload)) // paho keeps the slice until the PUBACK; ours is reused
 	copy(body, payload)
+	resumes := l.resumes.Load() // before Publish: a resume while it blocks must mark the batch unconfirmed
 	tok := l.client.Publish(l.topics.Telemetry, 1, false, body)
 	l.published.Add(1)
-	l.queue <- pending{seq: seq, tok: tok, sent: time.Now(), resumes: l.resumes.Load()} // never blocks: slots bound the queue
+	l.queue <- pending{seq: seq, tok: tok, sent: time.Now(), resumes: resumes} // never blocks: slots bound the queue
 	return nil
 }
 
@@ -777,7 +817,9 @@ func (l *Link) Close(timeout time.Duration) error {
 		if l.Connected() {
 			l.sendStatus("offline", true)
 		}
-		for len(l.slots) > 0 && time.Now().Before(deadline) {
+		// Acknowledgements come only over a connection: while there is none, waiting cannot help
+		// (unacknowledged batches stay in the spool).
+		for len(l.slots) > 0 && time.Now().Before(deadline) && (l.Connected() || l.state.Load() == "connecting") {
 			time.Sleep(10 * time.Millisecond)
 		}
 		left := len(l.slots)
