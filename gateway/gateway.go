@@ -540,7 +540,7 @@ func (g *Gateway) send(stop <-chan struct{}) {
 	var liveMark uint64 // newest sequence number sent as live data
 	replayEvery := time.Duration(float64(time.Second) / g.cfg.Spool.ReplayRate)
 	var lastReplay time.Time
-	idle := time.NewTicker(50 * time.Millisecond)
+	idle := time.NewTimer(50 * time.Millisecond)
 	defer idle.Stop()
 	for ctx.Err() == nil {
 		g.senderBeat.Store(time.Now().UnixNano())
@@ -579,11 +579,10 @@ func (g *Gateway) send(stop <-chan struct{}) {
 					g.log.Error("restamp batch; sent with untrusted times", zap.Uint64("seq", r.Seq), zap.Error(err))
 				}
 			case time.Since(g.started) < g.cfg.Clock.Hold.D() && !draining:
-				g.spool.Unsend(r.Seq) // wait for a trusted time to correct it
+				// Wait for a trusted time to correct it; the backlog replay offers it again (liveMark
+				// stays past it, so later batches are not held up behind it).
+				g.spool.Unsend(r.Seq)
 				ok = false
-				if r.Seq == liveMark {
-					liveMark = r.Seq - 1
-				}
 			}
 		}
 		if ok {
@@ -604,6 +603,12 @@ func (g *Gateway) send(stop <-chan struct{}) {
 			return // what is left stays in the spool for the next start
 		}
 		g.spool.MaybeSync()
+		// Wake for a new batch, the next replay slot, or at the latest the idle tick.
+		wake := 50 * time.Millisecond
+		if d := replayEvery - time.Since(lastReplay); d > 0 && d < wake {
+			wake = d
+		}
+		idle.Reset(wake)
 		select {
 		case <-g.appended:
 		case <-idle.C:

@@ -636,8 +636,8 @@ func (s *Spool) Next(newest bool) (r Record, ok bool, err error) {
 	return s.next(false, 0)
 }
 
-// NextAfter returns the newest unsent batch whose sequence number is above after, marking it sent:
-// live data, as opposed to the backlog.
+// NextAfter returns the oldest unsent batch whose sequence number is above after, marking it sent:
+// live data in the order it was made, as opposed to the backlog.
 func (s *Spool) NextAfter(after uint64) (r Record, ok bool, err error) { return s.next(true, after) }
 
 func (s *Spool) next(newest bool, after uint64) (r Record, ok bool, err error) {
@@ -647,8 +647,10 @@ func (s *Spool) next(newest bool, after uint64) (r Record, ok bool, err error) {
 	if newest {
 		for i := len(s.index) - 1; i >= 0 && s.index[i].seq > after; i-- {
 			if !s.index[i].sent && !s.index[i].acked {
-				idx = i
-				break
+				idx = i // keep looking back for an older one above after
+				if after == 0 {
+					break // Next(true): the newest
+				}
 			}
 		}
 	} else {

@@ -433,3 +433,33 @@ func TestUnreadableSegmentKept(t *testing.T) {
 		t.Fatalf("after an unreadable segment: %v", got)
 	}
 }
+
+// TestNextAfterInOrder: live data after a mark comes oldest first, so a sender that falls behind
+// sends what it missed in the order it was made instead of leaving it to the paced backlog.
+func TestNextAfterInOrder(t *testing.T) {
+	s := open(t, t.TempDir(), nil)
+	defer s.Close()
+	for seq := uint64(1); seq <= 10; seq++ {
+		if err := s.Append(seq, payload(seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []uint64
+	for mark := uint64(4); ; {
+		r, ok, err := s.NextAfter(mark)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		got = append(got, r.Seq)
+		mark = r.Seq
+	}
+	if fmt.Sprint(got) != fmt.Sprint(seqRange(5, 10)) {
+		t.Fatalf("live after 4: %v", got)
+	}
+	if r, ok, _ := s.Next(false); !ok || r.Seq != 1 {
+		t.Fatalf("backlog starts at %d %v, want 1", r.Seq, ok)
+	}
+}
