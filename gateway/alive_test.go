@@ -35,3 +35,23 @@ func TestAlive(t *testing.T) {
 		t.Fatalf("slow read: %v", err)
 	}
 }
+
+// TestStateDirLock: a second gateway on the same state directory is refused with a message naming
+// the directory, and gets it once the first has let go.
+func TestStateDirLock(t *testing.T) {
+	dir := t.TempDir()
+	first, err := lockStateDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockStateDir(dir); err == nil || !strings.Contains(err.Error(), "in use by another waysided") ||
+		!strings.Contains(err.Error(), dir) {
+		t.Fatalf("second lock: %v", err)
+	}
+	first.Close()
+	again, err := lockStateDir(dir)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	again.Close()
+}

@@ -76,6 +76,7 @@ type Gateway struct {
 	spool   *spool.Spool
 	seq     *seqStore
 	replay  *command.ReplayCache // accepted command nonces; nil when commands are off
+	lock    *os.File             // holds the state directory's lock until the gateway is done
 	// appended wakes the sender when the batcher has spooled a batch.
 	appended chan struct{}
 	clock    *wallClock
@@ -113,7 +114,11 @@ func New(opts Options) (g *Gateway, err error) {
 	if g.bootID, err = newBootID(); err != nil {
 		return nil, err
 	}
+	if g.lock, err = lockStateDir(cfg.Spool.Dir); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	if g.seq, err = openSeq(cfg.Spool.Dir); err != nil {
+		g.lock.Close()
 		return nil, err
 	}
 	g.bootSeq = g.seq.next
@@ -129,10 +134,12 @@ func New(opts Options) (g *Gateway, err error) {
 		SegmentBytes: int64(cfg.Spool.SegmentBytes), QuotaBytes: int64(cfg.Spool.QuotaBytes),
 		SyncEvery: cfg.Spool.SyncEvery, SyncInterval: cfg.Spool.SyncInterval.D(), Log: g.log})
 	if err != nil {
+		g.lock.Close()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	if g.board, err = boards.Open(cfg.Gateway.Board, cfg.Sim.Seed); err != nil {
 		g.spool.Close()
+		g.lock.Close()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	defer func() {
@@ -143,6 +150,7 @@ func New(opts Options) (g *Gateway, err error) {
 			if g.replay != nil {
 				g.replay.Close()
 			}
+			g.lock.Close()
 		}
 	}()
 	for _, sc := range cfg.Sensors {
@@ -276,14 +284,16 @@ func (g *Gateway) Run(ctx context.Context) error {
 	close(stopBatcher)
 	<-batcherDone // the ring is now drained into the spool
 	errSync := g.spool.Sync()
-	close(stopSender) // the sender hands what it can to the link until the drain timeout
+	drainEnd := time.Now().Add(g.opts.DrainTimeout) // one deadline for the sender and the link
+	close(stopSender)                               // the sender hands what it can to the link until the drain timeout
 	<-senderDone
-	errLink := g.link.Close(g.opts.DrainTimeout)
+	errLink := g.link.Close(max(time.Until(drainEnd), time.Second))
 	errSpool := g.spool.Close()
 	errBoard := g.board.Close()
 	if g.replay != nil {
 		errBoard = errors.Join(errBoard, g.replay.Close())
 	}
+	g.lock.Close()
 	rs, ss := g.ring.Stats(), g.spool.Stats()
 	g.log.Info("gateway stopped", zap.Uint64("batches", g.batches.Load()), zap.Uint64("readings", g.readings.Load()),
 		zap.Uint64("spooled_readings", g.spooled.Load()), zap.Uint64("ring_dropped", rs.Dropped),
@@ -339,6 +349,7 @@ func (g *Gateway) Close() error {
 	if g.replay != nil {
 		err = errors.Join(err, g.replay.Close())
 	}
+	g.lock.Close()
 	return err
 }
 

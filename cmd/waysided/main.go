@@ -171,7 +171,16 @@ func (d *daemon) serve(ctx context.Context, cfg *config.Config) error {
 			d.sd.reloading()
 			d.log.Info("reloading configuration", zap.String("trigger", why), zap.String("from", inst.cfg.Hash),
 				zap.String("to", next.Hash))
+			// Draining the old pipeline and opening the new one can take longer than the watchdog
+			// interval: keep pinging through the reload, but not past a bound.
 			stopWatchdog()
+			began := time.Now()
+			stopWatchdog = d.sd.watchdog(func(time.Duration) error {
+				if time.Since(began) > reloadBound {
+					return fmt.Errorf("reload still running after %v", reloadBound)
+				}
+				return nil
+			})
 			if err := inst.close(); err != nil {
 				d.log.Warn("stopping the old pipeline for a reload", zap.Error(err))
 			}
@@ -184,11 +193,15 @@ func (d *daemon) serve(ctx context.Context, cfg *config.Config) error {
 					return fmt.Errorf("reload: restart with the previous configuration: %w", err)
 				}
 			}
+			stopWatchdog()
 			stopWatchdog = d.sd.watchdog(func(within time.Duration) error { return inst.g.Alive(within) })
 			d.sd.ready(inst.status())
 		}
 	}
 }
+
+// reloadBound is how long a reload may take before the watchdog stops being pinged.
+const reloadBound = 2 * time.Minute
 
 // start builds and runs a gateway and its local API from cfg.
 func (d *daemon) start(cfg *config.Config) (*instance, error) {
