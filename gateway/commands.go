@@ -30,7 +30,7 @@ func (g *Gateway) openCommands() (func(profile.Command, []byte) ([]byte, int), e
 	}
 	maxAge, maxSkew := cc.MaxAge.D(), cc.MaxSkew.D()
 	g.replay, err = command.OpenReplayCache(filepath.Join(g.cfg.Spool.Dir, command.DefaultReplayFile),
-		command.ReplayOptions{MaxAge: maxAge, MaxSkew: maxSkew, Log: g.log})
+		command.ReplayOptions{MaxAge: maxAge, MaxSkew: maxSkew, Log: g.log, ClockTrusted: g.clock.trusted.Load})
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,9 @@ type ReplayOptions struct {
 	Now func() time.Time
 	// Log reports a damaged or torn file at open; nil logs nothing.
 	Log *zap.Logger
+	// ClockTrusted, when set and false at open, keeps every entry on disk: a board clock that is
+	// ahead would otherwise expire (and delete) nonces that are still live once NTP corrects it.
+	ClockTrusted func() bool
 }
 
 // ReplayStats describe the cache.
@@ -123,6 +126,9 @@ func OpenReplayCache(path string, o ReplayOptions) (*ReplayCache, error) {
 		return nil, fmt.Errorf("command: replay cache %s: %w", path, err)
 	}
 	now := o.Now().UnixMilli()
+	if o.ClockTrusted != nil && !o.ClockTrusted() {
+		now = 0 // expire nothing by an untrusted clock
+	}
 	if err := c.load(data, now); err != nil {
 		return nil, err
 	}

@@ -328,3 +328,29 @@ func TestReplayCacheConcurrent(t *testing.T) {
 		t.Errorf("%d nonces accepted by 8 racing goroutines, want each of the 20 once", ok)
 	}
 }
+
+// TestReplayCacheUntrustedClockKeepsNonces: a board that boots with its clock a day ahead must not
+// expire the nonces on disk; once the clock is right again, those commands are still replays.
+func TestReplayCacheUntrustedClockKeepsNonces(t *testing.T) {
+	clk := &clock{t: t0}
+	path := filepath.Join(t.TempDir(), DefaultReplayFile)
+	c := openCache(t, path, clk, 0)
+	for i := range 3 {
+		if err := remember(t, c, i, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	ahead := &clock{t: t0.Add(24 * time.Hour)}
+	c2, err := OpenReplayCache(path, ReplayOptions{Now: ahead.Now, ClockTrusted: func() bool { return false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.Close()
+	c = openCache(t, path, clk, 0) // NTP has put the clock right
+	for i := range 3 {
+		if err := remember(t, c, i, t0); !errors.Is(err, ErrReplayed) {
+			t.Errorf("nonce %d after a boot with the clock ahead: %v", i, err)
+		}
+	}
+}
