@@ -67,6 +67,9 @@ func TestReplayCacheCrash(t *testing.T) {
 	next := 0
 	for round := range 6 {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		if q := os.Getenv("WAYSIDE_TEST_EXEC"); q != "" { // under qemu-user (make test-arm)
+			cmd = exec.Command(q, os.Args[0], "-test.run=^$")
+		}
 		cmd.Env = append(os.Environ(), crashEnv+"="+path, "WAYSIDE_CMD_CRASH_START="+strconv.Itoa(next))
 		out, err := cmd.StdoutPipe()
 		if err != nil {
