@@ -167,6 +167,8 @@ type Stats struct {
 	Commands   uint64 // command requests received
 	Events     uint64 // events published
 	EventsLost uint64 // events not published (offline or the queue full)
+	Telemetry  string // the telemetry topic
+	StatusOn   string // where the status goes: its topic, or the device twin's
 	Published  uint64 // batches handed to the MQTT client
 	Acked      uint64 // batches the broker acknowledged (PUBACK)
 	Failed     uint64 // batches whose publish reported an error
@@ -799,6 +801,11 @@ func (l *Link) Stats() Stats {
 		Events:     l.events.Load(),
 		EventsLost: l.eventsLost.Load(),
 		LastAckRTT: time.Duration(l.lastAckRTT.Load()),
+		Telemetry:  l.topics.Telemetry,
+		StatusOn:   l.topics.Status,
+	}
+	if l.topics.StatusDelivery == profile.StatusTwin {
+		st.StatusOn = "device twin reported properties"
 	}
 	if n := l.nextTry.Load(); n != 0 {
 		st.NextTry = time.Unix(0, n)

@@ -19,7 +19,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/wayside-iot/wayside/boards"
-	"github.com/wayside-iot/wayside/cloudsync"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
@@ -99,7 +98,13 @@ func problems(st *apitype.Status) []string {
 		if b == "" && len(c.Brokers) > 0 {
 			b = c.Brokers[0]
 		}
-		ps = append(ps, fmt.Sprintf("cloud link down: not connected to %s (%d connections so far)", b, c.Connects))
+		switch {
+		case c.Takeover:
+			ps = append(ps, fmt.Sprintf("cloud link held off: the broker keeps closing our session, most likely another client uses client id %s "+
+				"(two gateways with the same id?); next try %s", c.ClientID, c.NextTry.Format(time.RFC3339)))
+		default:
+			ps = append(ps, fmt.Sprintf("cloud link down: not connected to %s (%d connections so far)", b, c.Connects))
+		}
 	}
 	for _, sn := range st.Sensors {
 		switch sn.State {
@@ -150,10 +155,14 @@ func problems(st *apitype.Status) []string {
 
 func (s *Server) cloudFrom(st gateway.Stats) apitype.Cloud {
 	l := st.Link
-	topics := cloudsync.TopicsFor(s.cfg.Cloud.TopicPrefix, s.cfg.Gateway.ID)
+	profile := s.cfg.Cloud.Profile
+	if profile == "" {
+		profile = "generic"
+	}
 	return apitype.Cloud{
 		Broker: l.Broker, Brokers: s.cfg.Cloud.Brokers, ClientID: s.cfg.Cloud.ClientID,
-		TelemetryTopic: topics.Telemetry, StatusTopic: topics.Status,
+		TelemetryTopic: l.Telemetry, StatusTopic: l.StatusOn, State: l.State, Takeover: l.Takeover,
+		NextTry: l.NextTry, Profile: profile, Commands: l.Commands, Events: l.Events, EventsLost: l.EventsLost,
 		Connected: l.Connected, Connects: l.Connects, Published: l.Published, Acked: l.Acked, Failed: l.Failed,
 		Inflight: l.Inflight, MaxInflight: s.cfg.Cloud.MaxInflight,
 		LastAckRTTMs: float64(l.LastAckRTT) / float64(time.Millisecond),

@@ -3,7 +3,11 @@ package localapi
 import (
 	"os"
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
 )
 
 func TestLikelyParts(t *testing.T) {
@@ -57,5 +61,20 @@ func TestMayAct(t *testing.T) {
 	}
 	if inGroup(&Peer{UID: self + 1, GID: 999999, PID: int32(os.Getpid())}, 999998) {
 		t.Error("inGroup found a group the process is not in")
+	}
+}
+
+// TestProblemsTakeover: a link holding off after a session takeover loop says why, naming the client
+// id, instead of a plain "not connected".
+func TestProblemsTakeover(t *testing.T) {
+	next := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
+	st := &apitype.Status{Cloud: apitype.Cloud{ClientID: "wayside-cab-17", Takeover: true, NextTry: next, State: "takeover-hold"}}
+	ps := problems(st)
+	if len(ps) == 0 || !strings.Contains(ps[0], "another client uses client id wayside-cab-17") || !strings.Contains(ps[0], "2026-11-23T14:00:00Z") {
+		t.Fatalf("problems: %q", ps)
+	}
+	st.Cloud.Takeover = false
+	if ps := problems(st); len(ps) == 0 || !strings.Contains(ps[0], "not connected") {
+		t.Fatalf("plain outage: %q", ps)
 	}
 }

@@ -275,11 +275,18 @@ func (a *App) cmdCloud(ctx context.Context, _ *cmdOpts, args []string) error {
 	}
 	p := a.paint
 	var k kv
-	if c.Connected {
+	switch {
+	case c.Connected:
 		k.add("Link", "%s", p.state("connected"))
-	} else {
-		k.add("Link", "%s (%d connections so far)", p.state("disconnected"), c.Connects)
+	case c.Takeover:
+		k.add("Link", "%s: another client seems to use client id %s; next try %s", p.state("takeover-hold"), c.ClientID,
+			c.NextTry.Local().Format(time.RFC3339))
+	case !c.NextTry.IsZero():
+		k.add("Link", "%s (%d connections so far), next try %s", p.state("disconnected"), c.Connects, c.NextTry.Local().Format(time.RFC3339))
+	default:
+		k.add("Link", "%s (%d connections so far)", p.state(orDash(c.State)), c.Connects)
 	}
+	k.add("Profile", "%s", orDash(c.Profile))
 	k.add("Broker", "%s", orDash(c.Broker))
 	k.add("Configured", "%s", strings.Join(c.Brokers, ", "))
 	k.add("Client id", "%s", c.ClientID)
@@ -292,6 +299,8 @@ func (a *App) cmdCloud(ctx context.Context, _ *cmdOpts, args []string) error {
 		k.add("Last ack", "none yet")
 	}
 	k.add("Connects", "%d", c.Connects)
+	k.add("Commands", "%d received", c.Commands)
+	k.add("Events", "%d published, %d not sent", c.Events, c.EventsLost)
 	return k.write(a.Stdout)
 }
 

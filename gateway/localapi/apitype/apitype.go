@@ -72,6 +72,16 @@ type Cloud struct {
 	Inflight       int      `json:"inflight"`
 	MaxInflight    int      `json:"max_inflight"`
 	LastAckRTTMs   float64  `json:"last_ack_rtt_ms"`
+	// State is connected, connecting, backoff (waiting to retry), takeover-hold or closed.
+	State string `json:"state"`
+	// Takeover is set while the link holds off because another client seems to use its client id.
+	Takeover bool      `json:"takeover,omitempty"`
+	NextTry  time.Time `json:"next_try,omitempty"` // the next connection attempt while backing off
+	Profile  string    `json:"profile"`
+	Commands uint64    `json:"commands"` // command requests received
+	Events   uint64    `json:"events"`
+	// EventsLost counts health events not published (offline or the queue full).
+	EventsLost uint64 `json:"events_lost"`
 }
 
 // Ring is the in-memory buffer of readings.
