@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,9 +95,9 @@ type Topics struct {
 // TopicsFor returns the generic profile's topics of gateway under prefix: <prefix>/<gateway>/telemetry,
 // /status, /events, /cmd/<name> and /reply/<name>.
 func TopicsFor(prefix, gateway string) Topics {
-	base := prefix + "/" + gateway + "/"
-	return Topics{Telemetry: base + "telemetry", Status: base + "status", Events: base + "events",
-		CommandPrefix: base + "cmd/", ReplyPrefix: base + "reply/"}
+	p := profile.PrefixTopics(prefix, gateway) // the one definition of the scheme
+	return Topics{Telemetry: p.Telemetry, Status: p.Status, Events: p.Events,
+		CommandPrefix: strings.TrimSuffix(p.CommandFilter, "+"), ReplyPrefix: p.Reply(profile.Command{}, 200)}
 }
 
 // Status is the retained status message, JSON on the status topic. The last will is the same
