@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -334,4 +335,58 @@ func TestCommandsAndEvents(t *testing.T) {
 	if s := l.Stats(); s.Commands == 0 || s.Events != 1 {
 		t.Errorf("stats: commands %d events %d", s.Commands, s.Events)
 	}
+}
+
+// TestCredentialsRenewal: with credentials that expire (Azure SAS tokens), the link leaves cleanly
+// before they do and reconnects with fresh ones: the credentials provider is asked again, no last
+// will is published (the broker saw an orderly disconnect), and batches keep being acknowledged.
+func TestCredentialsRenewal(t *testing.T) {
+	broker := testbroker.Start(t)
+	topics := cloudsync.TopicsFor("wayside/v1", "ttl-gw")
+	ls := listen(t, broker.URL, "ttl-listen", topics.Status)
+	var asked atomic.Int32
+	res := &results{acked: map[uint64]bool{}}
+	l, err := cloudsync.New(cloudsync.Options{Brokers: []string{broker.URL}, ClientID: "ttl-gw", GatewayID: "ttl-gw",
+		TopicPrefix: "wayside/v1", KeepAlive: 2 * time.Second, CredentialsTTL: 400 * time.Millisecond,
+		ReconnectMin: 20 * time.Millisecond, OnResult: res.note, Log: zap.NewNop(),
+		Credentials: func() (string, string) { asked.Add(1); return "ttl-gw", "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Start()
+	defer l.Close(time.Second)
+	seq := uint64(0)
+	deadline := time.Now().Add(15 * time.Second)
+	for l.Stats().Connects < 4 && time.Now().Before(deadline) {
+		if l.Connected() {
+			seq++
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			if err := l.Publish(ctx, seq, []byte{byte(seq)}); err != nil {
+				seq--
+			}
+			cancel()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if c := l.Stats().Connects; c < 4 {
+		t.Fatalf("only %d connections in 15 s with a 400 ms credential lifetime", c)
+	}
+	if n := asked.Load(); n < 4 {
+		t.Errorf("credentials asked for %d times over 4 connections", n)
+	}
+	waitFor(t, "acknowledgements", 10*time.Second, func() bool {
+		res.mu.Lock()
+		defer res.mu.Unlock()
+		return len(res.acked) > 0
+	})
+	if len(ls.get(topics.Status)) == 0 {
+		t.Fatal("no status message seen: the last-will check below would be empty")
+	}
+	for _, m := range ls.get(topics.Status) {
+		var st cloudsync.Status
+		if err := json.Unmarshal(m, &st); err != nil || (st.State == "offline" && !st.Clean) {
+			t.Fatalf("a renewal let the broker publish the last will: %s", m)
+		}
+	}
+	t.Logf("connects=%d credentials_asked=%d published=%d acked=%d", l.Stats().Connects, asked.Load(), seq, len(res.acked))
 }
