@@ -369,18 +369,7 @@ func TestSampleStuck(t *testing.T) {
 	other := []byte{0x65, 0x5A, 0xD0, 0x7E, 0xED, 0x10} // one LSB of jitter on each
 	ops = append(ops, sampleOps(0x76, false, other)...)
 	d, bus := newBMP(t, &Opts{Temperature: O1x, Pressure: O1x, Humidity: O1x, StuckAfter: 3}, ops...)
-	dst := make([]float64, 2)
-	for i := 0; i < 2; i++ {
-		if err := d.Sample(time.Time{}, dst); err != nil {
-			t.Fatalf("sample %d: %v", i, err)
-		}
-	}
-	if err := d.Sample(time.Time{}, dst); !errors.Is(err, sensor.ErrStuck) {
-		t.Fatalf("third identical: %v", err)
-	}
-	if err := d.Sample(time.Time{}, dst); err != nil {
-		t.Fatalf("after jitter: %v", err)
-	}
+	drivertest.ExpectStuck(t, d, 3)
 	if err := bus.Close(); err != nil {
 		t.Fatal(err)
 	}

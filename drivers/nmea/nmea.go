@@ -161,11 +161,7 @@ func (d *Dev) Stats() Stats {
 // Opts.HaltTimeout for that and then returns an error wrapping sensor.ErrTimeout; the goroutine then
 // ends on its own when the port is closed.
 func (d *Dev) Halt() error {
-	limit := d.rd.Bound(d.opts.HaltTimeout)
-	if !d.rd.Halt(limit) {
-		return fmt.Errorf("nmea: halt: reader still blocked after %s, close the port: %w", limit, sensor.ErrTimeout)
-	}
-	return nil
+	return d.rd.Stop("nmea", d.opts.HaltTimeout)
 }
 
 // start starts the reader goroutine: it frames "$...\n" sentences and feeds them to Parse. The

@@ -230,11 +230,7 @@ func (d *Dev) Stats() Stats {
 // Halt, which ends the goroutine. Halt waits up to Opts.HaltTimeout for that and then returns an
 // error wrapping sensor.ErrTimeout.
 func (d *Dev) Halt() error {
-	limit := d.rd.Bound(d.opts.HaltTimeout)
-	if !d.rd.Halt(limit) {
-		return fmt.Errorf("ops243: halt: reader still blocked after %s, close the port: %w", limit, sensor.ErrTimeout)
-	}
-	return nil
+	return d.rd.Stop("ops243", d.opts.HaltTimeout)
 }
 
 // start starts the reader goroutine: it cuts lines at CR or LF and hands them to line. The state

@@ -246,18 +246,7 @@ func TestSampleStuck(t *testing.T) {
 	}
 	ops = append(ops, measureOps(0x6667, 0x7000)...)
 	d, bus := newDev(t, &Opts{StuckAfter: 3}, ops...)
-	dst := make([]float64, 2)
-	for i := range 2 {
-		if err := d.Sample(time.Time{}, dst); err != nil {
-			t.Fatalf("sample %d: %v", i, err)
-		}
-	}
-	if err := d.Sample(time.Time{}, dst); !errors.Is(err, sensor.ErrStuck) {
-		t.Fatalf("third identical: %v", err)
-	}
-	if err := d.Sample(time.Time{}, dst); err != nil {
-		t.Fatalf("after change: %v", err)
-	}
+	drivertest.ExpectStuck(t, d, 3)
 	if err := bus.Close(); err != nil {
 		t.Fatal(err)
 	}

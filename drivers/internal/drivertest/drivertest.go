@@ -1,11 +1,14 @@
 // Package drivertest owns the test helpers the driver packages share: waiting for a reader
-// goroutine to catch up, and replacing a driver's sleep seam. Playback scripts stay in each driver's
+// goroutine to catch up, replacing a driver's sleep seam, and the stuck-output check. Playback scripts stay in each driver's
 // tests, next to the datasheet steps they encode. Only tests import it.
 package drivertest
 
 import (
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
 // WaitFor polls cond until it is true, for up to 5 s, and fails the test naming what it waited for.
@@ -28,4 +31,23 @@ func RecordSleeps(t testing.TB, seam *func(time.Duration)) *[]time.Duration {
 	*seam = func(d time.Duration) { slept = append(slept, d) }
 	t.Cleanup(func() { *seam = old })
 	return &slept
+}
+
+// ExpectStuck checks a driver's stuck-output detection on a bus that answers the same raw value
+// after times and then a different one: after-1 good samples, then sensor.ErrStuck, then a good
+// sample once the value changed.
+func ExpectStuck(t testing.TB, s sensor.Sensor, after int) {
+	t.Helper()
+	dst := make([]float64, len(s.Channels()))
+	for i := range after - 1 {
+		if err := s.Sample(time.Time{}, dst); err != nil {
+			t.Fatalf("sample %d: %v", i, err)
+		}
+	}
+	if err := s.Sample(time.Time{}, dst); !errors.Is(err, sensor.ErrStuck) {
+		t.Fatalf("sample %d, identical to the ones before: %v, want ErrStuck", after, err)
+	}
+	if err := s.Sample(time.Time{}, dst); err != nil {
+		t.Fatalf("after the value changed: %v", err)
+	}
 }

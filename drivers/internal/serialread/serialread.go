@@ -11,10 +11,13 @@ package serialread
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
 // deadliner is what *os.File, net.Conn and most serial port types implement.
@@ -104,6 +107,16 @@ func (l *Loop) Halt(limit time.Duration) bool {
 	case <-t.C:
 		return false
 	}
+}
+
+// Stop is the drivers' Halt: it halts the loop within Bound(timeout) and otherwise returns an error,
+// prefixed with driver, wrapping sensor.ErrTimeout.
+func (l *Loop) Stop(driver string, timeout time.Duration) error {
+	limit := l.Bound(timeout)
+	if !l.Halt(limit) {
+		return fmt.Errorf("%s: halt: reader still blocked after %s, close the port: %w", driver, limit, sensor.ErrTimeout)
+	}
+	return nil
 }
 
 // Done is closed when the reader goroutine has ended.
