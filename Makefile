@@ -36,7 +36,7 @@ vet: ## go vet (both build-tag variants) and gofmt
 test-arm: ## run the buffer, driver and encoder tests for arm64 and armv7 under qemu-user
 	bash scripts/test-arm.sh
 
-bench: ## the performance suite, ~2 min, prints one table and never asserts times (BENCHTIME=1s per micro-benchmark; BENCHFLAGS=-write updates BENCHMARKS.md)
+bench: ## the performance suite, ~4 min, prints one table and never asserts times (BENCHTIME=1s per micro-benchmark; BENCHFLAGS=-write updates BENCHMARKS.md)
 	GO="$(GO)" $(GO) run ./scripts/bench -benchtime $(BENCHTIME) $(BENCHFLAGS)
 
 fuzz: ## fuzz the decoders of untrusted input, FUZZTIME each (default 30s); new finds land in testdata/fuzz

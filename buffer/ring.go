@@ -23,14 +23,17 @@ const cacheLine = 128
 
 type cacheLinePad [cacheLine]byte
 
+// maxLag is the most positions the consumer runs ahead of deq while it Pops one value at a time (see
+// Ring); rings smaller than 8*maxLag lag by Cap()/8, and rings of 8 or fewer values not at all.
+const maxLag = 32
+
 // slot is one cell of the ring: 8 + 24 bytes, no pointers, so the garbage collector never scans the
 // ring and a full ring of 16384 readings is a single 512 KiB allocation. Two slots share a 64-byte
-// line. Padding slots to 64 bytes helped the old design, whose consumer wrote every slot, but made no
-// measurable difference to this one, whose consumer only reads them, so they stay small.
+// line; the consumer only reads slots, so they gain nothing from a line of their own.
 //
 // seq is a position shifted left by two with a state in the low bits (see tag): it says which value the
-// slot holds and who may touch w. w is the Reading in three words (see pack), so that a consumer can
-// read it with atomic loads.
+// slot holds. w is the Reading in three words (see pack), so that the consumer can read it with atomic
+// loads.
 type slot struct {
 	seq atomic.Uint64
 	w   [3]uint64
@@ -38,73 +41,73 @@ type slot struct {
 
 // Slot states, for the position p in seq's high bits:
 //
-//	slotEmpty     never written: free for p (the initial state, seq == tag(i, slotEmpty) for slot i)
-//	slotFull      holds p's value; the consumer may take it, or an evicting producer drop it
-//	slotEvicting  a producer has reserved p's value for eviction and is racing the consumer for deq
+//	slotEmpty    never written: free for p (the initial state, seq == tag(i, slotEmpty) for slot i)
+//	slotWriting  a producer that overwrites the previous lap's value is storing p's value
+//	slotFull     holds p's value
 //
-// A slot whose seq is tag(p, slotFull) is free for p+Cap() once the consumer has taken p, which a
-// producer learns from deq: the consumer never writes a slot, which saves a store per value and keeps
-// slot lines from bouncing back to the producers. An evicted slot goes from slotEvicting straight to
-// tag(p+Cap(), slotFull), written by the evictor. The order matters: Pop compares with < and >.
+// A slot goes Empty(i) -> Full(i) on the first lap, then Full(p) -> Full(p+Cap()) when the consumer
+// took p before the producer of p+Cap() came, or Full(p) -> Writing(p+Cap()) -> Full(p+Cap()) when that
+// producer overwrote p. seq only grows, and the consumer at position p reads it as: below Full(p), p
+// is not stored yet; Full(p), p is there; above, p has been overwritten and is lost.
 const (
 	slotEmpty = iota
+	slotWriting
 	slotFull
-	slotEvicting
 )
 
 func tag(pos, state uint64) uint64 { return pos<<2 | state }
 
 // Ring is a bounded FIFO of Readings between many producers (sensor goroutines, GPIO edge handlers)
-// and one consumer (the batcher). It is built for the case where the consumer keeps up: then a Push
-// costs two atomic writes (a compare-and-swap claiming the position, a store publishing the slot) and
-// a Pop or a whole PopBatch one compare-and-swap. Go's atomic writes are sequentially consistent, a
-// locked instruction of ~6 ns each on amd64, and they are what the design counts. A Push has to claim
-// and to publish, and a Pop has to win its value against evicting producers, so three is the floor
-// for a push and a pop unless the consumer published its progress lazily, which would make Len and
-// Stats lag behind Pop.
+// and one consumer (the batcher). It is built so that the common case costs as few atomic writes as
+// possible: Go's atomic writes are sequentially consistent, a locked instruction of ~6 ns each on amd64,
+// and they are what the design counts. A Push costs two (a compare-and-swap on enq claiming the
+// position, a store of the slot's seq publishing the value); a Pop costs none and a PopBatch one.
 //
-// The consumer copies a value out before it claims it: it checks the slot's seq, copies w with atomic
-// loads, then moves deq past it with one compare-and-swap. A successful swap is also what frees the
-// slot for the next lap: a producer reuses a slotFull slot only after seeing deq beyond it, so the
-// consumer never stores into a slot (Vyukov's MPMC queue, which this replaced, needed a claim and a
-// release store per value). Producers cache deq in deqSeen and read deq itself about once a lap.
+// The consumer never writes a slot and keeps its position, head, to itself. It tells producers how
+// far it has got by storing head into deq: after every PopBatch, before Wait looks for work, when a Pop
+// finds nothing, when a producer has asked (wantDeq), and otherwise every lag Pops (maxLag). A producer
+// reuses a slot with plain stores once deq says the consumer is past the slot's previous value:
+// everything the consumer read from the slot happens before its store of deq, which happens before the
+// producer's load of it. Producers cache deq in deqSeen and read deq itself about once a lap.
 //
-// Push on a full ring evicts the oldest value, the one in the slot it needs. It reserves that slot
-// (slotFull -> slotEvicting), which stops other producers from claiming it, then races the consumer for
-// the value with a compare-and-swap on deq; the loser backs off, and a winning evictor claims the
-// position and stores its value. Because an evictor moves deq only after reserving, a producer that
-// reads deq before the slot's seq and finds the value unreserved but deq past it knows that the
-// consumer took it. The consumer may still be copying the slot when it loses, so the evictor writes
-// the new value with atomic stores; all other writes are plain, because every earlier read of that slot
-// by the consumer happens before the consumer's successful swap that the writer observed. Without that
-// distinction the copy would be a data race (Go's memory model and the race detector do not accept
-// seqlock-style validated reads of plain data), and with atomic stores on every Push the fast path
-// would cost three more locked instructions (measured on amd64: push+pop 22 -> 39 ns, SPSC 53 -> 123
-// ns). Producers claiming with an atomic add and overwriting lapped slots would need those atomic
-// stores on every Push for the same reason. Letting the evictor claim first and evict afterwards saves
-// the reservation but makes queued evictors spin on deq, the line they wait to change: MPSC4 with
-// evictions went from ~60 to ~100 ns, so the reservation stays.
+// A producer that finds the previous lap's value still in its slot and deq not past it treats the ring
+// as full. TryPush refuses the value. Push overwrites the old value: it claims the position like any
+// producer, marks the slot Writing, stores the value with atomic stores and marks it Full. It does not
+// know, and need not know, whether the consumer took the old value first: the consumer copies a slot
+// with atomic loads and then checks that seq has not changed, so it either returns the old value
+// intact or finds it overwritten, counts it dropped and moves on. (Go's memory model and the race
+// detector do not accept such validated reads of plain data, hence the atomic stores on this path
+// only.) Whoever reaches a value decides its fate: there is no race to settle between an overwriting
+// producer and the consumer, so neither pays for one. Values overwritten before the consumer gets to
+// them are counted when it skips them (dropped) or, until then, from enq-deq > Cap() in Stats.
+//
+// Both "full" verdicts may be early by the consumer's lag: a Pop that has not yet published can leave
+// deq up to lag positions behind. It costs little: an overwritten value the consumer already took is
+// not lost, and a refused TryPush sets wantDeq, which makes the consumer publish on its next Pop.
 //
 // Call-order guarantees:
 //   - Push, TryPush, Len, Cap and Stats may be called from any number of goroutines at once, and at the
 //     same time as the consumer.
-//   - Pop, PopBatch and Wait belong to the consumer: one goroutine at a time. This is required, not
-//     only a matter of parking: a second consumer's discarded copy of a slot would race with the plain
-//     stores of the producer that reuses it.
+//   - Pop, PopBatch and Wait belong to the consumer: one goroutine at a time, or several goroutines
+//     whose calls are ordered by other synchronization (the consumer's position is a plain field).
 //   - Values one goroutine pushes are popped in the order it pushed them. Values from different
 //     producers are ordered by the moment each claimed its position.
 //   - Everything a producer wrote before a Push or TryPush that stored a value happens before the Pop or
 //     PopBatch that returns that value.
 //   - Every stored value is either returned once by Pop or PopBatch or counted once in
 //     RingStats.Dropped; none is lost uncounted or delivered twice.
+//   - Len and Stats see the consumer's progress as of its last publication (above): exact once the
+//     consumer has returned from PopBatch or Wait or had a Pop find nothing, and at most lag values
+//     behind while it Pops.
 //
 // Push, TryPush, Pop and PopBatch allocate nothing. The zero Ring is not usable: call NewRing.
 type Ring struct {
 	_ cacheLinePad
-	// Read by every goroutine, written only in NewRing, except parked which the consumer sets when it
-	// has run out of work.
+	// Read by every goroutine, written only in NewRing, except parked, which the consumer sets when
+	// it has run out of work and producers read on every Push.
 	slots  []slot
 	mask   uint64
+	lag    uint64        // Pops the consumer may make before it publishes head
 	parked atomic.Uint32 // 1 while the consumer is (about to be) blocked in Wait
 	wake   chan struct{} // capacity 1: a producer's wake-up for the parked consumer
 	timer  *time.Timer   // Wait's park timeout, owned by the consumer
@@ -116,27 +119,33 @@ type Ring struct {
 	// line, and it changes about once a lap.
 	deqSeen atomic.Uint64
 	_       cacheLinePad
-	// deq is the next position to dequeue. The consumer advances it, and so does a producer evicting
-	// the oldest value. It counts Popped+Dropped: Popped is not a counter of its own, which saves the
-	// consumer an atomic add per Pop.
-	deq atomic.Uint64
-	_   cacheLinePad
-	// Counters only producers write, on the overflow paths.
-	dropped  atomic.Uint64
+	// deq and dropped are the consumer's head and dropped as of its last publication. deq counts
+	// values popped and skipped: Popped is not a counter of its own.
+	deq     atomic.Uint64
+	dropped atomic.Uint64
+	_       cacheLinePad
+	// The consumer's own state: nobody else reads it.
+	head       uint64 // the next position to take
+	skipped    uint64 // positions the consumer found overwritten
+	pubHead    uint64 // head as last stored in deq
+	pubSkipped uint64 // skipped as last stored in dropped
+	_          cacheLinePad
+	// Written by producers when TryPush refuses a value; the consumer reads wantDeq on every Pop.
+	wantDeq  atomic.Uint32 // 1 when a TryPush found the ring full and wants the consumer's position
 	rejected atomic.Uint64
 	_        cacheLinePad
 }
 
 // RingStats are a Ring's counters since NewRing. While producers and the consumer run, the fields are
-// read one after the other, not as one snapshot: Pushed is never below Popped+Dropped, and Popped may
-// briefly include a value a producer is evicting but has not counted in Dropped yet. When the ring is
-// quiet the counts are exact and Pushed == Popped + Dropped + Len().
+// read one after the other, not as one snapshot, and see the consumer's progress as of its last
+// publication (see Ring); Pushed is never below Popped+Dropped. When the ring is quiet and the
+// consumer has published, the counts are exact and Pushed == Popped + Dropped + Len().
 type RingStats struct {
 	// Pushed counts values stored by Push or TryPush.
 	Pushed uint64
 	// Popped counts values returned by Pop and PopBatch.
 	Popped uint64
-	// Dropped counts the oldest values Push evicted to make room.
+	// Dropped counts the values Push overwrote before the consumer took them.
 	Dropped uint64
 	// Rejected counts TryPush calls that failed because the ring was full.
 	Rejected uint64
@@ -152,6 +161,7 @@ func NewRing(capacity int) (*Ring, error) {
 	q := &Ring{
 		slots: make([]slot, capacity),
 		mask:  uint64(capacity - 1),
+		lag:   uint64(max(1, min(maxLag, capacity/8))),
 		wake:  make(chan struct{}, 1),
 		timer: time.NewTimer(time.Hour),
 	}
@@ -176,57 +186,62 @@ func suggestCap(n int) int {
 // Cap returns the number of values the ring holds when full.
 func (q *Ring) Cap() int { return len(q.slots) }
 
-// Len returns the number of values in the ring, counting those a producer is still copying in. Under
-// concurrent use it is a moment's estimate, between 0 and Cap().
+// Len returns the number of values in the ring, counting those a producer is still copying in, as of
+// the consumer's last publication (see Ring). Under concurrent use it is a moment's estimate, between 0
+// and Cap().
 func (q *Ring) Len() int {
-	deq := q.deq.Load() // first: enq only grows and never passes below deq, so the difference is >= 0
-	n := q.enq.Load() - deq
-	if n > uint64(len(q.slots)) {
-		n = uint64(len(q.slots))
-	}
-	return int(n)
+	deq := q.deq.Load() // first: enq only grows and never falls below deq, so the difference is >= 0
+	return int(min(q.enq.Load()-deq, uint64(len(q.slots))))
 }
 
 // Stats returns the ring's counters.
 func (q *Ring) Stats() RingStats {
-	// An eviction moves deq before it counts dropped, so reading dropped first keeps Popped from
-	// going below zero; deq never passes enq, so reading enq last keeps Pushed >= Popped+Dropped.
-	s := RingStats{
-		Dropped:  q.dropped.Load(),
-		Rejected: q.rejected.Load(),
-	}
-	s.Popped = q.deq.Load() - s.Dropped
+	// The consumer stores deq before dropped, and dropped never exceeds deq, so reading dropped first
+	// keeps Popped from going below zero; reading enq last keeps Pushed >= Popped+Dropped. Values
+	// between deq and the oldest one still in a slot were overwritten but not yet skipped.
+	s := RingStats{Dropped: q.dropped.Load(), Rejected: q.rejected.Load()}
+	deq := q.deq.Load()
 	s.Pushed = q.enq.Load()
+	s.Popped = deq - s.Dropped
+	if n := s.Pushed - deq; n > uint64(len(q.slots)) {
+		s.Dropped += n - uint64(len(q.slots))
+	}
 	return s
 }
 
-// Push stores v and never fails: when the ring is full it evicts the oldest value, counts it in
-// RingStats.Dropped and reports droppedOldest. Push never waits for the consumer to make room; it can
-// only spin for the moment another goroutine needs to finish copying a value into a slot Push needs,
-// or to settle an eviction it is racing the consumer for (lock-free only in that weaker sense, like
-// Vyukov's queue).
-func (q *Ring) Push(v Reading) (droppedOldest bool) {
+// Push stores v and never fails: when the ring is full it overwrites the oldest value, which is counted
+// in RingStats.Dropped unless the consumer took it first. Push never waits for the consumer to make
+// room; it can only spin for the moment another producer needs to finish copying a value into the slot
+// Push needs (lock-free only in that weaker sense, like Vyukov's queue).
+//
+// A Push that overwrote yields its processor (runtime.Gosched) before it returns. A producer that
+// overwrites is outrunning the consumer, and when busy goroutines outnumber cores the consumer may be
+// waiting for a processor, for a whole scheduler time slice, while the producers overwrite the ring
+// many times over. Measured with BenchmarkMPSC4 on two cores: without the yield 160-240 ns per value
+// and 50-70% of the values dropped, with it 51-56 ns and under 0.3%. Push still never blocks; the
+// yield returns at once when nothing else is runnable.
+func (q *Ring) Push(v Reading) {
 	w := pack(v)
 	for tries := 0; ; {
 		switch res, pos := q.enqueue(&w); res {
 		case stored:
 			q.signal()
-			return droppedOldest
+			return
 		case full:
-			if q.evictAndStore(pos, &w) {
+			if q.overwrite(pos, &w) {
 				q.signal()
-				return true
+				runtime.Gosched()
+				return
 			}
-			// The consumer took the oldest value first, or it moved: look again.
-			continue
+			continue // another producer claimed pos first: look again
 		}
 		backoff(&tries)
 	}
 }
 
 // TryPush stores v and reports true, or reports false, counted in RingStats.Rejected, when the ring
-// holds Cap() values; it never evicts. It is for producers that hand overflow to the disk spool. Like
-// Push it never waits for the consumer to make room.
+// holds Cap() values; it never overwrites. It is for producers that hand overflow to the disk spool.
+// Like Push it never waits for the consumer to make room.
 func (q *Ring) TryPush(v Reading) bool {
 	w := pack(v)
 	for tries := 0; ; {
@@ -235,6 +250,10 @@ func (q *Ring) TryPush(v Reading) bool {
 			q.signal()
 			return true
 		case full, fullInFlight:
+			// Ask the consumer to publish: if its unpublished Pops made room, the next TryPush finds it.
+			if q.wantDeq.Load() == 0 {
+				q.wantDeq.Store(1)
+			}
 			q.rejected.Add(1)
 			return false
 		}
@@ -247,90 +266,106 @@ func (q *Ring) TryPush(v Reading) bool {
 // it is.
 func (q *Ring) Pop() (Reading, bool) {
 	for {
-		pos := q.deq.Load()
-		s := &q.slots[pos&q.mask]
+		p := q.head
+		s := &q.slots[p&q.mask]
 		seq := s.seq.Load()
-		if seq < tag(pos, slotFull) {
-			return Reading{}, false // empty, or the producer of pos is still copying its value in
+		if seq == tag(p, slotFull) {
+			v := s.load()
+			if testHookPopCopied != nil {
+				testHookPopCopied(q)
+			}
+			if s.seq.Load() == seq { // not overwritten while we copied: v is whole
+				q.head = p + 1
+				if q.head-q.pubHead >= q.lag || q.wantDeq.Load() != 0 {
+					q.publishAsked()
+				}
+				return v, true
+			}
+		} else if seq < tag(p, slotFull) {
+			q.publishAsked() // going idle: let producers and Stats see everything taken so far
+			return Reading{}, false
 		}
-		if seq > tag(pos, slotEvicting) {
-			continue // the slot has moved to the next lap, so has deq
-		}
-		v := s.load()
-		if testHookPopCopied != nil {
-			testHookPopCopied(q)
-		}
-		// If an evicting producer won pos, this fails and the copy, possibly torn, is dropped.
-		if q.deq.CompareAndSwap(pos, pos+1) {
-			return v, true
-		}
+		q.skipOverwritten(p)
 	}
 }
 
 // Test hooks, set only by tests, at the points where goroutines race: testHookPopCopied runs in Pop and
-// PopBatch between copying values and claiming them; in Push, testHookEnqueueDeq runs between reading a
-// full slot's seq and reading deq, testHookEvicting between reserving the oldest value and racing the
-// consumer for it, testHookEvicted between winning that race and claiming the position.
-var testHookPopCopied, testHookEnqueueDeq, testHookEvicting, testHookEvicted func(*Ring)
+// PopBatch between copying a value and checking that it was not overwritten meanwhile;
+// testHookOverwriting runs in Push between claiming a full slot's position and marking the slot, and
+// testHookMarked between marking it and storing the value.
+var testHookPopCopied, testHookOverwriting, testHookMarked func(*Ring)
 
 // PopBatch moves up to len(dst) of the oldest values into dst, oldest first, and returns how many. It
-// copies the run of ready values, then claims all of it with one compare-and-swap. It may also use dst
-// beyond the returned count as scratch space.
+// copies the run of ready values and then publishes its position once for all of them.
 func (q *Ring) PopBatch(dst []Reading) int {
-	if len(dst) == 0 {
-		return 0
-	}
-	dst = dst[:min(len(dst), len(q.slots))]
-	for {
-		pos := q.deq.Load()
-		n := 0
-		for n < len(dst) {
-			p := pos + uint64(n)
-			s := &q.slots[p&q.mask]
-			if seq := s.seq.Load(); seq != tag(p, slotFull) && seq != tag(p, slotEvicting) {
-				break
-			}
+	slots, mask := q.slots, q.mask
+	n := 0
+	for n < len(dst) {
+		p := q.head
+		s := &slots[p&mask]
+		seq := s.seq.Load()
+		if seq == tag(p, slotFull) {
 			dst[n] = s.load()
-			n++
-		}
-		if n == 0 {
-			if q.deq.Load() != pos {
-				continue // an evicting producer moved deq under us
+			if testHookPopCopied != nil {
+				testHookPopCopied(q)
 			}
-			return 0
-		}
-		if testHookPopCopied != nil {
-			testHookPopCopied(q)
-		}
-		// Evictions only take the value at deq, so while deq is still pos none of the n values can
-		// have been evicted and rewritten.
-		for !q.deq.CompareAndSwap(pos, pos+uint64(n)) {
-			// Evicting producers moved deq to d. The copies of positions d and later are still good:
-			// deq was at most d while we made them, and a slot is only rewritten once deq has passed
-			// its value. Keep them and claim again at once, rather than copying the whole run again
-			// while evictions keep moving deq (which starved the consumer under overload).
-			d := q.deq.Load()
-			if d >= pos+uint64(n) {
-				n = 0
-				break
+			if s.seq.Load() == seq {
+				n++
+				q.head = p + 1
+				continue
 			}
-			k := int(d - pos)
-			n = copy(dst, dst[k:n])
-			pos = d
+		} else if seq < tag(p, slotFull) {
+			break
 		}
-		if n > 0 {
-			return n
-		}
+		q.skipOverwritten(p)
+	}
+	q.publish()
+	return n
+}
+
+// skipOverwritten moves the consumer past position p, which a producer has overwritten, and past every
+// later position whose slot a producer has claimed since: those values are lost too. It counts them
+// dropped. A slot is claimed for p+Cap() only after p was stored, so all the positions skipped were
+// stored, and none of their producers can still be writing their slot with plain stores: that needs
+// deq past the position.
+func (q *Ring) skipOverwritten(p uint64) {
+	next := q.enq.Load() - uint64(len(q.slots)) // > p: p+Cap() has been claimed
+	q.skipped += next - p
+	q.head = next
+}
+
+// publishAsked answers a producer's wantDeq, clearing it before it publishes so that a request made
+// meanwhile is not lost. Only Pop reads wantDeq: PopBatch and Wait publish anyway, and leave the flag
+// set rather than write the line producers set it on.
+func (q *Ring) publishAsked() {
+	if q.wantDeq.Load() != 0 {
+		q.wantDeq.Store(0)
+	}
+	q.publish()
+}
+
+// publish stores the consumer's position and drop count where producers and Stats read them: deq
+// first, see Stats.
+func (q *Ring) publish() {
+	if q.head != q.pubHead {
+		q.deq.Store(q.head)
+		q.pubHead = q.head
+	}
+	if q.skipped != q.pubSkipped {
+		q.dropped.Store(q.skipped)
+		q.pubSkipped = q.skipped
 	}
 }
 
 // Wait blocks the consumer until a value is ready to pop or timeout has passed, and reports whether a
 // value is ready. It spins briefly, then yields the processor a few times, then parks; producers only
 // pay for a wake-up while the consumer is parked. A timeout <= 0 only checks. A true result can still
-// be followed by a false Pop if a producer's Push evicted that value in the meantime.
+// be followed by a false Pop if the value found was one a producer's Push overwrote. Wait first publishes
+// the consumer's position (see Ring).
 //
 // Wait never misses a wake-up: a value stored before or while Wait parks ends the wait.
 func (q *Ring) Wait(timeout time.Duration) bool {
+	q.publish()
 	if timeout <= 0 {
 		return q.ready()
 	}
@@ -388,11 +423,14 @@ func (q *Ring) Wait(timeout time.Duration) bool {
 var testHookBeforePark func(*Ring)
 
 // Consumer wait strategy: spinning covers a producer that is about to push, yielding lets a producer
-// on the same processor run, parking stops burning CPU on an idle gateway. Measured with BenchmarkSPSC
-// and BenchmarkMPSC4 on two cores: the pause between looks matters (MPSC4 with evictions 52-66 ns
-// against 75-188 ns without it); the counts (16 to 256 spins, 0 to 32 yields) and a doubling pause
-// made no difference that the noise did not swamp. The consumer rarely gets here under load: it
-// usually finds values.
+// on the same processor run, parking stops burning CPU on an idle gateway. The consumer rarely gets
+// here under load: it usually finds values. Measured with BenchmarkSPSC and BenchmarkMPSC4 on two
+// cores: a pause between looks matters (without it the spinning consumer keeps pulling the slot's line
+// away from the producer writing it); pauses of 30, 100 and 250 ns, 16 to 256 spins, 0 to 32 yields,
+// and waiting for a run of 8 values before returning made no difference the noise did not swamp. One
+// producer to one consumer is bound by the producer's locked store of seq, which waits for the slot's
+// line to come back from the consumer's cache once per line (two slots): ~50 ns a value on this VM's
+// vCPUs, ~28 ns when they happen to be hyperthreads of one core.
 const (
 	waitSpins  = 64
 	waitYields = 8
@@ -412,11 +450,11 @@ func spinPause(x uint32) uint32 {
 	return x
 }
 
-// ready reports whether the oldest position holds a value the consumer can take.
+// ready reports whether the consumer has something to do at its position: a value to take, or
+// overwritten values to skip.
 func (q *Ring) ready() bool {
-	pos := q.deq.Load()
-	seq := q.slots[pos&q.mask].seq.Load()
-	return seq == tag(pos, slotFull) || seq == tag(pos, slotEvicting)
+	p := q.head
+	return q.slots[p&q.mask].seq.Load() >= tag(p, slotFull)
 }
 
 // signal wakes the consumer if it has announced that it is parked. The common case is one load of a
@@ -434,99 +472,70 @@ type enqueueResult int
 
 const (
 	stored       enqueueResult = iota
-	full                       // the slot holds the previous lap's value, which nobody has taken
+	full                       // the slot holds the previous lap's value and deq is not past it
 	fullInFlight               // full, and the oldest value is still being copied in by its producer
-	busy                       // another producer is evicting the previous lap's value
 )
 
-// enqueue claims the next position and stores w in its slot. When the ring is full it returns full
-// and the position it tried, for Push to evict the value one lap before it.
+// enqueue claims the next position and stores w in its slot, unless the ring is full. Then it returns
+// full and the position it tried, for Push to overwrite the value one lap before it.
 func (q *Ring) enqueue(w *[3]uint64) (enqueueResult, uint64) {
 	c := uint64(len(q.slots))
 	pos := q.enq.Load()
-	var seen uint64 // a value of deq read before the slot's seq below
+	seen := q.deqSeen.Load() // a value of deq
 	for {
-		// deq must be read before seq. An evictor reserves the slot before it moves deq, so "seq says
-		// full(prev), deq read earlier is past prev" proves the consumer took prev. In the other order
-		// the seq could predate an eviction whose deq we then see, and two producers would claim pos.
-		if d := q.deqSeen.Load(); d > seen {
-			seen = d
-		}
 		s := &q.slots[pos&q.mask]
 		seq := s.seq.Load()
 		prev := pos - c // the position that last used the slot (wraps on the first lap: then unused)
-		switch seq {
-		case tag(pos, slotEmpty): // first lap
-		case tag(prev, slotFull):
+		switch {
+		case seq == tag(pos, slotEmpty): // first lap
+		case seq == tag(prev, slotFull):
 			if prev >= seen {
-				if testHookEnqueueDeq != nil {
-					testHookEnqueueDeq(q)
-				}
-				deq := q.deq.Load()
-				if deq <= prev {
+				d := q.deq.Load()
+				if d <= prev {
 					return full, pos
 				}
-				q.deqSeen.Store(deq)
-				seen = deq
-				continue // read seq again, after deq
+				q.deqSeen.Store(d)
+				seen = d
 			}
-		case tag(prev, slotEvicting):
-			return busy, pos
+		case seq >= tag(pos, slotEmpty):
+			pos = q.enq.Load() // another producer claimed pos
+			seen = q.deqSeen.Load()
+			continue
 		default:
-			if seq >= tag(pos, slotEmpty) {
-				pos = q.enq.Load() // another producer claimed pos
-				continue
-			}
-			// The producer of prev has claimed it but not stored it yet, so deq cannot have passed
-			// prev, and pos is current: nobody can claim it before prev is taken.
+			// The producer of prev has claimed it but not stored it yet, so the consumer cannot be
+			// past prev and nobody can claim pos before prev is stored.
 			return fullInFlight, pos
 		}
 		if !q.enq.CompareAndSwap(pos, pos+1) {
 			pos = q.enq.Load()
 			continue
 		}
-		// Plain stores: the consumer is done with this slot and its last read of it happens before the
-		// deq we read (see Ring).
+		// Plain stores: the slot is unused, or the consumer is done with it and its last read of it
+		// happens before the deq we read (see Ring).
 		s.w = *w
 		s.seq.Store(tag(pos, slotFull))
 		return stored, pos
 	}
 }
 
-// evictAndStore drops the oldest value, pos-Cap(), and stores w at pos in its slot. It reports false
-// if the consumer took that value first or the ring moved on, and Push should try again.
-func (q *Ring) evictAndStore(pos uint64, w *[3]uint64) bool {
-	old := pos - uint64(len(q.slots))
-	s := &q.slots[pos&q.mask]
-	// Reserve the value: from now on no producer can claim pos, and an evictor that read deq long ago
-	// cannot reserve a value of another lap because seq carries the position.
-	if !s.seq.CompareAndSwap(tag(old, slotFull), tag(old, slotEvicting)) {
-		return false
-	}
-	if testHookEvicting != nil {
-		testHookEvicting(q)
-	}
-	if !q.deq.CompareAndSwap(old, old+1) {
-		// The consumer took it. A producer that reused the slot meanwhile has stored a newer seq,
-		// which this compare-and-swap must not overwrite.
-		s.seq.CompareAndSwap(tag(old, slotEvicting), tag(old, slotFull))
-		return false
-	}
-	if testHookEvicted != nil {
-		testHookEvicted(q)
-	}
-	// pos is ours. enq has reached it (we saw the ring full at pos) and cannot pass it: a producer
-	// claims pos only on proof that the consumer took old (enqueue), and deq was still old when we
-	// moved it. Once enq moves on, other producers can evict and store behind us.
+// overwrite claims pos, whose slot holds the value one lap before it that the consumer may not have
+// taken, and stores w there. It reports false if another producer claimed pos first.
+func (q *Ring) overwrite(pos uint64, w *[3]uint64) bool {
 	if !q.enq.CompareAndSwap(pos, pos+1) {
-		panic(fmt.Sprintf("buffer: ring invariant broken: position %d claimed while its slot was being evicted", pos))
+		return false
 	}
-	// The consumer may still be copying old out of this slot; atomic stores keep that from being a
-	// data race, and the consumer's failed claim discards its copy.
+	if testHookOverwriting != nil {
+		testHookOverwriting(q)
+	}
+	// The consumer may be copying the old value out of this slot. Marking the slot first makes it
+	// discard a copy that saw any of our stores; atomic stores keep those copies from being a data race.
+	s := &q.slots[pos&q.mask]
+	s.seq.Store(tag(pos, slotWriting))
+	if testHookMarked != nil {
+		testHookMarked(q)
+	}
 	s.storeAtomic(w)
 	s.seq.Store(tag(pos, slotFull))
-	// Counted last to keep the slot reserved for as short as possible; Stats allows for the delay.
-	q.dropped.Add(1)
 	return true
 }
 
@@ -554,8 +563,7 @@ func (s *slot) storeAtomic(w *[3]uint64) {
 	atomic.StoreUint64(&s.w[2], w[2])
 }
 
-// backoff is a producer's wait for another goroutine to finish copying a value into a slot it needs or
-// to settle an eviction: a few immediate retries, then yield so that goroutine can run if it shares our
+// backoff is a producer's wait for another producer to finish copying a value into a slot it needs: a few immediate retries, then yield so that goroutine can run if it shares our
 // processor.
 func backoff(tries *int) {
 	if *tries < 16 {

@@ -29,7 +29,8 @@ import (
 //	               buffer of benchBatch like the gateway's batcher, and calls Wait when the ring is
 //	               empty (the batcher polls Len on a 20 ms ticker instead, which would only measure
 //	               the ticker)
-//	ring_lossless  TryPush retried with runtime.Gosched when full, like the channel's blocking send
+//	ring_lossless  TryPush retried with runtime.Gosched when full, like the channel's blocking send;
+//	               "full" counts the refused TryPush calls
 //
 // BenchmarkSameGoroutine has one value in flight: chan sends and receives it, ring Pushes and Pops it.
 // Its *_batch variants push benchBatch values and then take them out, with receives and one PopBatch.
@@ -202,6 +203,9 @@ func benchRing(b *testing.B, producers int, lossless bool) {
 		b.Fatalf("pushed %d values, received %d, Stats %+v", b.N, received, s)
 	}
 	b.ReportMetric(float64(s.Dropped), "dropped")
+	if lossless {
+		b.ReportMetric(float64(s.Rejected), "full")
+	}
 }
 
 // countWriter counts go-diodes' "Diode set collision" log lines.

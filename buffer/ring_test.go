@@ -132,23 +132,17 @@ func TestRingFIFOWraparound(t *testing.T) {
 func TestRingPushDropsOldest(t *testing.T) {
 	const capacity, extra = 8, 5
 	q := newRing(t, capacity)
-	for i := range int64(capacity) {
-		if q.Push(reading(0, i)) {
-			t.Fatalf("Push %d dropped a value from a ring that was not full", i)
+	for i := range int64(capacity + extra) {
+		q.Push(reading(0, i))
+		wantDropped := uint64(max(0, i+1-capacity))
+		if s := q.Stats(); s.Dropped != wantDropped || s.Pushed != uint64(i+1) {
+			t.Fatalf("after Push %d: Stats %+v, want Pushed %d Dropped %d", i, s, i+1, wantDropped)
 		}
-	}
-	for i := int64(capacity); i < capacity+extra; i++ {
-		if !q.Push(reading(0, i)) {
-			t.Fatalf("Push %d into a full ring did not report a drop", i)
-		}
-		if q.Len() != capacity {
-			t.Fatalf("Len = %d after evicting Push, want %d", q.Len(), capacity)
+		if q.Len() != min(int(i+1), capacity) {
+			t.Fatalf("after Push %d: Len = %d", i, q.Len())
 		}
 	}
 	want := RingStats{Pushed: capacity + extra, Dropped: extra}
-	if s := q.Stats(); s != want {
-		t.Fatalf("Stats = %+v, want %+v", s, want)
-	}
 	// Exactly the oldest `extra` values are gone; the rest come out in order.
 	for i := int64(extra); i < capacity+extra; i++ {
 		r, ok := q.Pop()
@@ -161,8 +155,104 @@ func TestRingPushDropsOldest(t *testing.T) {
 		t.Fatal("ring not empty after popping Cap() values")
 	}
 	want.Popped = capacity
-	if s := q.Stats(); s != want {
-		t.Fatalf("Stats = %+v, want %+v", s, want)
+	if s := q.Stats(); s != want || q.Len() != 0 {
+		t.Fatalf("Stats = %+v, Len %d; want %+v, 0", s, q.Len(), want)
+	}
+}
+
+// TestRingPopSkipsLaps lets producers run many laps ahead of the consumer: the consumer must jump to the
+// oldest value still in the ring in one step, count everything before it dropped, and deliver the
+// last Cap() values in order, with Pop and with PopBatch.
+func TestRingPopSkipsLaps(t *testing.T) {
+	const capacity, pushed = 16, 16*1000 + 5
+	for _, batch := range []bool{false, true} {
+		q := newRing(t, capacity)
+		for i := range int64(pushed) {
+			q.Push(reading(0, i))
+		}
+		if s := q.Stats(); s != (RingStats{Pushed: pushed, Dropped: pushed - capacity}) {
+			t.Fatalf("batch %v: Stats before popping = %+v", batch, s)
+		}
+		var got []Reading
+		if batch {
+			dst := make([]Reading, 2*capacity)
+			got = dst[:q.PopBatch(dst)]
+		} else {
+			for {
+				r, ok := q.Pop()
+				if !ok {
+					break
+				}
+				got = append(got, r)
+			}
+		}
+		if len(got) != capacity {
+			t.Fatalf("batch %v: got %d values, want %d", batch, len(got), capacity)
+		}
+		for i, r := range got {
+			checkIntact(t, r)
+			if want := int64(pushed - capacity + i); r.Time != want {
+				t.Fatalf("batch %v: value %d = %d, want %d", batch, i, r.Time, want)
+			}
+		}
+		want := RingStats{Pushed: pushed, Popped: capacity, Dropped: pushed - capacity}
+		if s := q.Stats(); s != want || q.Len() != 0 {
+			t.Fatalf("batch %v: Stats = %+v, Len %d; want %+v, 0", batch, s, q.Len(), want)
+		}
+	}
+}
+
+// TestRingPublishLag pins down when the consumer tells producers and Stats how far it has got: every
+// lag Pops, when a Pop finds nothing, at once when a producer found the ring full, after every
+// PopBatch and in Wait.
+func TestRingPublishLag(t *testing.T) {
+	const capacity = 1024 // lag = maxLag
+	q := newRing(t, capacity)
+	for i := range int64(capacity) {
+		q.Push(reading(0, i))
+	}
+	for i := 1; i <= 3*maxLag; i++ {
+		if r, ok := q.Pop(); !ok || r.Time != int64(i-1) {
+			t.Fatalf("Pop %d = %+v, %v", i, r, ok)
+		}
+		if want := capacity - i/maxLag*maxLag; q.Len() != want {
+			t.Fatalf("after %d Pops: Len = %d, want %d (published every %d)", i, q.Len(), want, maxLag)
+		}
+	}
+	q.Pop() // 3*maxLag+1 popped, 3*maxLag published
+	if q.Len() != capacity-3*maxLag {
+		t.Fatalf("Len = %d, want %d", q.Len(), capacity-3*maxLag)
+	}
+	q.Wait(0)
+	if q.Len() != capacity-3*maxLag-1 {
+		t.Fatalf("Len after Wait = %d, want %d", q.Len(), capacity-3*maxLag-1)
+	}
+	q.Pop()
+	dst := make([]Reading, 10)
+	if n := q.PopBatch(dst); n != 10 || q.Len() != capacity-3*maxLag-12 {
+		t.Fatalf("PopBatch = %d, Len %d; want 10, %d", n, q.Len(), capacity-3*maxLag-12)
+	}
+
+	// A full ring as the producers see it: refill what was popped and published.
+	for q.TryPush(reading(0, 0)) {
+	}
+	s := q.Stats()
+	q.Pop() // would not publish on its own: the refused TryPush's wantDeq makes it
+	if !q.TryPush(reading(0, 0)) {
+		t.Fatalf("TryPush refused after a Pop made room (Stats before %+v, after %+v)", s, q.Stats())
+	}
+	if q.wantDeq.Load() != 0 {
+		t.Error("wantDeq still set after the consumer published")
+	}
+
+	// Drained: a Pop that finds nothing publishes, and the counts are exact.
+	for {
+		if _, ok := q.Pop(); !ok {
+			break
+		}
+	}
+	if s := q.Stats(); q.Len() != 0 || s.Pushed != s.Popped || s.Dropped != 0 {
+		t.Fatalf("drained ring: Len %d Stats %+v", q.Len(), s)
 	}
 }
 
@@ -208,8 +298,8 @@ func TestRingAllocs(t *testing.T) {
 		name string
 		f    func()
 	}{
-		{"Push", func() { q.Push(v) }},          // fills the ring
-		{"Push evicting", func() { q.Push(v) }}, // ring is full now
+		{"Push", func() { q.Push(v) }},             // fills the ring
+		{"Push overwriting", func() { q.Push(v) }}, // ring is full now
 		{"TryPush rejected", func() { q.TryPush(v) }},
 		{"Pop", func() { q.Pop() }},
 		{"TryPush", func() { q.TryPush(v) }},
@@ -218,7 +308,7 @@ func TestRingAllocs(t *testing.T) {
 		{"Wait parked", func() { q.Wait(time.Microsecond) }},
 		{"Len Cap Stats", func() { _, _, _ = q.Len(), q.Cap(), q.Stats() }},
 	} {
-		if tc.name == "Push evicting" {
+		if tc.name == "Push overwriting" {
 			for q.Len() < q.Cap() {
 				q.Push(v)
 			}
@@ -259,14 +349,15 @@ func TestRingLayout(t *testing.T) {
 
 	var q Ring
 	type span struct{ start, end uintptr }
-	f := func(off, size uintptr) span { return span{off, off + size} }
 	groups := []span{
 		{unsafe.Offsetof(q.slots), unsafe.Offsetof(q.timer) + unsafe.Sizeof(q.timer)},
 		{unsafe.Offsetof(q.enq), unsafe.Offsetof(q.deqSeen) + unsafe.Sizeof(q.deqSeen)},
-		f(unsafe.Offsetof(q.deq), unsafe.Sizeof(q.deq)),
-		{unsafe.Offsetof(q.dropped), unsafe.Offsetof(q.rejected) + unsafe.Sizeof(q.rejected)},
+		{unsafe.Offsetof(q.deq), unsafe.Offsetof(q.dropped) + unsafe.Sizeof(q.dropped)},
+		{unsafe.Offsetof(q.head), unsafe.Offsetof(q.pubSkipped) + unsafe.Sizeof(q.pubSkipped)},
+		{unsafe.Offsetof(q.wantDeq), unsafe.Offsetof(q.rejected) + unsafe.Sizeof(q.rejected)},
 	}
-	names := []string{"read-mostly header", "producer indexes", "consumer index", "counters"}
+	names := []string{"read-mostly header", "producer indexes", "published consumer position",
+		"consumer state", "counters"}
 	if groups[0].start < cacheLine {
 		t.Errorf("%d bytes before the header, want >= %d", groups[0].start, cacheLine)
 	}
@@ -417,54 +508,51 @@ func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
-// TestRingEvictionLosesToPop lets the consumer take the oldest value while a Push has reserved it for
-// eviction but not yet moved deq. The Push must give the value up to the consumer, find the room the
-// consumer made and store without reporting a drop.
-func TestRingEvictionLosesToPop(t *testing.T) {
+// TestRingPopBeforeOverwrite lets the consumer take the oldest value after a Push into the full ring
+// has claimed its slot and before it marks it. The consumer gets the value intact and nothing is
+// counted dropped: the producer overwrote a value already taken.
+func TestRingPopBeforeOverwrite(t *testing.T) {
 	q := fullRing(t)
 	var got []Reading
-	testHookEvicting = func(q *Ring) {
+	testHookOverwriting = func(q *Ring) {
 		if r, ok := q.Pop(); ok {
 			got = append(got, r)
 		}
 	}
-	defer func() { testHookEvicting = nil }()
-	done := make(chan bool, 1)
-	go func() { done <- q.Push(reading(0, 4)) }()
-	if waitFor(t, done, "Push") {
-		t.Error("Push reported a drop although the consumer took the oldest value")
-	}
+	defer func() { testHookOverwriting = nil }()
+	done := make(chan struct{})
+	go func() { q.Push(reading(0, 4)); close(done) }()
+	waitFor(t, done, "Push")
+	testHookOverwriting = nil
 	if len(got) != 1 || got[0].Time != 0 {
-		t.Fatalf("Pop during the eviction = %+v, want value 0", got)
+		t.Fatalf("Pop during the overwrite = %+v, want value 0", got)
 	}
 	checkIntact(t, got[0])
 	if s := q.Stats(); s != (RingStats{Pushed: 5, Popped: 1}) {
 		t.Errorf("Stats = %+v, want Pushed 5 Popped 1 Dropped 0", s)
 	}
-	testHookEvicting = nil
 	expectValues(t, q, 1, 2, 3, 4)
 }
 
-// TestRingPopLosesToEviction evicts the oldest value and stores a new one in its slot after Pop (and
-// then PopBatch) has copied it and before it claims it. The consumer must not return the evicted value
-// or a mix of the two. Pop copies again and returns the next value; PopBatch keeps its copies of the
-// values after the evicted one, which are still good, and claims them without copying again.
-func TestRingPopLosesToEviction(t *testing.T) {
+// TestRingPopLosesToOverwrite overwrites the oldest value after Pop (and then PopBatch) has copied it
+// and before it checked the copy. The consumer must not return the overwritten value or a mix of the
+// two: it counts it dropped and goes on with the next value.
+func TestRingPopLosesToOverwrite(t *testing.T) {
 	for _, tc := range []struct {
 		batch  bool
-		copies int     // times the consumer copied before its claim succeeded
+		copies int     // values the consumer copied
 		want   []int64 // values returned
 		rest   []int64 // values left in the ring
 	}{
 		{batch: false, copies: 2, want: []int64{1}, rest: []int64{2, 3, 4}},
-		{batch: true, copies: 1, want: []int64{1, 2, 3}, rest: []int64{4}},
+		{batch: true, copies: 5, want: []int64{1, 2, 3, 4}, rest: nil},
 	} {
 		q := fullRing(t)
 		copies := 0
 		testHookPopCopied = func(q *Ring) {
 			copies++
-			if copies == 1 && !q.Push(reading(0, 4)) {
-				t.Error("Push into a full ring did not report a drop")
+			if copies == 1 {
+				q.Push(reading(0, 4))
 			}
 		}
 		res := make(chan []Reading, 1)
@@ -481,7 +569,7 @@ func TestRingPopLosesToEviction(t *testing.T) {
 		got := waitFor(t, res, "the consumer")
 		testHookPopCopied = nil
 		if copies != tc.copies {
-			t.Fatalf("batch %v: the consumer copied %d times, want %d", tc.batch, copies, tc.copies)
+			t.Fatalf("batch %v: the consumer copied %d values, want %d", tc.batch, copies, tc.copies)
 		}
 		if len(got) != len(tc.want) {
 			t.Fatalf("batch %v: got %+v, want values %v", tc.batch, got, tc.want)
@@ -499,49 +587,33 @@ func TestRingPopLosesToEviction(t *testing.T) {
 	}
 }
 
-// TestRingPushWaitsForEviction pauses producer P after it has read a full slot's seq and before it
-// reads deq, lets producer E evict that slot's value and stops E just after it moved deq, before it
-// claims the position. deq now says the value has left the ring, but not because the consumer took it:
-// the slot is E's, and P must wait and store at the next position. (A P that claimed the position too
-// would make E panic when it finds its position taken.)
-func TestRingPushWaitsForEviction(t *testing.T) {
+// TestRingPopWaitsForOverwrite stops a Push into the full ring after it marked the oldest value's slot
+// and before it stored its own value there. The consumer must skip the old value (dropped), take the
+// three after it, and wait for the new one; once the Push finishes, Wait wakes and Pop returns it.
+func TestRingPopWaitsForOverwrite(t *testing.T) {
 	q := fullRing(t)
-	var enqueueDeqCalls, evictedCalls atomic.Int32
-	pPaused, pGo := make(chan struct{}), make(chan struct{})
-	ePaused, eGo := make(chan struct{}), make(chan struct{})
-	testHookEnqueueDeq = func(*Ring) {
-		if enqueueDeqCalls.Add(1) == 1 { // P; E and P's later rounds pass
-			close(pPaused)
-			<-pGo
-		}
+	marked, resume := make(chan struct{}), make(chan struct{})
+	testHookMarked = func(*Ring) {
+		close(marked)
+		<-resume
 	}
-	testHookEvicted = func(*Ring) {
-		if evictedCalls.Add(1) == 1 { // E; P's own eviction later passes
-			close(ePaused)
-			<-eGo
-		}
+	defer func() { testHookMarked = nil }()
+	done := make(chan struct{})
+	go func() { q.Push(reading(0, 4)); close(done) }()
+	waitFor(t, marked, "Push to mark the slot")
+	expectValues(t, q, 1, 2, 3)
+	if r, ok := q.Pop(); ok {
+		t.Fatalf("Pop = %+v while its producer was still storing it", r)
 	}
-	defer func() { testHookEnqueueDeq, testHookEvicted = nil, nil }()
-
-	pDone, eDone := make(chan bool, 1), make(chan bool, 1)
-	go func() { pDone <- q.Push(reading(0, 5)) }()
-	waitFor(t, pPaused, "producer P to read the slot")
-	go func() { eDone <- q.Push(reading(0, 4)) }()
-	waitFor(t, ePaused, "producer E to evict value 0")
-	close(pGo)
-	select {
-	case <-pDone:
-		t.Fatal("P stored a value while E was evicting the value in P's slot")
-	case <-time.After(50 * time.Millisecond): // P must still be waiting for E
+	if s := q.Stats(); s != (RingStats{Pushed: 5, Popped: 3, Dropped: 1}) {
+		t.Errorf("Stats = %+v, want Pushed 5 Popped 3 Dropped 1", s)
 	}
-	close(eGo)
-	if !waitFor(t, eDone, "E's Push") || !waitFor(t, pDone, "P's Push") {
-		t.Error("a Push into a full ring did not report a drop")
+	close(resume)
+	waitFor(t, done, "Push")
+	if !q.Wait(5 * time.Second) {
+		t.Fatal("Wait did not see the stored value")
 	}
-	if s := q.Stats(); s != (RingStats{Pushed: 6, Dropped: 2}) {
-		t.Errorf("Stats = %+v, want Pushed 6 Dropped 2", s)
-	}
-	expectValues(t, q, 2, 3, 4, 5)
+	expectValues(t, q, 4)
 }
 
 // stress runs 4 producers against one consumer and checks that every value arrives once, in order per
@@ -557,7 +629,6 @@ func stress(t *testing.T, evict bool, capacity int) {
 
 	var wg sync.WaitGroup
 	var done atomic.Bool
-	var pushDrops atomic.Uint64 // Push calls that reported droppedOldest
 	for p := range uint32(producers) {
 		wg.Add(1)
 		go func() {
@@ -565,9 +636,7 @@ func stress(t *testing.T, evict bool, capacity int) {
 			for i := range int64(perProducer) {
 				v := reading(p, i)
 				if evict {
-					if q.Push(v) {
-						pushDrops.Add(1)
-					}
+					q.Push(v)
 					if i%1024 == 1023 {
 						// Push never blocks: without this the producers can finish before the
 						// consumer runs at all (one CPU, or a consumer still parked).
@@ -624,16 +693,13 @@ func stress(t *testing.T, evict bool, capacity int) {
 	}
 
 	s := q.Stats()
-	t.Logf("received %d, Stats %+v, Push reported drops %d", received, s, pushDrops.Load())
+	t.Logf("received %d, Stats %+v", received, s)
 	if s.Pushed != total || s.Popped != uint64(received) || uint64(received)+s.Dropped != total {
 		t.Errorf("received %d + dropped %d != %d pushed, or Stats %+v disagree", received, s.Dropped, total, s)
 	}
 	if evict {
 		if s.Dropped == 0 || s.Popped == 0 {
-			t.Errorf("Stats %+v: the consumer never raced an evicting producer", s)
-		}
-		if d := pushDrops.Load(); d == 0 || d > s.Dropped {
-			t.Errorf("%d Push calls reported drops for %d drops counted", d, s.Dropped)
+			t.Errorf("Stats %+v: the consumer never raced an overwriting producer", s)
 		}
 	} else if s.Dropped != 0 {
 		t.Errorf("Stats %+v: TryPush must never evict", s)

@@ -2,11 +2,13 @@ package benchsuite
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -18,13 +20,16 @@ type BenchResult struct {
 	Procs   int    // GOMAXPROCS, 1 when the line has no suffix
 	N       int64  // iterations
 	Metrics map[string]float64
+	Runs    int // lines seen for this benchmark (-count); the result is the one with the median ns/op
 }
 
 // ParseBench reads the result lines of `go test -bench` output ("BenchmarkX/y-2  1000  12.5 ns/op
-// 0 allocs/op  3 dropped"); other lines are skipped. A benchmark reported twice (-count) keeps its
-// last line.
+// 0 allocs/op  3 dropped"); other lines are skipped. A benchmark reported several times (-count)
+// keeps the line with the median ns/op (the lower of the two middle ones for an even count), so that
+// one run disturbed by the machine does not decide a comparison.
 func ParseBench(out string) []BenchResult {
 	var res []BenchResult
+	runs := map[string][]BenchResult{}
 	index := map[string]int{}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
@@ -54,12 +59,17 @@ func ParseBench(out string) []BenchResult {
 		if !ok {
 			continue
 		}
-		if i, seen := index[r.Name]; seen {
-			res[i] = r
-			continue
+		runs[r.Name] = append(runs[r.Name], r)
+		if _, seen := index[r.Name]; !seen {
+			index[r.Name] = len(res)
+			res = append(res, r)
 		}
-		index[r.Name] = len(res)
-		res = append(res, r)
+	}
+	for name, rs := range runs {
+		slices.SortStableFunc(rs, func(a, b BenchResult) int { return cmp.Compare(a.Metrics["ns/op"], b.Metrics["ns/op"]) })
+		m := rs[(len(rs)-1)/2]
+		m.Runs = len(rs)
+		res[index[name]] = m
 	}
 	return res
 }

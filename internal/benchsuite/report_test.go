@@ -14,6 +14,8 @@ BenchmarkSameGoroutine/chan-2         	64152194	        18.61 ns/op	       0 B/o
 BenchmarkSPSC/diodes-2                	 9483506	       126.5 ns/op	         0 dropped	    6 unaccounted	      32 B/op	       1 allocs/op
 BenchmarkSPSC/ring-2                  	 1000000	        40 ns/op	         3.000 dropped	       0 B/op	       0 allocs/op
 BenchmarkSPSC/ring-2                  	 2000000	        35.5 ns/op	         0 dropped	       0 B/op	       0 allocs/op
+BenchmarkSPSC/ring-2                  	 3000000	        90 ns/op	         9 dropped	       0 B/op	       0 allocs/op
+BenchmarkSPSC/ring-2                  	 4000000	        20 ns/op	         1 dropped	       0 B/op	       0 allocs/op
 BenchmarkOdd	12	3 ns/op extra
 BenchmarkNoProcs	7	2.5 ns/op
 --- FAIL: BenchmarkBroken
@@ -29,8 +31,14 @@ ok  	github.com/wayside-iot/wayside/buffer	12.3s
 		t.Fatalf("diodes: %+v", d)
 	}
 	r, _ := Find(rs, "SPSC/ring")
-	if r.N != 2000000 || r.Metrics["ns/op"] != 35.5 || r.Metrics["dropped"] != 0 {
-		t.Fatalf("a repeated benchmark keeps its last line: %+v", r)
+	if r.N != 2000000 || r.Metrics["ns/op"] != 35.5 || r.Metrics["dropped"] != 0 || r.Runs != 4 {
+		t.Fatalf("a repeated benchmark keeps its (lower) median line: %+v", r)
+	}
+	if c, _ := Find(rs, "SameGoroutine/chan"); c.Runs != 1 {
+		t.Fatalf("one line: %+v", c)
+	}
+	if rs[1].Name != "SPSC/diodes" || rs[2].Name != "SPSC/ring" {
+		t.Fatalf("results not in the order first seen: %+v", rs)
 	}
 	if p, ok := Find(rs, "NoProcs"); !ok || p.Procs != 1 || p.Metrics["ns/op"] != 2.5 {
 		t.Fatalf("no suffix: %+v", p)

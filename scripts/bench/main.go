@@ -34,6 +34,7 @@ var allPhases = []string{"size", "micro", "wire", "e2e", "allocs"}
 type options struct {
 	goCmd     string
 	benchtime string
+	count     int
 	write     bool
 	doc       string
 	rate      float64
@@ -54,6 +55,7 @@ func run(args []string) int {
 		benchtime = "1s"
 	}
 	fs.StringVar(&o.benchtime, "benchtime", benchtime, "`duration` (or Nx) per micro-benchmark, go test's -benchtime (env BENCHTIME)")
+	fs.IntVar(&o.count, "count", 3, "runs of each ring benchmark; the report shows the median (go test's -count)")
 	fs.BoolVar(&o.write, "write", false, "regenerate the results section of -doc")
 	fs.StringVar(&o.doc, "doc", "BENCHMARKS.md", "the `file` -write updates")
 	fs.Float64Var(&o.rate, "rate", 1.2e6, "nominal readings per second the synthetic load offers in the end-to-end run (timer slack makes the real rate a little lower)")

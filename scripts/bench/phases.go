@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/wayside-iot/wayside/cloudsync/senml"
@@ -92,17 +93,18 @@ func (r *results) build(ctx context.Context, out, goos, goarch, goarm string) er
 // (cloudsync/senml BenchmarkCompare).
 func (r *results) microPhase(ctx context.Context) error {
 	var err error
-	if r.ring, err = r.goBench(ctx, "./buffer/", "."); err != nil {
+	if r.ring, err = r.goBench(ctx, "./buffer/", ".", max(1, r.opts.count)); err != nil {
 		return err
 	}
-	r.encode, err = r.goBench(ctx, "./cloudsync/senml/", "^BenchmarkCompare$")
+	r.encode, err = r.goBench(ctx, "./cloudsync/senml/", "^BenchmarkCompare$", 1)
 	return err
 }
 
-func (r *results) goBench(ctx context.Context, pkg, pattern string) ([]benchsuite.BenchResult, error) {
-	progress("go test -run '^$' -bench %s -benchmem -benchtime %s %s", pattern, r.opts.benchtime, pkg)
+// goBench runs the benchmarks of pkg matching pattern count times each; ParseBench keeps the median.
+func (r *results) goBench(ctx context.Context, pkg, pattern string, count int) ([]benchsuite.BenchResult, error) {
+	progress("go test -run '^$' -bench %s -benchmem -benchtime %s -count %d %s", pattern, r.opts.benchtime, count, pkg)
 	cmd := exec.CommandContext(ctx, r.opts.goCmd, "test", "-run", "^$", "-bench", pattern, "-benchmem",
-		"-benchtime", r.opts.benchtime, "-count", "1", pkg)
+		"-benchtime", r.opts.benchtime, "-count", strconv.Itoa(count), pkg)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("go test -bench %s: %w\n%s", pkg, err, out)
