@@ -65,7 +65,7 @@ func tag(pos, state uint64) uint64 { return pos<<2 | state }
 //
 // The consumer never writes a slot and keeps its position, head, to itself. It tells producers how
 // far it has got by storing head into deq: after every PopBatch, before Wait looks for work, when a Pop
-// finds nothing, when a producer has asked (wantDeq), and otherwise every lag Pops (maxLag). A producer
+// finds nothing, when a refused TryPush has asked (wantDeq), and otherwise every lag Pops (maxLag). A producer
 // reuses a slot with plain stores once deq says the consumer is past the slot's previous value:
 // everything the consumer read from the slot happens before its store of deq, which happens before the
 // producer's load of it. Producers cache deq in deqSeen and read deq itself about once a lap.
@@ -78,12 +78,14 @@ func tag(pos, state uint64) uint64 { return pos<<2 | state }
 // intact or finds it overwritten, counts it dropped and moves on. (Go's memory model and the race
 // detector do not accept such validated reads of plain data, hence the atomic stores on this path
 // only.) Whoever reaches a value decides its fate: there is no race to settle between an overwriting
-// producer and the consumer, so neither pays for one. Values overwritten before the consumer gets to
-// them are counted when it skips them (dropped) or, until then, from enq-deq > Cap() in Stats.
+// producer and the consumer, so neither pays for one. The consumer is also the one that counts: a
+// value is dropped when the consumer finds it overwritten, not when a producer overwrites it, which
+// may be after the consumer took it.
 //
 // Both "full" verdicts may be early by the consumer's lag: a Pop that has not yet published can leave
 // deq up to lag positions behind. It costs little: an overwritten value the consumer already took is
-// not lost, and a refused TryPush sets wantDeq, which makes the consumer publish on its next Pop.
+// not lost (nor counted), and a refused TryPush sets wantDeq, which makes the consumer publish on its
+// next Pop.
 //
 // Call-order guarantees:
 //   - Push, TryPush, Len, Cap and Stats may be called from any number of goroutines at once, and at the
@@ -96,9 +98,10 @@ func tag(pos, state uint64) uint64 { return pos<<2 | state }
 //     PopBatch that returns that value.
 //   - Every stored value is either returned once by Pop or PopBatch or counted once in
 //     RingStats.Dropped; none is lost uncounted or delivered twice.
-//   - Len and Stats see the consumer's progress as of its last publication (above): exact once the
+//   - Len and Stats see the consumer's progress as of its last publication (above): current once the
 //     consumer has returned from PopBatch or Wait or had a Pop find nothing, and at most lag values
-//     behind while it Pops.
+//     behind while it Pops. Values overwritten before the consumer got to them are in Stats once it
+//     has passed them; until then they are neither in Len nor in Dropped.
 //
 // Push, TryPush, Pop and PopBatch allocate nothing. The zero Ring is not usable: call NewRing.
 type Ring struct {
@@ -118,10 +121,14 @@ type Ring struct {
 	// reading deq, the consumer's line. It shares enq's line because every producer has just read that
 	// line, and it changes about once a lap.
 	deqSeen atomic.Uint64
-	_       cacheLinePad
-	// deq and dropped are the consumer's head and dropped as of its last publication. deq counts
-	// values popped and skipped: Popped is not a counter of its own.
+	// rejected counts refused TryPush calls; a refusing producer has just read this line.
+	rejected atomic.Uint64
+	_        cacheLinePad
+	// The consumer's publication: deq is its head, popped and dropped the values it returned and
+	// skipped, as of its last publication. deq is for producers; Stats reads the counters, which only
+	// grow (deq - popped - dropped would not: two loads can straddle a publication).
 	deq     atomic.Uint64
+	popped  atomic.Uint64
 	dropped atomic.Uint64
 	_       cacheLinePad
 	// The consumer's own state: nobody else reads it.
@@ -130,22 +137,23 @@ type Ring struct {
 	pubHead    uint64 // head as last stored in deq
 	pubSkipped uint64 // skipped as last stored in dropped
 	_          cacheLinePad
-	// Written by producers when TryPush refuses a value; the consumer reads wantDeq on every Pop.
-	wantDeq  atomic.Uint32 // 1 when a TryPush found the ring full and wants the consumer's position
-	rejected atomic.Uint64
-	_        cacheLinePad
+	// Set by a refused TryPush, read by the consumer on every Pop; it changes rarely.
+	wantDeq atomic.Uint32 // 1 when a TryPush found the ring full and wants the consumer's position
+	_       cacheLinePad
 }
 
-// RingStats are a Ring's counters since NewRing. While producers and the consumer run, the fields are
-// read one after the other, not as one snapshot, and see the consumer's progress as of its last
-// publication (see Ring); Pushed is never below Popped+Dropped. When the ring is quiet and the
-// consumer has published, the counts are exact and Pushed == Popped + Dropped + Len().
+// RingStats are a Ring's counters since NewRing. Each only grows. While producers and the consumer
+// run, the fields are read one after the other, not as one snapshot, and see the consumer's progress as
+// of its last publication (see Ring); Pushed is never below Popped+Dropped. When the ring is quiet and
+// the consumer has drained it (its last PopBatch, Wait or Pop found nothing more), the counts are
+// exact and Pushed == Popped + Dropped + Len() with Len() == 0.
 type RingStats struct {
-	// Pushed counts values stored by Push or TryPush.
+	// Pushed counts values stored, or being copied in, by Push or TryPush.
 	Pushed uint64
 	// Popped counts values returned by Pop and PopBatch.
 	Popped uint64
-	// Dropped counts the values Push overwrote before the consumer took them.
+	// Dropped counts the values Push overwrote before the consumer took them, as the consumer finds
+	// them: the next PopBatch after an overwrite counts it.
 	Dropped uint64
 	// Rejected counts TryPush calls that failed because the ring was full.
 	Rejected uint64
@@ -196,16 +204,10 @@ func (q *Ring) Len() int {
 
 // Stats returns the ring's counters.
 func (q *Ring) Stats() RingStats {
-	// The consumer stores deq before dropped, and dropped never exceeds deq, so reading dropped first
-	// keeps Popped from going below zero; reading enq last keeps Pushed >= Popped+Dropped. Values
-	// between deq and the oldest one still in a slot were overwritten but not yet skipped.
-	s := RingStats{Dropped: q.dropped.Load(), Rejected: q.rejected.Load()}
-	deq := q.deq.Load()
+	// Read in the order that keeps Pushed >= Popped+Dropped: popped+dropped never exceed the head they
+	// were published with, which never passes enq.
+	s := RingStats{Rejected: q.rejected.Load(), Popped: q.popped.Load(), Dropped: q.dropped.Load()}
 	s.Pushed = q.enq.Load()
-	s.Popped = deq - s.Dropped
-	if n := s.Pushed - deq; n > uint64(len(q.slots)) {
-		s.Dropped += n - uint64(len(q.slots))
-	}
 	return s
 }
 
@@ -250,8 +252,9 @@ func (q *Ring) TryPush(v Reading) bool {
 			q.signal()
 			return true
 		case full, fullInFlight:
-			// Ask the consumer to publish: if its unpublished Pops made room, the next TryPush finds it.
-			if q.wantDeq.Load() == 0 {
+			// Ask the consumer to publish: if its unpublished Pops made room, the next TryPush finds
+			// it. (fullInFlight means another producer holds the oldest slot: publishing cannot help.)
+			if res == full && q.wantDeq.Load() == 0 {
 				q.wantDeq.Store(1)
 			}
 			q.rejected.Add(1)
@@ -324,10 +327,10 @@ func (q *Ring) PopBatch(dst []Reading) int {
 }
 
 // skipOverwritten moves the consumer past position p, which a producer has overwritten, and past every
-// later position whose slot a producer has claimed since: those values are lost too. It counts them
-// dropped. A slot is claimed for p+Cap() only after p was stored, so all the positions skipped were
-// stored, and none of their producers can still be writing their slot with plain stores: that needs
-// deq past the position.
+// later position q whose slot a producer has claimed for q+Cap(): those values are being overwritten,
+// and counts them dropped. Every q was stored (q+Cap() can only be claimed after q was), and every
+// producer of a q+Cap() saw deq <= q and so overwrites with atomic stores after marking the slot: the
+// consumer never reads a q again, and never races a plain store.
 func (q *Ring) skipOverwritten(p uint64) {
 	next := q.enq.Load() - uint64(len(q.slots)) // > p: p+Cap() has been claimed
 	q.skipped += next - p
@@ -347,14 +350,15 @@ func (q *Ring) publishAsked() {
 // publish stores the consumer's position and drop count where producers and Stats read them: deq
 // first, see Stats.
 func (q *Ring) publish() {
-	if q.head != q.pubHead {
-		q.deq.Store(q.head)
-		q.pubHead = q.head
+	if q.head == q.pubHead {
+		return
 	}
+	q.deq.Store(q.head)
+	q.popped.Store(q.head - q.skipped)
 	if q.skipped != q.pubSkipped {
 		q.dropped.Store(q.skipped)
-		q.pubSkipped = q.skipped
 	}
+	q.pubHead, q.pubSkipped = q.head, q.skipped
 }
 
 // Wait blocks the consumer until a value is ready to pop or timeout has passed, and reports whether a

@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"runtime"
 	"sync"
@@ -134,15 +135,14 @@ func TestRingPushDropsOldest(t *testing.T) {
 	q := newRing(t, capacity)
 	for i := range int64(capacity + extra) {
 		q.Push(reading(0, i))
-		wantDropped := uint64(max(0, i+1-capacity))
-		if s := q.Stats(); s.Dropped != wantDropped || s.Pushed != uint64(i+1) {
-			t.Fatalf("after Push %d: Stats %+v, want Pushed %d Dropped %d", i, s, i+1, wantDropped)
-		}
 		if q.Len() != min(int(i+1), capacity) {
 			t.Fatalf("after Push %d: Len = %d", i, q.Len())
 		}
 	}
-	want := RingStats{Pushed: capacity + extra, Dropped: extra}
+	// Nothing is counted before the consumer finds the overwritten values.
+	if s := q.Stats(); s != (RingStats{Pushed: capacity + extra}) {
+		t.Fatalf("Stats = %+v before the consumer ran", s)
+	}
 	// Exactly the oldest `extra` values are gone; the rest come out in order.
 	for i := int64(extra); i < capacity+extra; i++ {
 		r, ok := q.Pop()
@@ -154,7 +154,7 @@ func TestRingPushDropsOldest(t *testing.T) {
 	if _, ok := q.Pop(); ok {
 		t.Fatal("ring not empty after popping Cap() values")
 	}
-	want.Popped = capacity
+	want := RingStats{Pushed: capacity + extra, Popped: capacity, Dropped: extra}
 	if s := q.Stats(); s != want || q.Len() != 0 {
 		t.Fatalf("Stats = %+v, Len %d; want %+v, 0", s, q.Len(), want)
 	}
@@ -170,8 +170,8 @@ func TestRingPopSkipsLaps(t *testing.T) {
 		for i := range int64(pushed) {
 			q.Push(reading(0, i))
 		}
-		if s := q.Stats(); s != (RingStats{Pushed: pushed, Dropped: pushed - capacity}) {
-			t.Fatalf("batch %v: Stats before popping = %+v", batch, s)
+		if s := q.Stats(); s != (RingStats{Pushed: pushed}) || q.Len() != capacity {
+			t.Fatalf("batch %v: Stats before popping = %+v, Len %d", batch, s, q.Len())
 		}
 		var got []Reading
 		if batch {
@@ -351,13 +351,13 @@ func TestRingLayout(t *testing.T) {
 	type span struct{ start, end uintptr }
 	groups := []span{
 		{unsafe.Offsetof(q.slots), unsafe.Offsetof(q.timer) + unsafe.Sizeof(q.timer)},
-		{unsafe.Offsetof(q.enq), unsafe.Offsetof(q.deqSeen) + unsafe.Sizeof(q.deqSeen)},
+		{unsafe.Offsetof(q.enq), unsafe.Offsetof(q.rejected) + unsafe.Sizeof(q.rejected)},
 		{unsafe.Offsetof(q.deq), unsafe.Offsetof(q.dropped) + unsafe.Sizeof(q.dropped)},
 		{unsafe.Offsetof(q.head), unsafe.Offsetof(q.pubSkipped) + unsafe.Sizeof(q.pubSkipped)},
-		{unsafe.Offsetof(q.wantDeq), unsafe.Offsetof(q.rejected) + unsafe.Sizeof(q.rejected)},
+		{unsafe.Offsetof(q.wantDeq), unsafe.Offsetof(q.wantDeq) + unsafe.Sizeof(q.wantDeq)},
 	}
-	names := []string{"read-mostly header", "producer indexes", "published consumer position",
-		"consumer state", "counters"}
+	names := []string{"read-mostly header", "producer indexes", "consumer publication",
+		"consumer state", "wantDeq"}
 	if groups[0].start < cacheLine {
 		t.Errorf("%d bytes before the header, want >= %d", groups[0].start, cacheLine)
 	}
@@ -373,7 +373,7 @@ func TestRingLayout(t *testing.T) {
 	r := newRing(t, 4)
 	for name, p := range map[string]unsafe.Pointer{
 		"enq": unsafe.Pointer(&r.enq), "deqSeen": unsafe.Pointer(&r.deqSeen), "deq": unsafe.Pointer(&r.deq),
-		"dropped": unsafe.Pointer(&r.dropped), "rejected": unsafe.Pointer(&r.rejected),
+		"popped": unsafe.Pointer(&r.popped), "dropped": unsafe.Pointer(&r.dropped), "rejected": unsafe.Pointer(&r.rejected),
 		"slots[1].seq": unsafe.Pointer(&r.slots[1].seq), "slots[3].seq": unsafe.Pointer(&r.slots[3].seq),
 		"slots[1].w[0]": unsafe.Pointer(&r.slots[1].w[0]), "slots[3].w[2]": unsafe.Pointer(&r.slots[3].w[2]),
 	} {
@@ -616,10 +616,19 @@ func TestRingPopWaitsForOverwrite(t *testing.T) {
 	expectValues(t, q, 4)
 }
 
+// stressMode is what the producers of a stress run do when the ring is full.
+type stressMode int
+
+const (
+	lossless stressMode = iota // TryPush, retried until accepted: nothing may be lost
+	evicting                   // Push: producers overflow the ring and overwrite while the consumer pops
+	mixed                      // producers 0 and 1 Push; 2 and 3 TryPush once and give the value up
+)
+
 // stress runs 4 producers against one consumer and checks that every value arrives once, in order per
-// producer, or was counted as evicted. evict selects Push (producers overflow the ring and evict while
-// the consumer pops) over TryPush retried until accepted (nothing may be lost).
-func stress(t *testing.T, evict bool, capacity int) {
+// producer, or was counted: dropped (overwritten) or rejected (refused). Meanwhile another goroutine
+// reads Stats and checks that no counter goes down and Pushed never falls below Popped+Dropped.
+func stress(t *testing.T, mode stressMode, capacity int) {
 	const producers = 4
 	const perProducer = 50_000
 	const total = producers * perProducer
@@ -633,27 +642,53 @@ func stress(t *testing.T, evict bool, capacity int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			push := mode == evicting || (mode == mixed && p < 2)
 			for i := range int64(perProducer) {
 				v := reading(p, i)
-				if evict {
+				switch {
+				case push:
 					q.Push(v)
 					if i%1024 == 1023 {
 						// Push never blocks: without this the producers can finish before the
 						// consumer runs at all (one CPU, or a consumer still parked).
 						runtime.Gosched()
 					}
-					continue
-				}
-				for !q.TryPush(v) { // a spooling producer would write v to disk instead
-					if ctx.Err() != nil {
-						return
+				case mode == mixed:
+					if !q.TryPush(v) { // a spooling producer would write v to disk instead
+						runtime.Gosched()
 					}
-					runtime.Gosched()
+				default:
+					for !q.TryPush(v) {
+						if ctx.Err() != nil {
+							return
+						}
+						runtime.Gosched()
+					}
 				}
 			}
 		}()
 	}
 	go func() { wg.Wait(); done.Store(true) }()
+
+	observed := make(chan int)
+	go func() {
+		var prev RingStats
+		n := 0
+		for ; !done.Load() && ctx.Err() == nil; n++ {
+			s := q.Stats()
+			if s.Pushed < prev.Pushed || s.Popped < prev.Popped || s.Dropped < prev.Dropped || s.Rejected < prev.Rejected {
+				t.Errorf("Stats went down: %+v after %+v", s, prev)
+				break
+			}
+			if s.Pushed < s.Popped+s.Dropped {
+				t.Errorf("Stats %+v: Pushed below Popped+Dropped", s)
+				break
+			}
+			prev = s
+			runtime.Gosched()
+		}
+		observed <- n
+	}()
 
 	var next [producers]int64 // next value expected from each producer (at least)
 	received := 0
@@ -683,7 +718,7 @@ func stress(t *testing.T, evict bool, capacity int) {
 			if p >= producers {
 				t.Fatalf("reading from unknown producer %d", p)
 			}
-			if r.Time < next[p] || (!evict && r.Time != next[p]) {
+			if r.Time < next[p] || (mode == lossless && r.Time != next[p]) {
 				t.Fatalf("producer %d: got value %d, expected %d next: duplicate, lost or out of order",
 					p, r.Time, next[p])
 			}
@@ -693,22 +728,31 @@ func stress(t *testing.T, evict bool, capacity int) {
 	}
 
 	s := q.Stats()
-	t.Logf("received %d, Stats %+v", received, s)
-	if s.Pushed != total || s.Popped != uint64(received) || uint64(received)+s.Dropped != total {
-		t.Errorf("received %d + dropped %d != %d pushed, or Stats %+v disagree", received, s.Dropped, total, s)
+	t.Logf("received %d, Stats %+v, %d Stats calls while it ran", received, s, <-observed)
+	if s.Pushed+s.Rejected != total && mode != lossless || s.Popped != uint64(received) || s.Popped+s.Dropped != s.Pushed {
+		t.Errorf("received %d, Stats %+v: not every value of %d counted once", received, s, total)
 	}
-	if evict {
-		if s.Dropped == 0 || s.Popped == 0 {
-			t.Errorf("Stats %+v: the consumer never raced an overwriting producer", s)
-		}
-	} else if s.Dropped != 0 {
-		t.Errorf("Stats %+v: TryPush must never evict", s)
+	switch {
+	case mode == lossless && (s.Dropped != 0 || s.Pushed != total):
+		t.Errorf("Stats %+v: TryPush must never overwrite, and every value was retried until stored", s)
+	case mode != lossless && (s.Dropped == 0 || s.Popped == 0):
+		t.Errorf("Stats %+v: the consumer never raced an overwriting producer", s)
+	case mode == mixed && s.Rejected == 0:
+		t.Errorf("Stats %+v: no TryPush was refused", s)
 	}
 }
 
-func TestRingStressLossless(t *testing.T) { stress(t, false, 256) }
-func TestRingStressEvicting(t *testing.T) { stress(t, true, 16) }
+func TestRingStressLossless(t *testing.T) { stress(t, lossless, 256) }
+func TestRingStressEvicting(t *testing.T) { stress(t, evicting, 16) }
 
-// TestRingStressEvictingTiny uses the smallest ring, where nearly every Push evicts and races the
+// TestRingStressEvictingTiny uses the smallest ring, where nearly every Push overwrites and races the
 // consumer's copy of the same slot.
-func TestRingStressEvictingTiny(t *testing.T) { stress(t, true, 2) }
+func TestRingStressEvictingTiny(t *testing.T) { stress(t, evicting, 2) }
+
+// TestRingStressMixed has overwriting and refused producers on one ring, with the counters checked
+// while they run.
+func TestRingStressMixed(t *testing.T) {
+	for _, c := range []int{4, 64} {
+		t.Run(fmt.Sprint(c), func(t *testing.T) { stress(t, mixed, c) })
+	}
+}

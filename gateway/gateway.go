@@ -444,7 +444,7 @@ func (g *Gateway) batch(stop <-chan struct{}) {
 			g.link.Event(cloudsync.Event{Kind: "clock-trusted", Message: "readings stamped before are corrected by " + off.String()})
 			g.link.StatusChanged()
 		}
-		if d := g.ring.Stats().Dropped; d != dropped {
+		if d := g.ring.Stats().Dropped; d > dropped { // only grows; counted by this goroutine's PopBatch
 			g.log.Warn("ring full: oldest readings dropped", zap.Uint64("dropped_total", d), zap.Uint64("since_last", d-dropped))
 			g.link.Event(cloudsync.Event{Kind: "ring-overflow", Count: d - dropped, Message: "oldest readings dropped: the ring was full"})
 			dropped = d
