@@ -62,8 +62,8 @@ BenchmarkMPSC4/ring_lossless-2  1000  99 ns/op  0 dropped  10 full  0 B/op  0 al
 	}
 	out := r.report()
 	for _, want := range []string{
-		"| yes (0.40× chan)", // same goroutine: 10 of 25 ns, 0 allocs
-		"| no (0.38× chan)",  // SPSC: fast enough but allocates
+		"| yes (0.40× chan)",                      // same goroutine: 10 of 25 ns, 0 allocs
+		"| no (0.38× chan)",                       // SPSC: fast enough but allocates
 		"| yes (lossless 0.96× chan; ring 1.20×)", // MPSC4: median of 20, 24, 99
 		"found full 10 times",
 		"7 dropped of 1000",
