@@ -273,9 +273,18 @@ func TestUnitDevicesCoverBoards(t *testing.T) {
 // checks its paths are the ones the unit makes writable (ProtectSystem=strict leaves nothing else).
 func TestShippedConfigFitsUnit(t *testing.T) {
 	u := parseUnit(t, unitPath)
+	machineID := filepath.Join(t.TempDir(), "machine-id")
+	if err := os.WriteFile(machineID, []byte("0123456789abcdef0123456789abcdef\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	defer func(old []string) { config.MachineIDFiles = old }(config.MachineIDFiles)
+	config.MachineIDFiles = []string{machineID}
 	cfg, err := config.Load("waysided.yaml", boards.Check)
 	if err != nil {
 		t.Fatalf("the shipped packaging/waysided.yaml does not load: %v", err)
+	}
+	if cfg.Gateway.IDSource != machineID {
+		t.Errorf("packaging/waysided.yaml: gateway id %q: ship id: auto, so one file fits every board", cfg.Gateway.ID)
 	}
 	checkConfigPaths(t, u, cfg, "packaging/waysided.yaml")
 	if cfg.Gateway.Board == "sim" || cfg.Cloud.DevBroker {

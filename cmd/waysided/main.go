@@ -51,7 +51,7 @@ func run(args []string) int {
 			return 1
 		}
 		fmt.Printf("%s: valid (gateway %s, board %s, %d sensors, config hash %s)\n",
-			*check, cfg.Gateway.ID, cfg.Gateway.Board, len(cfg.Sensors), cfg.Hash)
+			*check, cfg.Gateway.IDText(), cfg.Gateway.Board, len(cfg.Sensors), cfg.Hash)
 		return 0
 	}
 	cfg, err := config.Load(*cfgPath, boards.Check)

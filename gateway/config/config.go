@@ -43,8 +43,11 @@ type Config struct {
 
 // Gateway identifies this gateway and the board it runs on.
 type Gateway struct {
-	// ID names the gateway in topics and as the SenML base name.
+	// ID names the gateway in topics and as the SenML base name. AutoID ("auto") derives it from the
+	// board's machine id; Parse replaces it with the result.
 	ID string `yaml:"id"`
+	// IDSource is the machine id file an auto ID was derived from, empty for an explicit ID.
+	IDSource string `yaml:"-"`
 	// Board is a board profile name (see package boards).
 	Board string `yaml:"board"`
 	// LogLevel is debug, info, warn or error.
@@ -352,6 +355,7 @@ func Parse(data []byte, knownBus BusChecker) (*Config, error) {
 		// cycle per problem is a poor way to spend time at a roadside cabinet.
 		var c Config
 		if yaml.Unmarshal(data, &c) == nil {
+			errs = append(errs, c.resolveAutoID()...)
 			c.applyDefaults()
 			bad := map[string]bool{}
 			for _, e := range errs {
@@ -373,8 +377,9 @@ func Parse(data []byte, knownBus BusChecker) (*Config, error) {
 	}
 	sum := sha256.Sum256(data)
 	c.Hash = hex.EncodeToString(sum[:8])
+	idErrs := c.resolveAutoID()
 	c.applyDefaults()
-	if errs := c.validate(knownBus); len(errs) > 0 {
+	if errs := append(idErrs, c.validate(knownBus)...); len(errs) > 0 {
 		return nil, errs
 	}
 	if !c.Generic() { // the platform gives the client id, and the brokers when none are configured
@@ -538,7 +543,9 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 		errs = append(errs, &Error{Path: path, Msg: fmt.Sprintf(format, a...)})
 	}
 	if c.Gateway.ID == "" {
-		add("gateway.id", "missing; set a unique name such as gw-0001 (letters, digits, '-', '_', '.')")
+		add("gateway.id", "missing; set a unique name such as gw-0001 (letters, digits, '-', '_', '.'), or auto to derive one from the board's machine id")
+	} else if c.Gateway.ID == AutoID {
+		// resolveAutoID failed and said why
 	} else if !idRe.MatchString(c.Gateway.ID) {
 		add("gateway.id", "%q is not valid: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit (it appears in MQTT topics and SenML names)", c.Gateway.ID)
 	}

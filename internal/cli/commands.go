@@ -464,6 +464,7 @@ type configCheck struct {
 	Valid   bool            `json:"valid"`
 	Errors  []*config.Error `json:"errors,omitempty"`
 	Gateway string          `json:"gateway,omitempty"`
+	IDFrom  string          `json:"gateway_id_from,omitempty"` // the machine id file of an auto id
 	Board   string          `json:"board,omitempty"`
 	Sensors int             `json:"sensors,omitempty"`
 	Hash    string          `json:"config_hash,omitempty"`
@@ -485,7 +486,7 @@ func (a *App) cmdConfig(_ context.Context, _ *cmdOpts, args []string) error {
 				out.Errors = []*config.Error{{Path: "(file)", Msg: err.Error()}}
 			}
 		} else {
-			out.Gateway, out.Board, out.Sensors, out.Hash = cfg.Gateway.ID, cfg.Gateway.Board, len(cfg.Sensors), cfg.Hash
+			out.Gateway, out.IDFrom, out.Board, out.Sensors, out.Hash = cfg.Gateway.ID, cfg.Gateway.IDSource, cfg.Gateway.Board, len(cfg.Sensors), cfg.Hash
 		}
 		b, _ := json.MarshalIndent(out, "", "  ")
 		fmt.Fprintf(a.Stdout, "%s\n", b)
@@ -499,7 +500,7 @@ func (a *App) cmdConfig(_ context.Context, _ *cmdOpts, args []string) error {
 		return &exitError{ExitFailure}
 	}
 	fmt.Fprintf(a.Stdout, "%s: valid (gateway %s, board %s, %d sensors, config hash %s)\n",
-		path, cfg.Gateway.ID, cfg.Gateway.Board, len(cfg.Sensors), cfg.Hash)
+		path, cfg.Gateway.IDText(), cfg.Gateway.Board, len(cfg.Sensors), cfg.Hash)
 	return nil
 }
 
