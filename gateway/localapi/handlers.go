@@ -64,21 +64,22 @@ func (s *Server) status() apitype.Status {
 	st := s.gw.Stats()
 	cfg := s.cfg
 	out := apitype.Status{
-		Gateway:    cfg.Gateway.ID,
-		Version:    s.opts.Version,
-		Board:      cfg.Gateway.Board,
-		BootID:     st.BootID,
-		ConfigHash: cfg.Hash,
-		Started:    s.now().Add(-st.Uptime).UTC().Truncate(time.Millisecond),
-		UptimeS:    st.Uptime.Seconds(),
-		LogLevel:   s.opts.Level.Level().String(),
-		Clock:      s.clock(),
-		Pipeline:   apitype.Pipeline{Readings: st.Readings, Spooled: st.Spooled, Batches: st.Batches},
-		Cloud:      s.cloudFrom(st),
-		Ring:       ringFrom(st),
-		Spool:      s.spoolFrom(st),
-		Sensors:    s.sensorsFrom(st),
-		Problems:   []string{},
+		Gateway:       cfg.Gateway.ID,
+		GatewayIDFrom: cfg.Gateway.IDSource,
+		Version:       s.opts.Version,
+		Board:         cfg.Gateway.Board,
+		BootID:        st.BootID,
+		ConfigHash:    cfg.Hash,
+		Started:       s.now().Add(-st.Uptime).UTC().Truncate(time.Millisecond),
+		UptimeS:       st.Uptime.Seconds(),
+		LogLevel:      s.opts.Level.Level().String(),
+		Clock:         s.clock(),
+		Pipeline:      apitype.Pipeline{Readings: st.Readings, Spooled: st.Spooled, Batches: st.Batches},
+		Cloud:         s.cloudFrom(st),
+		Ring:          ringFrom(st),
+		Spool:         s.spoolFrom(st),
+		Sensors:       s.sensorsFrom(st),
+		Problems:      []string{},
 	}
 	if p, ok := boards.Profiles[cfg.Gateway.Board]; ok {
 		out.BoardModel = p.Model

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -661,6 +662,24 @@ func TestConfigCheck(t *testing.T) {
 	r = run(t, nil, nil, "config", "check", "--json", "../../configs/example.yaml")
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 0 || !out.Valid {
 		t.Errorf("example config: exit %d %+v %v %s", r.code, out, err, r.stderr)
+	}
+	// An auto gateway id, derived by the wayside binary from this host's machine id (.ci/run makes sure
+	// there is one; gateway/config tests the derivation itself): the text names where it came from,
+	// --json says it apart.
+	auto := filepath.Join(dir, "auto.yaml")
+	os.WriteFile(auto, []byte("gateway: {id: auto, board: sim}\nsensors:\n  - {name: env1, driver: bme280, bus: i2c1, interval: 1s}\ncloud: {brokers: [tcp://127.0.0.1:1883]}\n"), 0o644)
+	r = run(t, nil, nil, "config", "check", auto)
+	if !regexp.MustCompile(`: valid \(gateway gw-[0-9a-f]{12} \(auto, from /\S*machine-id\), board sim`).MatchString(r.stdout) || r.code != 0 {
+		t.Errorf("auto id: %+v", r)
+	}
+	var autoOut struct {
+		Gateway string `json:"gateway"`
+		IDFrom  string `json:"gateway_id_from"`
+	}
+	r = run(t, nil, nil, "config", "check", "--json", auto)
+	if err := json.Unmarshal([]byte(r.stdout), &autoOut); err != nil || !strings.HasPrefix(autoOut.Gateway, "gw-") ||
+		!slices.Contains(config.MachineIDFiles, autoOut.IDFrom) {
+		t.Errorf("auto id --json: %+v %v\n%s", autoOut, err, r.stdout)
 	}
 	if r := run(t, nil, nil, "config", "lint", "x"); r.code != 2 {
 		t.Errorf("config lint: %+v", r)

@@ -72,7 +72,11 @@ func (a *App) cmdStatus(ctx context.Context, _ *cmdOpts, args []string) error {
 	if st.BoardModel != "" {
 		model = fmt.Sprintf("%s (%s)", st.Board, st.BoardModel)
 	}
-	fmt.Fprintf(w, "%s  %s, waysided %s\n", p.paint(bold, st.Gateway), model, st.Version)
+	id := p.paint(bold, st.Gateway)
+	if st.GatewayIDFrom != "" {
+		id += " (auto, from " + st.GatewayIDFrom + ")"
+	}
+	fmt.Fprintf(w, "%s  %s, waysided %s\n", id, model, st.Version)
 	if len(st.Problems) == 0 {
 		fmt.Fprintf(w, "%s no problems found\n", p.paint(green, "OK"))
 	} else {

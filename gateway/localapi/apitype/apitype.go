@@ -19,21 +19,23 @@ type Error struct {
 
 // Status is GET status: everything a technician looks at first.
 type Status struct {
-	Gateway    string    `json:"gateway"`
-	Version    string    `json:"version"`
-	Board      string    `json:"board"`
-	BoardModel string    `json:"board_model"`
-	BootID     string    `json:"boot_id"`
-	ConfigHash string    `json:"config_hash"`
-	Started    time.Time `json:"started"`
-	UptimeS    float64   `json:"uptime_s"`
-	LogLevel   string    `json:"log_level"`
-	Clock      Clock     `json:"clock"`
-	Pipeline   Pipeline  `json:"pipeline"`
-	Cloud      Cloud     `json:"cloud"`
-	Ring       Ring      `json:"ring"`
-	Spool      Spool     `json:"spool"`
-	Sensors    []Sensor  `json:"sensors"`
+	Gateway string `json:"gateway"`
+	// GatewayIDFrom is the machine id file an auto gateway id came from; empty for a configured id.
+	GatewayIDFrom string    `json:"gateway_id_from,omitempty"`
+	Version       string    `json:"version"`
+	Board         string    `json:"board"`
+	BoardModel    string    `json:"board_model"`
+	BootID        string    `json:"boot_id"`
+	ConfigHash    string    `json:"config_hash"`
+	Started       time.Time `json:"started"`
+	UptimeS       float64   `json:"uptime_s"`
+	LogLevel      string    `json:"log_level"`
+	Clock         Clock     `json:"clock"`
+	Pipeline      Pipeline  `json:"pipeline"`
+	Cloud         Cloud     `json:"cloud"`
+	Ring          Ring      `json:"ring"`
+	Spool         Spool     `json:"spool"`
+	Sensors       []Sensor  `json:"sensors"`
 	// Problems lists, in plain words, everything above that needs attention; empty when all is well.
 	Problems []string `json:"problems"`
 }
