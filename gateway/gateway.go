@@ -255,8 +255,11 @@ func (g *Gateway) Channels() []senml.Channel { return g.chans }
 // the spool could not be made durable or a part failed to close.
 func (g *Gateway) Run(ctx context.Context) error {
 	g.link.Start()
-	g.log.Info("gateway started", zap.String("gateway", g.cfg.Gateway.ID), zap.String("gateway_id_from", g.cfg.Gateway.IDSource),
-		zap.String("board", g.cfg.Gateway.Board),
+	idFrom := zap.Skip()
+	if g.cfg.Gateway.IDSource != "" {
+		idFrom = zap.String("gateway_id_from", g.cfg.Gateway.IDSource)
+	}
+	g.log.Info("gateway started", zap.String("gateway", g.cfg.Gateway.ID), idFrom, zap.String("board", g.cfg.Gateway.Board),
 		zap.String("boot_id", g.bootID), zap.Int("sensors", len(g.sensors)), zap.Int("channels", len(g.chans)),
 		zap.String("telemetry", g.link.Topics().Telemetry))
 	if !g.clock.trusted.Load() {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/url"
+	"strconv"
 	"strings"
 
 	mochi "github.com/mochi-mqtt/server/v2"
@@ -55,7 +56,7 @@ func startDevBroker(cfg *config.Config, log *zap.Logger) (stop func(), err error
 			r := p.Readings[0]
 			log.Info("broker received batch", zap.Uint64("seq", p.Seq), zap.Int("readings", len(p.Readings)),
 				zap.Int("bytes", len(pk.Payload)), zap.Float64("span_s", math.Round((last-first)*1000)/1000),
-				zap.String("first", fmt.Sprintf("%s=%g %s", r.Name, r.Value, r.Unit)))
+				zap.String("first", r.Name+"="+shortFloat(r.Value)+" "+r.Unit))
 		case strings.HasSuffix(pk.TopicName, "/status"):
 			log.Info("broker received status", zap.ByteString("status", pk.Payload))
 		}
@@ -71,3 +72,12 @@ func startDevBroker(cfg *config.Config, log *zap.Logger) (stop func(), err error
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// shortFloat prints a value the way it was sent: most values travel as float32 (see senml.WireValue),
+// and widening one to float64 would print noise digits (16.43000030517578 for 16.43).
+func shortFloat(v float64) string {
+	if float64(float32(v)) == v {
+		return strconv.FormatFloat(v, 'g', -1, 32)
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
