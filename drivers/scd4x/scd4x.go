@@ -22,19 +22,23 @@ const (
 	cmdStopPeriodic          = 0x3F86 // stop_periodic_measurement
 	cmdGetSerial             = 0x3682 // get_serial_number: 3 words
 	cmdGetDataReady          = 0xE4B8 // get_data_ready_status: 1 word
+	cmdWakeUp                = 0x36F6 // wake_up: the part does not acknowledge it
 
 	durStop    = 500 * time.Millisecond
+	durWakeUp  = 30 * time.Millisecond
 	durCommand = time.Millisecond // read_measurement, get_serial_number, get_data_ready_status
 
 	dataReadyMask = 0x07FF // section 3.8.2: the least significant 11 bits
 )
 
-// Measuring ranges (datasheet section 1.1 and 1.2): CO₂ output range 0..40000 ppm; the part is
-// specified for -10..60 °C.
+// Plausible readings: the CO₂ output range is 0..40000 ppm (datasheet section 1.1). The part is
+// specified for -10..60 °C but keeps measuring outside that, less accurately, and a roadside cabinet
+// in winter is colder: readings are reported across the storage range, -40..70 °C, and one outside
+// it means a broken part.
 const (
 	maxPPM     = 40000
-	minCelsius = -10
-	maxCelsius = 60
+	minCelsius = -40
+	maxCelsius = 70
 )
 
 // sleep is the time seam: tests replace it.
@@ -67,15 +71,17 @@ type Dev struct {
 	ready [3]byte
 	raw   [9]byte
 
-	since time.Time // time of the last new measurement, or of the first Sample
-	last  [3]uint16
-	same  int
+	start     uint16    // the start command New sent, sent again after a data timeout
+	since     time.Time // time of the last new measurement, or of the first Sample
+	restarted time.Time // when read last sent start again
+	last      [3]uint16
+	same      int
 }
 
-// New opens the SCD4x at addr, which must be 0x62. It stops any periodic measurement a previous run
-// left going, reads the serial number (which proves an SCD4x answers: three CRCs must match) and
-// starts periodic measurement. The first result is ready about 5 s later. opts nil means
-// DefaultOpts.
+// New opens the SCD4x at addr, which must be 0x62. It wakes the part (an SCD41 may have been left in
+// power-down, where it answers nothing else), stops any periodic measurement a previous run left
+// going, reads the serial number (which proves an SCD4x answers: three CRCs must match) and starts
+// periodic measurement. The first result is ready about 5 s later. opts nil means DefaultOpts.
 func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if opts == nil {
 		opts = &DefaultOpts
@@ -100,6 +106,8 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 			d.opts.DataTimeout = 90 * time.Second
 		}
 	}
+	_ = d.command(cmdWakeUp) // not acknowledged: a NACK here is the expected answer
+	sleep(durWakeUp)
 	if err := d.command(cmdStopPeriodic); err != nil {
 		return nil, busErr("stop periodic measurement", err)
 	}
@@ -117,11 +125,11 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("scd4x: get serial number: %w", err)
 	}
 	d.serial = uint64(w[0])<<32 | uint64(w[1])<<16 | uint64(w[2])
-	start := uint16(cmdStartPeriodic)
+	d.start = cmdStartPeriodic
 	if opts.LowPower {
-		start = cmdStartLowPowerPeriodic
+		d.start = cmdStartLowPowerPeriodic
 	}
-	if err := d.command(start); err != nil {
+	if err := d.command(d.start); err != nil {
 		return nil, busErr("start periodic measurement", err)
 	}
 	return d, nil
@@ -143,7 +151,9 @@ func (d *Dev) Serial() uint64 { return d.serial }
 func (d *Dev) Channels() []sensor.Channel { return d.channels }
 
 // Sample implements sensor.Sensor. It returns ErrNoData when the part has no new measurement and
-// ErrTimeout when it has had none for Opts.DataTimeout.
+// ErrTimeout when it has had none for Opts.DataTimeout. On a timeout it also sends the start command
+// again, at most once per Opts.DataTimeout: a part that reset (a brown-out, or a power cycle of its
+// supply) comes back idle and measures nothing until told to.
 func (d *Dev) Sample(at time.Time, dst []float64) error {
 	w, err := d.read(at)
 	if err != nil {
@@ -200,6 +210,11 @@ func (d *Dev) read(at time.Time) ([3]uint16, error) {
 	}
 	if w[0]&dataReadyMask == 0 {
 		if at.Sub(d.since) > d.opts.DataTimeout {
+			if d.restarted.IsZero() || at.Sub(d.restarted) > d.opts.DataTimeout {
+				// Refused while the part still measures; the next data, or the next timeout, tells.
+				_ = d.command(d.start)
+				d.restarted = at
+			}
 			return w, errTimeout
 		}
 		return w, errNoData
@@ -211,8 +226,11 @@ func (d *Dev) read(at time.Time) ([3]uint16, error) {
 	if err := d.d.Tx(nil, d.raw[:]); err != nil {
 		return w, busErr("read measurement", err)
 	}
-	d.since = at
-	return w, d.decode(d.raw[:], &w)
+	if err := d.decode(d.raw[:], &w); err != errZeroCO2 {
+		d.since = at // a measurement came, even an implausible one
+		return w, err
+	}
+	return w, errZeroCO2 // Sensirion's drivers skip these as invalid samples; they do not count as data
 }
 
 // decode checks a 9 byte read_measurement reply and applies the stuck and range checks.
@@ -229,6 +247,9 @@ func (d *Dev) decode(b []byte, w *[3]uint16) error {
 		if d.same >= d.opts.StuckAfter {
 			return errStuck
 		}
+	}
+	if w[0] == 0 {
+		return errZeroCO2
 	}
 	if w[0] > maxPPM {
 		return errCO2Range
@@ -268,7 +289,8 @@ var (
 	errTimeout          = fmt.Errorf("scd4x: get data ready status: no new measurement within the data timeout: %w", sensor.ErrTimeout)
 	errStuck            = fmt.Errorf("scd4x: read measurement: raw values unchanged: %w", sensor.ErrStuck)
 	errCO2Range         = fmt.Errorf("scd4x: read measurement: CO2 above 40000 ppm: %w", sensor.ErrRange)
-	errTemperatureRange = fmt.Errorf("scd4x: read measurement: temperature outside -10..60 °C: %w", sensor.ErrRange)
+	errTemperatureRange = fmt.Errorf("scd4x: read measurement: temperature outside -40..70 °C: %w", sensor.ErrRange)
+	errZeroCO2          = fmt.Errorf("scd4x: read measurement: 0 ppm, an invalid sample: %w", sensor.ErrNoData)
 )
 
 func busErr(step string, err error) error {

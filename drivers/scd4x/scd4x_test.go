@@ -3,6 +3,7 @@ package scd4x
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ func reply(w ...uint16) []byte {
 
 func initOps(start uint16) []i2ctest.IO {
 	return []i2ctest.IO{
+		{Addr: 0x62, W: []byte{0x36, 0xF6}},                    // wake_up (a real part NACKs it; New ignores the answer)
 		{Addr: 0x62, W: []byte{0x3F, 0x86}},                    // stop_periodic_measurement
 		{Addr: 0x62, W: []byte{0x36, 0x82}},                    // get_serial_number
 		{Addr: 0x62, R: reply(0xF896, 0x9F07, 0x3BB2)},         // serial words
@@ -82,8 +84,9 @@ func TestSampleDatasheetExample(t *testing.T) {
 	if err := bus.Close(); err != nil {
 		t.Fatal(err)
 	}
-	want := []time.Duration{500 * time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}
-	if len(*slept) != len(want) || (*slept)[0] != want[0] || (*slept)[3] != want[3] {
+	// wake_up, stop, get_serial_number, get_data_ready_status, read_measurement.
+	want := []time.Duration{30 * time.Millisecond, 500 * time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}
+	if !slices.Equal(*slept, want) {
 		t.Errorf("slept %v, want %v", *slept, want)
 	}
 }
@@ -132,6 +135,8 @@ func TestNoDataThenTimeout(t *testing.T) {
 	for range 3 {
 		ops = append(ops, readyOps(0x8000)...) // not ready: low 11 bits are 0, high bits undefined
 	}
+	ops = append(ops, i2ctest.IO{Addr: 0x62, W: []byte{0x21, 0xB1}}) // the timeout sends start again
+	ops = append(ops, readyOps(0x8000)...)                              // still nothing: no second start
 	ops = append(ops, measureOps(500, 0x6667, 0x5EB9)...)
 	ops = append(ops, readyOps(0x0000)...)
 	d, bus := newDev(t, nil, ops...)
@@ -146,7 +151,10 @@ func TestNoDataThenTimeout(t *testing.T) {
 	if err := d.Sample(t0.Add(16*time.Second), dst); !errors.Is(err, sensor.ErrTimeout) || sensor.Kind(err) != sensor.ErrTimeout {
 		t.Fatalf("past the bound: %v", err)
 	}
-	if err := d.Sample(t0.Add(17*time.Second), dst); err != nil {
+	if err := d.Sample(t0.Add(17*time.Second), dst); !errors.Is(err, sensor.ErrTimeout) {
+		t.Fatalf("still past the bound: %v", err)
+	}
+	if err := d.Sample(t0.Add(18*time.Second), dst); err != nil {
 		t.Fatalf("recovered: %v", err)
 	}
 	if err := d.Sample(t0.Add(20*time.Second), dst); !errors.Is(err, sensor.ErrNoData) {
@@ -165,12 +173,12 @@ func TestNewErrors(t *testing.T) {
 	if _, err := New(&i2ctest.Playback{DontPanic: true}, 0x62, nil); !errors.Is(err, sensor.ErrBus) {
 		t.Errorf("NACK: %v", err)
 	}
-	bad := initOps(0x21B1)[:3]
-	bad[2].R[8] ^= 0xFF // last serial CRC
+	bad := initOps(0x21B1)[:4]
+	bad[3].R[8] ^= 0xFF // last serial CRC
 	if _, err := New(&i2ctest.Playback{Ops: bad}, 0x62, nil); !errors.Is(err, sensor.ErrCRC) {
 		t.Errorf("bad serial CRC: %v", err)
 	}
-	if _, err := New(&i2ctest.Playback{Ops: initOps(0x21B1)[:2], DontPanic: true}, 0x62, nil); !errors.Is(err, sensor.ErrBus) {
+	if _, err := New(&i2ctest.Playback{Ops: initOps(0x21B1)[:3], DontPanic: true}, 0x62, nil); !errors.Is(err, sensor.ErrBus) {
 		t.Errorf("truncated serial: %v", err)
 	}
 }
@@ -216,14 +224,22 @@ func TestSampleStuck(t *testing.T) {
 func TestSampleOutOfRange(t *testing.T) {
 	noSleep(t)
 	ops := measureOps(40001, 0x6667, 0x5EB9)              // CO2 beyond the 40000 ppm output range
-	ops = append(ops, measureOps(500, 0x2000, 0x5EB9)...) // -23.1 °C: below -10 °C
-	ops = append(ops, measureOps(500, 0x9C00, 0x5EB9)...) // 61.7 °C: above 60 °C
+	ops = append(ops, measureOps(500, 0x05D9, 0x5EB9)...) // -41.0 °C: below the -40 °C storage limit
+	ops = append(ops, measureOps(500, 0xAB28, 0x5EB9)...) // 72.0 °C: above 70 °C
+	ops = append(ops, measureOps(500, 0x2000, 0x5EB9)...) // -23.1 °C: outside the specified -10..60 °C, reported
+	ops = append(ops, measureOps(0, 0x6667, 0x5EB9)...)   // 0 ppm: an invalid sample
 	d, _ := newDev(t, nil, ops...)
 	dst := make([]float64, 3)
 	for _, name := range []string{"co2", "cold", "hot"} {
 		if err := d.Sample(time.Time{}, dst); !errors.Is(err, sensor.ErrRange) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+	if err := d.Sample(time.Time{}, dst); err != nil || dst[0] != 500 || math.Abs(dst[1]+23.125) > 0.01 {
+		t.Errorf("a winter cabinet: %v %v", dst, err)
+	}
+	if err := d.Sample(time.Time{}, dst); !errors.Is(err, sensor.ErrNoData) {
+		t.Errorf("0 ppm: %v", err)
 	}
 }
 

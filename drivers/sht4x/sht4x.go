@@ -37,7 +37,7 @@ const (
 	durMedium = 4500 * time.Microsecond
 	durLow    = 1600 * time.Microsecond
 	durReset  = time.Millisecond // soft reset time, max
-	durSerial = time.Millisecond // not listed; the part answers within a command slot
+	durSerial = 10 * time.Millisecond // not listed in the datasheet; Sensirion's own driver waits 10 ms
 	// retryInterval and readRetries bound how long a NACKed read is retried after the maximum
 	// duration is over.
 	retryInterval = time.Millisecond

@@ -91,7 +91,7 @@ func TestSample(t *testing.T) {
 	if err := bus.Close(); err != nil {
 		t.Fatal(err)
 	}
-	want := []time.Duration{time.Millisecond, time.Millisecond, 8300 * time.Microsecond, 8300 * time.Microsecond}
+	want := []time.Duration{time.Millisecond, 10 * time.Millisecond, 8300 * time.Microsecond, 8300 * time.Microsecond}
 	if len(*slept) != len(want) {
 		t.Fatalf("slept %v", *slept)
 	}

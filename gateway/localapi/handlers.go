@@ -535,7 +535,7 @@ func (s *Server) serveScanI2C(w http.ResponseWriter, r *http.Request) {
 var knownI2C = map[uint16][]string{
 	0x23: {"bh1750"}, 0x5c: {"bh1750"},
 	0x29: {"vl53l0x"},
-	0x44: {"sht4x", "sht3x"}, 0x45: {"sht4x", "sht3x"},
+	0x44: {"sht4x", "sht3x"}, 0x45: {"sht4x", "sht3x"}, 0x46: {"sht4x"},
 	0x48: {"ads1115"}, 0x49: {"ads1115"}, 0x4a: {"ads1115"}, 0x4b: {"ads1115"},
 	0x62: {"scd4x"},
 	0x76: {"bme280", "bmp280"}, 0x77: {"bme280", "bmp280"},

@@ -1,6 +1,7 @@
 // Package scd4xemu emulates a Sensirion SCD40/SCD41 on an I²C bus, for the simulated board and for
-// tests: periodic measurement start/stop, serial number, data ready status and read_measurement
-// with CRC-protected words, for a state set with Set. Each Set is one new measurement.
+// tests: wake-up, periodic measurement start/stop, serial number, data ready status and
+// read_measurement with CRC-protected words, for a state set with Set. Each Set is one new
+// measurement; PowerCycle resets the part to idle.
 package scd4xemu
 
 import (
@@ -22,6 +23,7 @@ type Emu struct {
 	tempC    float64
 	rh       float64
 	periodic bool
+	asleep   bool // power_down: only wake_up gets through
 	fresh    bool
 	pending  []byte
 	reply    [9]byte
@@ -40,6 +42,22 @@ func (e *Emu) Set(co2ppm uint16, env physic.Env) {
 	e.tempC = env.Temperature.Celsius()
 	e.rh = float64(env.Humidity) / float64(physic.PercentRH)
 	e.fresh = true
+}
+
+// PowerCycle emulates a reset of the part (a brown-out or a power cycle of its supply): it comes back
+// idle, with no measurement pending.
+func (e *Emu) PowerCycle() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.periodic, e.fresh, e.pending = false, false, nil
+}
+
+// PowerDown puts the part in power-down mode, as power_down (0x36E0) does: it ignores everything but
+// wake_up.
+func (e *Emu) PowerDown() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.asleep, e.periodic, e.fresh, e.pending = true, false, false, nil
 }
 
 // Periodic reports whether periodic measurement runs.
@@ -78,11 +96,25 @@ func (e *Emu) Tx(addr uint16, w, r []byte) error {
 
 func (e *Emu) command(c uint16) error {
 	e.pending = nil
+	if e.asleep && c != 0x36F6 {
+		return fmt.Errorf("scd4xemu: NACK: powered down")
+	}
 	switch c {
-	case 0x21B1, 0x21AC: // start_(low_power_)periodic_measurement
+	case 0x21B1, 0x21AC: // start_(low_power_)periodic_measurement: refused while it runs
+		if e.periodic {
+			return fmt.Errorf("scd4xemu: NACK: periodic measurement already running")
+		}
 		e.periodic = true
 	case 0x3F86: // stop_periodic_measurement
 		e.periodic = false
+	case 0x36F6: // wake_up: the real part wakes but does not acknowledge it
+		e.asleep = false
+		return fmt.Errorf("scd4xemu: NACK: wake_up is not acknowledged")
+	case 0x36E0: // power_down, only from idle
+		if e.periodic {
+			return fmt.Errorf("scd4xemu: NACK: power_down during periodic measurement")
+		}
+		e.asleep = true
 	case 0x3682: // get_serial_number: refused during periodic measurement
 		if e.periodic {
 			return fmt.Errorf("scd4xemu: NACK: get_serial_number during periodic measurement")
