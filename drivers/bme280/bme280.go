@@ -94,7 +94,10 @@ const (
 	modeForced      = 0x01   // section 5.4.5, table 25: mode[1:0] 01 and 10 are forced mode
 
 	chipIDBME280 = 0x60 // BME280 section 5.4.1
-	chipIDBMP280 = 0x58 // BMP280 section 4.3.1
+	chipIDBMP280 = 0x58 // BMP280 section 4.3.1 (mass production)
+	// Early BMP280 sample parts answer 0x56 or 0x57 (Bosch's older BMP280 headers, Zephyr's driver).
+	chipIDBMP280Sample1 = 0x56
+	chipIDBMP280Sample2 = 0x57
 
 	skipped20 = 0x80000 // section 4.2.2: value of a skipped temperature or pressure measurement
 	skipped16 = 0x8000  // section 4.2.2: value of a skipped humidity measurement
@@ -187,7 +190,7 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	case chipIDBME280:
 		d.humidity = true
 		d.name = fmt.Sprintf("bme280(%s@%#x)", bus, addr)
-	case chipIDBMP280:
+	case chipIDBMP280, chipIDBMP280Sample1, chipIDBMP280Sample2:
 		d.name = fmt.Sprintf("bmp280(%s@%#x)", bus, addr)
 	default:
 		return nil, fmt.Errorf("bme280: chip id %#02x is neither BME280 (0x60) nor BMP280 (0x58): %w", id[0], sensor.ErrFrame)
@@ -378,7 +381,11 @@ func (d *Dev) decode(b []byte) (t int32, p, h uint32, err error) {
 	if len(b) == 8 {
 		adcH = int32(b[6])<<8 | int32(b[7])
 	}
-	if adcT == skipped20 || adcP == skipped20 || (d.humidity && adcH == skipped16) {
+	// A skipped measurement reads 0x80000 (0x8000 for humidity). Those are also mid-scale values a
+	// real measurement can give (about 80 kPa, a town at 2000 m; humidity 55-85 %RH), and this driver
+	// never skips a measurement it reads, so only the part's whole reset pattern counts: the part
+	// reset between the mode write and the read. (Linux and Adafruit reject each value on its own.)
+	if adcT == skipped20 && adcP == skipped20 && (!d.humidity || adcH == skipped16) {
 		return 0, 0, 0, errSkipped
 	}
 	if d.opts.StuckAfter > 0 {
@@ -455,7 +462,7 @@ func (c *calibration) compensateH(adcH, tFine int32) uint32 {
 
 // Errors returned on hot paths are built once so Sample does not allocate when it fails often.
 var (
-	errSkipped          = fmt.Errorf("bme280: decode: measurement skipped (0x80000): %w", sensor.ErrFrame)
+	errSkipped          = fmt.Errorf("bme280: decode: data registers hold the reset pattern (0x80000): %w", sensor.ErrFrame)
 	errStuck            = fmt.Errorf("bme280: decode: raw values unchanged: %w", sensor.ErrStuck)
 	errTemperatureRange = fmt.Errorf("bme280: decode: temperature outside -40..85 °C: %w", sensor.ErrRange)
 	errPressureRange    = fmt.Errorf("bme280: decode: pressure outside 300..1100 hPa: %w", sensor.ErrRange)

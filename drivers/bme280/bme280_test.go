@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -285,6 +286,14 @@ func TestNewErrors(t *testing.T) {
 		t.Errorf("chip id 0x55: %v", err)
 	}
 
+	// Early BMP280 sample parts answer 0x56 and 0x57: they are BMP280s.
+	for _, id := range []byte{0x56, 0x57} {
+		bus := &i2ctest.Playback{Ops: initOps(0x76, id, exampleCal), DontPanic: true}
+		if d, err := New(bus, 0x76, nil); err != nil || !strings.HasPrefix(d.String(), "bmp280(") {
+			t.Errorf("chip id %#x: %v, %v", id, d, err)
+		}
+	}
+
 	// NACK on the chip id: the script is empty, Playback returns an error.
 	bus = &i2ctest.Playback{DontPanic: true}
 	if _, err := New(bus, 0x76, nil); !errors.Is(err, sensor.ErrBus) {
@@ -352,11 +361,19 @@ func TestSampleBusError(t *testing.T) {
 	}
 }
 
+// TestSampleSkipped: the reset pattern in every data register is refused, but one channel at the
+// mid-scale value a skipped measurement would show is a real reading (here about 80 kPa).
 func TestSampleSkipped(t *testing.T) {
 	noSleep(t)
-	d, _ := newBMP(t, nil, sampleOps(0x76, false, []byte{0x80, 0, 0, 0x80, 0, 0})...) // reset values
-	if err := d.Sample(time.Time{}, make([]float64, 2)); !errors.Is(err, sensor.ErrFrame) {
-		t.Fatalf("got %v", err)
+	ops := sampleOps(0x76, false, []byte{0x80, 0, 0, 0x80, 0, 0})                                                          // reset values
+	ops = append(ops, sampleOps(0x76, false, []byte{0x80, 0, 0, exampleRawBMP[3], exampleRawBMP[4], exampleRawBMP[5]})...) // pressure 0x80000 only
+	d, _ := newBMP(t, nil, ops...)
+	dst := make([]float64, 2)
+	if err := d.Sample(time.Time{}, dst); !errors.Is(err, sensor.ErrFrame) {
+		t.Fatalf("reset pattern: got %v", err)
+	}
+	if err := d.Sample(time.Time{}, dst); err != nil || dst[1] < 70000 || dst[1] > 90000 {
+		t.Fatalf("raw pressure 0x80000: %v Pa, %v; want a reading near 80 kPa", dst, err)
 	}
 }
 
