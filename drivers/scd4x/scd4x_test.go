@@ -136,7 +136,7 @@ func TestNoDataThenTimeout(t *testing.T) {
 		ops = append(ops, readyOps(0x8000)...) // not ready: low 11 bits are 0, high bits undefined
 	}
 	ops = append(ops, i2ctest.IO{Addr: 0x62, W: []byte{0x21, 0xB1}}) // the timeout sends start again
-	ops = append(ops, readyOps(0x8000)...)                              // still nothing: no second start
+	ops = append(ops, readyOps(0x8000)...)                           // still nothing: no second start
 	ops = append(ops, measureOps(500, 0x6667, 0x5EB9)...)
 	ops = append(ops, readyOps(0x0000)...)
 	d, bus := newDev(t, nil, ops...)

@@ -36,7 +36,7 @@ const (
 	durHigh   = 8300 * time.Microsecond
 	durMedium = 4500 * time.Microsecond
 	durLow    = 1600 * time.Microsecond
-	durReset  = time.Millisecond // soft reset time, max
+	durReset  = time.Millisecond      // soft reset time, max
 	durSerial = 10 * time.Millisecond // not listed in the datasheet; Sensirion's own driver waits 10 ms
 	// retryInterval and readRetries bound how long a NACKed read is retried after the maximum
 	// duration is over.

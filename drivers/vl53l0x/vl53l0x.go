@@ -35,7 +35,8 @@ const (
 	// and bit 5 as ST sets it; TCC (bit 4) and MSRC (bit 2) off.
 	sequenceDefault = 0xE8
 
-	// RESULT_RANGE_STATUS bits 6:3 are the device range status (GetRangingMeasurementData).
+	// RESULT_RANGE_STATUS bits 6:3 are the device range status (GetRangingMeasurementData); 11 is
+	// the only one with a valid range (ST's VL53L0X_get_pal_range_status).
 	statusValid = 11
 
 	// 8190 and 8191 mm: "no target" (no return signal, or phase out of bounds).
@@ -258,6 +259,7 @@ var (
 	errStuck    = fmt.Errorf("vl53l0x: identical result block repeated: %w", sensor.ErrStuck)
 	errTooClose = fmt.Errorf("vl53l0x: target below minimum range: %w", sensor.ErrRange)
 	errHardware = fmt.Errorf("vl53l0x: chip reports a hardware or VCSEL failure: %w", sensor.ErrRange)
+	errInvalid  = fmt.Errorf("vl53l0x: no valid range this time (range status other than 11): %w", sensor.ErrNoData)
 	errTooFar   = fmt.Errorf("vl53l0x: distance beyond %s: %w", MaxRange, sensor.ErrRange)
 	errShortDst = errors.New("vl53l0x: dst shorter than Channels()")
 )
@@ -323,12 +325,18 @@ func (d *Dev) Measure() (physic.Distance, error) {
 	mm := uint16(d.res[10])<<8 | uint16(d.res[11])
 	noTarget := mm >= noTargetMM
 	switch (d.res[0] & 0x78) >> 3 {
+	case statusValid:
 	case 1, 2, 3: // VCSEL continuity, VCSEL watchdog, VHV: hardware failures.
 		return 0, errHardware
 	case 4, 6, 9: // Signal fail, phase out of bounds: nothing to range.
 		noTarget = true
 	case 8, 10: // Range below the minimum (target touching the cover).
 		return 0, errTooClose
+	default:
+		// 0 (no update), 5 (SNR), 7 (sigma), 12-15 (algorithm under/overflow, range ignore
+		// threshold): ST's API reports no range for these, and their millimetres are not a distance.
+		// Not "nothing there" either: a parking bay's occupancy must not flip on one noisy reading.
+		return 0, errInvalid
 	}
 	if noTarget {
 		if d.opts.NoTarget == 0 {

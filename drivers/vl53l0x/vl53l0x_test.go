@@ -204,13 +204,17 @@ func TestNoTargetNoData(t *testing.T) {
 		measureOps(valid, 2500, 3), // Beyond the 2 m maximum, not a no-target code.
 		measureOps(8<<3, 10, 4),    // Minimum range fail.
 		measureOps(1<<3, 100, 5),   // VCSEL continuity failure.
+		measureOps(0<<3, 4, 6),     // No update: 4 mm is not a distance.
+		measureOps(7<<3, 600, 7),   // Sigma fail.
+		measureOps(13<<3, 3, 8),    // Algorithm overflow.
 	)}
 	d, err := New(bus, addr, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dst := make([]float64, 2)
-	for i, want := range []error{sensor.ErrNoData, sensor.ErrNoData, sensor.ErrRange, sensor.ErrRange, sensor.ErrRange} {
+	for i, want := range []error{sensor.ErrNoData, sensor.ErrNoData, sensor.ErrRange, sensor.ErrRange, sensor.ErrRange,
+		sensor.ErrNoData, sensor.ErrNoData, sensor.ErrNoData} {
 		if err := d.Sample(time.Time{}, dst); !errors.Is(err, want) {
 			t.Errorf("sample %d: %v, want %v", i, err, want)
 		}
