@@ -123,7 +123,7 @@ func TestOutOfRange(t *testing.T) {
 		{"scd4x", CO2, 45000},        // above 40000 ppm
 		{"ads1115", Noise, 140},      // above the meter's 130 dB (+3)
 		{"bh1750", Illuminance, 6e4}, // count saturates at 0xFFFF
-		{"pms5003", PM10, 1500},      // above 1000 µg/m³
+		{"pms5003", PM10, 6000},      // above the 5000 µg/m³ plausibility bound
 	}
 	for _, c := range cases {
 		t.Run(c.driver, func(t *testing.T) {

@@ -23,6 +23,11 @@ const (
 const (
 	opPowerOn = 0x01
 	opReset   = 0x07
+	// Change measurement time: 01000_MT[7:5] and 011_MT[4:0]. The conversions below assume the
+	// default MTreg, 69; reset does not restore it, so New writes it (as Linux's bh1750 driver does).
+	opMTregHigh = 0x40
+	opMTregLow  = 0x60
+	mtDefault   = 69
 )
 
 // Maximum measurement times (electrical characteristics).
@@ -96,6 +101,13 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	}
 	if err := d.d.Tx([]byte{opReset}, nil); err != nil {
 		return nil, busErr("reset", err)
+	}
+	// A previous program may have changed the measurement time, which scales every count.
+	if err := d.d.Tx([]byte{opMTregHigh | mtDefault>>5}, nil); err != nil {
+		return nil, busErr("set measurement time", err)
+	}
+	if err := d.d.Tx([]byte{opMTregLow | mtDefault&0x1F}, nil); err != nil {
+		return nil, busErr("set measurement time", err)
 	}
 	return d, nil
 }

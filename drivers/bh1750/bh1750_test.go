@@ -17,6 +17,8 @@ func noSleep(t *testing.T) *[]time.Duration { return drivertest.RecordSleeps(t, 
 var initOps = []i2ctest.IO{
 	{Addr: 0x23, W: []byte{0x01}}, // power on
 	{Addr: 0x23, W: []byte{0x07}}, // reset data register
+	{Addr: 0x23, W: []byte{0x42}}, // MTreg high bits: 69 >> 5 = 2
+	{Addr: 0x23, W: []byte{0x65}}, // MTreg low bits: 69 & 0x1F = 5
 }
 
 func measureOps(mode byte, hi, lo byte) []i2ctest.IO {

@@ -35,7 +35,10 @@ type Opts struct {
 	// MaxAge is how long the part may go without a good frame before Sample reports ErrTimeout
 	// instead of ErrNoData. The part sends at least one frame every 2.3 s.
 	MaxAge time.Duration
-	// MaxConcentration (µg/m³) bounds the atmospheric values; above it Sample reports ErrRange.
+	// MaxConcentration (µg/m³) bounds the atmospheric values; above it Sample reports ErrRange. It is
+	// a plausibility bound, not the accuracy range: the datasheet's 1000 µg/m³ "maximum range" is a
+	// floor ("≥ 1000"), and in wildfire smoke or next to roadworks readings above it are still
+	// measurements (Linux's pms7003 driver reports them, clamped).
 	MaxConcentration uint16
 	// ReadTimeout is the read deadline used when the reader has SetReadDeadline: the goroutine checks
 	// for Halt this often.
@@ -46,11 +49,12 @@ type Opts struct {
 	HaltTimeout time.Duration
 }
 
-// DefaultOpts: ErrTimeout after 10 s without a frame, ErrRange above the datasheet's 1000 µg/m³
-// maximum range, 200 ms read deadlines, and a 3 s Halt bound (longer than the 2.3 s frame interval).
+// DefaultOpts: ErrTimeout after 10 s without a frame, ErrRange above 5000 µg/m³ (five times the
+// datasheet's maximum range: a frame that passed its checksum but cannot be air), 200 ms read
+// deadlines, and a 3 s Halt bound (longer than the 2.3 s frame interval).
 var DefaultOpts = Opts{
 	MaxAge:           10 * time.Second,
-	MaxConcentration: 1000,
+	MaxConcentration: 5000,
 	ReadTimeout:      200 * time.Millisecond,
 	HaltTimeout:      3 * time.Second,
 }

@@ -259,15 +259,20 @@ func TestStaleness(t *testing.T) {
 }
 
 func TestOutOfRange(t *testing.T) {
-	var stream []byte
-	stream = append(stream, frame(10, 20, 1500)...) // PM10 above 1000 µg/m³
-	d, err := New(bytes.NewReader(stream), "range", nil)
+	// Smoke: PM10 above the datasheet's 1000 µg/m³ is still a reading.
+	d, err := New(bytes.NewReader(frame(700, 1200, 1500)), "smoke", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitEnded(t, d)
-	if err := d.Sample(time.Now(), make([]float64, 3)); !errors.Is(err, sensor.ErrRange) {
-		t.Fatalf("1500 µg/m³: %v", err)
+	dst := make([]float64, 3)
+	if err := d.Sample(time.Now(), dst); err != nil || dst[2] != 1500 {
+		t.Fatalf("1500 µg/m³: %v %v", dst, err)
+	}
+	d, _ = New(bytes.NewReader(frame(10, 20, 6000)), "range", nil) // beyond any air
+	waitEnded(t, d)
+	if err := d.Sample(time.Now(), dst); !errors.Is(err, sensor.ErrRange) {
+		t.Fatalf("6000 µg/m³: %v", err)
 	}
 
 	d, _ = New(bytes.NewReader(frame(30, 20, 40)), "order", nil) // PM1 > PM2.5

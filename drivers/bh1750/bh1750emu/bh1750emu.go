@@ -1,6 +1,6 @@
 // Package bh1750emu emulates a ROHM BH1750FVI on an I²C bus, for the simulated board and for
-// tests: power on/down, reset and the one-time measurement opcodes, for an illuminance set with
-// Set.
+// tests: power on/down, reset, the measurement time register and the one-time measurement
+// opcodes, for an illuminance set with Set.
 package bh1750emu
 
 import (
@@ -19,10 +19,18 @@ type Emu struct {
 	lux     float64
 	powered bool
 	count   uint16
+	mt      byte // measurement time register: counts scale with it (69 at power-up)
 }
 
 // New returns a BH1750 at addr (0x23 or 0x5C), powered down, in the dark.
-func New(addr uint16) *Emu { return &Emu{addr: addr} }
+func New(addr uint16) *Emu { return &Emu{addr: addr, mt: 69} }
+
+// SetMTreg sets the measurement time register, as another program may have left it.
+func (e *Emu) SetMTreg(mt byte) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.mt = mt
+}
 
 // Set sets the illuminance in lx the next measurement sees.
 func (e *Emu) Set(lux float64) {
@@ -58,19 +66,21 @@ func (e *Emu) opcode(op byte) error {
 	switch op {
 	case 0x00:
 		e.powered = false
+	case 0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6A, 0x6B, 0x6C, 0x6D, 0x6E, 0x6F,
+		0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x7B, 0x7C, 0x7D, 0x7E, 0x7F: // MTreg[4:0]
+		e.mt = e.mt&0xE0 | op&0x1F
 	case 0x01:
 		e.powered = true
 	case 0x07: // reset: only while powered on
 		if e.powered {
 			e.count = 0
 		}
-	case 0x20, 0x21, 0x23: // one-time H, H2, L resolution
-		if !e.powered {
-			return nil // ignored in power down in this model: the driver powers on first
-		}
-		perLux := 1.2
+	case 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47: // MTreg[7:5]
+		e.mt = e.mt&0x1F | (op&0x07)<<5
+	case 0x20, 0x21, 0x23: // one-time H, H2, L resolution (from power down too: it powers on)
+		perLux := 1.2 * float64(e.mt) / 69
 		if op == 0x21 {
-			perLux = 2.4
+			perLux *= 2
 		}
 		c := e.lux * perLux
 		if op == 0x23 {

@@ -32,3 +32,19 @@ func TestDriverThroughEmulator(t *testing.T) {
 		t.Errorf("saturated: %v", err)
 	}
 }
+
+// TestDriverResetsMeasurementTime opens a part another program left with twice the default
+// measurement time, which doubles every count: New must set it back, or every reading is double.
+func TestDriverResetsMeasurementTime(t *testing.T) {
+	e := New(0x23)
+	e.SetMTreg(138)
+	d, err := bh1750.New(e, 0x23, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Set(500)
+	dst := make([]float64, 1)
+	if err := d.Sample(time.Time{}, dst); err != nil || math.Abs(dst[0]-500) > 0.5/1.2+1e-9 {
+		t.Fatalf("500 lx read as %v (%v)", dst[0], err)
+	}
+}
