@@ -17,11 +17,17 @@
 //
 // # Quirks
 //
-// Plain output is one number per line, "12.4\r\n" or "-3.7\r\n", in the configured unit and nothing
-// else: the driver must know the unit (Opts.Unit) and, with Opts.Setup, sets it itself so both agree.
+// Plain output is one number per line, "12.4\r\n" or "-3.7\r\n", in the configured unit: the driver
+// must know the unit (Opts.Unit) and, with Opts.Setup, sets it itself so both agree. With units in
+// output turned on the line is "mps",12.4 and the driver takes the unit from it.
 //
 // JSON output looks like {"speed":"12.4"} or, with units in output turned on (OU),
-// {"unit":"mps","speed":"12.4"}: the value is a quoted string. The "unit" names are not listed in one
+// {"unit":"mps","speed":"12.4"}: the value is a quoted string (a bare number is accepted too). Some
+// firmware reports the direction apart, {"speed":0.58,"direction":"inbound"}: "outbound" makes the
+// speed negative, as R| prints it.
+//
+// Multi-object reports (O2..O9, "speed":[...]) and magnitude output (OM) are not parsed: those lines
+// count as garbage, and the sensor must be left at its defaults (O1, Om) for them. The "unit" names are not listed in one
 // place in the manual; the driver accepts "mps"/"m-per-sec"/"m/s", "kmph"/"kph"/"km-per-hr"/"km/h",
 // "mph", "fps"/"ft-per-sec" and "cmps"/"cm-per-sec", and falls back to Opts.Unit without one.
 // Command answers ({"Units":...}, {"OutputFeature":...}) and other JSON objects without "speed" are

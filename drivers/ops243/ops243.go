@@ -75,7 +75,10 @@ type Opts struct {
 	// Report picks the value Sample returns.
 	Report Report
 	// MaxSpeed bounds plausible speeds; larger magnitudes are counted as out of range and skipped.
-	// The OPS243-A measures up to about 140 m/s in its fastest sampling mode.
+	// What the radar can measure depends on its sampling rate: at the factory 10 ksps the Doppler
+	// limit is about 31 m/s (112 km/h; faster targets alias to wrong, lower speeds, which no bound
+	// here can catch), and about 310 m/s at 100 ksps. The driver does not change the sampling rate:
+	// for roads faster than 110 km/h, set the radar's rate with OmniPreSense's tools first.
 	MaxSpeed physic.Speed
 	// Poll is the read deadline step when the reader has SetReadDeadline: Halt returns within it.
 	Poll time.Duration

@@ -21,15 +21,30 @@ const (
 	ResultGarbage
 )
 
-// ParseLine decodes one output line (without its CR LF): a plain number in unit u, or a JSON object
-// with a "speed" member and optionally a "unit" member that overrides u. It does not allocate.
+// ParseLine decodes one output line (without its CR LF): a plain number in unit u; the same with units
+// output on, "mps",12.4 (the quoted unit overrides u); or a JSON object with a "speed" member and
+// optionally a "unit" member that overrides u and a "direction" member, "inbound" or "outbound",
+// that sets the sign (inbound positive, as R| prints it). It does not allocate.
 func ParseLine(b []byte, u Unit) (physic.Speed, Result) {
 	b = trim(b)
 	if len(b) == 0 {
 		return 0, ResultGarbage
 	}
-	if b[0] == '{' {
+	switch b[0] {
+	case '{':
 		return parseJSON(b, u)
+	case '"':
+		name, rest, ok := jsonString(b)
+		if !ok {
+			return 0, ResultGarbage
+		}
+		if u, ok = unitByName(name); !ok {
+			return 0, ResultGarbage
+		}
+		if rest = trim(rest); len(rest) == 0 || rest[0] != ',' {
+			return 0, ResultGarbage
+		}
+		b = trim(rest[1:])
 	}
 	v, ok := ascii.ParseDecimal(b, maxDigits)
 	if !ok {
@@ -42,6 +57,7 @@ func ParseLine(b []byte, u Unit) (physic.Speed, Result) {
 // sensor emits. Escapes and nesting are refused.
 func parseJSON(b []byte, u Unit) (physic.Speed, Result) {
 	var speed []byte
+	sign := 0 // from "direction": +1 inbound, -1 outbound, 0 absent
 	b = trim(b[1:])
 	if len(b) > 0 && b[0] == '}' {
 		b = b[1:]
@@ -78,6 +94,15 @@ func parseJSON(b []byte, u Unit) (physic.Speed, Result) {
 				if u, ok = unitByName(val); !ok {
 					return 0, ResultGarbage
 				}
+			case "direction":
+				switch string(val) {
+				case "inbound":
+					sign = 1
+				case "outbound":
+					sign = -1
+				default:
+					return 0, ResultGarbage
+				}
 			}
 			b = trim(b)
 			if len(b) == 0 {
@@ -102,6 +127,9 @@ func parseJSON(b []byte, u Unit) (physic.Speed, Result) {
 	v, ok := ascii.ParseDecimal(trim(speed), maxDigits)
 	if !ok {
 		return 0, ResultGarbage
+	}
+	if sign != 0 && (v < 0) != (sign < 0) {
+		v = -v
 	}
 	return u.speed(v), ResultSpeed
 }
