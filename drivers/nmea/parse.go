@@ -183,9 +183,11 @@ func parseGGA(fs *fields, f *Fix) error {
 		return err
 	}
 	q, ok := parseUint(fl[5])
-	if !ok {
+	if !ok && len(fl[5]) != 0 {
 		return errField
 	}
+	// An empty quality is what some receivers print before their first fix: no fix, as gpsd reads it
+	// (q stays 0).
 	if q > 8 {
 		return errRange
 	}

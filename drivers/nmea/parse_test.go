@@ -155,6 +155,11 @@ func TestParseNoFix(t *testing.T) {
 	if f.Quality != 0 || f.Lat != 0 || f.Lon != 0 || f.Satellites != 0 {
 		t.Errorf("%+v", f)
 	}
+	// Some receivers leave even the quality empty before their first fix: no fix, not an error.
+	f = Fix{Quality: 1, Lat: 1}
+	if typ, err := Parse([]byte(sum("GPGGA,,,,,,,,,,,,,,")), &f); err != nil || typ != TypeGGA || f.Quality != 0 || f.Lat != 0 {
+		t.Errorf("empty GGA: %v %v %+v", typ, err, f)
+	}
 	// A void RMC keeps the position it had.
 	f = Fix{Lat: 1, Lon: 2, Valid: true}
 	if _, err := Parse([]byte(sum("GPRMC,235947.000,V,,,,,,,,,,N")), &f); err != nil {
