@@ -302,6 +302,21 @@ func (d *Dev) Measure() (physic.Distance, error) {
 	if err := d.writeRegs(regPowerManagement, 0x00, regSysrangeStart, 0x01); err != nil {
 		return 0, d.busErr("start ranging", err)
 	}
+	// The start bit clears when ranging has begun (ST's StartMeasurement, Pololu's
+	// readRangeSingleMillimeters): before that, the interrupt status may still be the last one's.
+	for i := 0; ; i++ {
+		v, err := d.readReg(regSysrangeStart)
+		if err != nil {
+			return 0, d.busErr("wait for ranging to start", err)
+		}
+		if v&0x01 == 0 {
+			break
+		}
+		if i >= d.polls {
+			return 0, errTimeout
+		}
+		sleep(pollEvery)
+	}
 	if err := d.wait(); err != nil {
 		return 0, err
 	}
@@ -389,6 +404,13 @@ func (d *Dev) wait() error {
 		v, err := d.readReg(regResultInterruptStatus)
 		if err != nil {
 			return d.busErr("poll interrupt status", err)
+		}
+		if v&0x18 != 0 {
+			// Range error bits (ST's GetInterruptMaskStatus): clear, so the next start begins clean.
+			if err := d.writeReg(regSystemInterruptClear, 0x01); err != nil {
+				return d.busErr("clear interrupt", err)
+			}
+			return errInvalid
 		}
 		if v&0x07 != 0 {
 			return nil

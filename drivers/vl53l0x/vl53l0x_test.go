@@ -76,6 +76,7 @@ func startOps() []i2ctest.IO {
 		w(0xFF, 0x00),    //
 		w(0x80, 0x00),    // ...private page closed.
 		w(0x00, 0x01),    // SYSRANGE_START: single shot.
+		r(0x00, 0x00),    // Start bit clear: ranging has begun.
 	}
 }
 
@@ -218,6 +219,36 @@ func TestNoTargetNoData(t *testing.T) {
 		if err := d.Sample(time.Time{}, dst); !errors.Is(err, want) {
 			t.Errorf("sample %d: %v, want %v", i, err, want)
 		}
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMeasureWaitsAndRangeError: a start bit that takes a poll to clear is waited for, and an
+// interrupt status with the range error bits set is no valid range this time, cleared so that the next
+// measurement starts clean.
+func TestMeasureWaitsAndRangeError(t *testing.T) {
+	start := startOps()
+	start = append(start[:len(start)-1], r(0x00, 0x01), r(0x00, 0x00)) // still set once, then clear
+	bus := &i2ctest.Playback{Ops: script(initOps(),
+		start,
+		[]i2ctest.IO{
+			r(0x13, 0x14), // New sample ready, with a range error.
+			w(0x0B, 0x01), // Cleared.
+		},
+		measureOps(valid, 640, 1),
+	)}
+	d, err := New(bus, addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float64, 2)
+	if err := d.Sample(time.Time{}, dst); !errors.Is(err, sensor.ErrNoData) {
+		t.Fatalf("range error: %v", err)
+	}
+	if err := d.Sample(time.Time{}, dst); err != nil || dst[0] != 0.64 {
+		t.Fatalf("next measurement: %v %v", dst, err)
 	}
 	if err := bus.Close(); err != nil {
 		t.Fatal(err)

@@ -27,6 +27,9 @@ type Emu struct {
 	ready    int // Polls of RESULT_INTERRUPT_STATUS before the measurement is ready.
 	pending  int // Polls left for the running measurement; -1 when none runs.
 	seq      byte
+	// private00 is register 0x00 of the private page (0xFF = 0x01), where the stop variable sequence
+	// writes; page 0's 0x00 is SYSRANGE_START.
+	private00 byte
 	// Starts counts measurements and calibrations started.
 	starts int
 }
@@ -120,12 +123,18 @@ func (e *Emu) write(reg, v byte) {
 	case reg == 0x0B && v&0x01 != 0: // SYSTEM_INTERRUPT_CLEAR
 		e.regs[0x13] = 0
 		return
+	case reg == 0x00 && private: // the private page's 0x00 is not SYSRANGE_START
+		e.private00 = v
+		return
 	}
 	e.regs[reg] = v
 }
 
 // read returns one register, mu held.
 func (e *Emu) read(reg byte) byte {
+	if reg == 0x00 && e.regs[0xFF] == 0x01 {
+		return e.private00
+	}
 	if reg == 0x13 && e.pending >= 0 { // RESULT_INTERRUPT_STATUS
 		if e.pending > 1 {
 			e.pending--
