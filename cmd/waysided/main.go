@@ -159,7 +159,8 @@ func (d *daemon) serve(ctx context.Context, cfg *config.Config) error {
 				d.sd.status("reload refused: " + firstLine(err.Error()) + "; " + inst.status())
 				continue
 			}
-			if next.Hash == inst.cfg.Hash {
+			// The same file can resolve to another gateway id: auto, after the machine id changed.
+			if next.Hash == inst.cfg.Hash && next.Gateway.ID == inst.cfg.Gateway.ID {
 				d.log.Info("reload: configuration unchanged", zap.String("trigger", why), zap.String("config", next.Hash))
 				continue
 			}

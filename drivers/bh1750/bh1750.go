@@ -66,8 +66,9 @@ type Dev struct {
 	same     int
 }
 
-// New opens the BH1750 at addr (0x23 or 0x5C): it powers the part on and resets its data register,
-// which proves that something answers there. opts nil means DefaultOpts.
+// New opens the BH1750 at addr (0x23 or 0x5C): it powers the part on, resets its data register, which
+// proves that something answers there, and sets the measurement time register to its default, 69,
+// which the conversion assumes and a reset does not restore. opts nil means DefaultOpts.
 func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if opts == nil {
 		opts = &DefaultOpts

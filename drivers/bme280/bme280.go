@@ -193,7 +193,7 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	case chipIDBMP280, chipIDBMP280Sample1, chipIDBMP280Sample2:
 		d.name = fmt.Sprintf("bmp280(%s@%#x)", bus, addr)
 	default:
-		return nil, fmt.Errorf("bme280: chip id %#02x is neither BME280 (0x60) nor BMP280 (0x58): %w", id[0], sensor.ErrFrame)
+		return nil, fmt.Errorf("bme280: chip id %#02x is neither BME280 (0x60) nor BMP280 (0x58, or 0x56/0x57 on sample parts): %w", id[0], sensor.ErrFrame)
 	}
 
 	if err := d.d.Tx([]byte{regReset, resetValue}, nil); err != nil {

@@ -24,14 +24,13 @@
 // JSON output looks like {"speed":"12.4"} or, with units in output turned on (OU),
 // {"unit":"mps","speed":"12.4"}: the value is a quoted string (a bare number is accepted too). Some
 // firmware reports the direction apart, {"speed":0.58,"direction":"inbound"}: "outbound" makes the
-// speed negative, as R| prints it.
+// speed negative, as R| prints it. The "unit" names are not listed in one place in the manual; the
+// driver accepts "mps"/"m-per-sec"/"m/s", "kmph"/"kph"/"km-per-hr"/"km/h", "mph", "fps"/"ft-per-sec"
+// and "cmps"/"cm-per-sec", and falls back to Opts.Unit without one. Command answers ({"Units":...},
+// {"OutputFeature":...}) and other JSON objects without "speed" are ignored, not errors.
 //
 // Multi-object reports (O2..O9, "speed":[...]) and magnitude output (OM) are not parsed: those lines
-// count as garbage, and the sensor must be left at its defaults (O1, Om) for them. The "unit" names are not listed in one
-// place in the manual; the driver accepts "mps"/"m-per-sec"/"m/s", "kmph"/"kph"/"km-per-hr"/"km/h",
-// "mph", "fps"/"ft-per-sec" and "cmps"/"cm-per-sec", and falls back to Opts.Unit without one.
-// Command answers ({"Units":...}, {"OutputFeature":...}) and other JSON objects without "speed" are
-// ignored, not errors.
+// count as garbage, and the sensor must be left at its defaults (O1, Om) for them.
 //
 // The sensor reports only while it sees a moving target: no line at all between vehicles is normal
 // and Sample then returns sensor.ErrNoData.

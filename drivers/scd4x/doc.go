@@ -4,7 +4,11 @@
 // The driver runs the part in periodic measurement mode (one measurement every 5 s, or every 30 s
 // in low power mode) and reads the latest result when get_data_ready_status says there is one. A
 // Sample with no new result returns sensor.ErrNoData; a part that has produced nothing for
-// Opts.DataTimeout returns sensor.ErrTimeout.
+// Opts.DataTimeout returns sensor.ErrTimeout, and the driver sends the start command again (at most
+// once per timeout): a part that reset comes back idle. New wakes the part first (an SCD41 left in
+// power-down answers nothing else). A 0 ppm result is skipped as an invalid sample, as Sensirion's
+// drivers do, and does not count as data. Temperatures outside the specified -10..60 °C are reported
+// (less accurate); outside the -40..70 °C storage range they are sensor.ErrRange.
 //
 // # Datasheets
 //

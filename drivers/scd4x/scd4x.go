@@ -209,15 +209,7 @@ func (d *Dev) read(at time.Time) ([3]uint16, error) {
 		return w, errReadyCRC
 	}
 	if w[0]&dataReadyMask == 0 {
-		if at.Sub(d.since) > d.opts.DataTimeout {
-			if d.restarted.IsZero() || at.Sub(d.restarted) > d.opts.DataTimeout {
-				// Refused while the part still measures; the next data, or the next timeout, tells.
-				_ = d.command(d.start)
-				d.restarted = at
-			}
-			return w, errTimeout
-		}
-		return w, errNoData
+		return w, d.noData(at, errNoData)
 	}
 	if err := d.command(cmdReadMeasurement); err != nil {
 		return w, busErr("read measurement", err)
@@ -230,7 +222,23 @@ func (d *Dev) read(at time.Time) ([3]uint16, error) {
 		d.since = at // a measurement came, even an implausible one
 		return w, err
 	}
-	return w, errZeroCO2 // Sensirion's drivers skip these as invalid samples; they do not count as data
+	// Sensirion's drivers skip 0 ppm as an invalid sample: it is not data, and a part that gives
+	// nothing else times out like one that gives nothing.
+	return w, d.noData(at, errZeroCO2)
+}
+
+// noData returns err, or ErrTimeout once no measurement has come for Opts.DataTimeout. On a timeout it
+// sends the start command again, at most once per Opts.DataTimeout: the part refuses it while it
+// still measures, and the next data, or the next timeout, tells.
+func (d *Dev) noData(at time.Time, err error) error {
+	if at.Sub(d.since) <= d.opts.DataTimeout {
+		return err
+	}
+	if d.restarted.IsZero() || at.Sub(d.restarted) > d.opts.DataTimeout {
+		_ = d.command(d.start)
+		d.restarted = at
+	}
+	return errTimeout
 }
 
 // decode checks a 9 byte read_measurement reply and applies the stuck and range checks.

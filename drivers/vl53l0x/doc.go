@@ -55,7 +55,9 @@
 // bits 2:0 are non-zero (Opts.Timeout, sensor.ErrTimeout; bits 4:3 set are a range error, reported as
 // sensor.ErrNoData), read the 12-byte result block at RESULT_RANGE_STATUS (0x14) (status in byte 0,
 // range in mm big-endian at 0x1E = bytes 10-11), clear the interrupt (0x0B = 0x01). Only range status
-// 11 is a distance; the others are a failure, no target, or no valid range this time.
+// 11 is a distance; the others are a failure, no target, or no valid range this time, and a run of
+// Opts.InvalidAfter of those (a fogged or dirty cover) is sensor.ErrRange. Opts.Timeout bounds the
+// whole measurement, the wait for the start bit included.
 //
 // # Quirks
 //

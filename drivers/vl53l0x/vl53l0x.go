@@ -69,6 +69,10 @@ type Opts struct {
 	// StuckAfter reports sensor.ErrStuck after this many consecutive identical result blocks; 0
 	// disables the check.
 	StuckAfter int
+	// InvalidAfter reports sensor.ErrRange after this many consecutive measurements without a valid
+	// range (a range status the chip gives no distance for, or a range error): one now and then is
+	// noise (sensor.ErrNoData), a run of them a fogged or dirty cover. 0 disables the check.
+	InvalidAfter int
 	// Timeout bounds a measurement, reference calibrations included.
 	Timeout time.Duration
 	// IO2V8 sets the I/O pads to 2.8 V (Pololu and Adafruit boards); false keeps 1.8 V.
@@ -83,6 +87,7 @@ var DefaultOpts = Opts{
 	Confirm:       2,
 	NoTarget:      MaxRange,
 	StuckAfter:    10,
+	InvalidAfter:  30,
 	Timeout:       100 * time.Millisecond,
 	IO2V8:         true,
 }
@@ -101,6 +106,7 @@ type Dev struct {
 	res  [12]byte // Result block.
 	prev [12]byte // Previous result block, for stuck detection.
 	same int      // Consecutive identical result blocks.
+	bad  int      // Consecutive measurements without a valid range.
 
 	dist     physic.Distance
 	known    bool // Occupancy decided.
@@ -230,7 +236,9 @@ func (d *Dev) refCalibration(what string, sequence, initByte byte) error {
 	if err := d.writeReg(regSysrangeStart, 0x01|initByte); err != nil {
 		return d.busErr(what+" calibration: start", err)
 	}
-	if err := d.wait(); err != nil {
+	left := d.polls
+	if err := d.wait(&left); err != nil {
+		_ = d.writeReg(regSysrangeStart, 0x00) // best effort: New fails either way
 		return fmt.Errorf("vl53l0x: %s calibration: %w", what, err)
 	}
 	if err := d.writeReg(regSystemInterruptClear, 0x01); err != nil {
@@ -254,14 +262,16 @@ var channels = []sensor.Channel{
 func (d *Dev) Channels() []sensor.Channel { return channels }
 
 var (
-	errNoTarget = fmt.Errorf("vl53l0x: no target in range: %w", sensor.ErrNoData)
-	errTimeout  = fmt.Errorf("vl53l0x: measurement not ready in time: %w", sensor.ErrTimeout)
-	errStuck    = fmt.Errorf("vl53l0x: identical result block repeated: %w", sensor.ErrStuck)
-	errTooClose = fmt.Errorf("vl53l0x: target below minimum range: %w", sensor.ErrRange)
-	errHardware = fmt.Errorf("vl53l0x: chip reports a hardware or VCSEL failure: %w", sensor.ErrRange)
-	errInvalid  = fmt.Errorf("vl53l0x: no valid range this time (range status other than 11): %w", sensor.ErrNoData)
-	errTooFar   = fmt.Errorf("vl53l0x: distance beyond %s: %w", MaxRange, sensor.ErrRange)
-	errShortDst = errors.New("vl53l0x: dst shorter than Channels()")
+	errNoTarget   = fmt.Errorf("vl53l0x: no target in range: %w", sensor.ErrNoData)
+	errTimeout    = fmt.Errorf("vl53l0x: measurement not ready in time: %w", sensor.ErrTimeout)
+	errStuck      = fmt.Errorf("vl53l0x: identical result block repeated: %w", sensor.ErrStuck)
+	errTooClose   = fmt.Errorf("vl53l0x: target below minimum range: %w", sensor.ErrRange)
+	errHardware   = fmt.Errorf("vl53l0x: chip reports a hardware or VCSEL failure: %w", sensor.ErrRange)
+	errInvalid    = fmt.Errorf("vl53l0x: no valid range this time (range status other than 11): %w", sensor.ErrNoData)
+	errRangeError = fmt.Errorf("vl53l0x: interrupt status reports a range error: %w", sensor.ErrNoData)
+	errNoValid    = fmt.Errorf("vl53l0x: no valid range for Opts.InvalidAfter measurements in a row (cover fogged or dirty?): %w", sensor.ErrRange)
+	errTooFar     = fmt.Errorf("vl53l0x: distance beyond %s: %w", MaxRange, sensor.ErrRange)
+	errShortDst   = errors.New("vl53l0x: dst shorter than Channels()")
 )
 
 // Sample implements sensor.Sensor: one single-shot measurement, then the occupancy update.
@@ -304,7 +314,8 @@ func (d *Dev) Measure() (physic.Distance, error) {
 	}
 	// The start bit clears when ranging has begun (ST's StartMeasurement, Pololu's
 	// readRangeSingleMillimeters): before that, the interrupt status may still be the last one's.
-	for i := 0; ; i++ {
+	left := d.polls // one budget, Opts.Timeout, for the start and the measurement
+	for {
 		v, err := d.readReg(regSysrangeStart)
 		if err != nil {
 			return 0, d.busErr("wait for ranging to start", err)
@@ -312,12 +323,16 @@ func (d *Dev) Measure() (physic.Distance, error) {
 		if v&0x01 == 0 {
 			break
 		}
-		if i >= d.polls {
+		if left <= 0 {
 			return 0, errTimeout
 		}
+		left--
 		sleep(pollEvery)
 	}
-	if err := d.wait(); err != nil {
+	if err := d.wait(&left); err != nil {
+		if err == errRangeError {
+			return 0, d.invalid(err)
+		}
 		return 0, err
 	}
 	// GetRangingMeasurementData reads the 12-byte block from RESULT_RANGE_STATUS.
@@ -351,8 +366,9 @@ func (d *Dev) Measure() (physic.Distance, error) {
 		// 0 (no update), 5 (SNR), 7 (sigma), 12-15 (algorithm under/overflow, range ignore
 		// threshold): ST's API reports no range for these, and their millimetres are not a distance.
 		// Not "nothing there" either: a parking bay's occupancy must not flip on one noisy reading.
-		return 0, errInvalid
+		return 0, d.invalid(errInvalid)
 	}
+	d.bad = 0
 	if noTarget {
 		if d.opts.NoTarget == 0 {
 			return 0, errNoTarget
@@ -397,9 +413,10 @@ func (d *Dev) update(dist physic.Distance) {
 // Halt implements sensor.Sensor. Single-shot mode leaves nothing running between samples.
 func (d *Dev) Halt() error { return nil }
 
-// wait polls RESULT_INTERRUPT_STATUS until a measurement is ready, up to Opts.Timeout.
-func (d *Dev) wait() error {
-	for i := 0; i < d.polls; i++ {
+// wait polls RESULT_INTERRUPT_STATUS until a measurement is ready, taking its polls from *left (the
+// measurement's share of Opts.Timeout).
+func (d *Dev) wait(left *int) error {
+	for ; *left > 0; *left-- {
 		sleep(pollEvery)
 		v, err := d.readReg(regResultInterruptStatus)
 		if err != nil {
@@ -410,7 +427,7 @@ func (d *Dev) wait() error {
 			if err := d.writeReg(regSystemInterruptClear, 0x01); err != nil {
 				return d.busErr("clear interrupt", err)
 			}
-			return errInvalid
+			return errRangeError
 		}
 		if v&0x07 != 0 {
 			return nil
@@ -445,3 +462,13 @@ func (d *Dev) busErr(step string, err error) error {
 }
 
 var _ sensor.Sensor = (*Dev)(nil)
+
+// invalid counts a measurement without a valid range and returns err, or errNoValid once there have
+// been Opts.InvalidAfter in a row.
+func (d *Dev) invalid(err error) error {
+	d.bad++
+	if d.opts.InvalidAfter > 0 && d.bad >= d.opts.InvalidAfter {
+		return errNoValid
+	}
+	return err
+}

@@ -341,7 +341,10 @@ func TestTimeout(t *testing.T) {
 func TestCalibrationTimeout(t *testing.T) {
 	o := DefaultOpts
 	o.Timeout = pollEvery // 1 poll.
-	bus := &i2ctest.Playback{Ops: script(initOps()[:21], []i2ctest.IO{r(0x13, 0x00)})}
+	bus := &i2ctest.Playback{Ops: script(initOps()[:21], []i2ctest.IO{
+		r(0x13, 0x00), // Not ready: give up...
+		w(0x00, 0x00), // ...and stop the calibration.
+	})}
 	if _, err := New(bus, addr, &o); !errors.Is(err, sensor.ErrTimeout) || !strings.Contains(err.Error(), "VHV") {
 		t.Fatal(err)
 	}
@@ -421,6 +424,33 @@ func TestSampleAllocs(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("Sample allocates %v", n)
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInvalidRun: a few measurements without a valid range are ErrNoData; a run of
+// Opts.InvalidAfter of them (a fogged cover) is ErrRange; a valid range ends the run.
+func TestInvalidRun(t *testing.T) {
+	o := DefaultOpts
+	o.InvalidAfter = 3
+	bus := &i2ctest.Playback{Ops: script(initOps(),
+		measureOps(7<<3, 600, 1), // Sigma fail.
+		measureOps(5<<3, 610, 2), // SNR fail.
+		measureOps(7<<3, 620, 3), // Sigma fail: the third in a row.
+		measureOps(valid, 630, 4),
+		measureOps(7<<3, 640, 5), // A new run starts at one.
+	)}
+	d, err := New(bus, addr, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float64, 2)
+	for i, want := range []error{sensor.ErrNoData, sensor.ErrNoData, sensor.ErrRange, nil, sensor.ErrNoData} {
+		if err := d.Sample(time.Time{}, dst); sensor.Kind(err) != want && !(want == nil && err == nil) {
+			t.Errorf("measurement %d: %v, want %v", i, err, want)
+		}
 	}
 	if err := bus.Close(); err != nil {
 		t.Fatal(err)

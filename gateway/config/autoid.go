@@ -15,8 +15,10 @@ import (
 // configuration file can be installed on many boards.
 const AutoID = "auto"
 
-// MachineIDFiles are where an AutoID comes from, tried in order: systemd's machine id, then the D-Bus
-// copy that older images keep. Tests point it elsewhere.
+// MachineIDFiles are where an AutoID comes from: the first of them that exists is used, systemd's
+// machine id, else the D-Bus copy that older images keep. One that exists but is empty or not an id
+// (an image prepared for first boot, or a read-only root where systemd makes a new id at every boot)
+// is an error, not a reason to look further. Tests point it elsewhere.
 var MachineIDFiles = []string{"/etc/machine-id", "/var/lib/dbus/machine-id"}
 
 // autoIDApp is Wayside's application id for deriving from the machine id. machine-id(5) asks that the
@@ -50,6 +52,9 @@ func machineGatewayID() (id, source string, err error) {
 // resolveAutoID replaces gateway.id auto with the board's derived id and notes where it came from.
 func (c *Config) resolveAutoID() Errors {
 	if c.Gateway.ID != AutoID {
+		if strings.EqualFold(c.Gateway.ID, AutoID) {
+			return Errors{{Path: "gateway.id", Msg: fmt.Sprintf("%q: write auto in lower case to derive the id from the machine id, or choose another name", c.Gateway.ID)}}
+		}
 		return nil
 	}
 	id, source, err := machineGatewayID()

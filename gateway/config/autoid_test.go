@@ -85,6 +85,19 @@ func TestAutoIDErrors(t *testing.T) {
 			}
 		}
 	}
+	// Auto in another case would be a literal id shared by every board.
+	withMachineID(t, "0123456789abcdef0123456789abcdef\n")
+	for _, id := range []string{"Auto", "AUTO"} {
+		_, err := Parse([]byte(strings.Replace(good, "id: gw-1", "id: "+id, 1)), board)
+		if err == nil || !strings.Contains(err.Error(), "gateway.id: \""+id+"\": write auto in lower case") {
+			t.Errorf("id %s: %v", id, err)
+		}
+	}
+	// The first machine id file that exists decides: an empty one is an error, not a fall-through.
+	withMachineID(t, "\n", "0123456789abcdef0123456789abcdef\n")
+	if _, err := Parse([]byte(autoConfig), board); err == nil || !strings.Contains(err.Error(), "does not hold a machine id") {
+		t.Errorf("empty first file: %v", err)
+	}
 	// The error comes with the file's other mistakes, not instead of them.
 	withMachineID(t, "")
 	_, err := Parse([]byte(strings.Replace(autoConfig, "board: b", "board: rpi9", 1)), board)

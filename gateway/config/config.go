@@ -544,8 +544,8 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 	}
 	if c.Gateway.ID == "" {
 		add("gateway.id", "missing; set a unique name such as gw-0001 (letters, digits, '-', '_', '.'), or auto to derive one from the board's machine id")
-	} else if c.Gateway.ID == AutoID {
-		// resolveAutoID failed and said why
+	} else if strings.EqualFold(c.Gateway.ID, AutoID) {
+		// resolveAutoID failed, or refused the spelling, and said why
 	} else if !idRe.MatchString(c.Gateway.ID) {
 		add("gateway.id", "%q is not valid: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit (it appears in MQTT topics and SenML names)", c.Gateway.ID)
 	}

@@ -24,6 +24,7 @@ type Emu struct {
 	rh       float64
 	periodic bool
 	asleep   bool // power_down: only wake_up gets through
+	starts   int  // start commands received, refused ones too
 	fresh    bool
 	pending  []byte
 	reply    [9]byte
@@ -49,7 +50,7 @@ func (e *Emu) Set(co2ppm uint16, env physic.Env) {
 func (e *Emu) PowerCycle() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.periodic, e.fresh, e.pending = false, false, nil
+	e.periodic, e.asleep, e.fresh, e.pending = false, false, false, nil
 }
 
 // PowerDown puts the part in power-down mode, as power_down (0x36E0) does: it ignores everything but
@@ -58,6 +59,13 @@ func (e *Emu) PowerDown() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.asleep, e.periodic, e.fresh, e.pending = true, false, false, nil
+}
+
+// Starts counts the start_(low_power_)periodic_measurement commands received, refused ones too.
+func (e *Emu) Starts() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.starts
 }
 
 // Periodic reports whether periodic measurement runs.
@@ -101,6 +109,7 @@ func (e *Emu) command(c uint16) error {
 	}
 	switch c {
 	case 0x21B1, 0x21AC: // start_(low_power_)periodic_measurement: refused while it runs
+		e.starts++
 		if e.periodic {
 			return fmt.Errorf("scd4xemu: NACK: periodic measurement already running")
 		}

@@ -75,16 +75,25 @@ func TestDriverRestartsAfterReset(t *testing.T) {
 			t.Fatalf("%d s after the reset: %v, periodic %v", s, err, e.Periodic())
 		}
 	}
-	if err := d.Sample(at.Add(20*time.Second), dst); !errors.Is(err, sensor.ErrTimeout) || !e.Periodic() {
-		t.Fatalf("past the data timeout: %v, periodic %v (want ErrTimeout and a restart)", err, e.Periodic())
+	starts := e.Starts()
+	if err := d.Sample(at.Add(20*time.Second), dst); !errors.Is(err, sensor.ErrTimeout) || !e.Periodic() || e.Starts() != starts+1 {
+		t.Fatalf("past the data timeout: %v, periodic %v, %d starts (want ErrTimeout and one restart)", err, e.Periodic(), e.Starts()-starts)
 	}
-	// Still no data: the timeout stands, and start is not sent again within the timeout (the part,
-	// measuring again, would refuse it; the emulator counts nothing, so check the state instead).
-	if err := d.Sample(at.Add(22*time.Second), dst); !errors.Is(err, sensor.ErrTimeout) || !e.Periodic() {
-		t.Fatalf("before the first new measurement: %v", err)
+	// Still no data: the timeout stands, and start is not sent again within the timeout.
+	for s := 21; s <= 35; s++ {
+		if err := d.Sample(at.Add(time.Duration(s)*time.Second), dst); !errors.Is(err, sensor.ErrTimeout) {
+			t.Fatalf("%d s, before the first new measurement: %v", s, err)
+		}
+	}
+	if n := e.Starts() - starts; n != 1 {
+		t.Fatalf("%d start commands within one data timeout, want 1", n)
+	}
+	// A timeout later, another try.
+	if err := d.Sample(at.Add(36*time.Second), dst); !errors.Is(err, sensor.ErrTimeout) || e.Starts()-starts != 2 {
+		t.Fatalf("one data timeout after the restart: %v, %d starts", err, e.Starts()-starts)
 	}
 	e.Set(800, env)
-	if err := d.Sample(at.Add(25*time.Second), dst); err != nil || dst[0] != 800 {
+	if err := d.Sample(at.Add(40*time.Second), dst); err != nil || dst[0] != 800 {
 		t.Fatalf("after the restart: %v %v", dst, err)
 	}
 }
@@ -99,5 +108,33 @@ func TestDriverWakesPoweredDownPart(t *testing.T) {
 	}
 	if !e.Periodic() {
 		t.Fatal("not measuring after New")
+	}
+}
+
+// TestDriverZeroPPMTimesOut: a part that only ever reports 0 ppm is skipped sample by sample, and
+// times out like a part that reports nothing, instead of looking healthy forever.
+func TestDriverZeroPPMTimesOut(t *testing.T) {
+	e := New(0xF8969F073BB2)
+	d, err := scd4x.New(e, 0x62, &scd4x.Opts{DataTimeout: 15 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := physic.Env{Temperature: physic.ZeroCelsius + 20*physic.Celsius, Humidity: 50 * physic.PercentRH}
+	dst := make([]float64, 3)
+	at := time.Unix(0, 0)
+	e.Set(600, env)
+	if err := d.Sample(at, dst); err != nil {
+		t.Fatal(err)
+	}
+	for s := 5; s <= 30; s += 5 {
+		e.Set(0, env)
+		err := d.Sample(at.Add(time.Duration(s)*time.Second), dst)
+		want := sensor.ErrNoData
+		if s > 15 {
+			want = sensor.ErrTimeout
+		}
+		if sensor.Kind(err) != want {
+			t.Fatalf("0 ppm %d s in: %v, want %v", s, err, want)
+		}
 	}
 }
