@@ -157,16 +157,18 @@ func (d *Dev) Sample(at time.Time, dst []float64) error {
 // Count returns the pulses counted since New.
 func (d *Dev) Count() uint64 { return d.counted.Load() }
 
-// Stats returns the edge loop's counters.
+// Stats returns the edge loop's counters. Edges is read last: the loop counts an edge there after its
+// other effects, so Counted+Bounced never exceeds Edges in a snapshot.
 func (d *Dev) Stats() Stats {
-	return Stats{
-		Edges:       d.edges.Load(),
+	s := Stats{
 		Counted:     d.counted.Load(),
 		Bounced:     d.bounced.Load(),
 		Queued:      d.queued.Load(),
 		OverRate:    d.overRate.Load(),
 		MinInterval: time.Duration(d.minInterval.Load()),
 	}
+	s.Edges = d.edges.Load()
+	return s
 }
 
 // MaxObservedRate is the fastest edge rate seen, 1/Stats.MinInterval; 0 before two edges.
@@ -201,8 +203,7 @@ func (d *Dev) Halt() error {
 // run is the edge goroutine. It is the only writer of the counters.
 func (d *Dev) run() {
 	defer close(d.done)
-	var prev, last time.Time // Previous edge, last counted edge.
-	seen, counted := false, false
+	var s edgeState
 	for !d.stop.Load() {
 		armed := now()
 		if !d.pin.WaitForEdge(d.opts.Poll) {
@@ -213,31 +214,42 @@ func (d *Dev) run() {
 			// might not.
 			return
 		}
-		t := now()
+		d.edge(&s, now(), armed)
+		// Counted after the edge's other effects: a reader that sees Edges == n sees all of edge n.
 		d.edges.Add(1)
-		queued := t.Sub(armed) <= d.opts.ReArm
-		if seen {
-			gap := t.Sub(prev)
-			if mi := d.minInterval.Load(); mi == 0 || int64(gap) < mi {
-				d.minInterval.Store(max(int64(gap), 1))
-			}
-			if d.minGap > 0 && gap < d.minGap {
-				d.overRate.Add(1)
-			}
-		}
-		prev, seen = t, true
-		if counted && t.Sub(last) < d.opts.Debounce {
-			d.bounced.Add(1)
-			continue
-		}
-		if queued {
-			// Only counted edges matter: a queued bounce is harmless, a queued pulse means the
-			// loop was late and its timestamp is unreliable.
-			d.queued.Add(1)
-		}
-		last, counted = t, true
-		d.counted.Add(1)
 	}
+}
+
+// edgeState is what the edge goroutine remembers between edges.
+type edgeState struct {
+	prev, last    time.Time // previous edge, last counted edge
+	seen, counted bool      // whether there has been an edge, a counted edge
+}
+
+// edge classifies one edge at t, the loop having re-armed at armed.
+func (d *Dev) edge(s *edgeState, t, armed time.Time) {
+	queued := t.Sub(armed) <= d.opts.ReArm
+	if s.seen {
+		gap := t.Sub(s.prev)
+		if mi := d.minInterval.Load(); mi == 0 || int64(gap) < mi {
+			d.minInterval.Store(max(int64(gap), 1))
+		}
+		if d.minGap > 0 && gap < d.minGap {
+			d.overRate.Add(1)
+		}
+	}
+	s.prev, s.seen = t, true
+	if s.counted && t.Sub(s.last) < d.opts.Debounce {
+		d.bounced.Add(1)
+		return
+	}
+	if queued {
+		// Only counted edges matter: a queued bounce is harmless, a queued pulse means the loop
+		// was late and its timestamp is unreliable.
+		d.queued.Add(1)
+	}
+	s.last, s.counted = t, true
+	d.counted.Add(1)
 }
 
 var _ sensor.Sensor = (*Dev)(nil)
