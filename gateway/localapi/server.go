@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -69,6 +70,7 @@ type Server struct {
 	cancel  context.CancelFunc
 	srv     *http.Server
 	ln      net.Listener
+	sock    string // the socket Listen made, removed by Close
 	done    chan struct{}
 	close   sync.Once
 }
@@ -123,7 +125,8 @@ func PeerFrom(ctx context.Context) *Peer {
 
 // Listen creates the unix socket at path (replacing a stale one left by a crash, refusing when
 // another daemon answers on it), sets its owner group and mode (0660 with local_api.group, else
-// 0600), and serves in the background.
+// 0600), and serves in the background. The socket is made in a private directory and renamed into
+// place once its group and mode are set: nobody can connect while it still has the umask's mode.
 func (s *Server) Listen(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("localapi: socket directory: %w", err)
@@ -140,22 +143,34 @@ func (s *Server) Listen(path string) error {
 			return fmt.Errorf("localapi: remove stale socket: %w", err)
 		}
 	}
-	ln, err := net.Listen("unix", path)
+	private, err := os.MkdirTemp(filepath.Dir(path), ".local-api-") // mode 0700
+	if err != nil {
+		return fmt.Errorf("localapi: socket directory: %w", err)
+	}
+	defer os.RemoveAll(private)
+	tmp := filepath.Join(private, "sock")
+	ln, err := net.Listen("unix", tmp)
 	if err != nil {
 		return fmt.Errorf("localapi: listen: %w", err)
 	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false) // it moves: Close removes it by its final name
 	mode := os.FileMode(0o600)
 	if s.gid >= 0 {
 		mode = 0o660
-		if err := os.Chown(path, -1, s.gid); err != nil {
+		if err := os.Chown(tmp, -1, s.gid); err != nil {
 			ln.Close()
 			return fmt.Errorf("localapi: give socket %s to group %s: %w (the daemon's user must be a member: SupplementaryGroups=%s in the unit)", path, s.group, err, s.group)
 		}
 	}
-	if err := os.Chmod(path, mode); err != nil {
+	if err := os.Chmod(tmp, mode); err != nil {
 		ln.Close()
 		return fmt.Errorf("localapi: chmod socket: %w", err)
 	}
+	if err := os.Rename(tmp, path); err != nil {
+		ln.Close()
+		return fmt.Errorf("localapi: put socket in place: %w", err)
+	}
+	s.sock = path
 	s.log.Info("local api listening", zap.String("socket", path), zap.String("mode", fmt.Sprintf("%#o", mode)), zap.String("group", s.group))
 	s.Serve(ln)
 	return nil
@@ -186,6 +201,11 @@ func (s *Server) Close() error {
 		}
 		if s.done != nil {
 			<-s.done
+		}
+		if s.sock != "" {
+			if rerr := os.Remove(s.sock); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = errors.Join(err, fmt.Errorf("localapi: remove socket: %w", rerr))
+			}
 		}
 	})
 	return err

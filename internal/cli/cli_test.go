@@ -827,6 +827,9 @@ func TestRealDaemon(t *testing.T) {
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("socket left behind after stop: %v", err)
 	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".local-api-*")); len(left) != 0 {
+		t.Errorf("socket staging directories left behind: %v", left)
+	}
 	if !strings.Contains(logs.String(), `"log level changed"`) {
 		t.Errorf("no log line for the level change")
 	}
