@@ -55,18 +55,8 @@ func TestDriverThroughEmulator(t *testing.T) {
 // TestDriverRestartsAfterReset power-cycles the part under a running driver: it comes back idle, the
 // driver times out, sends start again (once per timeout, not on every Sample) and measures again.
 func TestDriverRestartsAfterReset(t *testing.T) {
-	e := New(0xF8969F073BB2)
-	d, err := scd4x.New(e, 0x62, &scd4x.Opts{DataTimeout: 15 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := physic.Env{Temperature: physic.ZeroCelsius + 20*physic.Celsius, Humidity: 50 * physic.PercentRH}
+	e, d, env, at := measuring(t)
 	dst := make([]float64, 3)
-	at := time.Unix(0, 0)
-	e.Set(600, env)
-	if err := d.Sample(at, dst); err != nil || dst[0] != 600 {
-		t.Fatalf("before the reset: %v %v", dst, err)
-	}
 	e.PowerCycle()
 	e.Set(700, env) // what the part would measure, if it measured: an idle part reports nothing
 	e.PowerCycle()
@@ -114,18 +104,8 @@ func TestDriverWakesPoweredDownPart(t *testing.T) {
 // TestDriverZeroPPMTimesOut: a part that only ever reports 0 ppm is skipped sample by sample, and
 // times out like a part that reports nothing, instead of looking healthy forever.
 func TestDriverZeroPPMTimesOut(t *testing.T) {
-	e := New(0xF8969F073BB2)
-	d, err := scd4x.New(e, 0x62, &scd4x.Opts{DataTimeout: 15 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := physic.Env{Temperature: physic.ZeroCelsius + 20*physic.Celsius, Humidity: 50 * physic.PercentRH}
+	e, d, env, at := measuring(t)
 	dst := make([]float64, 3)
-	at := time.Unix(0, 0)
-	e.Set(600, env)
-	if err := d.Sample(at, dst); err != nil {
-		t.Fatal(err)
-	}
 	for s := 5; s <= 30; s += 5 {
 		e.Set(0, env)
 		err := d.Sample(at.Add(time.Duration(s)*time.Second), dst)
@@ -137,4 +117,23 @@ func TestDriverZeroPPMTimesOut(t *testing.T) {
 			t.Fatalf("0 ppm %d s in: %v, want %v", s, err, want)
 		}
 	}
+}
+
+// measuring opens a driver with a 15 s data timeout on a fresh emulator and takes one good sample
+// (600 ppm) at time at.
+func measuring(t *testing.T) (e *Emu, d *scd4x.Dev, env physic.Env, at time.Time) {
+	t.Helper()
+	e = New(0xF8969F073BB2)
+	d, err := scd4x.New(e, 0x62, &scd4x.Opts{DataTimeout: 15 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env = physic.Env{Temperature: physic.ZeroCelsius + 20*physic.Celsius, Humidity: 50 * physic.PercentRH}
+	at = time.Unix(0, 0)
+	e.Set(600, env)
+	dst := make([]float64, 3)
+	if err := d.Sample(at, dst); err != nil || dst[0] != 600 {
+		t.Fatalf("first sample: %v %v", dst, err)
+	}
+	return e, d, env, at
 }
