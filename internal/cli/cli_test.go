@@ -144,7 +144,9 @@ func shortDir(t *testing.T) string {
 	return dir
 }
 
-func startDaemon(t *testing.T, group string) *daemon {
+// startDaemon runs a gateway and its local API in-process on testConfig; edits, when given, rewrite
+// the configuration text first.
+func startDaemon(t *testing.T, group string, edits ...func(string) string) *daemon {
 	t.Helper()
 	d := &daemon{broker: testbroker.Start(t), dir: shortDir(t), logs: &syncBuffer{}}
 	d.socket = filepath.Join(d.dir, "local.sock")
@@ -152,7 +154,11 @@ func startDaemon(t *testing.T, group string) *daemon {
 	if group != "" {
 		groupLine = ", group: " + group
 	}
-	cfg, err := config.Parse([]byte(fmt.Sprintf(testConfig, d.broker.URL, filepath.Join(d.dir, "state"), d.socket, groupLine)), boards.Check)
+	text := fmt.Sprintf(testConfig, d.broker.URL, filepath.Join(d.dir, "state"), d.socket, groupLine)
+	for _, edit := range edits {
+		text = edit(text)
+	}
+	cfg, err := config.Parse([]byte(text), boards.Check)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -832,5 +838,22 @@ func TestRealDaemon(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"log level changed"`) {
 		t.Errorf("no log line for the level change")
+	}
+}
+
+// TestStatusAutoID: a daemon whose gateway.id is auto shows the derived id and where it came from, in
+// the status text and in its JSON.
+func TestStatusAutoID(t *testing.T) {
+	machineID := filepath.Join(t.TempDir(), "machine-id")
+	os.WriteFile(machineID, []byte("0123456789abcdef0123456789abcdef\n"), 0o444)
+	defer func(old []string) { config.MachineIDFiles = old }(config.MachineIDFiles)
+	config.MachineIDFiles = []string{machineID}
+	d := startDaemon(t, "", func(s string) string { return strings.Replace(s, "id: cli-gw-1,", "id: auto,", 1) })
+	r := d.cli(t, "status")
+	mustOK(t, r, "status")
+	contains(t, "status", r.stdout, "gw-873b5bd14ea5 (auto, from "+machineID+")")
+	st, err := client.New(d.socket).Status(context.Background())
+	if err != nil || st.Gateway != "gw-873b5bd14ea5" || st.GatewayIDFrom != machineID {
+		t.Fatalf("status: %+v %v", st, err)
 	}
 }
