@@ -549,7 +549,7 @@ func pack(v Reading) [3]uint64 {
 }
 
 // load copies the slot's value with atomic loads (plain moves on amd64), so that reading a slot an
-// evicting producer is rewriting is not a data race; the caller discards such a copy.
+// overwriting producer is rewriting is not a data race; the caller discards such a copy.
 func (s *slot) load() Reading {
 	w2 := atomic.LoadUint64(&s.w[2])
 	return Reading{

@@ -25,7 +25,7 @@ import (
 //
 //	chan           blocking send, `for range` receive: the producer waits when the channel is full
 //	diodes         Set (allocates a bucket and our *Reading), TryNext polled with runtime.Gosched
-//	ring           Push (evicts the oldest when full); the consumer drains with PopBatch into a
+//	ring           Push (overwrites the oldest when full); the consumer drains with PopBatch into a
 //	               buffer of benchBatch like the gateway's batcher, and calls Wait when the ring is
 //	               empty (the batcher polls Len on a 20 ms ticker instead, which would only measure
 //	               the ticker)
