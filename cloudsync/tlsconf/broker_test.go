@@ -22,12 +22,12 @@ import (
 	"github.com/wayside-iot/wayside/internal/testpki"
 )
 
-const wait = 5 * time.Second
+const wait = testbroker.Wait
 
+// client is a test client that counts its connection attempts (each one asks the Loader for a TLS
+// config).
 type client struct {
-	t        *testing.T
-	c        mqtt.Client
-	got      chan mqtt.Message
+	*testbroker.Client
 	attempts atomic.Int32
 }
 
@@ -37,11 +37,9 @@ type dial struct {
 	user, pass string
 }
 
-// options: OrderMatters(true) so messages reach c.got in the order they arrived (the tests infer that a
-// denied publish was dropped from its absence before a later one); the handler only fills a buffer.
+// options are testbroker's, with the TLS config taken from the Loader on every connection attempt.
 func options(id string, d dial, c *client) *mqtt.ClientOptions {
-	return mqtt.NewClientOptions().AddBroker(d.url).SetClientID(id).
-		SetUsername(d.user).SetPassword(d.pass).SetOrderMatters(true).SetConnectTimeout(3 * time.Second).
+	return testbroker.ClientOptions(id, d.url, d.user, d.pass).
 		SetConnectionAttemptHandler(func(broker *url.URL, _ *tls.Config) *tls.Config {
 			c.attempts.Add(1)
 			return d.loader.ForBroker(broker)
@@ -51,16 +49,11 @@ func options(id string, d dial, c *client) *mqtt.ClientOptions {
 // connect makes one connection attempt; the error is the connect token's.
 func connect(t *testing.T, id string, d dial) (*client, error) {
 	t.Helper()
-	c := &client{t: t, got: make(chan mqtt.Message, 16)}
-	c.c = mqtt.NewClient(options(id, d, c).SetAutoReconnect(false))
-	tok := c.c.Connect()
-	if !tok.WaitTimeout(wait) {
-		return nil, fmt.Errorf("connect %s: no answer within %v", d.url, wait)
+	c := &client{}
+	c.Client = testbroker.NewClient(t, options(id, d, c))
+	if err := c.Connect(); err != nil {
+		return nil, fmt.Errorf("%s: %w", d.url, err)
 	}
-	if err := tok.Error(); err != nil {
-		return nil, err
-	}
-	t.Cleanup(func() { c.c.Disconnect(0) })
 	return c, nil
 }
 
@@ -73,38 +66,11 @@ func mustConnect(t *testing.T, id string, d dial) *client {
 	return c
 }
 
-func (c *client) subscribe(filter string) {
-	c.t.Helper()
-	tok := c.c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { c.got <- m })
-	if !tok.WaitTimeout(wait) || tok.Error() != nil {
-		c.t.Fatalf("subscribe %s: %v", filter, tok.Error())
-	}
-}
-
-func (c *client) publish(topic, payload string) {
-	c.t.Helper()
-	tok := c.c.Publish(topic, 1, false, payload)
-	if !tok.WaitTimeout(wait) || tok.Error() != nil {
-		c.t.Fatalf("publish %s: %v", topic, tok.Error())
-	}
-}
-
-func (c *client) next() mqtt.Message {
-	c.t.Helper()
-	select {
-	case m := <-c.got:
-		return m
-	case <-time.After(wait):
-		c.t.Fatalf("no message within %v", wait)
-		return nil
-	}
-}
-
 // expect publishes payload on topic from pub and checks it is the next message sub receives.
 func expect(t *testing.T, sub, pub *client, topic, payload string) {
 	t.Helper()
-	pub.publish(topic, payload)
-	if m := sub.next(); m.Topic() != topic || string(m.Payload()) != payload {
+	pub.Publish(topic, payload)
+	if m := sub.Next(); m.Topic() != topic || string(m.Payload()) != payload {
 		t.Fatalf("got %q on %s, want %q on %s", m.Payload(), m.Topic(), payload, topic)
 	}
 }
@@ -135,7 +101,7 @@ func TestTLSPublishReceive(t *testing.T) {
 	l := newLoader(t, Files{CA: ca.CertFile})
 	port := b.TLSURL[strings.LastIndex(b.TLSURL, ":")+1:]
 	sub := mustConnect(t, "sub", dial{url: b.TLSURL, loader: l})
-	sub.subscribe("wayside/v1/#")
+	sub.Subscribe("wayside/v1/#")
 	// Every TLS scheme paho takes, by address and by name: ServerName follows the broker's host.
 	for i, u := range []string{b.TLSURL, "tls://localhost:" + port, "mqtts://127.0.0.1:" + port, "mqtt+ssl://localhost:" + port, "tcps://127.0.0.1:" + port} {
 		pub := mustConnect(t, fmt.Sprintf("pub%d", i), dial{url: u, loader: l})
@@ -179,7 +145,7 @@ func TestMutualTLS(t *testing.T) {
 	}
 	gw := ca.Client(t, "gw1")
 	c := mustConnect(t, "gw1", dial{url: b.TLSURL, loader: newLoader(t, Files{CA: ca.CertFile, Cert: gw.CertFile, Key: gw.KeyFile})})
-	c.subscribe("t/mtls")
+	c.Subscribe("t/mtls")
 	expect(t, c, c, "t/mtls", "mtls")
 }
 
@@ -198,7 +164,7 @@ func TestReloadClientCert(t *testing.T) {
 	b := identityBroker(t, ca)
 	cloudCert := ca.Client(t, "cloud")
 	cloud := mustConnect(t, "cloud", dial{url: b.TLSURL, loader: newLoader(t, Files{CA: ca.CertFile, Cert: cloudCert.CertFile, Key: cloudCert.KeyFile})})
-	cloud.subscribe("wayside/v1/#")
+	cloud.Subscribe("wayside/v1/#")
 
 	dir := t.TempDir()
 	untrusted := other.Client(t, "gw1")
@@ -217,14 +183,14 @@ func TestReloadClientCert(t *testing.T) {
 	ca.Client(t, "gw1").Install(t, certPath, keyPath)
 	gw := mustConnect(t, "gw", dial{url: b.TLSURL, loader: l})
 	expect(t, cloud, gw, "wayside/v1/gw1/telemetry", "as gw1")
-	gw.c.Disconnect(100)
+	gw.C.Disconnect(100)
 
 	// Re-issued as gw2: the next connection is gw2, which the ACL keeps off gw1's topics.
 	ca.Client(t, "gw2").Install(t, certPath, keyPath)
 	gw = mustConnect(t, "gw", dial{url: b.TLSURL, loader: l})
-	gw.publish("wayside/v1/gw1/telemetry", "gw2 posing as gw1") // dropped by the ACL
+	gw.Publish("wayside/v1/gw1/telemetry", "gw2 posing as gw1") // dropped by the ACL
 	expect(t, cloud, gw, "wayside/v1/gw2/telemetry", "as gw2")
-	gw.c.Disconnect(100)
+	gw.C.Disconnect(100)
 
 	// A broken key file: the previous (gw2) config stays in use.
 	if err := os.WriteFile(keyPath, []byte("-----BEGIN PRIVATE KEY-----\ntruncated"), 0o600); err != nil {
@@ -254,33 +220,32 @@ func TestReconnectUsesNewCert(t *testing.T) {
 	keyPath := copyFile(t, first.KeyFile, dir, "gw.key")
 	l := newLoader(t, Files{CA: ca.CertFile, Cert: certPath, Key: keyPath})
 
-	gw := &client{t: t}
+	gw := &client{}
 	var connects atomic.Int32
-	gw.c = mqtt.NewClient(options("gw", dial{url: b.TLSURL, loader: l}, gw).
-		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
-		SetMaxReconnectInterval(200 * time.Millisecond).
+	gw.Client = testbroker.NewClient(t, options("gw", dial{url: b.TLSURL, loader: l}, gw).
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(100*time.Millisecond).
+		SetMaxReconnectInterval(200*time.Millisecond).
 		SetOnConnectHandler(func(mqtt.Client) { connects.Add(1) }))
-	if tok := gw.c.Connect(); !tok.WaitTimeout(wait) || tok.Error() != nil {
-		t.Fatalf("connect: %v", tok.Error())
+	if err := gw.Connect(); err != nil {
+		t.Fatalf("connect: %v", err)
 	}
-	t.Cleanup(func() { gw.c.Disconnect(0) })
 	cloud := mustConnect(t, "cloud", dial{url: b.TLSURL, loader: cloudLoader})
-	cloud.subscribe("wayside/v1/#")
+	cloud.Subscribe("wayside/v1/#")
 	expect(t, cloud, gw, "wayside/v1/gw1/telemetry", "before renewal")
 
 	ca.Client(t, "gw2").Install(t, certPath, keyPath)
 	b.Stop()
 	b.Restart()
 	deadline := time.Now().Add(10 * time.Second)
-	for connects.Load() < 2 || !gw.c.IsConnectionOpen() {
+	for connects.Load() < 2 || !gw.C.IsConnectionOpen() {
 		if time.Now().After(deadline) {
 			t.Fatalf("gateway did not reconnect within 10s (connects %d, attempts %d)", connects.Load(), gw.attempts.Load())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	cloud = mustConnect(t, "cloud2", dial{url: b.TLSURL, loader: cloudLoader})
-	cloud.subscribe("wayside/v1/#")
-	gw.publish("wayside/v1/gw1/telemetry", "old identity") // gw2 may not: dropped
+	cloud.Subscribe("wayside/v1/#")
+	gw.Publish("wayside/v1/gw1/telemetry", "old identity") // gw2 may not: dropped
 	expect(t, cloud, gw, "wayside/v1/gw2/telemetry", "after renewal")
 }
 
@@ -304,14 +269,14 @@ func TestPasswordAndACLOverTLS(t *testing.T) {
 	}
 	cloud := mustConnect(t, "cloud", dial{url: b.TLSURL, loader: l, user: "cloud", pass: "cloud-secret"})
 	gw := mustConnect(t, "gw1", dial{url: b.TLSURL, loader: l, user: "gw1", pass: "gw1-secret"})
-	cloud.subscribe("wayside/v1/#")
+	cloud.Subscribe("wayside/v1/#")
 	// mosquitto 2.0.11 acknowledges a denied QoS 1 publish and drops it, the client staying
 	// connected. Messages from one client arrive in order, so had a denied one been delivered it
 	// would come before the allowed one.
-	gw.publish("wayside/v1/gw2/telemetry", "outside its prefix")
-	gw.publish("wayside/v1/telemetry", "above its prefix")
+	gw.Publish("wayside/v1/gw2/telemetry", "outside its prefix")
+	gw.Publish("wayside/v1/telemetry", "above its prefix")
 	expect(t, cloud, gw, "wayside/v1/gw1/telemetry", "inside its prefix")
-	if !gw.c.IsConnectionOpen() {
+	if !gw.C.IsConnectionOpen() {
 		t.Fatal("gateway disconnected by a denied publish")
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/wayside-iot/wayside/cloudsync"
 	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testlog"
 )
 
 // daemonConfig is a sim-board configuration for the process tests; %s are the broker URL, the state
@@ -99,24 +99,6 @@ func (n *notifySocket) expect(t *testing.T, want string, timeout time.Duration) 
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the process's output goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServiceLifecycle runs the real daemon as systemd would (Type=notify, WatchdogSec) against a real
 // mosquitto: READY once started, watchdog pings while the pipeline runs, a SIGHUP with a broken config
 // refused and the old one kept, a SIGHUP with a changed config reloaded (RELOADING, then READY), and
@@ -140,7 +122,7 @@ func TestServiceLifecycle(t *testing.T) {
 
 	cmd := exec.Command(bin, "-config", cfgPath, "-log-format", "json")
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.path, "WATCHDOG_USEC=900000")
-	out := new(syncBuffer)
+	out := new(testlog.Buffer)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

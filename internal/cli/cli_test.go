@@ -36,6 +36,7 @@ import (
 	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
 	"github.com/wayside-iot/wayside/gateway/localapi/client"
 	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testlog"
 )
 
 // binDir holds the binaries built once by TestMain; world-readable so another uid can run them.
@@ -111,24 +112,7 @@ type daemon struct {
 	dir    string
 	broker *testbroker.Broker
 	cfg    *config.Config
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testlog.Buffer
 }
 
 // shortDir is a temporary directory with a path short enough for a unix socket (~108 bytes), open
@@ -148,7 +132,7 @@ func shortDir(t *testing.T) string {
 // the configuration text first.
 func startDaemon(t *testing.T, group string, edits ...func(string) string) *daemon {
 	t.Helper()
-	d := &daemon{broker: testbroker.Start(t), dir: shortDir(t), logs: &syncBuffer{}}
+	d := &daemon{broker: testbroker.Start(t), dir: shortDir(t), logs: &testlog.Buffer{}}
 	d.socket = filepath.Join(d.dir, "local.sock")
 	groupLine := ""
 	if group != "" {
@@ -787,7 +771,7 @@ func TestRealDaemon(t *testing.T) {
 	cfgPath := filepath.Join(dir, "waysided.yaml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(testConfig, b.URL, filepath.Join(dir, "state"), sock, "")), 0o644)
 	cmd := exec.Command(bin, "-config", cfgPath, "-log-format", "json")
-	var logs syncBuffer
+	var logs testlog.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -11,21 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/wayside-iot/wayside/internal/testpki"
 )
-
-const wait = 5 * time.Second
-
-type client struct {
-	t   *testing.T
-	c   mqtt.Client
-	got chan mqtt.Message
-}
 
 type dial struct {
 	url        string
@@ -33,26 +23,17 @@ type dial struct {
 	user, pass string
 }
 
-// connect connects a paho client (no retries); the error is the connect token's. OrderMatters(true):
-// messages reach c.got in arrival order (the ACL tests rely on it); the handler only fills a buffer.
-func connect(t *testing.T, id string, d dial) (*client, error) {
+// connect connects a test client (no retries); the error is the connect token's.
+func connect(t *testing.T, id string, d dial) (*Client, error) {
 	t.Helper()
-	o := mqtt.NewClientOptions().AddBroker(d.url).SetClientID(id).SetTLSConfig(d.tls).
-		SetUsername(d.user).SetPassword(d.pass).SetOrderMatters(true).
-		SetConnectTimeout(3 * time.Second).SetAutoReconnect(false)
-	c := &client{t: t, c: mqtt.NewClient(o), got: make(chan mqtt.Message, 16)}
-	tok := c.c.Connect()
-	if !tok.WaitTimeout(wait) {
-		return nil, fmt.Errorf("connect %s: no answer within %v", d.url, wait)
+	c := NewClient(t, ClientOptions(id, d.url, d.user, d.pass).SetTLSConfig(d.tls))
+	if err := c.Connect(); err != nil {
+		return nil, fmt.Errorf("%s: %w", d.url, err)
 	}
-	if err := tok.Error(); err != nil {
-		return nil, err
-	}
-	t.Cleanup(func() { c.c.Disconnect(0) })
 	return c, nil
 }
 
-func mustConnect(t *testing.T, id string, d dial) *client {
+func mustConnect(t *testing.T, id string, d dial) *Client {
 	t.Helper()
 	c, err := connect(t, id, d)
 	if err != nil {
@@ -61,41 +42,13 @@ func mustConnect(t *testing.T, id string, d dial) *client {
 	return c
 }
 
-func (c *client) subscribe(filter string) {
-	c.t.Helper()
-	tok := c.c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { c.got <- m })
-	if !tok.WaitTimeout(wait) || tok.Error() != nil {
-		c.t.Fatalf("subscribe %s: %v", filter, tok.Error())
-	}
-}
-
-func (c *client) publish(topic, payload string) {
-	c.t.Helper()
-	tok := c.c.Publish(topic, 1, false, payload)
-	if !tok.WaitTimeout(wait) || tok.Error() != nil {
-		c.t.Fatalf("publish %s: %v (completed: %v)", topic, tok.Error(), tok.WaitTimeout(0))
-	}
-}
-
-// next returns the next message received, or fails the test after wait.
-func (c *client) next() mqtt.Message {
-	c.t.Helper()
-	select {
-	case m := <-c.got:
-		return m
-	case <-time.After(wait):
-		c.t.Fatalf("no message within %v", wait)
-		return nil
-	}
-}
-
 // roundTrip subscribes with sub, publishes with pub and checks the message arrives.
-func roundTrip(t *testing.T, sub, pub *client, topic string) {
+func roundTrip(t *testing.T, sub, pub *Client, topic string) {
 	t.Helper()
-	sub.subscribe(topic)
+	sub.Subscribe(topic)
 	payload := "hello " + t.Name()
-	pub.publish(topic, payload)
-	if m := sub.next(); m.Topic() != topic || string(m.Payload()) != payload {
+	pub.Publish(topic, payload)
+	if m := sub.Next(); m.Topic() != topic || string(m.Payload()) != payload {
 		t.Fatalf("got %q on %s, want %q on %s", m.Payload(), m.Topic(), payload, topic)
 	}
 }
@@ -186,10 +139,10 @@ func TestIdentityAsUsername(t *testing.T) {
 	sub := mustConnect(t, "cloud", dial{url: b.TLSURL, tls: cfg("cloud")})
 	gw1 := mustConnect(t, "gw1", dial{url: b.TLSURL, tls: cfg("gw1")})
 	gw2 := mustConnect(t, "gw2", dial{url: b.TLSURL, tls: cfg("gw2")})
-	sub.subscribe("wayside/v1/#")
-	gw2.publish("wayside/v1/gw1/telemetry", "from gw2") // gw2 has no ACL entry: dropped
-	gw1.publish("wayside/v1/gw1/telemetry", "from gw1")
-	if m := sub.next(); string(m.Payload()) != "from gw1" {
+	sub.Subscribe("wayside/v1/#")
+	gw2.Publish("wayside/v1/gw1/telemetry", "from gw2") // gw2 has no ACL entry: dropped
+	gw1.Publish("wayside/v1/gw1/telemetry", "from gw1")
+	if m := sub.Next(); string(m.Payload()) != "from gw1" {
 		t.Fatalf("first message %q on %s, want gw1's (gw2's publish should be dropped)", m.Payload(), m.Topic())
 	}
 }
@@ -279,23 +232,23 @@ func TestACLConfinesGateway(t *testing.T) {
 	})
 	cloud := mustConnect(t, "cloud", dial{url: b.URL, user: "cloud", pass: "pw2"})
 	gw := mustConnect(t, "gw1", dial{url: b.URL, user: "gw1", pass: "pw1"})
-	cloud.subscribe("wayside/v1/#")
-	gw.publish("wayside/v1/gw2/telemetry", "outside") // acknowledged, then dropped
-	gw.publish("other/topic", "outside")
-	gw.publish("wayside/v1/gw1/telemetry", "inside")
+	cloud.Subscribe("wayside/v1/#")
+	gw.Publish("wayside/v1/gw2/telemetry", "outside") // acknowledged, then dropped
+	gw.Publish("other/topic", "outside")
+	gw.Publish("wayside/v1/gw1/telemetry", "inside")
 	// The broker forwards one client's messages in order: had a denied one been delivered, it would
 	// arrive before "inside".
-	if m := cloud.next(); m.Topic() != "wayside/v1/gw1/telemetry" || string(m.Payload()) != "inside" {
+	if m := cloud.Next(); m.Topic() != "wayside/v1/gw1/telemetry" || string(m.Payload()) != "inside" {
 		t.Fatalf("got %q on %s first, want \"inside\" on the gateway's own topic", m.Payload(), m.Topic())
 	}
-	if !gw.c.IsConnectionOpen() {
+	if !gw.C.IsConnectionOpen() {
 		t.Fatal("gateway disconnected after a denied publish")
 	}
 	// The cloud user may read but not write.
-	gw.subscribe("wayside/v1/gw1/cmd")
-	cloud.publish("wayside/v1/gw1/cmd", "denied")
-	gw.publish("wayside/v1/gw1/cmd", "own")
-	if m := gw.next(); string(m.Payload()) != "own" {
+	gw.Subscribe("wayside/v1/gw1/cmd")
+	cloud.Publish("wayside/v1/gw1/cmd", "denied")
+	gw.Publish("wayside/v1/gw1/cmd", "own")
+	if m := gw.Next(); string(m.Payload()) != "own" {
 		t.Fatalf("gateway got %q first, want its own message (the cloud user has read-only access)", m.Payload())
 	}
 }
