@@ -64,11 +64,12 @@
 // # Checks
 //
 // In this order, the first failure answering its code: size (too_large), decoding within the limits
-// (too_large for a limit, bad_request otherwise), field syntax (bad_request), gateway
-// (wrong_gateway), the topic's name against "command" (bad_request), key id known and signature
-// valid (unauthorized), freshness (stale), nonce not seen (replayed; busy when the replay cache holds
-// 4096 unexpired nonces). Then an unregistered command answers unknown_command, invalid args
-// bad_request, and a failing handler failed.
+// (too_large past any decoder limit above, nesting depth included; bad_request otherwise: not JSON,
+// duplicate or unknown members, wrong types), field syntax (bad_request), gateway (wrong_gateway),
+// the topic's name against "command" (bad_request), key id known and signature valid
+// (unauthorized), freshness (stale), nonce not seen (replayed; busy when the replay cache holds 4096
+// unexpired nonces). Then an unregistered command answers unknown_command, invalid args bad_request,
+// and a failing handler failed.
 //
 // Freshness: issued_at at most 5 minutes (MaxAge) before the gateway's clock and at most 30 seconds
 // (MaxSkew) after it. While the gateway's clock is not trusted (no NTP sync yet and no RTC), freshness

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -45,14 +46,7 @@ func run(args []string) int {
 		return 0
 	}
 	if *check != "" {
-		cfg, err := config.Load(*check, boards.Check)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		fmt.Printf("%s: valid (gateway %s, board %s, %d sensors, config hash %s)\n",
-			*check, cfg.Gateway.IDText(), cfg.Gateway.Board, len(cfg.Sensors), cfg.Hash)
-		return 0
+		return checkConfig(*check, os.Stdout, os.Stderr)
 	}
 	cfg, err := config.Load(*cfgPath, boards.Check)
 	if err != nil {
@@ -90,6 +84,22 @@ func run(args []string) int {
 	if err := d.serve(ctx, cfg); err != nil {
 		log.Error("stopped with errors", zap.Error(err))
 		return 1
+	}
+	return 0
+}
+
+// checkConfig is -check-config: the errors, or "valid" and then the warnings (a valid file that this
+// machine may still trouble), each with its field path. Warnings do not change the exit status.
+func checkConfig(path string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(path, boards.Check)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: valid (gateway %s, board %s, %d sensors, config hash %s)\n",
+		path, cfg.Gateway.IDText(), cfg.Gateway.Board, len(cfg.Sensors), cfg.Hash)
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %v\n", path, w)
 	}
 	return 0
 }

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,9 @@ type Config struct {
 	// Hash is the SHA-256 of the file's bytes (hex, first 16 characters), reported in status so the
 	// cloud can tell which configuration a gateway runs.
 	Hash string `yaml:"-"`
+	// Warnings are what a valid file may still get wrong on this machine (a spool quota larger than
+	// its filesystem): -check-config prints them, and they never stop the daemon.
+	Warnings Errors `yaml:"-"`
 }
 
 // Gateway identifies this gateway and the board it runs on.
@@ -350,13 +354,15 @@ func Parse(data []byte, knownBus BusChecker) (*Config, error) {
 	}
 	var errs Errors
 	checkKeys(root.Content[0], typeOf(Config{}), "", &errs)
+	set := map[string]bool{}
+	setKeys(root.Content[0], "", set)
 	if len(errs) > 0 {
 		// Report the rest in the same run when the file still decodes leniently: one edit-check
 		// cycle per problem is a poor way to spend time at a roadside cabinet.
 		var c Config
 		if yaml.Unmarshal(data, &c) == nil {
 			errs = append(errs, c.resolveAutoID()...)
-			c.applyDefaults()
+			c.applyDefaults(set)
 			bad := map[string]bool{}
 			for _, e := range errs {
 				bad[e.Path] = true
@@ -378,10 +384,11 @@ func Parse(data []byte, knownBus BusChecker) (*Config, error) {
 	sum := sha256.Sum256(data)
 	c.Hash = hex.EncodeToString(sum[:8])
 	idErrs := c.resolveAutoID()
-	c.applyDefaults()
+	c.applyDefaults(set)
 	if errs := append(idErrs, c.validate(knownBus)...); len(errs) > 0 {
 		return nil, errs
 	}
+	c.Warnings = c.warnings()
 	if !c.Generic() { // the platform gives the client id, and the brokers when none are configured
 		if p, err := profile.Build(c.ProfileInput(time.Time{})); err == nil {
 			c.Cloud.ClientID = p.ClientID
@@ -414,7 +421,12 @@ func decodeErrors(err error) error {
 	return errs
 }
 
-func (c *Config) applyDefaults() {
+// applyDefaults fills in what the file leaves out; set holds the paths of the keys it gives (setKeys).
+// A number or duration the file sets, 0 included, is kept for validate to judge: "capacity: 0" is
+// refused with the valid range rather than silently meaning 16384. Strings still take their default
+// when empty.
+func (c *Config) applyDefaults(set map[string]bool) {
+	unset := func(path string) bool { return !set[path] }
 	if c.Gateway.LogLevel == "" {
 		c.Gateway.LogLevel = "info"
 	}
@@ -424,52 +436,52 @@ func (c *Config) applyDefaults() {
 	if c.Cloud.TopicPrefix == "" {
 		c.Cloud.TopicPrefix = "wayside/v1"
 	}
-	if c.Cloud.KeepAlive == 0 {
+	if unset("cloud.keepalive") {
 		c.Cloud.KeepAlive = Duration(30 * time.Second)
 	}
-	if c.Cloud.Reconnect.Min == 0 {
+	if unset("cloud.reconnect.min") {
 		c.Cloud.Reconnect.Min = Duration(time.Second)
 	}
-	if c.Cloud.Reconnect.Max == 0 {
+	if unset("cloud.reconnect.max") {
 		c.Cloud.Reconnect.Max = Duration(2 * time.Minute)
 	}
-	if c.Cloud.Commands.MaxAge == 0 {
+	if unset("cloud.commands.max_age") {
 		c.Cloud.Commands.MaxAge = Duration(command.DefaultMaxAge)
 	}
-	if c.Cloud.Commands.MaxSkew == 0 {
+	if unset("cloud.commands.max_skew") {
 		c.Cloud.Commands.MaxSkew = Duration(command.DefaultMaxSkew)
 	}
-	if c.Cloud.StatusInterval == 0 {
+	if unset("cloud.status_interval") {
 		c.Cloud.StatusInterval = Duration(time.Minute)
 	}
-	if c.Cloud.MaxInflight == 0 {
+	if unset("cloud.max_inflight") {
 		c.Cloud.MaxInflight = 64
 	}
-	if c.Batch.MaxReadings == 0 {
+	if unset("batch.max_readings") {
 		c.Batch.MaxReadings = 100
 	}
-	if c.Batch.MaxAge == 0 {
+	if unset("batch.max_age") {
 		c.Batch.MaxAge = Duration(time.Second)
 	}
-	if c.Buffer.Capacity == 0 {
+	if unset("buffer.capacity") {
 		c.Buffer.Capacity = 16384
 	}
 	if c.Spool.Dir == "" {
 		c.Spool.Dir = "/var/lib/wayside"
 	}
-	if c.Spool.SegmentBytes == 0 {
+	if unset("spool.segment_size") {
 		c.Spool.SegmentBytes = 4 << 20
 	}
-	if c.Spool.QuotaBytes == 0 {
+	if unset("spool.quota") {
 		c.Spool.QuotaBytes = 256 << 20
 	}
-	if c.Spool.SyncEvery == 0 {
+	if unset("spool.sync_every") {
 		c.Spool.SyncEvery = 32
 	}
-	if c.Spool.SyncInterval == 0 {
+	if unset("spool.sync_interval") {
 		c.Spool.SyncInterval = Duration(5 * time.Second)
 	}
-	if c.Spool.ReplayRate == 0 {
+	if unset("spool.replay_rate") {
 		c.Spool.ReplayRate = 20
 	}
 	if c.Clock.Trust == "" {
@@ -478,18 +490,18 @@ func (c *Config) applyDefaults() {
 			c.Clock.Trust = "always"
 		}
 	}
-	if c.Clock.Hold == 0 {
+	if unset("clock.hold") { // 0s is valid: batches stamped before trust are sent at once, flagged
 		c.Clock.Hold = Duration(10 * time.Minute)
 	}
 	if c.Local.Socket == "" {
 		c.Local.Socket = "/run/wayside/local.sock"
 	}
-	if c.Sim.Seed == 0 {
+	if c.Sim.Seed == 0 { // seeds 0 and 1 are the same simulation
 		c.Sim.Seed = 1
 	}
 	for i := range c.Sensors {
 		s := &c.Sensors[i]
-		if d, ok := Drivers[s.Driver]; ok && s.Address == 0 && d.Bus == "i2c" {
+		if d, ok := Drivers[s.Driver]; ok && unset(fmt.Sprintf("sensors[%d].address", i)) && d.Bus == "i2c" {
 			s.Address = d.DefaultAddress
 		}
 	}
@@ -635,8 +647,14 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 		default:
 			add(p, "scheme %q is not supported; use tcp, mqtt, ssl, tls or mqtts", u.Scheme)
 		}
+		if u.Hostname() == "" {
+			add(p, "%q has no host; use scheme://host:port, e.g. ssl://mqtt.city.example:8883", b)
+			continue
+		}
 		if u.Port() == "" {
 			add(p, "%q has no port; add one, e.g. :1883 for tcp or :8883 for ssl", b)
+		} else if n, err := strconv.Atoi(u.Port()); err != nil || n < 1 || n > 65535 {
+			add(p, "port %s in %q is not valid; use a port 1..65535 as in scheme://host:port, e.g. :1883 for tcp or :8883 for ssl", u.Port(), b)
 		}
 		if err := tlsconf.CheckBroker(b, c.Cloud.AllowPlaintext); err != nil {
 			add(p, "%v", err)
@@ -673,8 +691,8 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 	if _, err := c.Cloud.Commands.PublicKeys(); err != nil {
 		add("cloud.commands.keys", "%v", err)
 	}
-	if cm := c.Cloud.Commands; cm.MaxAge.D() < 10*time.Second || cm.MaxAge.D() > 24*time.Hour || cm.MaxSkew.D() < 0 || cm.MaxSkew.D() > time.Hour {
-		add("cloud.commands", "max_age %v, max_skew %v: use max_age 10s..24h (default 5m) and max_skew 0..1h (default 30s)", cm.MaxAge.D(), cm.MaxSkew.D())
+	if cm := c.Cloud.Commands; cm.MaxAge.D() < 10*time.Second || cm.MaxAge.D() > 24*time.Hour || cm.MaxSkew.D() <= 0 || cm.MaxSkew.D() > time.Hour {
+		add("cloud.commands", "max_age %v, max_skew %v: use max_age 10s..24h (default 5m) and max_skew above 0 up to 1h (default 30s)", cm.MaxAge.D(), cm.MaxSkew.D())
 	}
 	if t := c.Cloud.TLS; t != (TLS{}) {
 		if _, err := tlsconf.New(tlsconf.Files{CA: t.CA, Cert: t.Cert, Key: t.Key, ServerName: t.ServerName}, nil); err != nil {
@@ -742,5 +760,5 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 	if n := c.Buffer.Capacity; n < 2 || n > 1<<24 || n&(n-1) != 0 {
 		add("buffer.capacity", "%d is not valid; use a power of two between 2 and 16777216, e.g. 16384", n)
 	}
-	return errs
+	return append(errs, c.checkMachine()...)
 }

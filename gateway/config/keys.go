@@ -93,3 +93,38 @@ func kindName(t reflect.Type) string {
 	}
 	return t.String()
 }
+
+// setKeys records the path of every key the file gives a value ("buffer.capacity", "sensors[0].address"),
+// so that defaults fill only the keys left out: an explicit 0 is the user's value and is checked like
+// any other. A key whose value is null (`capacity:` or `capacity: ~`) counts as left out.
+func setKeys(n *yaml.Node, path string, set map[string]bool) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			setKeys(c, path, set)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if v.Kind == yaml.AliasNode && v.Alias != nil {
+				v = v.Alias
+			}
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			if v.Tag == "!!null" {
+				continue
+			}
+			set[p] = true
+			setKeys(v, p, set)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			setKeys(c, fmt.Sprintf("%s[%d]", path, i), set)
+		}
+	}
+}

@@ -269,6 +269,10 @@ func (s *Server) serveLogLevel(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serveSetLogLevel(w http.ResponseWriter, r *http.Request) {
 	want := r.FormValue("level")
+	if want == "" { // zap reads "" as info: a request that forgot the level must not change it
+		writeError(w, http.StatusBadRequest, apitype.Error{Error: "missing parameter level; use debug, info, warn or error"})
+		return
+	}
 	lvl, err := zapcore.ParseLevel(want)
 	if err != nil || lvl < zapcore.DebugLevel || lvl > zapcore.ErrorLevel {
 		writeError(w, http.StatusBadRequest, apitype.Error{Error: fmt.Sprintf("log level %q is not valid; use debug, info, warn or error", want)})

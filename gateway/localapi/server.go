@@ -91,7 +91,7 @@ func New(opts Options) (*Server, error) {
 	if s.group != "" {
 		g, err := user.LookupGroup(s.group)
 		if err != nil {
-			return nil, fmt.Errorf("localapi: local_api.group %q: %w; create the group (sudo groupadd %s) or remove the key", s.group, err, s.group)
+			return nil, fmt.Errorf("localapi: local_api.group %q: %w; create the group (sudo groupadd %s), use the package's wayside group, or remove the key", s.group, err, s.group)
 		}
 		if s.gid, err = strconv.Atoi(g.Gid); err != nil {
 			return nil, fmt.Errorf("localapi: group %q has gid %q: %w", s.group, g.Gid, err)
@@ -127,9 +127,10 @@ func PeerFrom(ctx context.Context) *Peer {
 // another daemon answers on it), sets its owner group and mode (0660 with local_api.group, else
 // 0600), and serves in the background. The socket is made in a private directory and renamed into
 // place once its group and mode are set: nobody can connect while it still has the umask's mode.
+// The socket's directory is made only when missing and its parent exists (socketDir).
 func (s *Server) Listen(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("localapi: socket directory: %w", err)
+	if err := s.socketDir(filepath.Dir(path)); err != nil {
+		return err
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
@@ -173,6 +174,40 @@ func (s *Server) Listen(path string) error {
 	s.sock = path
 	s.log.Info("local api listening", zap.String("socket", path), zap.String("mode", fmt.Sprintf("%#o", mode)), zap.String("group", s.group))
 	s.Serve(ln)
+	return nil
+}
+
+// socketDir makes sure the socket's directory exists. Under systemd RuntimeDirectory= has made it
+// (/run/wayside). Otherwise only the last directory is made, mode 0750 and owned by local_api.group
+// when set (so its members can reach the socket), never a chain of directories as the daemon's user:
+// a path whose parent is missing is more likely a typo than a wish.
+func (s *Server) socketDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("localapi: local_api.socket: %s is not a directory", dir)
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("localapi: local_api.socket: socket directory: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("localapi: local_api.socket: neither %s nor its parent %s exists; create it (sudo install -d -m 0750 %s) or use /run/wayside/local.sock with RuntimeDirectory=wayside in the unit",
+				dir, filepath.Dir(dir), dir)
+		}
+		return fmt.Errorf("localapi: local_api.socket: create socket directory: %w", err)
+	}
+	if s.gid >= 0 {
+		if err := os.Chown(dir, -1, s.gid); err != nil {
+			return fmt.Errorf("localapi: give socket directory %s to group %s: %w (the daemon's user must be a member: SupplementaryGroups=%s in the unit)", dir, s.group, err, s.group)
+		}
+	}
+	if err := os.Chmod(dir, 0o750); err != nil { // Mkdir's mode went through the umask
+		return fmt.Errorf("localapi: chmod socket directory: %w", err)
+	}
+	s.log.Info("created the socket directory", zap.String("dir", dir), zap.String("mode", "0750"), zap.String("group", s.group))
 	return nil
 }
 

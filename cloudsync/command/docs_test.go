@@ -1,0 +1,82 @@
+package command
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestLimitCodesDocumented pins the code of a refusal past a decoder limit: too_large, nesting depth
+// included, where duplicate or unknown members are bad_request. The code, this package's doc comment
+// and docs/mqtt.md ("Checks, in order") must say the same.
+func TestLimitCodesDocumented(t *testing.T) {
+	lim := DefaultLimits
+	for _, tc := range []struct {
+		payload string
+		want    Code
+	}{
+		{`{"args":{"a":` + strings.Repeat("[", lim.MaxDepth-1) + strings.Repeat("]", lim.MaxDepth-1) + `}}`, CodeTooLarge},
+		{`{"args":{"a":[` + strings.Repeat("0,", lim.MaxElements) + `0]}}`, CodeTooLarge},
+		{`{"args":{"s":"` + strings.Repeat("x", lim.MaxString+1) + `"}}`, CodeTooLarge},
+		{`{"args":{"n":` + strings.Repeat("1", maxNumber+1) + `}}`, CodeTooLarge},
+		{`{"args":{"a":1,"a":2}}`, CodeBadRequest},
+		{`{"extra":1}`, CodeBadRequest},
+	} {
+		if _, err := scan([]byte(tc.payload), lim); CodeOf(err) != tc.want {
+			t.Errorf("%.40s...: %v, want %s", tc.payload, err, tc.want)
+		}
+	}
+
+	// docs/mqtt.md: each limit, then its code; the shape errors, then theirs.
+	md, err := os.ReadFile("../../docs/mqtt.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	para := string(md)
+	start := strings.Index(para, "**Checks, in order**")
+	if start < 0 {
+		t.Fatal(`docs/mqtt.md has no "**Checks, in order**" paragraph`)
+	}
+	para = para[start:]
+	para = strings.Join(strings.Fields(para[:strings.Index(para, "\n\n")]), " ")
+	nextCode := func(after string) string {
+		i := strings.Index(para, after)
+		if i < 0 {
+			return "(missing)"
+		}
+		rest := para[i+len(after):]
+		a := strings.Index(rest, "`")
+		if a < 0 {
+			return "(no code)"
+		}
+		b := strings.Index(rest[a+1:], "`")
+		return rest[a+1 : a+1+b]
+	}
+	for after, want := range map[string]Code{
+		fmt.Sprintf("nesting deeper than %d levels", lim.MaxDepth):  CodeTooLarge,
+		fmt.Sprintf("more than %d array elements", lim.MaxElements): CodeTooLarge,
+		fmt.Sprintf("key over %d bytes", lim.MaxString):             CodeTooLarge,
+		fmt.Sprintf("a number over %d characters", maxNumber):       CodeTooLarge,
+		"unknown or duplicate fields":                               CodeBadRequest,
+	} {
+		if got := nextCode(after); got != string(want) {
+			t.Errorf("docs/mqtt.md, Checks: %q answers %s, the code says %s", after, got, want)
+		}
+	}
+
+	// The package doc comment.
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(strings.ReplaceAll(string(doc), "//", "")), " ")
+	for _, w := range []string{
+		fmt.Sprintf("Decoder limits: nesting at most %d levels", lim.MaxDepth),
+		"decoding within the limits (too_large past any decoder limit above, nesting depth included; bad_request otherwise",
+	} {
+		if !strings.Contains(text, w) {
+			t.Errorf("doc.go lacks %q", w)
+		}
+	}
+}
