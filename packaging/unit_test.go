@@ -518,14 +518,15 @@ func deviceAllow(t *testing.T, u unit) map[string]string {
 }
 
 // needTool returns the path of a command the test needs. When it is missing the test is skipped with
-// the apt package to install, or fails when WAYSIDE_REQUIRE_PACKAGING_TOOLS=1 (CI sets it).
+// the package make deps installs, or fails when WAYSIDE_REQUIRE_PACKAGING_TOOLS=1 (make test and CI
+// set it).
 func needTool(t *testing.T, name, debPackage string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err == nil {
 		return p
 	}
-	msg := fmt.Sprintf("%s not found: install it with apt-get install -y %s", name, debPackage)
+	msg := fmt.Sprintf("%s not found: make deps installs it (Debian package %s)", name, debPackage)
 	if os.Getenv("WAYSIDE_REQUIRE_PACKAGING_TOOLS") == "1" {
 		t.Fatalf("%s (WAYSIDE_REQUIRE_PACKAGING_TOOLS=1)", msg)
 	}

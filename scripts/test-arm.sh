@@ -12,7 +12,8 @@
 #
 # Tests run with CGO_ENABLED=0 (static binaries, so qemu-user needs no ARM sysroot) and without -race
 # (the race detector needs cgo, and is not supported on arm). On a host of the target architecture the
-# tests run natively. qemu comes from Debian's qemu-user-static: qemu-aarch64-static, qemu-arm-static.
+# tests run natively. qemu comes from Debian's qemu-user-static (qemu-aarch64-static, qemu-arm-static),
+# which scripts/deps.sh installs.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -30,21 +31,14 @@ die() {
 	exit 1
 }
 
-# ensure_qemu makes sure the qemu-user binary $1 is on PATH, installing qemu-user-static when root.
+# ensure_qemu makes sure the qemu-user binary $1 is on PATH: when it is not, scripts/deps.sh installs
+# the arm group (qemu-user-static), as make test and make test-arm do before this script runs.
 ensure_qemu() {
 	local bin=$1
 	command -v "$bin" >/dev/null && return 0
-	if [[ $(id -u) -ne 0 ]]; then
-		die "$bin not found; install it with: sudo apt-get install -y qemu-user-static"
-	fi
-	echo "test-arm: $bin not found, installing qemu-user-static" >&2
-	# Wait for a concurrent apt/dpkg run instead of failing on its lock.
-	if ! apt-get install -y -o DPkg::Lock::Timeout=600 qemu-user-static; then
-		apt-get update -o DPkg::Lock::Timeout=600 &&
-			apt-get install -y -o DPkg::Lock::Timeout=600 qemu-user-static ||
-			die "could not install qemu-user-static; install it and run again"
-	fi
-	command -v "$bin" >/dev/null || die "qemu-user-static is installed but $bin is not on PATH"
+	echo "test-arm: $bin not found, running scripts/deps.sh arm" >&2
+	bash scripts/deps.sh arm || die "could not install qemu-user-static (see above)"
+	command -v "$bin" >/dev/null || die "$bin not found: scripts/deps.sh arm installs it (qemu-user-static), unless WAYSIDE_SKIP has arm"
 }
 
 # Resolve the patterns once, for the host: a pattern that matches nothing is reported and skipped.
