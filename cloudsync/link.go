@@ -71,9 +71,23 @@ type Options struct {
 
 // TakeoverPolicy detects a session takeover loop: two gateways configured with the same client id
 // kick each other off the broker forever, each reconnect closing the other's session. When Count
-// sessions in a row, within Window, were closed by the broker less than Short after they began, the
-// link stops fighting: it logs an error naming the client id and stays away for Hold before trying
-// again; Stats and the status message say so.
+// sessions in a row, within Window, were closed by the broker less than Short after they began, with
+// no failed connection round between them, the link stops fighting: it logs an error naming the client
+// id and stays away for Hold before trying again; Stats and the status message say so.
+//
+// A broker restarting also closes short sessions, and from one client the loss looks the same: MQTT
+// 3.1.1 has no reason code for a takeover (the broker closes the connection without a word, as it does
+// when it stops), so the loss error cannot tell them apart. What does: a takeover happens on a broker
+// that is up and accepts every reconnect, while a restarting broker refuses connections or cannot be
+// reached for a while. So a round in which every broker refused, was unreachable or did not answer in
+// time ends the run of short sessions; a rolling restart then never adds up to a hold.
+//
+// Not told apart: a broker back before our next attempt (a restart faster than the jittered wait after
+// a loss, at most ReconnectMin) leaves no refused connect, so Count such restarts in a row, each less
+// than Short after we reconnected, still look like a takeover. The CONNACK session-present flag does not
+// help either way: a broker with persistence resumes our session after a restart (present, as in a
+// takeover), and a client taking our id with a clean session discards it (absent, as after a restart of
+// a broker without persistence).
 type TakeoverPolicy struct {
 	Short  time.Duration // default 10 s
 	Count  int           // default 3
@@ -391,7 +405,8 @@ func (l *Link) connectLoop() {
 		tok := l.client.Connect()
 		// paho tries each broker in order within one Connect; bound the whole round.
 		round := time.Duration(len(l.opts.Brokers))*(l.opts.ConnectTimeout+2*time.Second) + 5*time.Second
-		if !waitToken(tok, round, l.stop) {
+		completed := waitToken(tok, round, l.stop)
+		if !completed {
 			select {
 			case <-l.stop:
 				return
@@ -403,6 +418,15 @@ func (l *Link) connectLoop() {
 			failures++
 			l.log.Warn("mqtt connect failed on every broker", zap.Strings("brokers", l.opts.Brokers), zap.Error(err),
 				zap.Int("failures_in_a_row", failures))
+			// A takeover leaves the broker accepting connections; one that refuses, cannot be reached or
+			// does not answer is restarting (see TakeoverPolicy), so the short sessions before this
+			// round were not another client's doing. A connection the broker accepted and closed at
+			// once (no error) proves nothing either way and leaves the run as it is.
+			if (!completed || err != nil) && len(short) > 0 {
+				l.log.Info("broker refused or unreachable after short sessions: a restart, not a session takeover",
+					zap.Int("short_sessions", len(short)), zap.Error(err))
+				short = short[:0]
+			}
 		} else {
 			began := time.Now()
 			failures = 0
@@ -488,7 +512,8 @@ func (l *Link) sleep(d time.Duration, state string) (closing bool) {
 
 func (l *Link) holdForTakeover(n int, within time.Duration, lastErr error) {
 	l.takeover.Store(true)
-	msg := fmt.Sprintf("the broker closed our session %d times within %v, each less than %v after it began: "+
+	msg := fmt.Sprintf("the broker closed our session %d times within %v, each less than %v after it began, "+
+		"and accepted every reconnect in between: "+
 		"another client is most likely connecting with the same client id %q (two gateways configured with "+
 		"the same gateway id or cloud.client_id?); not reconnecting for %v", n, within.Round(time.Second),
 		l.opts.Takeover.Short, l.opts.ClientID, l.opts.Takeover.Hold)

@@ -286,6 +286,69 @@ func TestTakeoverLoop(t *testing.T) {
 	t.Logf("detected by link %d after connects %v", holding, c0)
 }
 
+// TestRestartsAreNotTakeover restarts the broker on the same port four times, each session shorter
+// than the takeover policy's Short and the broker down long enough for a reconnect to be refused: a
+// rolling restart, which the old rule took for a takeover loop (three short sessions in a row) and
+// answered by holding off for the whole Hold. The refused connects between the sessions tell a restart
+// apart, so the link never holds and is back as soon as the broker is.
+func TestRestartsAreNotTakeover(t *testing.T) {
+	broker := testbroker.Start(t)
+	core, obs := observer.New(zapcore.InfoLevel)
+	policy := cloudsync.TakeoverPolicy{Short: 3 * time.Second, Count: 3, Window: 20 * time.Second, Hold: time.Minute}
+	l, err := cloudsync.New(cloudsync.Options{Brokers: []string{broker.URL}, ClientID: "restarts", GatewayID: "restarts",
+		TopicPrefix: "wayside/v1", KeepAlive: 2 * time.Second, ReconnectMin: 20 * time.Millisecond,
+		ReconnectMax: 100 * time.Millisecond, ConnectTimeout: time.Second, Log: zap.New(core), Takeover: policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Start()
+	defer l.Close(time.Second)
+	refused := func() int { return obs.FilterMessage("mqtt connect failed on every broker").Len() }
+	waitFor(t, "the first connection", 10*time.Second, l.Connected)
+	const restarts = 4 // one more than Count: the old rule held at the third
+	for i := 1; i <= restarts; i++ {
+		began := time.Now()
+		time.Sleep(200 * time.Millisecond) // a short session, but one that has begun
+		before := refused()
+		broker.Stop()
+		// Keep the broker down until the link has had a connect refused (bounded), watching for a hold.
+		for deadline := time.Now().Add(10 * time.Second); refused() == before; time.Sleep(10 * time.Millisecond) {
+			if l.Stats().Takeover {
+				t.Fatalf("restart %d: the link entered the takeover hold (state %q); logs: %v", i, l.Stats().State,
+					messages(obs))
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("restart %d: no refused connect within 10s of stopping the broker (state %q)", i,
+					l.Stats().State)
+			}
+		}
+		if d := time.Since(began); d >= policy.Short {
+			t.Fatalf("restart %d: session lasted %v, not less than Short %v: the test proves nothing", i, d, policy.Short)
+		}
+		back := time.Now()
+		broker.Restart()
+		waitFor(t, "reconnection after the restart", 10*time.Second, l.Connected)
+		if st := l.Stats(); st.Takeover || st.State == "takeover-hold" {
+			t.Fatalf("restart %d: takeover %v, state %q", i, st.Takeover, st.State)
+		}
+		t.Logf("restart %d: reconnected %v after the broker was started again", i, time.Since(back).Round(time.Millisecond))
+	}
+	if got := l.Stats().Connects; got != restarts+1 {
+		t.Errorf("connects = %d, want %d (one per broker start)", got, restarts+1)
+	}
+	for _, e := range obs.FilterLevelExact(zapcore.ErrorLevel).All() {
+		t.Errorf("error logged: %s", e.Message)
+	}
+}
+
+func messages(obs *observer.ObservedLogs) []string {
+	var ms []string
+	for _, e := range obs.All() {
+		ms = append(ms, e.Message)
+	}
+	return ms
+}
+
 // TestCommandsAndEvents checks the command round trip (request on cmd/<name>, the handler's answer on
 // reply/<name>), health events, and the status detail in the retained status.
 func TestCommandsAndEvents(t *testing.T) {
