@@ -95,9 +95,10 @@ type Gateway struct {
 	// flushing makes the sender replay the backlog at full speed until it is all sent (flush-spool).
 	flushing atomic.Bool
 
-	batches  atomic.Uint64
-	readings atomic.Uint64 // readings pushed by the samplers
-	spooled  atomic.Uint64 // readings in batches appended to the spool
+	batches     atomic.Uint64
+	lastSpooled atomic.Uint64 // sequence number of the newest batch appended to the spool
+	readings    atomic.Uint64 // readings pushed by the samplers
+	spooled     atomic.Uint64 // readings in batches appended to the spool
 }
 
 // New opens the board and every configured sensor, and prepares the ring, the encoder and the link.
@@ -117,11 +118,6 @@ func New(opts Options) (g *Gateway, err error) {
 	if g.lock, err = lockStateDir(cfg.Spool.Dir); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	if g.seq, err = openSeq(cfg.Spool.Dir); err != nil {
-		g.lock.Close()
-		return nil, err
-	}
-	g.bootSeq = g.seq.next
 	trust := opts.TrustClock
 	if trust == nil {
 		trust = ntpSynced
@@ -137,6 +133,14 @@ func New(opts Options) (g *Gateway, err error) {
 		g.lock.Close()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	// After the spool, so that on a full disk the lease can be renewed by evicting the oldest
+	// batches (counted) instead of failing the start: a crash loop would sample nothing at all.
+	if g.seq, err = openSeq(cfg.Spool.Dir, g.spool.MakeRoom); err != nil {
+		g.spool.Close()
+		g.lock.Close()
+		return nil, err
+	}
+	g.bootSeq = g.seq.next
 	if g.board, err = boards.Open(cfg.Gateway.Board, cfg.Sim.Seed); err != nil {
 		g.spool.Close()
 		g.lock.Close()
@@ -502,21 +506,24 @@ func (g *Gateway) spoolBatch(rs []buffer.Reading) {
 	}
 	seq, err := g.seq.Next()
 	if err != nil {
-		g.log.Error("batch dropped: no sequence number", zap.Int("readings", len(rs)), zap.Error(err))
+		g.spool.RecordLost()
+		g.log.Error("batch lost: no sequence number", zap.Int("readings", len(rs)), zap.Error(err))
 		return
 	}
 	payload, err := g.enc.Encode(seq, rs)
 	if err != nil {
-		g.log.Error("batch dropped: encode", zap.Uint64("seq", seq), zap.Error(err))
+		g.spool.RecordLost()
+		g.log.Error("batch lost: encode", zap.Uint64("seq", seq), zap.Error(err))
 		return
 	}
 	if untrusted { // before the append, so the sender never sees the batch without the mark
 		g.lastUntrusted.Store(seq)
 	}
-	if err := g.spool.Append(seq, payload); err != nil {
-		g.log.Error("batch dropped: spool", zap.Uint64("seq", seq), zap.Int("readings", len(rs)), zap.Error(err))
+	if err := g.spool.Append(seq, payload); err != nil { // counted in the spool's Lost
+		g.log.Error("batch lost: spool", zap.Uint64("seq", seq), zap.Int("readings", len(rs)), zap.Error(err))
 		return
 	}
+	g.lastSpooled.Store(seq)
 	g.batches.Add(1)
 	g.spooled.Add(uint64(len(rs)))
 	if ce := g.log.Check(zap.DebugLevel, "batch spooled"); ce != nil {
@@ -552,7 +559,11 @@ func (g *Gateway) send(stop <-chan struct{}) {
 		}
 	}(stop)
 	draining := false
-	var liveMark uint64 // newest sequence number sent as live data
+	// liveMark splits live data from the backlog: batches above it are live, sent as soon as they are
+	// spooled; those at or below it and unsent are the backlog, replayed at ReplayRate. Batches from
+	// before this start are backlog, and so is whatever is spooled while the link is down: the mark
+	// follows the newest spooled batch until the link is back.
+	liveMark := g.bootSeq - 1
 	replayEvery := time.Duration(float64(time.Second) / g.cfg.Spool.ReplayRate)
 	var lastReplay time.Time
 	idle := time.NewTimer(50 * time.Millisecond)
@@ -567,6 +578,9 @@ func (g *Gateway) send(stop <-chan struct{}) {
 			}
 		}
 		connected := g.link.Connected()
+		if !connected {
+			liveMark = max(liveMark, g.lastSpooled.Load())
+		}
 		var r spool.Record
 		var ok bool
 		var err error
