@@ -305,7 +305,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	rs, ss := g.ring.Stats(), g.spool.Stats()
 	g.log.Info("gateway stopped", zap.Uint64("batches", g.batches.Load()), zap.Uint64("readings", g.readings.Load()),
 		zap.Uint64("spooled_readings", g.spooled.Load()), zap.Uint64("ring_dropped", rs.Dropped),
-		zap.Int("spool_backlog", ss.Backlog))
+		zap.Int("spool_backlog", ss.Backlog), zap.Uint64("spool_evicted", ss.Evicted), zap.Uint64("spool_lost", ss.Lost),
+		zap.Uint64("last_seq", g.lastSpooled.Load()))
 	if errLink != nil && ss.Backlog > 0 {
 		errLink = nil // unacknowledged batches are safe in the spool and are sent after the restart
 	}
@@ -437,7 +438,7 @@ func (g *Gateway) batch(stop <-chan struct{}) {
 	tick := time.NewTicker(batchPoll)
 	defer tick.Stop()
 	var waitingSince time.Time
-	var dropped, evicted uint64
+	var dropped, evicted, lost uint64
 	for {
 		stopping := false
 		select {
@@ -457,10 +458,17 @@ func (g *Gateway) batch(stop <-chan struct{}) {
 			g.link.Event(cloudsync.Event{Kind: "ring-overflow", Count: d - dropped, Message: "oldest readings dropped: the ring was full"})
 			dropped = d
 		}
-		if e := g.spool.Stats().Evicted; e != evicted {
-			g.link.Event(cloudsync.Event{Kind: "spool-evicted", Count: e - evicted,
-				Message: "unacknowledged batches dropped to stay within spool.quota or on a full disk"})
-			evicted = e
+		if ss := g.spool.Stats(); ss.Evicted != evicted || ss.Lost != lost {
+			if ss.Evicted != evicted {
+				g.link.Event(cloudsync.Event{Kind: "spool-evicted", Count: ss.Evicted - evicted,
+					Message: "unacknowledged batches dropped to stay within spool.quota or on a full disk"})
+			}
+			if ss.Lost != lost {
+				g.link.Event(cloudsync.Event{Kind: "spool-lost", Count: ss.Lost - lost,
+					Message: "batches that could not be stored at all"})
+			}
+			evicted, lost = ss.Evicted, ss.Lost
+			g.link.StatusChanged()
 		}
 		n := g.ring.Len()
 		if n == 0 {
@@ -699,7 +707,8 @@ func (g *Gateway) statusDetail() cloudsync.StatusDetail {
 		}
 	}
 	ss := g.spool.Stats()
-	d.Spool = cloudsync.SpoolSummary{Backlog: ss.Backlog, Bytes: ss.Bytes, OldestSeq: ss.OldestSeq, Evicted: ss.Evicted}
+	d.Spool = cloudsync.SpoolSummary{Backlog: ss.Backlog, Bytes: ss.Bytes, OldestSeq: ss.OldestSeq, Evicted: ss.Evicted,
+		EvictedDiskFull: ss.EvictedDiskFull, Lost: ss.Lost, Limit: ss.Limit}
 	d.Clock = cloudsync.ClockSummary{Trusted: g.clock.trusted.Load(), Trust: g.cfg.Clock.Trust}
 	d.RingDropped = g.ring.Stats().Dropped
 	return d

@@ -26,8 +26,8 @@ func TestReplayRateAfterOutage(t *testing.T) {
 	body := fmt.Sprintf(simConfig, broker.URL, t.TempDir())
 	for old, repl := range map[string]string{
 		"batch: {max_readings: 50, max_age: 200ms}": "batch: {max_readings: 20, max_age: 200ms}",
-		"spool: {dir: ": fmt.Sprintf("spool: {replay_rate: %d, dir: ", rate),
-		"max_inflight: 16}":                         "max_inflight: 16, reconnect: {min: 100ms, max: 300ms}}",
+		"spool: {dir: ":     fmt.Sprintf("spool: {replay_rate: %d, dir: ", rate),
+		"max_inflight: 16}": "max_inflight: 16, reconnect: {min: 100ms, max: 300ms}}",
 	} {
 		if !strings.Contains(body, old) {
 			t.Fatalf("simConfig lacks %q", old)
