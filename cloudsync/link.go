@@ -151,7 +151,13 @@ type SpoolSummary struct {
 	Backlog   int    `json:"backlog"` // batches not yet acknowledged by the broker
 	Bytes     int64  `json:"bytes"`   // on disk
 	OldestSeq uint64 `json:"oldest_seq,omitempty"`
-	Evicted   uint64 `json:"evicted,omitempty"` // batches dropped by the disk quota since the start
+	Evicted   uint64 `json:"evicted,omitempty"` // batches dropped by the quota or a full disk since the start
+	// EvictedDiskFull is the part of Evicted dropped because the gateway's disk was full.
+	EvictedDiskFull uint64 `json:"evicted_disk_full,omitempty"`
+	// Lost counts batches that could not be stored at all since the start (not even evicted later).
+	Lost uint64 `json:"lost,omitempty"`
+	// Limit is what the spool may hold now: spool.quota, or what fits on the disk when that is less.
+	Limit int64 `json:"limit,omitempty"`
 }
 
 // ClockSummary is the wall clock's state: readings are stamped from it once it is trusted.
@@ -162,7 +168,7 @@ type ClockSummary struct {
 
 // Event is a health event, JSON on the events topic.
 type Event struct {
-	Kind    string `json:"kind"` // sensor-state, ring-overflow, spool-evicted, clock-trusted, takeover, reload
+	Kind    string `json:"kind"` // sensor-state, ring-overflow, spool-evicted, spool-lost, clock-trusted, takeover, reload
 	At      string `json:"at"`   // RFC 3339 with milliseconds
 	Gateway string `json:"gateway"`
 	Sensor  string `json:"sensor,omitempty"`

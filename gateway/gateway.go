@@ -95,9 +95,10 @@ type Gateway struct {
 	// flushing makes the sender replay the backlog at full speed until it is all sent (flush-spool).
 	flushing atomic.Bool
 
-	batches  atomic.Uint64
-	readings atomic.Uint64 // readings pushed by the samplers
-	spooled  atomic.Uint64 // readings in batches appended to the spool
+	batches     atomic.Uint64
+	lastSpooled atomic.Uint64 // sequence number of the newest batch appended to the spool
+	readings    atomic.Uint64 // readings pushed by the samplers
+	spooled     atomic.Uint64 // readings in batches appended to the spool
 }
 
 // New opens the board and every configured sensor, and prepares the ring, the encoder and the link.
@@ -117,11 +118,6 @@ func New(opts Options) (g *Gateway, err error) {
 	if g.lock, err = lockStateDir(cfg.Spool.Dir); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	if g.seq, err = openSeq(cfg.Spool.Dir); err != nil {
-		g.lock.Close()
-		return nil, err
-	}
-	g.bootSeq = g.seq.next
 	trust := opts.TrustClock
 	if trust == nil {
 		trust = ntpSynced
@@ -137,6 +133,14 @@ func New(opts Options) (g *Gateway, err error) {
 		g.lock.Close()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	// After the spool, so that on a full disk the lease can be renewed by evicting the oldest
+	// batches (counted) instead of failing the start: a crash loop would sample nothing at all.
+	if g.seq, err = openSeq(cfg.Spool.Dir, g.spool.MakeRoom); err != nil {
+		g.spool.Close()
+		g.lock.Close()
+		return nil, err
+	}
+	g.bootSeq = g.seq.next
 	if g.board, err = boards.Open(cfg.Gateway.Board, cfg.Sim.Seed); err != nil {
 		g.spool.Close()
 		g.lock.Close()
@@ -301,7 +305,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	rs, ss := g.ring.Stats(), g.spool.Stats()
 	g.log.Info("gateway stopped", zap.Uint64("batches", g.batches.Load()), zap.Uint64("readings", g.readings.Load()),
 		zap.Uint64("spooled_readings", g.spooled.Load()), zap.Uint64("ring_dropped", rs.Dropped),
-		zap.Int("spool_backlog", ss.Backlog))
+		zap.Int("spool_backlog", ss.Backlog), zap.Uint64("spool_evicted", ss.Evicted), zap.Uint64("spool_lost", ss.Lost),
+		zap.Uint64("last_seq", g.lastSpooled.Load()))
 	if errLink != nil && ss.Backlog > 0 {
 		errLink = nil // unacknowledged batches are safe in the spool and are sent after the restart
 	}
@@ -433,7 +438,7 @@ func (g *Gateway) batch(stop <-chan struct{}) {
 	tick := time.NewTicker(batchPoll)
 	defer tick.Stop()
 	var waitingSince time.Time
-	var dropped, evicted uint64
+	var dropped, evicted, lost uint64
 	for {
 		stopping := false
 		select {
@@ -453,10 +458,17 @@ func (g *Gateway) batch(stop <-chan struct{}) {
 			g.link.Event(cloudsync.Event{Kind: "ring-overflow", Count: d - dropped, Message: "oldest readings dropped: the ring was full"})
 			dropped = d
 		}
-		if e := g.spool.Stats().Evicted; e != evicted {
-			g.link.Event(cloudsync.Event{Kind: "spool-evicted", Count: e - evicted,
-				Message: "unacknowledged batches dropped to stay within spool.quota or on a full disk"})
-			evicted = e
+		if ss := g.spool.Stats(); ss.Evicted != evicted || ss.Lost != lost {
+			if ss.Evicted != evicted {
+				g.link.Event(cloudsync.Event{Kind: "spool-evicted", Count: ss.Evicted - evicted,
+					Message: "unacknowledged batches dropped to stay within spool.quota or on a full disk"})
+			}
+			if ss.Lost != lost {
+				g.link.Event(cloudsync.Event{Kind: "spool-lost", Count: ss.Lost - lost,
+					Message: "batches that could not be stored at all"})
+			}
+			evicted, lost = ss.Evicted, ss.Lost
+			g.link.StatusChanged()
 		}
 		n := g.ring.Len()
 		if n == 0 {
@@ -502,21 +514,24 @@ func (g *Gateway) spoolBatch(rs []buffer.Reading) {
 	}
 	seq, err := g.seq.Next()
 	if err != nil {
-		g.log.Error("batch dropped: no sequence number", zap.Int("readings", len(rs)), zap.Error(err))
+		g.spool.RecordLost()
+		g.log.Error("batch lost: no sequence number", zap.Int("readings", len(rs)), zap.Error(err))
 		return
 	}
 	payload, err := g.enc.Encode(seq, rs)
 	if err != nil {
-		g.log.Error("batch dropped: encode", zap.Uint64("seq", seq), zap.Error(err))
+		g.spool.RecordLost()
+		g.log.Error("batch lost: encode", zap.Uint64("seq", seq), zap.Error(err))
 		return
 	}
 	if untrusted { // before the append, so the sender never sees the batch without the mark
 		g.lastUntrusted.Store(seq)
 	}
-	if err := g.spool.Append(seq, payload); err != nil {
-		g.log.Error("batch dropped: spool", zap.Uint64("seq", seq), zap.Int("readings", len(rs)), zap.Error(err))
+	if err := g.spool.Append(seq, payload); err != nil { // counted in the spool's Lost
+		g.log.Error("batch lost: spool", zap.Uint64("seq", seq), zap.Int("readings", len(rs)), zap.Error(err))
 		return
 	}
+	g.lastSpooled.Store(seq)
 	g.batches.Add(1)
 	g.spooled.Add(uint64(len(rs)))
 	if ce := g.log.Check(zap.DebugLevel, "batch spooled"); ce != nil {
@@ -552,7 +567,11 @@ func (g *Gateway) send(stop <-chan struct{}) {
 		}
 	}(stop)
 	draining := false
-	var liveMark uint64 // newest sequence number sent as live data
+	// liveMark splits live data from the backlog: batches above it are live, sent as soon as they are
+	// spooled; those at or below it and unsent are the backlog, replayed at ReplayRate. Batches from
+	// before this start are backlog, and so is whatever is spooled while the link is down: the mark
+	// follows the newest spooled batch until the link is back.
+	liveMark := g.bootSeq - 1
 	replayEvery := time.Duration(float64(time.Second) / g.cfg.Spool.ReplayRate)
 	var lastReplay time.Time
 	idle := time.NewTimer(50 * time.Millisecond)
@@ -567,6 +586,9 @@ func (g *Gateway) send(stop <-chan struct{}) {
 			}
 		}
 		connected := g.link.Connected()
+		if !connected {
+			liveMark = max(liveMark, g.lastSpooled.Load())
+		}
 		var r spool.Record
 		var ok bool
 		var err error
@@ -685,7 +707,8 @@ func (g *Gateway) statusDetail() cloudsync.StatusDetail {
 		}
 	}
 	ss := g.spool.Stats()
-	d.Spool = cloudsync.SpoolSummary{Backlog: ss.Backlog, Bytes: ss.Bytes, OldestSeq: ss.OldestSeq, Evicted: ss.Evicted}
+	d.Spool = cloudsync.SpoolSummary{Backlog: ss.Backlog, Bytes: ss.Bytes, OldestSeq: ss.OldestSeq, Evicted: ss.Evicted,
+		EvictedDiskFull: ss.EvictedDiskFull, Lost: ss.Lost, Limit: ss.Limit}
 	d.Clock = cloudsync.ClockSummary{Trusted: g.clock.trusted.Load(), Trust: g.cfg.Clock.Trust}
 	d.RingDropped = g.ring.Stats().Dropped
 	return d

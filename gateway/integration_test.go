@@ -45,6 +45,7 @@ spool: {dir: %s}
 type collector struct {
 	mu        sync.Mutex
 	telemetry [][]byte
+	arrived   []time.Time // when each telemetry message arrived
 	status    []cloudsync.Status
 }
 
@@ -66,6 +67,7 @@ func subscribe(t *testing.T, url, gateway string) *collector {
 		defer c.mu.Unlock()
 		if m.Topic() == topics.Telemetry {
 			c.telemetry = append(c.telemetry, append([]byte(nil), m.Payload()...))
+			c.arrived = append(c.arrived, time.Now())
 			return
 		}
 		var st cloudsync.Status

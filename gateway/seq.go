@@ -3,11 +3,13 @@ package gateway
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // seqLease is how many sequence numbers one write of the lease file reserves: a crash skips at most
@@ -20,13 +22,18 @@ type seqStore struct {
 	path   string
 	next   uint64
 	leased uint64
+	// makeRoom frees disk space (the spool evicts its oldest segment) when writing the lease fails
+	// with ENOSPC; it reports whether anything was freed. nil: no retry.
+	makeRoom func() bool
 }
 
-func openSeq(dir string) (*seqStore, error) {
+// openSeq reads the lease in dir and reserves the next numbers; makeRoom (may be nil) is asked for
+// space when the disk is full, so neither the start nor a renewal fails on a full disk.
+func openSeq(dir string, makeRoom func() bool) (*seqStore, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("gateway: state dir %s: %w", dir, err)
 	}
-	s := &seqStore{path: filepath.Join(dir, "batch-seq")}
+	s := &seqStore{path: filepath.Join(dir, "batch-seq"), makeRoom: makeRoom}
 	b, err := os.ReadFile(s.path)
 	switch {
 	case os.IsNotExist(err):
@@ -46,8 +53,13 @@ func openSeq(dir string) (*seqStore, error) {
 
 func (s *seqStore) extend() error {
 	target := s.leased + seqLease
-	if err := writeFileSync(s.path, []byte(strconv.FormatUint(target, 10)+"\n")); err != nil {
-		return fmt.Errorf("gateway: reserve sequence numbers: %w", err)
+	data := []byte(strconv.FormatUint(target, 10) + "\n")
+	err := writeFileSync(s.path, data)
+	for tries := 0; err != nil && errors.Is(err, syscall.ENOSPC) && s.makeRoom != nil && tries < 8 && s.makeRoom(); tries++ {
+		err = writeFileSync(s.path, data)
+	}
+	if err != nil {
+		return fmt.Errorf("gateway: reserve sequence numbers in %s: %w", s.path, err)
 	}
 	s.leased = target
 	return nil
@@ -72,15 +84,11 @@ func writeFileSync(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	_, werr := f.Write(data)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(tmp) // a stale temp file would hold space on a full disk
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {

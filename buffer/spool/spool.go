@@ -41,35 +41,61 @@ type Options struct {
 	// fs hooks for fault injection in tests.
 	syncFile  func(*os.File) error
 	writeFile func(*os.File, []byte) (int, error)
+	diskSpace func(dir string) (avail, size int64, err error)
 }
+
+// diskReserve is the room the spool leaves free on its filesystem for the writes that must not fail
+// on a full disk: the ack log, the sequence lease, the command nonce log. The spool evicts its oldest
+// segments before an append would eat into it.
+const diskReserve = 64 << 10
+
+// minSegment bounds how small the spool makes segments on a small disk.
+const minSegment = 16 << 10
 
 // Stats are the spool's counters.
 type Stats struct {
-	Segments     int
-	Bytes        int64  // segment bytes on disk
-	Backlog      int    // batches not yet acknowledged
-	Unsent       int    // of those, not handed to the link in this run
-	OldestSeq    uint64 // oldest unacknowledged batch, 0 when none
-	OldestAt     time.Time
-	Appended     uint64 // batches appended in this run
-	Acked        uint64
-	Evicted      uint64 // batches dropped unacknowledged to stay within quota or on ENOSPC
-	Lost         uint64 // batches that could not be written at all
-	TornRecords  uint64 // torn or corrupt records cut off at recovery
-	CutBytes     int64  // bytes cut off at recovery
-	Recovered    int    // unacknowledged batches found at Open
-	Fsyncs       uint64
-	FsyncErrors  uint64
-	BytesWritten uint64 // bytes written to segment and ack files (write amplification)
-	PayloadBytes uint64 // payload bytes appended
-	DurableSeq   uint64 // every append up to this sequence number has been fsync'd
+	Segments  int
+	Bytes     int64  // segment bytes on disk
+	Backlog   int    // batches not yet acknowledged
+	Unsent    int    // of those, not handed to the link in this run
+	OldestSeq uint64 // oldest unacknowledged batch, 0 when none
+	OldestAt  time.Time
+	Appended  uint64 // batches appended in this run
+	Acked     uint64
+	Evicted   uint64 // batches dropped unacknowledged to stay within quota or on a full disk
+	// EvictedDiskFull is the part of Evicted dropped because the filesystem was full, not the quota.
+	EvictedDiskFull uint64
+	// DiskFullEvents counts the times an append found the filesystem too full and made room.
+	DiskFullEvents uint64
+	Lost           uint64 // batches that could not be stored at all (see RecordLost)
+	TornRecords    uint64 // torn or corrupt records at a segment's end, cut off at recovery
+	CutBytes       int64  // bytes cut off at recovery
+	// SkippedRecords counts corrupt regions found at recovery with intact records after them (each at
+	// least one damaged batch, whose length field can no longer be trusted); SkippedBytes their size.
+	// The intact records on both sides are kept.
+	SkippedRecords uint64
+	SkippedBytes   int64
+	Recovered      int // unacknowledged batches found at Open
+	Fsyncs         uint64
+	FsyncErrors    uint64
+	BytesWritten   uint64 // bytes written to segment and ack files (write amplification)
+	PayloadBytes   uint64 // payload bytes appended
+	DurableSeq     uint64 // every append up to this sequence number has been fsync'd
+
+	// The filesystem holding Dir, from statfs when Stats was called; both 0 when unknown.
+	DiskFree int64 // bytes the daemon's user may still write
+	DiskSize int64
+	// Limit is what the spool may grow to now: QuotaBytes, or what fits on the disk (Bytes plus
+	// DiskFree less a small reserve) when that is less.
+	Limit int64
 }
 
 type segment struct {
 	id     uint64 // creation order; names the file
 	path   string
 	size   int64
-	live   int // records neither acknowledged nor evicted
+	limit  int64 // rotate past this size (0: SegmentBytes)
+	live   int   // records neither acknowledged nor evicted
 	sealed bool
 }
 
@@ -135,6 +161,9 @@ func Open(opts Options) (*Spool, error) {
 	}
 	if opts.writeFile == nil {
 		opts.writeFile = (*os.File).Write
+	}
+	if opts.diskSpace == nil {
+		opts.diskSpace = diskSpace
 	}
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("spool: create %s: %w", opts.Dir, err)
@@ -215,12 +244,25 @@ func (s *Spool) scan(seg *segment, acked, seen map[uint64]bool) error {
 		return err
 	}
 	var off int64
+	var last uint64 // seq of the last good record: sequence numbers only grow within a segment
 	for {
 		seq, payload, n, err := parseRecord(data[off:])
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
+			// A damaged record in the middle of a segment (a flipped bit, a bad sector) must not take
+			// the intact records after it: look for the next record whose header and checksum hold.
+			if next, ok := resync(data, off+1, last); ok {
+				skipped := next - off
+				s.st.SkippedRecords++
+				s.st.SkippedBytes += skipped
+				s.log.Warn("spool: skipped a corrupt record; the records after it are kept", zap.String("file", seg.path),
+					zap.Int64("offset", off), zap.Int64("skipped_bytes", skipped), zap.Error(err))
+				off = next
+				continue
+			}
+			// Nothing valid after it: a torn tail (a power cut mid-write), cut off.
 			cut := int64(len(data)) - off
 			s.st.TornRecords++
 			s.st.CutBytes += cut
@@ -234,6 +276,7 @@ func (s *Spool) scan(seg *segment, acked, seen map[uint64]bool) error {
 			}
 			break
 		}
+		last = seq
 		if !seen[seq] {
 			// Acknowledged records stay indexed (acked) so acks.log keeps them while their segment lives.
 			seen[seq] = true
@@ -247,6 +290,26 @@ func (s *Spool) scan(seg *segment, acked, seen map[uint64]bool) error {
 	}
 	seg.size = off
 	return nil
+}
+
+// resync returns the offset of the first record at or after from whose header and checksum hold and
+// whose sequence number is above after (records are appended in increasing order, so an older number
+// is no resynchronisation point but a coincidence inside a payload). A random 16-byte window passes the
+// CRC-32C with odds of 2^-32, and must also carry a plausible length and number.
+func resync(data []byte, from int64, after uint64) (int64, bool) {
+	for off := from; off+headerSize <= int64(len(data)); off++ {
+		// The checksum only for a plausible header: a length that fits, a number that follows.
+		length := int64(binary.LittleEndian.Uint32(data[off:]))
+		seq := binary.LittleEndian.Uint64(data[off+8:])
+		if length > MaxRecord || off+headerSize+length > int64(len(data)) || seq <= after ||
+			(after > 0 && seq-after > 1<<24) {
+			continue
+		}
+		if _, _, _, err := parseRecord(data[off:]); err == nil {
+			return off, true
+		}
+	}
+	return 0, false
 }
 
 // errCorrupt reports a record whose length or checksum is wrong.
@@ -294,13 +357,14 @@ func (s *Spool) readAcks() (map[uint64]bool, error) {
 	if err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("spool: read %s: %w", path, err)
 	}
-	for len(b) >= ackSize {
+	// Entries are fixed-size and written whole, so a damaged one (a torn tail, a flipped bit) is
+	// skipped alone: the acks after it still count. A lost ack only means that batch is sent again.
+	for ; len(b) >= ackSize; b = b[ackSize:] {
 		seq := binary.LittleEndian.Uint64(b[0:8])
 		if crc32.Checksum(b[0:8], castagnoli) != binary.LittleEndian.Uint32(b[8:12]) {
-			break // torn tail of the ack log: those acks were not durable
+			continue
 		}
 		acked[seq] = true
-		b = b[ackSize:]
 	}
 	return acked, nil
 }
@@ -403,33 +467,99 @@ func (s *Spool) Append(seq uint64, payload []byte) error {
 	return nil
 }
 
-// writeLocked writes one encoded record to the active segment, rotating and evicting as needed. mu
-// must be held.
+// writeLocked writes one encoded record to the active segment, rotating and evicting as needed: the
+// oldest segments go when the quota or the filesystem has no room for it. mu must be held.
 func (s *Spool) writeLocked(seq uint64, rec []byte) error {
-	for attempt := 0; ; attempt++ {
-		s.evictForLocked(int64(len(rec)))
-		seg, err := s.activeLocked(seq, int64(len(rec)))
-		if err != nil {
+	n := int64(len(rec))
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		s.evictForLocked(n)
+		s.roomLocked(n)
+		var seg *segment
+		if seg, err = s.activeLocked(seq, n); err != nil {
+			if errors.Is(err, syscall.ENOSPC) && s.diskFullLocked(err) {
+				continue
+			}
 			return err
 		}
-		n, err := s.opts.writeFile(s.active, rec)
-		s.st.BytesWritten += uint64(max(n, 0))
-		if err == nil {
+		w, werr := s.opts.writeFile(s.active, rec)
+		s.st.BytesWritten += uint64(max(w, 0))
+		if werr == nil {
 			s.index = append(s.index, entry{seq: seq, seg: seg, off: seg.size + headerSize, n: uint32(len(rec) - headerSize), at: time.Now()})
-			seg.size += int64(len(rec))
+			seg.size += n
 			seg.live++
 			return nil
 		}
-		// A partial write leaves a torn record: seal the segment (recovery cuts the tail) and retry in
-		// a new one after making room. Records before it in that segment must still be fsync'd.
+		err = fmt.Errorf("spool: write batch %d: %w", seq, werr)
+		if errors.Is(werr, syscall.ENOSPC) {
+			// Take a partial record back so the segment stays whole and open; if that fails, seal it
+			// (recovery cuts the torn tail). Then make room and try again.
+			if w > 0 && s.active.Truncate(seg.size) != nil {
+				s.syncLocked()
+				s.sealLocked()
+			}
+			if s.diskFullLocked(werr) {
+				continue
+			}
+			return err
+		}
+		// Another write error (EIO): the partial record is a torn tail. Seal the segment (records
+		// before it must still be fsync'd) and try once more in a new one.
 		s.syncLocked()
 		s.sealLocked()
-		if errors.Is(err, syscall.ENOSPC) && attempt == 0 && s.evictOldestLocked() {
-			s.log.Warn("spool: disk full; evicted the oldest segment", zap.Uint64("seq", seq))
-			continue
+		if attempt > 0 {
+			return err
 		}
-		return fmt.Errorf("spool: write batch %d: %w", seq, err)
 	}
+	return err
+}
+
+// roomLocked evicts the oldest sealed segments (and a fully acknowledged active one) until the
+// filesystem has room for n more bytes and diskReserve, so a full disk is met before a write fails.
+// Without statfs it does nothing, and ENOSPC alone decides.
+func (s *Spool) roomLocked(n int64) {
+	for {
+		avail, _, err := s.opts.diskSpace(s.opts.Dir)
+		if err != nil || avail >= n+diskReserve || len(s.segs) == 0 {
+			return
+		}
+		if len(s.segs) == 1 && s.active != nil && s.segs[0].live > 0 {
+			return // the write decides: it may still fit, and ENOSPC evicts this segment
+		}
+		if !s.evictOldestLocked(evictDiskFull) {
+			return
+		}
+	}
+}
+
+// diskFullLocked is an append's answer to ENOSPC: count it and evict the oldest segment, even the
+// active one, since sampling must go on. It reports whether anything was freed.
+func (s *Spool) diskFullLocked(err error) bool {
+	s.st.DiskFullEvents++
+	if len(s.segs) == 0 {
+		s.log.Error("disk full and the spool holds nothing to evict: the batch is lost; free space on the spool's filesystem",
+			zap.String("dir", s.opts.Dir), zap.Error(err))
+		return false
+	}
+	return s.evictOldestLocked(evictDiskFull)
+}
+
+// capacityLocked is what the spool may hold now: the quota, or what it holds plus what the disk has
+// free, less the reserve, when that is less.
+func (s *Spool) capacityLocked(avail int64, known bool) int64 {
+	c := s.opts.QuotaBytes
+	if known {
+		c = min(c, max(s.totalLocked()+avail-diskReserve, 0))
+	}
+	return c
+}
+
+// segLimitLocked is the size of the next segment: SegmentBytes, or an eighth of what the spool can
+// hold on this disk when that is less (at least minSegment), so that making room on a small or full
+// disk drops an eighth of the backlog, not all of it.
+func (s *Spool) segLimitLocked() int64 {
+	avail, _, err := s.opts.diskSpace(s.opts.Dir)
+	return min(s.opts.SegmentBytes, max(s.capacityLocked(avail, err == nil)/8, minSegment))
 }
 
 // activeLocked returns the segment to append a record of n bytes to, opening a new one when there
@@ -437,13 +567,13 @@ func (s *Spool) writeLocked(seq uint64, rec []byte) error {
 func (s *Spool) activeLocked(seq uint64, n int64) (*segment, error) {
 	if s.active != nil {
 		seg := s.segs[len(s.segs)-1]
-		if !seg.sealed && seg.size+n <= s.opts.SegmentBytes {
+		if !seg.sealed && seg.size+n <= seg.limit {
 			return seg, nil
 		}
 		s.syncLocked()
 		s.sealLocked()
 	}
-	seg := &segment{id: s.nextID, path: filepath.Join(s.opts.Dir, segName(s.nextID))}
+	seg := &segment{id: s.nextID, path: filepath.Join(s.opts.Dir, segName(s.nextID)), limit: s.segLimitLocked()}
 	s.nextID++
 	f, err := os.OpenFile(seg.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o640)
 	if err != nil {
@@ -579,19 +709,31 @@ func (s *Spool) totalLocked() int64 {
 	return t
 }
 
-// evictForLocked evicts the oldest segments until n more bytes fit in the quota.
+// evictReason says why a segment is evicted: it decides the log line and the counters.
+type evictReason int
+
+const (
+	evictQuota    evictReason = iota // spool.quota reached
+	evictDiskFull                    // the filesystem is full
+)
+
+// evictForLocked evicts the oldest segments until n more bytes fit in the quota. It never evicts the
+// only, active segment.
 func (s *Spool) evictForLocked(n int64) {
 	for s.totalLocked()+n > s.opts.QuotaBytes && len(s.segs) > 0 {
-		if !s.evictOldestLocked() {
+		if len(s.segs) == 1 && s.active != nil {
+			return
+		}
+		if !s.evictOldestLocked(evictQuota) {
 			return
 		}
 	}
 }
 
-// evictOldestLocked drops the oldest segment with its unacknowledged batches (counted). It never
-// evicts the only, active segment.
-func (s *Spool) evictOldestLocked() bool {
-	if len(s.segs) == 0 || (len(s.segs) == 1 && s.active != nil) {
+// evictOldestLocked drops the oldest segment with its unacknowledged batches (counted), sealing it
+// first when it is the active one.
+func (s *Spool) evictOldestLocked(why evictReason) bool {
+	if len(s.segs) == 0 {
 		return false
 	}
 	seg := s.segs[0]
@@ -622,45 +764,73 @@ func (s *Spool) evictOldestLocked() bool {
 	if err := os.Remove(seg.path); err != nil && !os.IsNotExist(err) {
 		s.log.Error("spool: remove evicted segment", zap.String("file", seg.path), zap.Error(err))
 	}
-	s.log.Warn("spool over quota: evicted oldest unacknowledged batches", zap.String("segment", filepath.Base(seg.path)),
-		zap.Uint64("evicted", evicted), zap.Uint64("evicted_total", s.st.Evicted))
+	fields := []zap.Field{zap.String("segment", filepath.Base(seg.path)), zap.Int64("segment_bytes", seg.size),
+		zap.Uint64("evicted", evicted), zap.Uint64("evicted_total", s.st.Evicted)}
+	if why == evictDiskFull {
+		s.st.EvictedDiskFull += evicted
+		avail, _, _ := s.opts.diskSpace(s.opts.Dir)
+		s.log.Warn("disk full: evicted the oldest spool segment", append(fields, zap.Int64("disk_free", avail))...)
+	} else {
+		s.log.Warn("spool over quota: evicted oldest unacknowledged batches", append(fields, zap.Int64("quota", s.opts.QuotaBytes))...)
+	}
 	return true
+}
+
+// MakeRoom evicts the oldest segment, counted as dropped for a full disk, so that a write elsewhere in
+// the state directory (the sequence lease) that failed with ENOSPC can be retried. It reports whether
+// anything was freed.
+func (s *Spool) MakeRoom() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.st.DiskFullEvents++
+	return s.evictOldestLocked(evictDiskFull)
+}
+
+// RecordLost counts a batch that its maker could not store (no sequence number, an encoding error),
+// so that Stats.Lost is every batch lost on the way to the broker, wherever it was lost.
+func (s *Spool) RecordLost() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.Lost++
 }
 
 // Next returns a batch to hand to the link and marks it sent: the newest unsent one when newest is
 // true (live data), else the oldest (backlog). ok is false when every stored batch has been sent.
 func (s *Spool) Next(newest bool) (r Record, ok bool, err error) {
 	if newest {
-		return s.NextAfter(0)
+		return s.next(func() int {
+			for i := len(s.index) - 1; i >= 0; i-- {
+				if !s.index[i].sent && !s.index[i].acked {
+					return i
+				}
+			}
+			return -1
+		})
 	}
-	return s.next(false, 0)
+	return s.NextAfter(0)
 }
 
 // NextAfter returns the oldest unsent batch whose sequence number is above after, marking it sent:
 // live data in the order it was made, as opposed to the backlog.
-func (s *Spool) NextAfter(after uint64) (r Record, ok bool, err error) { return s.next(true, after) }
+func (s *Spool) NextAfter(after uint64) (r Record, ok bool, err error) {
+	return s.next(func() int {
+		for i := sort.Search(len(s.index), func(i int) bool { return s.index[i].seq > after }); i < len(s.index); i++ {
+			if !s.index[i].sent && !s.index[i].acked {
+				return i
+			}
+		}
+		return -1
+	})
+}
 
-func (s *Spool) next(newest bool, after uint64) (r Record, ok bool, err error) {
+// next hands out the record pick chooses (an index, -1 for none; called with mu held).
+func (s *Spool) next(pick func() int) (r Record, ok bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	idx := -1
-	if newest {
-		for i := len(s.index) - 1; i >= 0 && s.index[i].seq > after; i-- {
-			if !s.index[i].sent && !s.index[i].acked {
-				idx = i // keep looking back for an older one above after
-				if after == 0 {
-					break // Next(true): the newest
-				}
-			}
-		}
-	} else {
-		for i := range s.index {
-			if !s.index[i].sent && !s.index[i].acked {
-				idx = i
-				break
-			}
-		}
-	}
+	idx := pick()
 	if idx < 0 {
 		return Record{}, false, nil
 	}
@@ -722,6 +892,9 @@ func (s *Spool) Ack(seq uint64) error {
 	if s.acks != nil {
 		b := appendAck(nil, seq)
 		if n, err := s.acks.Write(b); err != nil {
+			if n > 0 { // a torn entry would shift every later one: take it back
+				s.acks.Truncate(s.ackBytes)
+			}
 			s.log.Warn("spool: ack log write failed; the batch may be resent after a restart", zap.Uint64("seq", seq), zap.Error(err))
 		} else {
 			s.st.BytesWritten += uint64(n)
@@ -776,6 +949,11 @@ func (s *Spool) Stats() Stats {
 	st := s.st
 	st.Segments = len(s.segs)
 	st.Bytes = s.totalLocked()
+	avail, size, err := s.opts.diskSpace(s.opts.Dir)
+	if err == nil {
+		st.DiskFree, st.DiskSize = avail, size
+	}
+	st.Limit = s.capacityLocked(avail, err == nil)
 	for _, e := range s.index {
 		if e.acked {
 			continue

@@ -107,6 +107,16 @@ func TestAppendAckReopen(t *testing.T) {
 	}
 }
 
+// lastSegmentOr is the newest segment's path, or "" when there is none.
+func lastSegmentOr(dir string) string {
+	names, _ := filepath.Glob(filepath.Join(dir, "*"+segSuffix))
+	sort.Strings(names)
+	if len(names) == 0 {
+		return ""
+	}
+	return names[len(names)-1]
+}
+
 func lastSegment(t *testing.T, dir string) string {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
 	sort.Strings(files)
@@ -150,6 +160,8 @@ func TestTornTail(t *testing.T) {
 	}
 }
 
+// TestBitFlip: a flipped bit in one record loses that batch only; recovery resynchronises on the next
+// record whose header and checksum hold, and counts the skipped region.
 func TestBitFlip(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir, func(o *Options) { o.SegmentBytes = 1 << 20 })
@@ -167,11 +179,98 @@ func TestBitFlip(t *testing.T) {
 	os.WriteFile(seg, b, 0o640)
 	s = open(t, dir, nil)
 	defer s.Close()
-	if got := drain(t, s); fmt.Sprint(got) != fmt.Sprint(seqRange(1, 6)) {
+	if got := drain(t, s); fmt.Sprint(got) != "[1 2 3 4 5 6 8 9 10]" {
 		t.Fatalf("after a bit flip in batch 7: %v", got)
 	}
-	if st := s.Stats(); st.TornRecords != 1 || st.CutBytes != off-offs[6] {
-		t.Fatalf("corruption not counted: %+v", st)
+	if st := s.Stats(); st.SkippedRecords != 1 || st.SkippedBytes != offs[7]-offs[6] || st.TornRecords != 0 {
+		t.Fatalf("corruption not counted as one skipped record of %d bytes: %+v", offs[7]-offs[6], st)
+	}
+}
+
+// TestCorruptionKeepsLaterRecords flips three bytes, in a payload, a length field and a sequence
+// number of three records spread over a segment of 30: the other 27 are kept (the report: 3
+// flipped bytes cut 14 intact batches), on every reopen, and the damaged segment still takes part in
+// acknowledgement and collection.
+func TestCorruptionKeepsLaterRecords(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, func(o *Options) { o.SegmentBytes = 1 << 20 })
+	var offs []int64
+	var off int64
+	for seq := uint64(1); seq <= 30; seq++ {
+		offs = append(offs, off)
+		off += int64(headerSize + len(payload(seq)))
+		s.Append(seq, payload(seq))
+	}
+	s.Close()
+	seg := lastSegment(t, dir)
+	b, _ := os.ReadFile(seg)
+	b[offs[4]+headerSize+10] ^= 0x01 // batch 5: payload
+	b[offs[14]+1] ^= 0x80            // batch 15: length field (now 32 KiB longer)
+	b[offs[24]+9] ^= 0x04            // batch 25: sequence number
+	os.WriteFile(seg, b, 0o640)
+	var want []uint64
+	for _, q := range seqRange(1, 30) {
+		if q != 5 && q != 15 && q != 25 {
+			want = append(want, q)
+		}
+	}
+	for round := 0; round < 2; round++ {
+		s = open(t, dir, nil)
+		if got := drain(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("round %d: kept %v, want %v", round, got, want)
+		}
+		st := s.Stats()
+		if st.SkippedRecords != 3 || st.TornRecords != 0 || st.Backlog != 27 {
+			t.Fatalf("round %d: want 3 skipped records, none torn, 27 kept: %+v", round, st)
+		}
+		if st.SkippedBytes != int64(3*headerSize+len(payload(5))+len(payload(15))+len(payload(25))) {
+			t.Fatalf("skipped %d bytes, want the three records'", st.SkippedBytes)
+		}
+		s.Close()
+		if fi, _ := os.Stat(seg); fi.Size() != off {
+			t.Fatalf("round %d: segment cut to %d bytes, want it whole (%d)", round, fi.Size(), off)
+		}
+	}
+	// Acknowledging every kept batch deletes the damaged segment.
+	s = open(t, dir, nil)
+	defer s.Close()
+	s.Append(31, payload(31)) // a new active segment, so the old one can go
+	for _, q := range append(want, 31) {
+		if err := s.Ack(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(seg); !os.IsNotExist(err) {
+		t.Fatalf("fully acknowledged damaged segment still on disk: %v", err)
+	}
+}
+
+// TestCorruptTailStillCut: damage in the last record, with nothing valid after it, is a torn tail:
+// cut off as before, and appends after a reopen go on behind it.
+func TestCorruptTailStillCut(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, func(o *Options) { o.SegmentBytes = 1 << 20 })
+	var last int64
+	for seq := uint64(1); seq <= 5; seq++ {
+		fi, _ := os.Stat(lastSegmentOr(dir))
+		if fi != nil {
+			last = fi.Size()
+		}
+		s.Append(seq, payload(seq))
+		s.Sync()
+	}
+	s.Close()
+	seg := lastSegment(t, dir)
+	b, _ := os.ReadFile(seg)
+	b[len(b)-2] ^= 0xff
+	os.WriteFile(seg, b, 0o640)
+	s = open(t, dir, nil)
+	defer s.Close()
+	if got := drain(t, s); fmt.Sprint(got) != "[1 2 3 4]" {
+		t.Fatalf("after a damaged last record: %v", got)
+	}
+	if st := s.Stats(); st.TornRecords != 1 || st.SkippedRecords != 0 || st.CutBytes != int64(len(b))-last {
+		t.Fatalf("want one torn record of %d bytes: %+v", int64(len(b))-last, st)
 	}
 }
 
@@ -194,6 +293,8 @@ func TestQuotaEvictsOldest(t *testing.T) {
 	}
 }
 
+// TestENOSPC: a write that fails with ENOSPC part way is taken back (no torn record), the oldest
+// segment is evicted and the batch written; only when nothing is left to evict is a batch lost.
 func TestENOSPC(t *testing.T) {
 	dir := t.TempDir()
 	full := 0
@@ -211,29 +312,142 @@ func TestENOSPC(t *testing.T) {
 	for seq := uint64(1); seq <= 40; seq++ {
 		s.Append(seq, payload(seq))
 	}
+	before := s.Stats()
 	full = 1
 	if err := s.Append(41, payload(41)); err != nil {
 		t.Fatalf("append on a full disk with old segments to evict: %v", err)
 	}
-	full = 2 // no room even after evicting
+	st := s.Stats()
+	if st.Segments != before.Segments-1 || st.EvictedDiskFull == 0 || st.EvictedDiskFull != st.Evicted || st.DiskFullEvents != 1 {
+		t.Fatalf("one segment should have gone for the full disk: before %+v, after %+v", before, st)
+	}
+	full = 1000 // a disk that never has room: the segments go, the batch is lost, the spool goes on
 	if err := s.Append(42, payload(42)); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("append that cannot fit: %v", err)
 	}
-	s.Append(43, payload(43))
-	st := s.Stats()
-	if st.Evicted == 0 || st.Lost != 1 {
+	full = 0
+	if err := s.Append(43, payload(43)); err != nil {
+		t.Fatal(err)
+	}
+	st = s.Stats()
+	if st.Lost != 1 || st.Appended != 42 {
 		t.Fatalf("ENOSPC accounting: %+v", st)
 	}
 	s.Close()
-	// the partial records were cut at recovery; 41 and 43 are intact
 	s = open(t, dir, nil)
 	defer s.Close()
 	got := drain(t, s)
-	if got[len(got)-1] != 43 || got[len(got)-2] != 41 {
+	if len(got) == 0 || got[len(got)-1] != 43 {
 		t.Fatalf("after ENOSPC: %v", got)
 	}
-	if s.Stats().TornRecords == 0 {
-		t.Fatal("the partial writes were not found as torn records")
+	if st := s.Stats(); st.TornRecords != 0 || st.SkippedRecords != 0 {
+		t.Fatalf("partial writes left damage on disk: %+v", st)
+	}
+}
+
+// fakeDisk is a filesystem of size bytes holding only the spool's directory: statfs answers from the
+// directory's real file sizes, and a write past the size fails with ENOSPC, part written.
+type fakeDisk struct {
+	dir        string
+	size       int64
+	enospc     int
+	statfsFail bool
+}
+
+func (d *fakeDisk) used() int64 {
+	var n int64
+	ents, _ := os.ReadDir(d.dir)
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}
+
+func (d *fakeDisk) space(string) (int64, int64, error) {
+	if d.statfsFail {
+		return 0, 0, errors.New("no statfs")
+	}
+	return max(d.size-d.used(), 0), d.size, nil
+}
+
+func (d *fakeDisk) write(f *os.File, b []byte) (int, error) {
+	if room := d.size - d.used(); int64(len(b)) > room {
+		d.enospc++
+		n, _ := f.Write(b[:max(room, 0)])
+		return n, fmt.Errorf("write %s: %w", f.Name(), syscall.ENOSPC)
+	}
+	return f.Write(b)
+}
+
+// TestDiskFullMakesRoom: with a quota far above a 512 KiB disk and the broker away, the spool keeps
+// taking every batch by evicting its oldest segments before the disk is full, an eighth of its
+// backlog at a time, never losing a batch; without statfs, ENOSPC alone does the same.
+func TestDiskFullMakesRoom(t *testing.T) {
+	for _, statfs := range []bool{true, false} {
+		t.Run(fmt.Sprintf("statfs=%v", statfs), func(t *testing.T) {
+			dir := t.TempDir()
+			disk := &fakeDisk{dir: dir, size: 512 << 10, statfsFail: !statfs}
+			s := open(t, dir, func(o *Options) {
+				o.SegmentBytes, o.QuotaBytes = 4<<20, 1<<30
+				o.writeFile, o.diskSpace = disk.write, disk.space
+			})
+			defer s.Close()
+			const n = 6000 // about 1 MiB of batches into 512 KiB
+			for seq := uint64(1); seq <= n; seq++ {
+				if err := s.Append(seq, payload(seq)); err != nil {
+					t.Fatalf("batch %d: %v", seq, err)
+				}
+			}
+			st := s.Stats()
+			t.Logf("disk %d KiB: segments=%d bytes=%d backlog=%d evicted=%d disk_full_events=%d enospc=%d",
+				disk.size>>10, st.Segments, st.Bytes, st.Backlog, st.Evicted, st.DiskFullEvents, disk.enospc)
+			if st.Lost != 0 || st.Evicted == 0 || st.Evicted != st.EvictedDiskFull || st.Evicted+uint64(st.Backlog) != n {
+				t.Fatalf("every batch kept or counted as evicted for the full disk: %+v", st)
+			}
+			if statfs {
+				if disk.enospc != 0 {
+					t.Errorf("%d writes hit ENOSPC: statfs should have made room first", disk.enospc)
+				}
+				if st.Limit > disk.size-diskReserve || st.DiskSize != disk.size {
+					t.Errorf("limit %d on a %d-byte disk", st.Limit, disk.size)
+				}
+				// Segments of about an eighth of what fits: each eviction drops an eighth, and the
+				// spool holds most of the disk.
+				if st.Segments < 6 || st.Bytes < (disk.size-diskReserve)*6/10 {
+					t.Errorf("%d segments holding %d bytes on a %d-byte disk", st.Segments, st.Bytes, disk.size)
+				}
+			} else if st.Bytes < disk.size/2 {
+				t.Errorf("holding %d bytes on a %d-byte disk", st.Bytes, disk.size)
+			}
+			if free, _, _ := disk.space(""); statfs && free < diskReserve-int64(MaxRecord) && free < diskReserve/2 {
+				t.Errorf("only %d bytes left free, want the %d reserve kept", free, diskReserve)
+			}
+		})
+	}
+}
+
+// TestDiskFullCollectsAckedActive: an acknowledged active segment is removed, not kept, when the
+// disk has no room: nothing is counted as evicted, because nothing unacknowledged is dropped.
+func TestDiskFullCollectsAckedActive(t *testing.T) {
+	dir := t.TempDir()
+	disk := &fakeDisk{dir: dir, size: 1 << 20}
+	s := open(t, dir, func(o *Options) {
+		o.SegmentBytes, o.QuotaBytes = 4<<20, 1<<30
+		o.writeFile, o.diskSpace = disk.write, disk.space
+	})
+	defer s.Close()
+	for seq := uint64(1); seq <= 20000; seq++ { // broker up: each batch acknowledged at once
+		if err := s.Append(seq, payload(seq)); err != nil {
+			t.Fatalf("batch %d: %v", seq, err)
+		}
+		if err := s.Ack(seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s.Stats(); st.Evicted != 0 || st.Lost != 0 || st.Backlog != 0 || disk.enospc != 0 {
+		t.Fatalf("acknowledged data on a small disk: %+v, %d ENOSPC", st, disk.enospc)
 	}
 }
 

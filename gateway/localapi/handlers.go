@@ -133,8 +133,12 @@ func problems(st *apitype.Status) []string {
 		ps = append(ps, fmt.Sprintf("ring buffer %.0f%% full: readings are not leaving fast enough", st.Ring.Fill*100))
 	}
 	sp := st.Spool
-	if sp.Evicted > 0 {
-		ps = append(ps, fmt.Sprintf("spool evicted %d unacknowledged batches (quota or full disk): their readings are lost", sp.Evicted))
+	if full := sp.EvictedDiskFull; full > 0 {
+		ps = append(ps, fmt.Sprintf("disk full: the spool evicted %d unacknowledged batches, their readings are lost; "+
+			"free space on the filesystem of %s or lower spool.quota below it", full, sp.StateDir))
+	}
+	if quota := sp.Evicted - sp.EvictedDiskFull; quota > 0 {
+		ps = append(ps, fmt.Sprintf("spool over quota: evicted %d unacknowledged batches, their readings are lost", quota))
 	}
 	if sp.Lost > 0 {
 		ps = append(ps, fmt.Sprintf("spool could not store %d batches: their readings are lost", sp.Lost))
@@ -143,7 +147,11 @@ func problems(st *apitype.Status) []string {
 		ps = append(ps, fmt.Sprintf("spool saw %d fsync errors: check the SD card (dmesg)", sp.FsyncErrors))
 	}
 	if sp.Fill >= 0.8 {
-		ps = append(ps, fmt.Sprintf("spool %.0f%% of its quota: the oldest batches will be evicted soon", sp.Fill*100))
+		bound := "its quota"
+		if sp.LimitBytes < sp.QuotaBytes {
+			bound = "what fits on its disk"
+		}
+		ps = append(ps, fmt.Sprintf("spool at %.0f%% of %s: the oldest batches will be evicted soon", sp.Fill*100, bound))
 	}
 	if sp.Backlog > 0 && !sp.OldestAt.IsZero() && st.Clock.Now.Sub(sp.OldestAt) > 2*time.Minute {
 		ps = append(ps, fmt.Sprintf("spool backlog of %d batches, oldest waiting since %s", sp.Backlog, sp.OldestAt.Format(time.RFC3339)))
@@ -183,7 +191,8 @@ func (s *Server) spoolFrom(st gateway.Stats) apitype.Spool {
 	dir := s.cfg.Spool.Dir
 	ss := st.Spool
 	sp := apitype.Spool{StateDir: dir, Dir: filepath.Join(dir, "spool"), Ring: ringFrom(st),
-		Segments: ss.Segments, Bytes: ss.Bytes, QuotaBytes: int64(s.cfg.Spool.QuotaBytes),
+		Segments: ss.Segments, Bytes: ss.Bytes, QuotaBytes: int64(s.cfg.Spool.QuotaBytes), LimitBytes: ss.Limit,
+		DiskBytes: ss.DiskSize, EvictedDiskFull: ss.EvictedDiskFull, SkippedRecords: ss.SkippedRecords, SkippedBytes: ss.SkippedBytes,
 		Backlog: ss.Backlog, Unsent: ss.Unsent, OldestSeq: ss.OldestSeq, OldestAt: ss.OldestAt,
 		Appended: ss.Appended, Acked: ss.Acked, Evicted: ss.Evicted, Lost: ss.Lost, Recovered: ss.Recovered,
 		TornRecords: ss.TornRecords, CutBytes: ss.CutBytes, Fsyncs: ss.Fsyncs, FsyncErrors: ss.FsyncErrors,
@@ -191,8 +200,11 @@ func (s *Server) spoolFrom(st gateway.Stats) apitype.Spool {
 	if !sp.OldestAt.IsZero() {
 		sp.OldestAt = sp.OldestAt.UTC()
 	}
-	if sp.QuotaBytes > 0 {
-		sp.Fill = float64(sp.Bytes) / float64(sp.QuotaBytes)
+	if sp.LimitBytes <= 0 || sp.LimitBytes > sp.QuotaBytes {
+		sp.LimitBytes = sp.QuotaBytes
+	}
+	if sp.LimitBytes > 0 {
+		sp.Fill = min(float64(sp.Bytes)/float64(sp.LimitBytes), 1)
 	}
 	if err := canWrite(dir); err != nil {
 		sp.DirError = err.Error()

@@ -135,13 +135,25 @@ func ringLine(p painter, r *apitype.Ring) string {
 	return fmt.Sprintf("%s of %s readings (%.1f%%), %s", count(uint64(r.Len)), count(uint64(r.Cap)), r.Fill*100, dropped)
 }
 
+// limitOf is what the spool may hold: the disk's room when less than the quota (older daemons send
+// no limit).
+func limitOf(s *apitype.Spool) int64 {
+	if s.LimitBytes > 0 {
+		return s.LimitBytes
+	}
+	return s.QuotaBytes
+}
+
 func spoolLine(p painter, s *apitype.Spool) string {
 	waiting := "nothing waiting"
 	if s.Backlog > 0 {
 		waiting = fmt.Sprintf("%s batches waiting (%s not sent yet)", count(uint64(s.Backlog)), count(uint64(s.Unsent)))
 	}
 	line := fmt.Sprintf("%s, %s of %s on disk (%.1f%%)", waiting, humanBytes(uint64(s.Bytes)),
-		humanBytes(uint64(s.QuotaBytes)), s.Fill*100)
+		humanBytes(uint64(limitOf(s))), s.Fill*100)
+	if s.LimitBytes > 0 && s.LimitBytes < s.QuotaBytes {
+		line += " (the disk's room, below the " + humanBytes(uint64(s.QuotaBytes)) + " quota)"
+	}
 	if lost := s.Evicted + s.Lost; lost > 0 {
 		line += ", " + p.paint(red, count(lost)+" batches lost")
 	}
@@ -323,8 +335,12 @@ func (a *App) cmdSpool(ctx context.Context, _ *cmdOpts, args []string) error {
 		dir = p.state("not writable") + ": " + s.DirError
 	}
 	k.add("State dir", "%s (%s, %s free)", s.StateDir, dir, humanBytes(s.DirFree))
-	k.add("Spool", "%s: %d segment file(s), %s of %s quota (%.1f%%)", s.Dir, s.Segments, humanBytes(uint64(s.Bytes)),
-		humanBytes(uint64(s.QuotaBytes)), s.Fill*100)
+	bound := "quota"
+	if s.LimitBytes > 0 && s.LimitBytes < s.QuotaBytes {
+		bound = fmt.Sprintf("room on a %s disk (quota %s)", humanBytes(uint64(s.DiskBytes)), humanBytes(uint64(s.QuotaBytes)))
+	}
+	k.add("Spool", "%s: %d segment file(s), %s of %s %s (%.1f%%)", s.Dir, s.Segments, humanBytes(uint64(s.Bytes)),
+		humanBytes(uint64(limitOf(&s))), bound, s.Fill*100)
 	if s.Backlog > 0 {
 		k.add("Waiting", "%s batches not acknowledged (%s not sent yet), oldest seq %d from %s", count(uint64(s.Backlog)),
 			count(uint64(s.Unsent)), s.OldestSeq, ago(now, s.OldestAt))
@@ -332,14 +348,15 @@ func (a *App) cmdSpool(ctx context.Context, _ *cmdOpts, args []string) error {
 		k.add("Waiting", "nothing: every batch is acknowledged")
 	}
 	k.add("This run", "%s appended, %s acknowledged, %s recovered at start", count(s.Appended), count(s.Acked), count(uint64(s.Recovered)))
-	lost := fmt.Sprintf("%s evicted, %s not stored", count(s.Evicted), count(s.Lost))
+	lost := fmt.Sprintf("%s evicted (%s for a full disk), %s not stored", count(s.Evicted), count(s.EvictedDiskFull), count(s.Lost))
 	if s.Evicted+s.Lost > 0 {
 		lost = p.paint(red, lost)
 	}
 	k.add("Lost", "%s", lost)
 	k.add("Durability", "%s fsyncs, %s fsync errors, durable through seq %d", count(s.Fsyncs), count(s.FsyncErrors), s.DurableSeq)
-	if s.TornRecords > 0 {
-		k.add("Recovery", "%d torn records cut (%s)", s.TornRecords, humanBytes(uint64(s.CutBytes)))
+	if s.TornRecords > 0 || s.SkippedRecords > 0 {
+		k.add("Recovery", "%d torn records cut (%s), %d corrupt records skipped (%s)", s.TornRecords,
+			humanBytes(uint64(s.CutBytes)), s.SkippedRecords, humanBytes(uint64(s.SkippedBytes)))
 	}
 	if s.NextSeq > 0 {
 		k.add("Sequence", "last %d, next %d, reserved through %d", s.LastSeq, s.NextSeq, s.LeasedThrough)

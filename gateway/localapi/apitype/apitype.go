@@ -108,25 +108,36 @@ type Spool struct {
 	DirError    string `json:"dir_error,omitempty"`
 	DirFree     uint64 `json:"dir_free_bytes"`
 
-	Segments   int     `json:"segments"`
-	Bytes      int64   `json:"bytes"`
-	QuotaBytes int64   `json:"quota_bytes"`
-	Fill       float64 `json:"fill"` // Bytes/QuotaBytes, 0..1
+	Segments   int   `json:"segments"`
+	Bytes      int64 `json:"bytes"`
+	QuotaBytes int64 `json:"quota_bytes"`
+	// LimitBytes is what the spool may grow to now: the quota, or what fits on its filesystem
+	// (Bytes plus the free space, less a small reserve) when that is less. DiskBytes is the
+	// filesystem's size (0 when unknown).
+	LimitBytes int64   `json:"limit_bytes"`
+	DiskBytes  int64   `json:"disk_bytes"`
+	Fill       float64 `json:"fill"` // Bytes/LimitBytes, 0..1
 	// Backlog counts batches not yet acknowledged by the broker; Unsent, those not yet handed to it.
-	Backlog     int       `json:"backlog"`
-	Unsent      int       `json:"unsent"`
-	OldestSeq   uint64    `json:"oldest_seq,omitempty"`
-	OldestAt    time.Time `json:"oldest_at,omitzero"`
-	Appended    uint64    `json:"appended"`
-	Acked       uint64    `json:"acked"`
-	Evicted     uint64    `json:"evicted"` // dropped unacknowledged (quota or full disk): data lost
-	Lost        uint64    `json:"lost"`    // could not be written at all
-	Recovered   int       `json:"recovered"`
-	TornRecords uint64    `json:"torn_records"`
-	CutBytes    int64     `json:"cut_bytes"`
-	Fsyncs      uint64    `json:"fsyncs"`
-	FsyncErrors uint64    `json:"fsync_errors"`
-	DurableSeq  uint64    `json:"durable_seq"`
+	Backlog   int       `json:"backlog"`
+	Unsent    int       `json:"unsent"`
+	OldestSeq uint64    `json:"oldest_seq,omitempty"`
+	OldestAt  time.Time `json:"oldest_at,omitzero"`
+	Appended  uint64    `json:"appended"`
+	Acked     uint64    `json:"acked"`
+	Evicted   uint64    `json:"evicted"` // dropped unacknowledged (quota or full disk): data lost
+	// EvictedDiskFull is the part of Evicted dropped because the filesystem was full.
+	EvictedDiskFull uint64 `json:"evicted_disk_full"`
+	Lost            uint64 `json:"lost"` // batches that could not be stored at all
+	Recovered       int    `json:"recovered"`
+	TornRecords     uint64 `json:"torn_records"`
+	CutBytes        int64  `json:"cut_bytes"`
+	// SkippedRecords counts corrupt records found at the start with intact records after them (those
+	// are kept); SkippedBytes their size.
+	SkippedRecords uint64 `json:"skipped_records"`
+	SkippedBytes   int64  `json:"skipped_bytes"`
+	Fsyncs         uint64 `json:"fsyncs"`
+	FsyncErrors    uint64 `json:"fsync_errors"`
+	DurableSeq     uint64 `json:"durable_seq"`
 
 	// LastSeq is the last batch sequence number spooled by this run, 0 before the first batch.
 	LastSeq uint64 `json:"last_seq"`
