@@ -199,7 +199,7 @@ func TestDebPackage(t *testing.T) {
 
 	t.Run("config", func(t *testing.T) {
 		// The shipped config says id: auto, which the real binary derives from this host's machine id
-		// (.ci/run makes sure there is one). Whatever the host has, the binary must agree with the
+		// (scripts/deps.sh makes one as root). Whatever the host has, the binary must agree with the
 		// config package: the same id, or, without a usable machine id, the same advice.
 		cfg := filepath.Join(root, "etc/wayside/waysided.yaml")
 		out, err := exec.Command(filepath.Join(root, "usr/bin/waysided"), "-check-config", cfg).CombinedOutput()

@@ -219,6 +219,9 @@ func (d *daemon) start(cfg *config.Config) (*instance, error) {
 	if lvl, err := zapcore.ParseLevel(cfg.Gateway.LogLevel); err == nil {
 		d.level.SetLevel(lvl)
 	}
+	for _, w := range cfg.Warnings { // what -check-config warns about, in the journal too
+		d.log.Warn("configuration warning: "+w.Error(), zap.String("config", d.cfgPath))
+	}
 	g, err := gateway.New(gateway.Options{Config: cfg, Version: d.version, Log: d.log, OnBatch: d.batches.Note,
 		OnReloadRequest: d.requestReload, Level: &d.level})
 	if err != nil {
