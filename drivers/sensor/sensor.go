@@ -10,6 +10,7 @@ package sensor
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -67,4 +68,20 @@ func Kind(err error) error {
 		}
 	}
 	return nil
+}
+
+// FieldError is a bad driver option: Field is its key as a configuration writes it under
+// sensors[].options (snake_case, dotted for nested keys: "trap.spacing"), Msg what is wrong and what
+// would be valid. A driver's Opts.Validate returns them, joined with errors.Join; the configuration
+// reports each with its full path.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Fieldf returns a FieldError for field with a formatted message.
+func Fieldf(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
