@@ -2,6 +2,8 @@ package scd4x
 
 import (
 	"fmt"
+	"math"
+	"sync/atomic"
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
@@ -24,6 +26,16 @@ const (
 	cmdGetDataReady          = 0xE4B8 // get_data_ready_status: 1 word
 	cmdWakeUp                = 0x36F6 // wake_up: the part does not acknowledge it
 
+	// Settings (sections 3.6, 3.7): the set_ ones take one word, the get_ ones return one. All but
+	// set_ambient_pressure are accepted in idle mode only.
+	cmdSetTemperatureOffset = 0x241D
+	cmdGetTemperatureOffset = 0x2318
+	cmdSetAltitude          = 0x2427
+	cmdGetAltitude          = 0x2322
+	cmdSetAmbientPressure   = 0xE000 // also accepted during periodic measurement
+	cmdSetASC               = 0x2416
+	cmdGetASC               = 0x2313
+
 	durStop    = 500 * time.Millisecond
 	durWakeUp  = 30 * time.Millisecond
 	durCommand = time.Millisecond // read_measurement, get_serial_number, get_data_ready_status
@@ -44,21 +56,6 @@ const (
 // sleep is the time seam: tests replace it.
 var sleep = time.Sleep
 
-// Opts configures a Dev.
-type Opts struct {
-	// LowPower starts the 30 s low power periodic mode instead of the 5 s one.
-	LowPower bool
-	// DataTimeout turns ErrNoData into ErrTimeout once no new measurement arrived for this long,
-	// measured on Sample's at. 0 means 3 measurement periods (15 s, or 90 s in low power mode).
-	DataTimeout time.Duration
-	// StuckAfter reports ErrStuck when all three raw words are identical this many measurements in a
-	// row; 0 disables the check. The temperature word jitters on every measurement.
-	StuckAfter int
-}
-
-// DefaultOpts is the 5 s periodic mode with stuck detection after 20 identical measurements.
-var DefaultOpts = Opts{StuckAfter: 20}
-
 // Dev is an SCD40 or SCD41 on an I²C bus. Its methods follow sensor.Sensor's call order.
 type Dev struct {
 	d        i2c.Dev
@@ -68,6 +65,7 @@ type Dev struct {
 	channels []sensor.Channel
 
 	cmd   [2]byte
+	arg   [5]byte
 	ready [3]byte
 	raw   [9]byte
 
@@ -76,21 +74,32 @@ type Dev struct {
 	restarted time.Time // when read last sent start again
 	last      [3]uint16
 	same      int
+
+	// pressure is the hPa word SetAmbientPressure stored last, 0 for none; sent is the one the part
+	// has (0 after a start: the part forgets it). Only read touches sent.
+	pressure atomic.Uint32
+	sent     uint16
 }
 
-// New opens the SCD4x at addr, which must be 0x62. It wakes the part (an SCD41 may have been left in
-// power-down, where it answers nothing else), stops any periodic measurement a previous run left
-// going, reads the serial number (which proves an SCD4x answers: three CRCs must match) and starts
-// periodic measurement. The first result is ready about 5 s later. opts nil means DefaultOpts.
+// New opens the SCD4x at addr with opts (nil means DefaultOptions); see NewWithOptions.
 func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if opts == nil {
-		opts = &DefaultOpts
+		opts = &DefaultOptions
+	}
+	return NewWithOptions(bus, addr, opts)
+}
+
+// NewWithOptions opens the SCD4x at addr, which must be 0x62. It wakes the part (an SCD41 may have
+// been left in power-down, where it answers nothing else), stops any periodic measurement a previous
+// run left going and waits the 500 ms that takes, reads the serial number (which proves an SCD4x
+// answers: three CRCs must match), writes the altitude, temperature offset and ASC setting (idle mode
+// only, section 3.6) and starts periodic measurement. The first result is ready about 5 s later.
+func NewWithOptions(bus i2c.Bus, addr uint16, opts *Options) (*Dev, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
 	if addr != Addr {
 		return nil, fmt.Errorf("scd4x: address %#x is not 0x62, the part's only address (datasheet section 3.1)", addr)
-	}
-	if opts.StuckAfter < 0 || opts.DataTimeout < 0 {
-		return nil, fmt.Errorf("scd4x: Opts.StuckAfter %d and Opts.DataTimeout %v must not be negative", opts.StuckAfter, opts.DataTimeout)
 	}
 	d := &Dev{
 		d:    i2c.Dev{Bus: bus, Addr: addr},
@@ -129,10 +138,60 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if opts.LowPower {
 		d.start = cmdStartLowPowerPeriodic
 	}
+	if step, err := d.configure(); err != nil {
+		return nil, busErr(step, err)
+	}
 	if err := d.command(d.start); err != nil {
 		return nil, busErr("start periodic measurement", err)
 	}
 	return d, nil
+}
+
+// configure writes the idle-mode settings (sections 3.6.1, 3.6.3, 3.7.2), 1 ms each. On failure it
+// returns the step that failed and the bus error, unwrapped (the restart path ignores it).
+func (d *Dev) configure() (string, error) {
+	asc := uint16(0)
+	if d.opts.ASC {
+		asc = 1
+	}
+	for _, s := range []struct {
+		step string
+		cmd  uint16
+		arg  uint16
+	}{
+		{"set sensor altitude", cmdSetAltitude, uint16(d.opts.Altitude)},
+		{"set temperature offset", cmdSetTemperatureOffset, TemperatureOffsetWord(d.opts.TemperatureOffset)},
+		{"set automatic self-calibration", cmdSetASC, asc},
+	} {
+		if err := d.commandArg(s.cmd, s.arg); err != nil {
+			return s.step, err
+		}
+		sleep(durCommand)
+	}
+	return "", nil
+}
+
+// commandArg sends a 16 bit command with one argument word and its CRC (section 3.3).
+func (d *Dev) commandArg(c, arg uint16) error {
+	d.arg[0], d.arg[1] = byte(c>>8), byte(c)
+	d.arg[2], d.arg[3] = byte(arg>>8), byte(arg)
+	d.arg[4] = CRC8(d.arg[2:4])
+	return d.d.Tx(d.arg[:], nil)
+}
+
+// SetAmbientPressure gives the part the ambient pressure in Pa for its CO₂ compensation, overriding
+// Options.Altitude (set_ambient_pressure, section 3.6.5: hPa units, 700..1200 hPa). It only stores
+// the value: the next Sample sends it, before it reads, when it differs (to the hPa) from what the
+// part has. It is safe to call from any goroutine at any time, concurrently with Sample (the gateway
+// calls it from the goroutine that sampled the pressure sensor named by Options.PressureFrom), and
+// does not allocate. A value outside 70000..120000 Pa, or NaN, is refused with sensor.ErrRange and
+// the part keeps the last good one.
+func (d *Dev) SetAmbientPressure(pa float64) error {
+	if math.IsNaN(pa) || pa < MinPressure || pa > MaxPressure {
+		return errPressureRange
+	}
+	d.pressure.Store(uint32(PressureWord(pa)))
+	return nil
 }
 
 // command sends a 16 bit command MSB first.
@@ -198,6 +257,13 @@ func (d *Dev) read(at time.Time) ([3]uint16, error) {
 	if d.since.IsZero() {
 		d.since = at
 	}
+	if p := uint16(d.pressure.Load()); p != 0 && p != d.sent {
+		if err := d.commandArg(cmdSetAmbientPressure, p); err != nil {
+			return w, busErr("set ambient pressure", err)
+		}
+		sleep(durCommand)
+		d.sent = p
+	}
 	if err := d.command(cmdGetDataReady); err != nil {
 		return w, busErr("get data ready status", err)
 	}
@@ -235,6 +301,10 @@ func (d *Dev) noData(at time.Time, err error) error {
 		return err
 	}
 	if d.restarted.IsZero() || at.Sub(d.restarted) > d.opts.DataTimeout {
+		// A part that reset is idle with its EEPROM settings: give it ours again. A part that still
+		// measures refuses them (and start) and keeps what it has.
+		_, _ = d.configure()
+		d.sent = 0
 		_ = d.command(d.start)
 		d.restarted = at
 	}
@@ -299,6 +369,7 @@ var (
 	errCO2Range         = fmt.Errorf("scd4x: read measurement: CO2 above 40000 ppm: %w", sensor.ErrRange)
 	errTemperatureRange = fmt.Errorf("scd4x: read measurement: temperature outside -40..70 °C: %w", sensor.ErrRange)
 	errZeroCO2          = fmt.Errorf("scd4x: read measurement: 0 ppm, an invalid sample: %w", sensor.ErrNoData)
+	errPressureRange    = fmt.Errorf("scd4x: set ambient pressure: outside 70000..120000 Pa: %w", sensor.ErrRange)
 )
 
 func busErr(step string, err error) error {

@@ -26,14 +26,25 @@ func reply(w ...uint16) []byte {
 	return b
 }
 
-func initOps(start uint16) []i2ctest.IO {
-	return []i2ctest.IO{
-		{Addr: 0x62, W: []byte{0x36, 0xF6}},                    // wake_up (a real part NACKs it; New ignores the answer)
-		{Addr: 0x62, W: []byte{0x3F, 0x86}},                    // stop_periodic_measurement
-		{Addr: 0x62, W: []byte{0x36, 0x82}},                    // get_serial_number
-		{Addr: 0x62, R: reply(0xF896, 0x9F07, 0x3BB2)},         // serial words
-		{Addr: 0x62, W: []byte{byte(start >> 8), byte(start)}}, // start_(low_power_)periodic_measurement
+// defaultSettings are DefaultOptions' settings on the wire, CRCs computed by a separate (Python)
+// implementation: altitude 0 m, temperature offset 4 °C = round(4 * 2^16 / 175) = 1498 = 0x05DA, ASC on.
+var defaultSettings = []i2ctest.IO{
+	{Addr: 0x62, W: []byte{0x24, 0x27, 0x00, 0x00, 0x81}}, // set_sensor_altitude 0 m
+	{Addr: 0x62, W: []byte{0x24, 0x1D, 0x05, 0xDA, 0x29}}, // set_temperature_offset 4 °C
+	{Addr: 0x62, W: []byte{0x24, 0x16, 0x00, 0x01, 0xB0}}, // set_automatic_self_calibration_enabled 1
+}
+
+func initOps(start uint16) []i2ctest.IO { return initOpsWith(start, defaultSettings) }
+
+func initOpsWith(start uint16, settings []i2ctest.IO) []i2ctest.IO {
+	ops := []i2ctest.IO{
+		{Addr: 0x62, W: []byte{0x36, 0xF6}},            // wake_up (a real part NACKs it; New ignores the answer)
+		{Addr: 0x62, W: []byte{0x3F, 0x86}},            // stop_periodic_measurement
+		{Addr: 0x62, W: []byte{0x36, 0x82}},            // get_serial_number
+		{Addr: 0x62, R: reply(0xF896, 0x9F07, 0x3BB2)}, // serial words
 	}
+	ops = append(ops, settings...)                                                       // idle mode only
+	return append(ops, i2ctest.IO{Addr: 0x62, W: []byte{byte(start >> 8), byte(start)}}) // start_(low_power_)periodic_measurement
 }
 
 func readyOps(status uint16) []i2ctest.IO {
@@ -84,8 +95,9 @@ func TestSampleDatasheetExample(t *testing.T) {
 	if err := bus.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// wake_up, stop, get_serial_number, get_data_ready_status, read_measurement.
-	want := []time.Duration{30 * time.Millisecond, 500 * time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}
+	// wake_up, stop, get_serial_number, 3 settings, get_data_ready_status, read_measurement.
+	ms := time.Millisecond
+	want := []time.Duration{30 * ms, 500 * ms, ms, ms, ms, ms, ms, ms}
 	if !slices.Equal(*slept, want) {
 		t.Errorf("slept %v, want %v", *slept, want)
 	}
@@ -111,7 +123,9 @@ func TestLowPowerAndHalt(t *testing.T) {
 	slept := noSleep(t)
 	ops := append(initOps(0x21AC), i2ctest.IO{Addr: 0x62, W: []byte{0x3F, 0x86}}) // Halt: stop_periodic_measurement
 	bus := &i2ctest.Playback{Ops: ops}
-	d, err := New(bus, 0x62, &Opts{LowPower: true})
+	o := DefaultOptions
+	o.LowPower = true
+	d, err := New(bus, 0x62, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +149,8 @@ func TestNoDataThenTimeout(t *testing.T) {
 	for range 3 {
 		ops = append(ops, readyOps(0x8000)...) // not ready: low 11 bits are 0, high bits undefined
 	}
-	ops = append(ops, i2ctest.IO{Addr: 0x62, W: []byte{0x21, 0xB1}}) // the timeout sends start again
+	ops = append(ops, defaultSettings...)                            // the timeout sends the settings (a reset part lost them)
+	ops = append(ops, i2ctest.IO{Addr: 0x62, W: []byte{0x21, 0xB1}}) // and start again
 	ops = append(ops, readyOps(0x8000)...)                           // still nothing: no second start
 	ops = append(ops, measureOps(500, 0x6667, 0x5EB9)...)
 	ops = append(ops, readyOps(0x0000)...)
@@ -214,7 +229,9 @@ func TestSampleStuck(t *testing.T) {
 		ops = append(ops, measureOps(500, 0x6667, 0x5EB9)...)
 	}
 	ops = append(ops, measureOps(500, 0x6668, 0x5EB9)...)
-	d, bus := newDev(t, &Opts{StuckAfter: 3}, ops...)
+	o := DefaultOptions
+	o.StuckAfter = 3
+	d, bus := newDev(t, &o, ops...)
 	drivertest.ExpectStuck(t, d, 3)
 	if err := bus.Close(); err != nil {
 		t.Fatal(err)

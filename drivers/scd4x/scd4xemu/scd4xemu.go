@@ -2,6 +2,11 @@
 // tests: wake-up, periodic measurement start/stop, serial number, data ready status and
 // read_measurement with CRC-protected words, for a state set with Set. Each Set is one new
 // measurement; PowerCycle resets the part to idle.
+//
+// It keeps the settings the driver writes (sensor altitude, temperature offset, automatic
+// self-calibration: idle mode only, as on the part; ambient pressure: at any time) and answers their
+// get_ commands, so tests read them back over the bus or through Settings. The settings do not change
+// the values reported: the real part compensates inside, and the emulator reports what Set stored.
 package scd4xemu
 
 import (
@@ -26,13 +31,35 @@ type Emu struct {
 	asleep   bool // power_down: only wake_up gets through
 	starts   int  // start commands received, refused ones too
 	fresh    bool
+	settings Settings
 	pending  []byte
 	reply    [9]byte
 }
 
-// New returns an SCD4x with the given 48 bit serial number, idle, at 420 ppm, 20 °C and 50 %RH.
+// Settings are the part's compensation settings, as raw words on the wire.
+type Settings struct {
+	Altitude          uint16 // m (set_sensor_altitude 0x2427, get 0x2322)
+	TemperatureOffset uint16 // °C * 2^16 / 175 (set_temperature_offset 0x241D, get 0x2318)
+	ASC               uint16 // 1 on, 0 off (set_automatic_self_calibration_enabled 0x2416, get 0x2313)
+	Pressure          uint16 // hPa, 0 until set_ambient_pressure (0xE000) was received
+	Persists          int    // persist_settings (0x3615) commands received: EEPROM writes
+}
+
+// factory is the part's state after a power cycle: the datasheet's defaults (altitude 0 m, offset
+// 4 °C = 0x05DA, ASC on), no ambient pressure.
+var factory = Settings{TemperatureOffset: 0x05DA, ASC: 1}
+
+// New returns an SCD4x with the given 48 bit serial number, idle, at 420 ppm, 20 °C and 50 %RH,
+// with factory settings.
 func New(serial uint64) *Emu {
-	return &Emu{serial: serial, co2: 420, tempC: 20, rh: 50}
+	return &Emu{serial: serial, co2: 420, tempC: 20, rh: 50, settings: factory}
+}
+
+// Settings returns the settings the part runs with.
+func (e *Emu) Settings() Settings {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.settings
 }
 
 // Set stores a new measurement: get_data_ready_status reports it until read_measurement reads it.
@@ -51,6 +78,9 @@ func (e *Emu) PowerCycle() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.periodic, e.asleep, e.fresh, e.pending = false, false, false, nil
+	p := e.settings.Persists
+	e.settings = factory // nothing was persisted to EEPROM
+	e.settings.Persists = p
 }
 
 // PowerDown puts the part in power-down mode, as power_down (0x36E0) does: it ignores everything but
@@ -91,6 +121,11 @@ func (e *Emu) Tx(addr uint16, w, r []byte) error {
 	switch {
 	case len(w) == 2 && len(r) == 0:
 		return e.command(uint16(w[0])<<8 | uint16(w[1]))
+	case len(w) == 5 && len(r) == 0:
+		if scd4x.CRC8(w[2:4]) != w[4] {
+			return fmt.Errorf("scd4xemu: NACK: argument CRC %#02x, want %#02x", w[4], scd4x.CRC8(w[2:4]))
+		}
+		return e.set(uint16(w[0])<<8|uint16(w[1]), uint16(w[2])<<8|uint16(w[3]))
 	case len(w) == 0 && len(r) > 0:
 		if e.pending == nil || len(r) > len(e.pending) {
 			return fmt.Errorf("scd4xemu: NACK: no reply of %d bytes pending", len(r))
@@ -129,6 +164,16 @@ func (e *Emu) command(c uint16) error {
 			return fmt.Errorf("scd4xemu: NACK: get_serial_number during periodic measurement")
 		}
 		e.setReply(uint16(e.serial>>32), uint16(e.serial>>16), uint16(e.serial))
+	case 0x2322, 0x2318, 0x2313: // get_sensor_altitude, get_temperature_offset, get_asc: idle only
+		if e.periodic {
+			return fmt.Errorf("scd4xemu: NACK: %#04x during periodic measurement", c)
+		}
+		e.setReply(map[uint16]uint16{0x2322: e.settings.Altitude, 0x2318: e.settings.TemperatureOffset, 0x2313: e.settings.ASC}[c])
+	case 0x3615: // persist_settings: idle only
+		if e.periodic {
+			return fmt.Errorf("scd4xemu: NACK: persist_settings during periodic measurement")
+		}
+		e.settings.Persists++
 	case 0xE4B8: // get_data_ready_status
 		status := uint16(0x8000) // upper bits undefined, lower 11 bits 0: not ready
 		if e.periodic && e.fresh {
@@ -144,6 +189,35 @@ func (e *Emu) command(c uint16) error {
 		e.fresh = false
 	default:
 		return fmt.Errorf("scd4xemu: NACK: unknown command %#04x", c)
+	}
+	return nil
+}
+
+// set handles the commands that carry one argument word.
+func (e *Emu) set(c, arg uint16) error {
+	e.pending = nil
+	if e.asleep {
+		return fmt.Errorf("scd4xemu: NACK: powered down")
+	}
+	if c == 0xE000 { // set_ambient_pressure, also during periodic measurement
+		e.settings.Pressure = arg
+		return nil
+	}
+	if e.periodic {
+		return fmt.Errorf("scd4xemu: NACK: %#04x during periodic measurement", c)
+	}
+	switch c {
+	case 0x2427:
+		e.settings.Altitude = arg
+	case 0x241D:
+		e.settings.TemperatureOffset = arg
+	case 0x2416:
+		if arg > 1 {
+			return fmt.Errorf("scd4xemu: NACK: ASC %#04x is not 0 or 1", arg)
+		}
+		e.settings.ASC = arg
+	default:
+		return fmt.Errorf("scd4xemu: NACK: unknown command %#04x with an argument", c)
 	}
 	return nil
 }

@@ -124,7 +124,10 @@ func TestDriverZeroPPMTimesOut(t *testing.T) {
 func measuring(t *testing.T) (e *Emu, d *scd4x.Dev, env physic.Env, at time.Time) {
 	t.Helper()
 	e = New(0xF8969F073BB2)
-	d, err := scd4x.New(e, 0x62, &scd4x.Opts{DataTimeout: 15 * time.Second})
+	o := scd4x.DefaultOptions
+	o.DataTimeout = 15 * time.Second
+	o.Altitude, o.TemperatureOffset, o.ASC, o.PressureFrom = 1950, 5.4, false, "env1/pressure"
+	d, err := scd4x.NewWithOptions(e, 0x62, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,4 +139,91 @@ func measuring(t *testing.T) (e *Emu, d *scd4x.Dev, env physic.Env, at time.Time
 		t.Fatalf("first sample: %v %v", dst, err)
 	}
 	return e, d, env, at
+}
+
+// wanted is what measuring's options put on the wire: 1950 m, 5.4 °C = 0x07E6 (datasheet examples,
+// sections 3.6.1 and 3.6.3), ASC off.
+var wanted = Settings{Altitude: 1950, TemperatureOffset: 0x07E6, ASC: 0}
+
+// TestSettingsThroughEmulator: the settings reach the part, read back over the bus with the get_
+// commands once the part is idle; ambient pressure goes in during periodic measurement; nothing is
+// persisted; after a reset (factory settings) the driver's restart writes them again.
+func TestSettingsThroughEmulator(t *testing.T) {
+	e, d, env, at := measuring(t)
+	if got := e.Settings(); got != wanted {
+		t.Fatalf("settings %+v, want %+v", got, wanted)
+	}
+	if err := d.SetAmbientPressure(98700); err != nil {
+		t.Fatal(err)
+	}
+	e.Set(610, env)
+	dst := make([]float64, 3)
+	if err := d.Sample(at.Add(5*time.Second), dst); err != nil {
+		t.Fatal(err)
+	}
+	if p := e.Settings().Pressure; p != 987 {
+		t.Fatalf("ambient pressure %d hPa, want 987", p)
+	}
+	// The reset: factory settings (offset 4 °C = 0x05DA), no pressure. The timeout restarts the part
+	// with ours, and the next Sample sends the pressure again.
+	e.PowerCycle()
+	if got := e.Settings(); got.Altitude != 0 || got.TemperatureOffset != 0x05DA || got.ASC != 1 || got.Pressure != 0 {
+		t.Fatalf("after a power cycle: %+v", got)
+	}
+	if err := d.Sample(at.Add(25*time.Second), dst); !errors.Is(err, sensor.ErrTimeout) {
+		t.Fatalf("timeout: %v", err)
+	}
+	e.Set(620, env)
+	if err := d.Sample(at.Add(30*time.Second), dst); err != nil || dst[0] != 620 {
+		t.Fatalf("after restart: %v %v", dst, err)
+	}
+	want := wanted
+	want.Pressure = 987
+	if got := e.Settings(); got != want {
+		t.Fatalf("after restart: %+v, want %+v", got, want)
+	}
+	if err := d.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	// Read back over the bus, as a technician's tool would: get_sensor_altitude (0x2322),
+	// get_temperature_offset (0x2318), get_automatic_self_calibration_enabled (0x2313).
+	for _, c := range []struct {
+		cmd  uint16
+		want uint16
+	}{{0x2322, 1950}, {0x2318, 0x07E6}, {0x2313, 0}} {
+		var b [3]byte
+		if err := e.Tx(0x62, []byte{byte(c.cmd >> 8), byte(c.cmd)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Tx(0x62, nil, b[:]); err != nil {
+			t.Fatal(err)
+		}
+		if w := uint16(b[0])<<8 | uint16(b[1]); w != c.want || scd4x.CRC8(b[:2]) != b[2] {
+			t.Errorf("%#04x: % x, want %#04x", c.cmd, b, c.want)
+		}
+	}
+	if c := scd4x.TemperatureOffsetCelsius(wanted.TemperatureOffset); math.Abs(c-5.4) > 0.003 {
+		t.Errorf("offset read back as %v °C", c)
+	}
+	if n := e.Settings().Persists; n != 0 {
+		t.Errorf("%d persist_settings: the driver must not write the EEPROM", n)
+	}
+}
+
+// TestIdleOnlySettings: the emulator refuses the idle-only settings during periodic measurement, as
+// the part does (section 3.6), and takes ambient pressure.
+func TestIdleOnlySettings(t *testing.T) {
+	e := New(1)
+	e.periodic = true
+	for _, w := range [][]byte{{0x24, 0x27, 0x07, 0x9E, 0x09}, {0x24, 0x1D, 0x07, 0xE6, 0x48}, {0x24, 0x16, 0x00, 0x00, 0x81}} {
+		if err := e.Tx(0x62, w, nil); err == nil {
+			t.Errorf("% x accepted during periodic measurement", w)
+		}
+	}
+	if err := e.Tx(0x62, []byte{0xE0, 0x00, 0x03, 0xDB, 0x42}, nil); err != nil || e.Settings().Pressure != 987 {
+		t.Errorf("set_ambient_pressure: %v %+v", err, e.Settings())
+	}
+	if err := e.Tx(0x62, []byte{0xE0, 0x00, 0x03, 0xDB, 0x43}, nil); err == nil {
+		t.Error("bad CRC accepted")
+	}
 }
