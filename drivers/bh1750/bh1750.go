@@ -23,11 +23,18 @@ const (
 const (
 	opPowerOn = 0x01
 	opReset   = 0x07
-	// Change measurement time: 01000_MT[7:5] and 011_MT[4:0]. The conversions below assume the
-	// default MTreg, 69; reset does not restore it, so New writes it (as Linux's bh1750 driver does).
+	// Change measurement time: 01000_MT[7:5] and 011_MT[4:0]. Reset does not restore the register,
+	// so New always writes it (as Linux's bh1750 driver does).
 	opMTregHigh = 0x40
 	opMTregLow  = 0x60
-	mtDefault   = 69
+)
+
+// Measurement time register ("adjust measurement result for influence of optical window"): 31..254,
+// 69 at power-up. Sensitivity, and the H-resolution measurement time, scale with MTreg/69.
+const (
+	MTMin     = 31
+	MTDefault = 69
+	MTMax     = 254
 )
 
 // Maximum measurement times (electrical characteristics).
@@ -46,6 +53,9 @@ type Opts struct {
 	// StuckAfter reports ErrStuck when the count is identical this many Samples in a row; 0
 	// disables the check. Off by default: at night the count is legitimately 0 for hours.
 	StuckAfter int
+	// MTreg is the measurement time register, MTMin..MTMax; 0 means MTDefault. Values other than 69
+	// are for the H-resolution modes only.
+	MTreg uint8
 }
 
 // DefaultOpts measures in one-time H-resolution mode without stuck detection.
@@ -79,6 +89,13 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if opts.StuckAfter < 0 {
 		return nil, fmt.Errorf("bh1750: Opts.StuckAfter %d is negative: use 0 to disable", opts.StuckAfter)
 	}
+	mt := opts.MTreg
+	if mt == 0 {
+		mt = MTDefault
+	}
+	if mt < MTMin || mt > MTMax || (opts.Mode == LowRes && mt != MTDefault) {
+		return nil, fmt.Errorf("bh1750: Opts.MTreg %d is not 31..254 (69 in L-resolution mode)", mt)
+	}
 	d := &Dev{
 		d:        i2c.Dev{Bus: bus, Addr: addr},
 		name:     fmt.Sprintf("bh1750(%s@%#x)", bus, addr),
@@ -87,11 +104,14 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		on:       [1]byte{opPowerOn},
 		mode:     [1]byte{byte(opts.Mode)},
 	}
+	// Counts per lx: 1.2 * MTreg/69, twice that in H-resolution mode 2; the H-resolution
+	// measurement time scales with MTreg/69 too (datasheet, optical window section).
+	scale := float64(mt) / MTDefault
 	switch opts.Mode {
 	case HighRes:
-		d.wait, d.divisor = maxHighRes, 1.2
+		d.wait, d.divisor = MeasurementTime(mt), 1.2*scale
 	case HighRes2:
-		d.wait, d.divisor = maxHighRes, 2.4
+		d.wait, d.divisor = MeasurementTime(mt), 2.4*scale
 	case LowRes:
 		d.wait, d.divisor = maxLowRes, 1.2
 	default:
@@ -104,13 +124,20 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, busErr("reset", err)
 	}
 	// A previous program may have changed the measurement time, which scales every count.
-	if err := d.d.Tx([]byte{opMTregHigh | mtDefault>>5}, nil); err != nil {
+	if err := d.d.Tx([]byte{opMTregHigh | mt>>5}, nil); err != nil {
 		return nil, busErr("set measurement time", err)
 	}
-	if err := d.d.Tx([]byte{opMTregLow | mtDefault&0x1F}, nil); err != nil {
+	if err := d.d.Tx([]byte{opMTregLow | mt&0x1F}, nil); err != nil {
 		return nil, busErr("set measurement time", err)
 	}
 	return d, nil
+}
+
+// MeasurementTime is the H-resolution modes' maximum measurement time for MTreg mt: 180 ms at 69,
+// scaled by mt/69 and rounded up to the millisecond (81 ms at 31, 663 ms at 254).
+func MeasurementTime(mt uint8) time.Duration {
+	ms := (int64(maxHighRes/time.Millisecond)*int64(mt) + MTDefault - 1) / MTDefault
+	return time.Duration(ms) * time.Millisecond
 }
 
 // String implements sensor.Sensor.

@@ -48,3 +48,26 @@ func TestDriverResetsMeasurementTime(t *testing.T) {
 		t.Fatalf("500 lx read as %v (%v)", dst[0], err)
 	}
 }
+
+// TestSunlight: 100,000 lx (direct sun) saturates the default range (54,612 lx) but reads with
+// range: sunlight, within its 1.855 lx resolution (69 / 31 / 1.2 lx per count).
+func TestSunlight(t *testing.T) {
+	e := New(0x23)
+	o := bh1750.DefaultOptions
+	o.Range = "sunlight"
+	d, err := bh1750.NewWithOptions(e, 0x23, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float64, 1)
+	for _, lx := range []float64{100000, 121000, 2.5} {
+		e.Set(lx)
+		if err := d.Sample(time.Time{}, dst); err != nil || math.Abs(dst[0]-lx) > 69.0/31/1.2/2+1e-9 {
+			t.Errorf("%v lx read as %v (%v)", lx, dst[0], err)
+		}
+	}
+	e.Set(130000)
+	if err := d.Sample(time.Time{}, dst); !errors.Is(err, sensor.ErrRange) {
+		t.Errorf("above 121,557 lx: %v", err)
+	}
+}
