@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
-// Opts configures a Dev.
+// Opts is the older, periph-typed configuration of the count mode, kept for callers of New.
+// Options (NewWithOptions) is the configuration of every mode.
 type Opts struct {
 	// Edge is the edge counted: gpio.RisingEdge, gpio.FallingEdge or gpio.BothEdges.
 	Edge gpio.Edge
@@ -36,8 +38,8 @@ type Opts struct {
 	Poll time.Duration
 }
 
-// DefaultOpts suits a loop detector card with an open-collector output: falling edge with pull-up,
-// 20 ms debounce, at most 10 vehicles a second.
+// DefaultOpts is the count mode of an open-collector output: falling edge with pull-up, 20 ms
+// debounce, at most 10 pulses a second.
 var DefaultOpts = Opts{
 	Edge:     gpio.FallingEdge,
 	Pull:     gpio.PullUp,
@@ -47,42 +49,62 @@ var DefaultOpts = Opts{
 	Poll:     100 * time.Millisecond,
 }
 
-// Stats are the edge loop's counters since New. All are monotonic except MinInterval.
+// Stats are the edge loops' counters since New. All are monotonic except MinInterval.
 type Stats struct {
-	Edges    uint64 // Edges WaitForEdge reported.
-	Counted  uint64 // Edges counted as pulses.
-	Bounced  uint64 // Edges dropped by the debounce.
-	Queued   uint64 // Edges already pending when the loop re-armed: see "Missed edges" in the doc.
-	OverRate uint64 // Edges closer than 1/Opts.MaxRate to the previous edge.
-	// MinInterval is the shortest time seen between two edges; 0 before the second edge.
+	Edges   uint64 // Edges the pins reported.
+	Counted uint64 // Vehicles (presence, speed-trap: upstream loop; axle), or pulses (count).
+	Bounced uint64 // Edges dropped: debounce (axle, count), or a level reported twice (presence).
+	// Rejected is presence runs shorter than MinOn (presence, speed-trap).
+	Rejected uint64
+	// Matched and Unmatched are speed-trap vehicles paired across the loops, and actuations seen
+	// on one loop only.
+	Matched, Unmatched uint64
+	Queued             uint64 // Edges already pending when a loop re-armed: see "Edge timing" in the doc.
+	OverRate           uint64 // Edges closer than 1/Opts.MaxRate to the previous one on their line.
+	// MinInterval is the shortest time seen between two edges of one line; 0 before the second.
 	MinInterval time.Duration
 }
 
-// now is the clock seam for edge timestamps and rates.
-var now = time.Now
-
-// Dev counts pulses on one pin.
-type Dev struct {
-	pin     gpio.PinIn
-	opts    Opts
-	name    string
-	chans   []sensor.Channel
-	minGap  time.Duration // 1/MaxRate, 0 when disabled.
-	stop    atomic.Bool
-	done    chan struct{}
-	started time.Time
-
-	// Written by the edge goroutine, read by Sample and Stats.
-	edges, counted, bounced, queued, overRate atomic.Uint64
-	minInterval                               atomic.Int64 // Nanoseconds, 0 unknown.
-
-	// Sample's state: Sample is called from one goroutine at a time (sensor.Sensor).
-	lastCount uint64
-	lastAt    time.Time
+// Edge is an edge as a TimedPin reports it: when it happened and the line's level after it.
+type Edge struct {
+	At    time.Time
+	Level gpio.Level
 }
 
-// New configures pin as an input with opts.Pull and opts.Edge and starts counting. The driver does
-// not own the pin: Halt stops edge detection but leaves the pin configured as input.
+// TimedPin is a pin that knows when each edge happened, such as a GPIO character-device line
+// whose kernel event timestamps are kept, or an emulator replaying a timeline
+// (drivers/pulse/pulsesim). The driver uses its times and levels instead of stamping edges with
+// its own clock and reading the level after each.
+type TimedPin interface {
+	gpio.PinIn
+	// WaitForTimedEdge is WaitForEdge returning the edge.
+	WaitForTimedEdge(timeout time.Duration) (Edge, bool)
+}
+
+// now is the clock seam for edge timestamps.
+var now = time.Now
+
+// Dev is a vehicle detector (or pulse counter) on one or two pins.
+type Dev struct {
+	pins  []gpio.PinIn
+	cfg   config
+	name  string
+	chans []sensor.Channel
+	epoch time.Time
+	stop  atomic.Bool
+	wg    sync.WaitGroup
+	done  chan struct{}
+
+	mu sync.Mutex
+	m  *machine // mu must be held.
+
+	// Written by the edge goroutines.
+	edges, queued, overRate atomic.Uint64
+	minInterval             atomic.Int64 // Nanoseconds, 0 unknown.
+}
+
+// New starts a pulse counter (ModeCount) on pin configured with opts (DefaultOpts when nil).
+// It is the older constructor; NewWithOptions covers every mode.
 func New(pin gpio.PinIn, opts *Opts) (*Dev, error) {
 	if pin == nil {
 		return nil, errors.New("pulse: nil pin")
@@ -102,71 +124,120 @@ func New(pin gpio.PinIn, opts *Opts) (*Dev, error) {
 	if o.Poll <= 0 {
 		return nil, fmt.Errorf("pulse: Poll %s must be positive, e.g. 100ms", o.Poll)
 	}
-	if err := pin.In(o.Pull, o.Edge); err != nil {
-		return nil, fmt.Errorf("pulse: configure %s: %w: %w", pin, sensor.ErrBus, err)
+	c := config{mode: ModeCount, pull: o.Pull, edge: o.Edge, debounce: o.Debounce, rate: o.Rate,
+		reArm: o.ReArm, poll: o.Poll}
+	if o.MaxRate > 0 {
+		c.minGap = o.MaxRate.Period()
+	}
+	return startDev([]gpio.PinIn{pin}, c)
+}
+
+// NewWithOptions validates o (DefaultOptions when nil), configures the pins and starts the
+// detector. pins holds one line, or two for the speed trap (upstream first). The driver does not
+// own the pins: Halt stops edge detection but leaves them configured as inputs.
+func NewWithOptions(pins []gpio.PinIn, o *Options) (*Dev, error) {
+	if o == nil {
+		o = &DefaultOptions
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if want := o.Mode.pinCount(); len(pins) != want {
+		return nil, fmt.Errorf("pulse: mode %s reads %d line(s), got %d", o.Mode, want, len(pins))
+	}
+	for _, p := range pins {
+		if p == nil {
+			return nil, errors.New("pulse: nil pin")
+		}
+	}
+	return startDev(pins, o.config())
+}
+
+func startDev(pins []gpio.PinIn, c config) (*Dev, error) {
+	for _, p := range pins {
+		if err := p.In(c.pull, c.edge); err != nil {
+			return nil, fmt.Errorf("pulse: configure %s: %w: %w", p, sensor.ErrBus, err)
+		}
 	}
 	d := &Dev{
-		pin:   pin,
-		opts:  o,
-		name:  "pulse(" + pin.String() + ")",
-		chans: []sensor.Channel{{Name: "count", Unit: "count"}},
+		pins:  pins,
+		cfg:   c,
+		chans: channelsFor(c.mode, c.rate),
+		m:     newMachine(&c),
 		done:  make(chan struct{}),
 	}
-	if o.Rate {
-		// RFC 8798 registers "1/min", events per minute.
-		d.chans = append(d.chans, sensor.Channel{Name: "rate", Unit: "1/min"})
+	d.name = "pulse(" + pins[0].String()
+	for _, p := range pins[1:] {
+		d.name += "," + p.String()
 	}
-	if o.MaxRate > 0 {
-		d.minGap = o.MaxRate.Period()
+	d.name += ")"
+	d.epoch = now()
+	if c.mode == ModePresence || c.mode == ModeSpeedTrap {
+		for i, p := range pins {
+			d.m.loops[i].start(0, d.active(p.Read()))
+		}
 	}
-	d.started = now()
-	d.lastAt = d.started
-	go d.run()
+	d.wg.Add(len(pins))
+	for i := range pins {
+		go d.run(i)
+	}
+	go func() { d.wg.Wait(); close(d.done) }()
 	return d, nil
 }
 
 // String implements sensor.Sensor.
 func (d *Dev) String() string { return d.name }
 
-// Channels implements sensor.Sensor: "count", and "rate" when Opts.Rate.
+// Channels implements sensor.Sensor; they depend on the mode (see the package doc).
 func (d *Dev) Channels() []sensor.Channel { return d.chans }
 
 var errShortDst = errors.New("pulse: dst shorter than Channels()")
 
-// Sample implements sensor.Sensor: the pulses counted since the previous Sample (since New for the
-// first) and, with Opts.Rate, that count per minute over the same interval measured with at.
-// It never blocks on the edge goroutine and does not allocate.
+// Sample implements sensor.Sensor: the aggregates of the interval since the previous Sample (since
+// New for the first), closed at at. It never waits for the edge goroutines beyond the short
+// critical section they hold per edge, and does not allocate.
 func (d *Dev) Sample(at time.Time, dst []float64) error {
 	if len(dst) < len(d.chans) {
 		return errShortDst
 	}
-	c := d.counted.Load()
-	n := c - d.lastCount
-	d.lastCount = c
-	dst[0] = float64(n)
-	if d.opts.Rate {
-		dst[1] = 0
-		if el := at.Sub(d.lastAt); el > 0 {
-			dst[1] = float64(n) / el.Minutes()
-		}
-	}
-	d.lastAt = at
+	d.mu.Lock()
+	d.m.sample(at.Sub(d.epoch), dst[:len(d.chans)])
+	d.mu.Unlock()
 	return nil
 }
 
-// Count returns the pulses counted since New.
-func (d *Dev) Count() uint64 { return d.counted.Load() }
+// Count returns the vehicles (or pulses in the count mode) counted since New.
+func (d *Dev) Count() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.countLocked()
+}
 
-// Stats returns the edge loop's counters. Edges is read last: the loop counts an edge there after its
-// other effects, so Counted+Bounced never exceeds Edges in a snapshot.
-func (d *Dev) Stats() Stats {
-	s := Stats{
-		Counted:     d.counted.Load(),
-		Bounced:     d.bounced.Load(),
-		Queued:      d.queued.Load(),
-		OverRate:    d.overRate.Load(),
-		MinInterval: time.Duration(d.minInterval.Load()),
+func (d *Dev) countLocked() uint64 {
+	if d.cfg.mode == ModeCount || d.cfg.mode == ModeAxle {
+		if d.cfg.mode == ModeAxle {
+			return d.m.axles.vehiclesTotal
+		}
+		return d.m.axles.total
 	}
+	return d.m.lanes[0].vehicles
+}
+
+// Stats returns the edge loops' counters. Edges is read last: a goroutine counts an edge there
+// after its other effects, so a snapshot never shows the effects of an edge it does not count.
+func (d *Dev) Stats() Stats {
+	d.mu.Lock()
+	s := Stats{
+		Counted:   d.countLocked(),
+		Bounced:   d.m.axles.bounced + d.m.lanes[0].dups + d.m.lanes[1].dups,
+		Rejected:  d.m.lanes[0].rejected + d.m.lanes[1].rejected,
+		Matched:   d.m.trap.totalPairs,
+		Unmatched: d.m.trap.totalUnm,
+	}
+	d.mu.Unlock()
+	s.Queued = d.queued.Load()
+	s.OverRate = d.overRate.Load()
+	s.MinInterval = time.Duration(d.minInterval.Load())
 	s.Edges = d.edges.Load()
 	return s
 }
@@ -180,13 +251,18 @@ func (d *Dev) MaxObservedRate() physic.Frequency {
 	return physic.Frequency(math.Round(float64(physic.Hertz) * float64(time.Second) / float64(mi)))
 }
 
-// Halt implements sensor.Sensor: it stops the edge goroutine and waits for it. It calls the pin's
-// Halt, which interrupts a pending WaitForEdge on gpioioctl; other backends return within
-// Opts.Poll.
+// Halt implements sensor.Sensor: it stops the edge goroutines and waits for them. It calls each
+// pin's Halt, which interrupts a pending WaitForEdge on gpioioctl; other backends return within
+// the poll period (Opts.Poll, 100 ms).
 func (d *Dev) Halt() error {
 	d.stop.Store(true)
-	err := d.pin.Halt()
-	limit := d.opts.Poll + time.Second
+	var errs []error
+	for _, p := range d.pins {
+		if err := p.Halt(); err != nil {
+			errs = append(errs, fmt.Errorf("pulse: halt %s: %w: %w", p, sensor.ErrBus, err))
+		}
+	}
+	limit := d.cfg.poll + time.Second
 	t := time.NewTimer(limit)
 	defer t.Stop()
 	select {
@@ -194,19 +270,33 @@ func (d *Dev) Halt() error {
 	case <-t.C:
 		return fmt.Errorf("pulse: halt: edge loop still running after %s: %w", limit, sensor.ErrTimeout)
 	}
-	if err != nil {
-		return fmt.Errorf("pulse: halt %s: %w: %w", d.pin, sensor.ErrBus, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// run is the edge goroutine. It is the only writer of the counters.
-func (d *Dev) run() {
-	defer close(d.done)
-	var s edgeState
+func (d *Dev) active(l gpio.Level) bool { return l == gpio.Level(!d.cfg.activeLow) }
+
+// run is line i's edge goroutine.
+func (d *Dev) run(i int) {
+	defer d.wg.Done()
+	pin := d.pins[i]
+	timed, _ := pin.(TimedPin)
+	levels := d.cfg.mode == ModePresence || d.cfg.mode == ModeSpeedTrap
+	var prev time.Time
 	for !d.stop.Load() {
 		armed := now()
-		if !d.pin.WaitForEdge(d.opts.Poll) {
+		var e Edge
+		var ok bool
+		if timed != nil {
+			e, ok = timed.WaitForTimedEdge(d.cfg.poll)
+		} else if ok = pin.WaitForEdge(d.cfg.poll); ok {
+			// periph's WaitForEdge returns no timestamp and no level: stamp the edge now and read
+			// the level after it (see "Edge timing" in the package doc).
+			e.At = now()
+			if levels {
+				e.Level = pin.Read()
+			}
+		}
+		if !ok {
 			continue
 		}
 		if d.stop.Load() {
@@ -214,42 +304,32 @@ func (d *Dev) run() {
 			// might not.
 			return
 		}
-		d.edge(&s, now(), armed)
+		if timed == nil && e.At.Sub(armed) <= d.cfg.reArm {
+			d.queued.Add(1)
+		}
+		if !prev.IsZero() {
+			gap := e.At.Sub(prev)
+			if mi := d.minInterval.Load(); mi == 0 || int64(gap) < mi {
+				d.minInterval.Store(max(int64(gap), 1))
+			}
+			if d.cfg.minGap > 0 && gap < d.cfg.minGap {
+				d.overRate.Add(1)
+			}
+		}
+		prev = e.At
+		t := e.At.Sub(d.epoch)
+		d.mu.Lock()
+		if levels {
+			if d.m.level(i, t, d.active(e.Level)) {
+				d.m.lanes[i].dups++
+			}
+		} else {
+			d.m.pulse(t)
+		}
+		d.mu.Unlock()
 		// Counted after the edge's other effects: a reader that sees Edges == n sees all of edge n.
 		d.edges.Add(1)
 	}
-}
-
-// edgeState is what the edge goroutine remembers between edges.
-type edgeState struct {
-	prev, last    time.Time // previous edge, last counted edge
-	seen, counted bool      // whether there has been an edge, a counted edge
-}
-
-// edge classifies one edge at t, the loop having re-armed at armed.
-func (d *Dev) edge(s *edgeState, t, armed time.Time) {
-	queued := t.Sub(armed) <= d.opts.ReArm
-	if s.seen {
-		gap := t.Sub(s.prev)
-		if mi := d.minInterval.Load(); mi == 0 || int64(gap) < mi {
-			d.minInterval.Store(max(int64(gap), 1))
-		}
-		if d.minGap > 0 && gap < d.minGap {
-			d.overRate.Add(1)
-		}
-	}
-	s.prev, s.seen = t, true
-	if s.counted && t.Sub(s.last) < d.opts.Debounce {
-		d.bounced.Add(1)
-		return
-	}
-	if queued {
-		// Only counted edges matter: a queued bounce is harmless, a queued pulse means the loop
-		// was late and its timestamp is unreliable.
-		d.queued.Add(1)
-	}
-	s.last, s.counted = t, true
-	d.counted.Add(1)
 }
 
 var _ sensor.Sensor = (*Dev)(nil)
