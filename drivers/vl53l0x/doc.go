@@ -59,6 +59,36 @@
 // Opts.InvalidAfter of those (a fogged or dirty cover) is sensor.ErrRange. Opts.Timeout bounds the
 // whole measurement, the wait for the start bit included.
 //
+// Range statuses (device status in RESULT_RANGE_STATUS bits 6:3, and the range status ST's
+// VL53L0X_get_pal_range_status makes of it, named by VL53L0X_GetRangeStatusString):
+//
+//	device 11 (range complete)              -> 0 Range Valid      distance
+//	device 1, 2, 3 (VCSEL, watchdog, VHV)   -> 5 Hardware Fail    sensor.ErrRange (a fault)
+//	device 4 (MSRC no target), 6, 9 (phase) -> 2 Signal / 4 Phase no target: Options.NoTarget, or ErrNoData
+//	device 8 (TCC), 10 (MinClip)            -> 3 Min Range Fail   target too close: sensor.ErrNoData
+//	device 0, 5, 7, 12-15                   -> none / sigma       no valid range this time: ErrNoData,
+//	                                                              and Options.InvalidAfter in a row ErrRange
+//
+// Too close is not a fault: something on the cover or right over it (a tyre on a ground sensor) is
+// nearer than the part ranges. It is sensor.ErrNoData however long it lasts, does not count towards
+// InvalidAfter, and the occupancy keeps its state until a distance comes.
+//
+// # Options
+//
+// sensors[].options, defaults in DefaultOptions (the same as DefaultOpts), distances in metres:
+//
+//	occupied_below: 0.8   # a distance below it occupies the bay
+//	free_above: 1.2       # a distance above it frees it; between the two the state holds
+//	confirm: 2            # samples in a row beyond the band's far side that change the state
+//	no_target: 2          # the distance an empty view stands for; 0 = sensor.ErrNoData instead
+//	stuck_after: 10       # identical result blocks in a row that are ErrStuck; 0 = off
+//	invalid_after: 30     # invalid ranges in a row that are ErrRange (dirty cover); 0 = off
+//	timeout: 100ms        # one measurement, at least 5ms
+//	io_2v8: true          # 2.8 V I/O pads (most breakout boards)
+//
+// Channels: distance (m) of this Sample's measurement; occupied (/), 1 or 0, the hysteresis state
+// after it.
+//
 // # Quirks
 //
 // With no target in range the chip reports 8190 or 8191 mm, or a range status of signal or phase

@@ -265,7 +265,7 @@ var (
 	errNoTarget   = fmt.Errorf("vl53l0x: no target in range: %w", sensor.ErrNoData)
 	errTimeout    = fmt.Errorf("vl53l0x: measurement not ready in time: %w", sensor.ErrTimeout)
 	errStuck      = fmt.Errorf("vl53l0x: identical result block repeated: %w", sensor.ErrStuck)
-	errTooClose   = fmt.Errorf("vl53l0x: target below minimum range: %w", sensor.ErrRange)
+	errTooClose   = fmt.Errorf("vl53l0x: target too close, below the minimum range (ST range status 3, min range fail): %w", sensor.ErrNoData)
 	errHardware   = fmt.Errorf("vl53l0x: chip reports a hardware or VCSEL failure: %w", sensor.ErrRange)
 	errInvalid    = fmt.Errorf("vl53l0x: no valid range this time (range status other than 11): %w", sensor.ErrNoData)
 	errRangeError = fmt.Errorf("vl53l0x: interrupt status reports a range error: %w", sensor.ErrNoData)
@@ -360,7 +360,12 @@ func (d *Dev) Measure() (physic.Distance, error) {
 		return 0, errHardware
 	case 4, 6, 9: // Signal fail, phase out of bounds: nothing to range.
 		noTarget = true
-	case 8, 10: // Range below the minimum (target touching the cover).
+	case 8, 10:
+		// TCC and MinClip: ST's VL53L0X_get_pal_range_status reports both as range status 3, "Min
+		// Range Fail" (VL53L0X_GetRangeStatusString): the target is nearer than the part can range
+		// (something on the cover, a tyre over a ground sensor). No distance, but the part works:
+		// no data, not a fault, and not counted towards InvalidAfter (a run of it is not a dirty
+		// cover). The occupancy holds its state.
 		return 0, errTooClose
 	default:
 		// 0 (no update), 5 (SNR), 7 (sigma), 12-15 (algorithm under/overflow, range ignore

@@ -203,7 +203,7 @@ func TestNoTargetNoData(t *testing.T) {
 		measureOps(valid, 8191, 1), // No target.
 		measureOps(4<<3, 0, 2),     // Signal fail.
 		measureOps(valid, 2500, 3), // Beyond the 2 m maximum, not a no-target code.
-		measureOps(8<<3, 10, 4),    // Minimum range fail.
+		measureOps(8<<3, 10, 4),    // Minimum range fail (TCC): too close, no data.
 		measureOps(1<<3, 100, 5),   // VCSEL continuity failure.
 		measureOps(0<<3, 4, 6),     // No update: 4 mm is not a distance.
 		measureOps(7<<3, 600, 7),   // Sigma fail.
@@ -214,7 +214,7 @@ func TestNoTargetNoData(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := make([]float64, 2)
-	for i, want := range []error{sensor.ErrNoData, sensor.ErrNoData, sensor.ErrRange, sensor.ErrRange, sensor.ErrRange,
+	for i, want := range []error{sensor.ErrNoData, sensor.ErrNoData, sensor.ErrRange, sensor.ErrNoData, sensor.ErrRange,
 		sensor.ErrNoData, sensor.ErrNoData, sensor.ErrNoData} {
 		if err := d.Sample(time.Time{}, dst); !errors.Is(err, want) {
 			t.Errorf("sample %d: %v, want %v", i, err, want)
@@ -451,6 +451,44 @@ func TestInvalidRun(t *testing.T) {
 		if err := d.Sample(time.Time{}, dst); sensor.Kind(err) != want && !(want == nil && err == nil) {
 			t.Errorf("measurement %d: %v, want %v", i, err, want)
 		}
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTooCloseIsNoData: device range statuses 8 (TCC) and 10 (MinClip) are what ST's
+// VL53L0X_get_pal_range_status reports as range status 3, "Min Range Fail" (VL53L0X_GetRangeStatusString):
+// a target nearer than the part ranges. That is no data, not a fault: never ErrRange, however long it
+// lasts (not counted towards InvalidAfter), and the occupancy holds.
+func TestTooCloseIsNoData(t *testing.T) {
+	o := DefaultOptions
+	o.InvalidAfter, o.Confirm = 3, 1
+	ops := script(initOps(), measureOps(valid, 300, 1)) // occupied
+	for i := range 6 {
+		ops = append(ops, measureOps(byte(8+2*(i%2))<<3, 0, byte(2+i))...) // statuses 8, 10, 8, ...
+	}
+	ops = append(ops, measureOps(5<<3, 600, 9)...) // SNR: invalid, the first of a run
+	bus := &i2ctest.Playback{Ops: ops}
+	d, err := NewWithOptions(bus, addr, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float64, 2)
+	if err := d.Sample(time.Time{}, dst); err != nil || dst[1] != 1 {
+		t.Fatalf("first: %v %v", dst, err)
+	}
+	for i := range 6 {
+		err := d.Sample(time.Time{}, dst)
+		if !errors.Is(err, sensor.ErrNoData) || sensor.Kind(err) != sensor.ErrNoData {
+			t.Errorf("too close %d: %v, want ErrNoData", i, err)
+		}
+	}
+	if !d.Occupied() {
+		t.Error("occupancy changed on no data")
+	}
+	if err := d.Sample(time.Time{}, dst); !errors.Is(err, sensor.ErrNoData) {
+		t.Errorf("one invalid after the too-close run: %v, want ErrNoData (the run of 3 starts here)", err)
 	}
 	if err := bus.Close(); err != nil {
 		t.Fatal(err)

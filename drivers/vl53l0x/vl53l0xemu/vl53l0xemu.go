@@ -23,6 +23,7 @@ type Emu struct {
 	regs     [256]byte
 	dist     physic.Distance
 	noTarget bool
+	tooClose bool
 	frozen   bool
 	ready    int // Polls of RESULT_INTERRUPT_STATUS before the measurement is ready.
 	pending  int // Polls left for the running measurement; -1 when none runs.
@@ -48,14 +49,22 @@ func New(addr uint16) *Emu {
 // SetDistance sets the distance the next measurements report, rounded to millimetres.
 func (e *Emu) SetDistance(d physic.Distance) {
 	e.mu.Lock()
-	e.dist, e.noTarget = d, false
+	e.dist, e.noTarget, e.tooClose = d, false, false
+	e.mu.Unlock()
+}
+
+// SetTooClose makes measurements report a target nearer than the part ranges: device range status
+// 10 (MinClip; ST's range status 3, "Min Range Fail") and 0 mm.
+func (e *Emu) SetTooClose() {
+	e.mu.Lock()
+	e.tooClose, e.noTarget = true, false
 	e.mu.Unlock()
 }
 
 // SetNoTarget makes measurements report no target: range status 4 (signal fail) and 8190 mm.
 func (e *Emu) SetNoTarget() {
 	e.mu.Lock()
-	e.noTarget = true
+	e.noTarget, e.tooClose = true, false
 	e.mu.Unlock()
 }
 
@@ -155,6 +164,8 @@ func (e *Emu) measure() {
 	status, mm := byte(11<<3), uint16(0)
 	if e.noTarget || e.dist < 0 {
 		status, mm = 4<<3, 8190
+	} else if e.tooClose {
+		status = 10 << 3
 	} else {
 		m := (e.dist + physic.MilliMetre/2) / physic.MilliMetre
 		mm = uint16(min(m, 8190))

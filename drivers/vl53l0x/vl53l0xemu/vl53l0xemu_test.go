@@ -70,3 +70,33 @@ func TestNACK(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTooCloseThroughEmulator: a target closer than the part ranges is no data, for as long as it
+// lasts, and the bay keeps its state; the next real distance is reported.
+func TestTooCloseThroughEmulator(t *testing.T) {
+	e := vl53l0xemu.New(0x29)
+	o := vl53l0x.DefaultOptions
+	o.Confirm, o.InvalidAfter = 1, 2
+	d, err := vl53l0x.NewWithOptions(e, 0x29, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float64, 2)
+	e.SetDistance(300 * physic.MilliMetre)
+	if err := d.Sample(time.Time{}, dst); err != nil || dst[1] != 1 {
+		t.Fatalf("parked: %v %v", dst, err)
+	}
+	e.SetTooClose()
+	for i := range 5 {
+		if err := d.Sample(time.Time{}, dst); sensor.Kind(err) != sensor.ErrNoData {
+			t.Fatalf("too close %d: %v, want ErrNoData", i, err)
+		}
+	}
+	if !d.Occupied() {
+		t.Error("occupancy changed without data")
+	}
+	e.SetDistance(1500 * physic.MilliMetre)
+	if err := d.Sample(time.Time{}, dst); err != nil || dst[0] != 1.5 || dst[1] != 0 {
+		t.Fatalf("left: %v %v", dst, err)
+	}
+}
