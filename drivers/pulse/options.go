@@ -111,11 +111,6 @@ func (o *Options) Validate() error {
 			bad(f.key, "%s is out of range; valid: 0s to %s", f.d, maxDuration)
 		}
 	}
-	if o.Axle.Gap <= 0 || o.Axle.Gap > maxDuration {
-		bad("axle.gap", "%s is out of range; valid: above 0s, up to %s", o.Axle.Gap, maxDuration)
-	} else if o.Mode == ModeAxle && o.Axle.Gap <= o.Debounce {
-		bad("axle.gap", "%s must be longer than debounce (%s)", o.Axle.Gap, o.Debounce)
-	}
 	t := &o.Trap
 	if t.Spacing < 0 || t.Spacing > 100 {
 		bad("trap.spacing", "%g m is out of range; valid: above 0 up to 100 m", t.Spacing)
@@ -132,6 +127,11 @@ func (o *Options) Validate() error {
 		bad("trap.min_speed", "%g m/s is out of range; valid: above 0 up to %g m/s", t.MinSpeed, maxSpeedLimit)
 	} else if t.MaxSpeed > 0 && t.MinSpeed >= t.MaxSpeed {
 		bad("trap.min_speed", "%g m/s must be below trap.max_speed (%g m/s)", t.MinSpeed, t.MaxSpeed)
+	}
+	if o.Axle.Gap <= 0 || o.Axle.Gap > maxDuration {
+		bad("axle.gap", "%s is out of range; valid: above 0s, up to %s", o.Axle.Gap, maxDuration)
+	} else if o.Mode == ModeAxle && o.Axle.Gap <= o.Debounce {
+		bad("axle.gap", "%s must be longer than debounce (%s)", o.Axle.Gap, o.Debounce)
 	}
 	return errors.Join(errs...)
 }
