@@ -91,8 +91,8 @@ type Opts struct {
 // rate of 128 SPS.
 var DefaultOpts = Opts{Mux: AIN0, Gain: FS4096, Rate: SPS128}
 
-// Dev is an ADS1115 on an I²C bus that reports one voltage. Its methods follow sensor.Sensor's call
-// order.
+// Dev is an ADS1115 on an I²C bus that reports one voltage, scaled to a value in any unit when
+// opened with NewWithOptions (kind analog). Its methods follow sensor.Sensor's call order.
 type Dev struct {
 	d        i2c.Dev
 	name     string
@@ -105,6 +105,9 @@ type Dev struct {
 	buf      [2]byte
 	last     int16
 	same     int
+	// value = volts·scale + offset; outside min..max is ErrRange unless both are 0.
+	scale, offset float64
+	min, max      float64
 }
 
 // New opens the ADS1115 at addr (0x48..0x4B) converting the input opts selects. It reads the config
@@ -119,7 +122,14 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	}
 	d.name = fmt.Sprintf("ads1115(%s@%#x)", bus, addr)
 	d.channels = []sensor.Channel{{Name: "voltage", Unit: "V"}}
+	d.scale = 1
 	return d, nil
+}
+
+// conversionWait is how long a single-shot conversion at r takes at most: 1/DR plus the ±10 %
+// oscillator tolerance (electrical characteristics).
+func conversionWait(r DataRate) time.Duration {
+	return time.Second / time.Duration(rates[r]) * 11 / 10
 }
 
 func newDev(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
@@ -135,9 +145,8 @@ func newDev(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	d := &Dev{d: i2c.Dev{Bus: bus, Addr: addr}, opts: *opts}
 	cfg := Config(opts)
 	d.start = [3]byte{regConfig, byte(cfg >> 8), byte(cfg)}
-	// 1/DR plus the ±10 % oscillator tolerance.
 	period := time.Second / time.Duration(rates[opts.Rate])
-	d.wait = period * 11 / 10
+	d.wait = conversionWait(opts.Rate)
 	d.poll = max(period/10, 100*time.Microsecond)
 	d.reg[0] = regConfig
 	if err := d.d.Tx(d.reg[:], d.buf[:]); err != nil {
@@ -156,16 +165,21 @@ func Config(opts *Opts) uint16 {
 // String implements sensor.Sensor.
 func (d *Dev) String() string { return d.name }
 
-// Channels implements sensor.Sensor: voltage in V.
+// Channels implements sensor.Sensor: "voltage" in V from New, the configured name and unit from
+// NewWithOptions.
 func (d *Dev) Channels() []sensor.Channel { return d.channels }
 
-// Sample implements sensor.Sensor.
+// Sample implements sensor.Sensor: one conversion, scaled.
 func (d *Dev) Sample(_ time.Time, dst []float64) error {
 	code, err := d.convert()
 	if err != nil {
 		return err
 	}
-	dst[0] = Volts(code, d.opts.Gain)
+	v := Volts(code, d.opts.Gain)*d.scale + d.offset
+	if (d.min != 0 || d.max != 0) && (v < d.min || v > d.max) {
+		return errImplausible
+	}
+	dst[0] = v
 	return nil
 }
 
@@ -230,9 +244,10 @@ func (d *Dev) convert() (int16, error) {
 
 // Errors returned on hot paths are built once so a failing Sample does not allocate.
 var (
-	errTimeout = fmt.Errorf("ads1115: poll config: conversion not done after %d polls: %w", maxPolls, sensor.ErrTimeout)
-	errStuck   = fmt.Errorf("ads1115: read conversion: code unchanged: %w", sensor.ErrStuck)
-	errClipped = fmt.Errorf("ads1115: read conversion: input at or beyond full scale: %w", sensor.ErrRange)
+	errTimeout     = fmt.Errorf("ads1115: poll config: conversion not done after %d polls: %w", maxPolls, sensor.ErrTimeout)
+	errStuck       = fmt.Errorf("ads1115: read conversion: code unchanged: %w", sensor.ErrStuck)
+	errClipped     = fmt.Errorf("ads1115: read conversion: input at or beyond full scale: %w", sensor.ErrRange)
+	errImplausible = fmt.Errorf("ads1115: scaled value outside the configured min..max: %w", sensor.ErrRange)
 )
 
 func busErr(step string, err error) error {

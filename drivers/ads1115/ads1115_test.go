@@ -168,80 +168,14 @@ func TestSampleStuck(t *testing.T) {
 	}
 }
 
-func TestNoiseMeter(t *testing.T) {
-	noSleep(t)
-	// 0.6 V (4800 codes) is 30 dB, 1.6 V (12800) is 80 dB, 2.6 V (20800) is 130 dB with the default
-	// calibration; 0 V is an unplugged meter; 3.0 V (24000) is 150 dB, beyond the meter.
-	var ops []i2ctest.IO
-	for _, c := range []uint16{4800, 12800, 20800, 0, 24000} {
-		ops = append(ops, convOps(c)...)
-	}
-	bus := &i2ctest.Playback{Ops: append([]i2ctest.IO{probe}, ops...)}
-	m, err := NewNoiseMeter(bus, 0x48, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.String() != "noise-ads1115(playback@0x48)" {
-		t.Errorf("name %q", m)
-	}
-	if ch := m.Channels(); len(ch) != 1 || ch[0] != (sensor.Channel{Name: "noise", Unit: "dB"}) {
-		t.Fatalf("channels %v", ch)
-	}
-	dst := make([]float64, 1)
-	for _, want := range []float64{30, 80, 130} {
-		if err := m.Sample(time.Time{}, dst); err != nil {
-			t.Fatal(err)
-		}
-		if math.Abs(dst[0]-want) > 1e-9 {
-			t.Errorf("got %v dB, want %v", dst[0], want)
-		}
-	}
-	for _, name := range []string{"unplugged", "beyond 130 dB"} {
-		if err := m.Sample(time.Time{}, dst); !errors.Is(err, sensor.ErrRange) {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-	if err := bus.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := NewNoiseMeter(bus, 0x48, &NoiseOpts{ADC: DefaultOpts, LowDB: 30, VoltsAtLow: 1, HighDB: 130, VoltsAtHigh: 1}); err == nil {
-		t.Error("zero span accepted")
-	}
-}
-
-func TestNoiseMeterStuck(t *testing.T) {
-	noSleep(t)
-	var ops []i2ctest.IO
-	for range 20 {
-		ops = append(ops, convOps(12800)...)
-	}
-	m, err := NewNoiseMeter(&i2ctest.Playback{Ops: append([]i2ctest.IO{probe}, ops...)}, 0x48, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := make([]float64, 1)
-	for i := range 19 {
-		if err := m.Sample(time.Time{}, dst); err != nil {
-			t.Fatalf("sample %d: %v", i, err)
-		}
-	}
-	if err := m.Sample(time.Time{}, dst); !errors.Is(err, sensor.ErrStuck) {
-		t.Fatalf("20th identical: %v", err)
-	}
-}
-
 func TestSampleDoesNotAllocate(t *testing.T) {
 	noSleep(t)
 	var ops []i2ctest.IO
 	for i := range 202 {
 		ops = append(ops, convOps(12000+uint16(i))...)
 	}
-	bus := &i2ctest.Playback{Ops: append([]i2ctest.IO{probe, probe}, ops...)}
+	bus := &i2ctest.Playback{Ops: append([]i2ctest.IO{probe}, ops...)}
 	d, err := New(bus, 0x48, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := NewNoiseMeter(bus, 0x48, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,12 +187,5 @@ func TestSampleDoesNotAllocate(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Fatalf("Dev.Sample allocates %v times", n)
-	}
-	if n := testing.AllocsPerRun(100, func() {
-		if err := m.Sample(time.Time{}, dst); err != nil {
-			t.Fatal(err)
-		}
-	}); n != 0 {
-		t.Fatalf("NoiseMeter.Sample allocates %v times", n)
 	}
 }
