@@ -35,8 +35,33 @@
 // fields, and the driver reports sensor.ErrNoData. RMC status "V" (void) also invalidates the fix.
 //
 // GGA carries only the time of day; the date comes from RMC (ddmmyy, two-digit year: 80..99 is read
-// as 1980..1999, 00..79 as 2000..2079). Receivers with the GPS week rollover bug (1024 weeks) send
-// dates 19.7 years in the past; the driver does not correct them.
+// as 1980..1999, 00..79 as 2000..2079). A GGA whose time of day is more than 12 hours before the
+// last sentence's crossed midnight: the date advances by one day until the next RMC brings its own
+// (RMC 235959.00 on 311226, then GGA 000001.00, is 2027-01-01 00:00:01 UTC). Receivers with the GPS
+// week rollover bug (1024 weeks) send dates 19.7 years in the past; the driver does not correct them.
+//
+// Sentence layouts (NMEA 0183 v4.11, as gpsd's "NMEA Revealed" documents them):
+//
+//	GGA: time, lat, N/S, lon, E/W, quality, satellites, HDOP, altitude, M, geoid sep., M, DGPS age, station
+//	RMC: time, status A/V, lat, N/S, lon, E/W, speed kn, course, date ddmmyy, mag. var., E/W[, mode[, nav status]]
+//
+// # Options
+//
+// sensors[].options, defaults in DefaultOptions:
+//
+//	sentences: gga   # gga | rmc | both: which sentences make a fix
+//	max_age: 5s      # older sentences are a stale fix (sensor.ErrNoData)
+//
+// Channels per sentences:
+//
+//   - gga: lat, lon (lat/lon, degrees), altitude (m above mean sea level), fix_quality (/, GGA 0..8),
+//     satellites (count). The fix is the last GGA within max_age with quality above 0, unless a newer
+//     RMC says V (void).
+//   - rmc (receivers that send RMC only): lat, lon. The fix is the last RMC within max_age with
+//     status A. RMC has no altitude, quality or satellite count, so those channels do not exist.
+//   - both: the gga channels; a GGA and an RMC must each be within max_age and valid.
+//
+// Each Sample reports the latest fix (a position, not an interval aggregate).
 //
 // Many receivers start with a burst of text (boot banners, u-blox $GPTXT) and may emit binary
 // protocol frames (UBX) on the same port: bytes outside "$...\n" are counted as garbage and skipped.

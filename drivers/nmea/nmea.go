@@ -24,7 +24,17 @@ type Opts struct {
 	// HaltTimeout bounds how long Halt waits for the reader goroutine when the reader has no
 	// SetReadDeadline: the owner must close the port to end the goroutine (see Dev.Halt).
 	HaltTimeout time.Duration
+	// Sentences says which sentences make a fix: SentencesGGA (or empty), SentencesRMC or
+	// SentencesBoth; see Options.Sentences.
+	Sentences string
 }
+
+// Sentences values.
+const (
+	SentencesGGA  = "gga"
+	SentencesRMC  = "rmc"
+	SentencesBoth = "both"
+)
 
 // DefaultOpts suits a 1 Hz receiver at 9600 baud.
 var DefaultOpts = Opts{
@@ -56,6 +66,9 @@ type Dev struct {
 	fix     Fix       // Latest merged fix.
 	fixAt   time.Time // When the last GGA arrived, by now.
 	haveGGA bool
+	rmcAt   time.Time // When the last RMC arrived, by now.
+	haveRMC bool
+	rmcOK   bool // The last RMC's status was A.
 	stats   Stats
 	err     error // Why the reader stopped, nil while it runs.
 }
@@ -76,6 +89,13 @@ func New(r io.Reader, opts *Opts) (*Dev, error) {
 	}
 	if o.Poll <= 0 || o.HaltTimeout <= 0 {
 		return nil, fmt.Errorf("nmea: Poll %s and HaltTimeout %s must be positive", o.Poll, o.HaltTimeout)
+	}
+	switch o.Sentences {
+	case "":
+		o.Sentences = SentencesGGA
+	case SentencesGGA, SentencesRMC, SentencesBoth:
+	default:
+		return nil, fmt.Errorf("nmea: Sentences %q is not gga, rmc or both", o.Sentences)
 	}
 	name := o.Name
 	if name == "" {
@@ -98,8 +118,14 @@ var channels = []sensor.Channel{
 }
 
 // Channels implements sensor.Sensor: latitude and longitude in degrees (SenML "lat"/"lon"), altitude
-// above mean sea level in metres, GGA fix quality 0..8 and satellites in use.
-func (d *Dev) Channels() []sensor.Channel { return channels }
+// above mean sea level in metres, GGA fix quality 0..8 and satellites in use; with Sentences "rmc"
+// only lat and lon (RMC has no altitude, quality or satellite count).
+func (d *Dev) Channels() []sensor.Channel {
+	if d.opts.Sentences == SentencesRMC {
+		return channels[:2]
+	}
+	return channels
+}
 
 var (
 	errNoFix    = fmt.Errorf("nmea: no fix yet: %w", sensor.ErrNoData)
@@ -109,11 +135,20 @@ var (
 )
 
 // Sample implements sensor.Sensor. It reports the latest fix; sensor.ErrNoData when there is none
-// yet, the receiver says it is invalid (GGA quality 0, or a newer RMC with status V), or the last GGA
-// is older than Opts.MaxAge at `at`. Once the reader stopped on a port error every Sample returns
-// that error wrapped in sensor.ErrBus.
+// yet, the receiver says it is invalid, or it is older than Opts.MaxAge at `at`. Which sentences
+// count depends on Opts.Sentences:
+//
+//   - gga: a GGA within MaxAge with quality above 0, and no newer RMC with status V.
+//   - rmc: an RMC within MaxAge with status A; only lat and lon are reported.
+//   - both: a GGA and an RMC each within MaxAge, quality above 0 and status A.
+//
+// Once the reader stopped on a port error every Sample returns that error wrapped in sensor.ErrBus.
 func (d *Dev) Sample(at time.Time, dst []float64) error {
-	if len(dst) < len(channels) {
+	n := 5
+	if d.opts.Sentences == SentencesRMC {
+		n = 2
+	}
+	if len(dst) < n {
 		return errShortDst
 	}
 	d.mu.Lock()
@@ -121,17 +156,21 @@ func (d *Dev) Sample(at time.Time, dst []float64) error {
 	if d.err != nil {
 		return d.err
 	}
-	if !d.haveGGA {
+	gga, rmc := d.opts.Sentences != SentencesRMC, d.opts.Sentences != SentencesGGA
+	if (gga && !d.haveGGA) || (rmc && !d.haveRMC) {
 		return errNoFix
 	}
-	if d.fix.Quality == 0 || !d.fix.Valid {
+	if (gga && (d.fix.Quality == 0 || !d.fix.Valid)) || (rmc && !d.rmcOK) {
 		return errInvalid
 	}
-	if at.Sub(d.fixAt) > d.opts.MaxAge {
+	if (gga && at.Sub(d.fixAt) > d.opts.MaxAge) || (rmc && at.Sub(d.rmcAt) > d.opts.MaxAge) {
 		return errStale
 	}
 	dst[0] = d.fix.Lat
 	dst[1] = d.fix.Lon
+	if n == 2 {
+		return nil
+	}
 	dst[2] = float64(d.fix.Altitude) / 1e9
 	dst[3] = float64(d.fix.Quality)
 	dst[4] = float64(d.fix.Satellites)
@@ -232,6 +271,8 @@ func (d *Dev) sentence(b []byte, fix *Fix) {
 		fix.Valid = fix.Quality != 0
 	case TypeRMC:
 		d.stats.RMC++
+		d.haveRMC, d.rmcOK = true, fix.Valid
+		d.rmcAt = now()
 	default:
 		d.stats.Other++
 	}

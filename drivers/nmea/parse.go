@@ -56,7 +56,9 @@ type Fix struct {
 	GeoidSep physic.Distance
 	// TimeOfDay is the UTC time of the last sentence merged, since midnight.
 	TimeOfDay time.Duration
-	// Date is the UTC date at midnight from the last RMC; zero until one was seen.
+	// Date is the UTC date at midnight of TimeOfDay: from the last RMC, advanced by a day when a GGA
+	// (which has only the time of day) crosses midnight before the next RMC; zero until an RMC was
+	// seen.
 	Date time.Time
 	// Valid is RMC's status: true for "A" (active), false for "V" (void). Dev also sets it from each
 	// GGA's quality (non-zero is valid), GGA having no status field.
@@ -173,8 +175,15 @@ func parseGGA(fs *fields, f *Fix) error {
 		return errFields
 	}
 	var err error
+	old := f.TimeOfDay
 	if f.TimeOfDay, err = parseTime(fl[0], f.TimeOfDay); err != nil {
 		return err
+	}
+	// GGA carries the time of day only. A time more than 12 hours before the last one crossed
+	// midnight (235959 then 000001): the date moves on by a day until the next RMC brings its own.
+	// Smaller steps back are sentences out of order, not a new day.
+	if !f.Date.IsZero() && f.TimeOfDay < old-12*time.Hour {
+		f.Date = f.Date.AddDate(0, 0, 1)
 	}
 	if f.Lat, err = parseCoord(fl[1], fl[2], 2, 'N', 'S'); err != nil {
 		return err

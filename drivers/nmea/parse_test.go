@@ -351,3 +351,49 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestDateAfterMidnight: GGA has only the time of day (gpsd "NMEA Revealed", GGA field 1 hhmmss.ss;
+// NMEA 0183 v4.11 GGA), the date comes from RMC (field 9, ddmmyy). A GGA that crosses midnight
+// before the next RMC moves the date on: RMC 23:59:59.00 on 31 Dec 2026, then GGA 00:00:01.00 is
+// 2027-01-01 00:00:01 UTC, not 2026-12-31.
+func TestDateAfterMidnight(t *testing.T) {
+	pos := "4807.038,N,01131.000,E"
+	for _, c := range []struct {
+		name  string
+		lines []string
+		want  time.Time
+	}{
+		{"new year", []string{
+			sum("GPRMC,235959.00,A," + pos + ",0.0,0.0,311226,,,A"),
+			sum("GPGGA,000001.00," + pos + ",1,08,0.9,545.4,M,46.9,M,,"),
+		}, time.Date(2027, 1, 1, 0, 0, 1, 0, time.UTC)},
+		{"then the next RMC", []string{
+			sum("GPRMC,235959.00,A," + pos + ",0.0,0.0,311226,,,A"),
+			sum("GPGGA,000001.00," + pos + ",1,08,0.9,545.4,M,46.9,M,,"),
+			sum("GPGGA,000002.00," + pos + ",1,08,0.9,545.4,M,46.9,M,,"),
+			sum("GPRMC,000002.00,A," + pos + ",0.0,0.0,010127,,,A"),
+		}, time.Date(2027, 1, 1, 0, 0, 2, 0, time.UTC)},
+		{"leap day", []string{
+			sum("GPRMC,235959.50,A," + pos + ",0.0,0.0,280228,,,A"),
+			sum("GPGGA,000000.50," + pos + ",1,08,0.9,545.4,M,46.9,M,,"),
+		}, time.Date(2028, 2, 29, 0, 0, 0, 5e8, time.UTC)},
+		{"out of order is not a new day", []string{
+			sum("GPRMC,120000.00,A," + pos + ",0.0,0.0,311226,,,A"),
+			sum("GPGGA,115959.00," + pos + ",1,08,0.9,545.4,M,46.9,M,,"),
+		}, time.Date(2026, 12, 31, 11, 59, 59, 0, time.UTC)},
+		{"no RMC yet: no date", []string{
+			sum("GPGGA,235959.00," + pos + ",1,08,0.9,545.4,M,46.9,M,,"),
+			sum("GPGGA,000001.00," + pos + ",1,08,0.9,545.4,M,46.9,M,,"),
+		}, time.Time{}},
+	} {
+		var f Fix
+		for _, l := range c.lines {
+			if _, err := Parse([]byte(l), &f); err != nil {
+				t.Fatalf("%s: %q: %v", c.name, l, err)
+			}
+		}
+		if !f.UTC().Equal(c.want) {
+			t.Errorf("%s: %s, want %s", c.name, f.UTC(), c.want)
+		}
+	}
+}
