@@ -41,6 +41,20 @@ func (e *Emu) Set(ain int, volts float64) {
 	e.volts[ain] = volts
 }
 
+// SetPair puts volts across the input pair pos-neg: pos at volts, neg at 0 V; neg -1 is GND. With
+// ads1115.Options.Inputs and InputVolts it sets what a configured driver reads:
+//
+//	pos, neg := o.Inputs()
+//	e.SetPair(pos, neg, o.InputVolts(value)) // the driver reports value (V, m, mA, dB, ...)
+func (e *Emu) SetPair(pos, neg int, volts float64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.volts[pos] = volts
+	if neg >= 0 {
+		e.volts[neg] = 0
+	}
+}
+
 // Conversions returns how many single-shot conversions were started.
 func (e *Emu) Conversions() int {
 	e.mu.Lock()
