@@ -27,7 +27,7 @@ import (
 //   - [ITE] ITE Manual of Transportation Engineering Studies, 2nd ed. (2010), spot speed studies:
 //     the 85th-percentile speed is the speed at or below which 85 % of vehicles travel.
 
-func ms(x float64) time.Duration { return time.Duration(x * float64(time.Millisecond)) }
+func ms(x float64) time.Duration  { return time.Duration(x * float64(time.Millisecond)) }
 func sec(x float64) time.Duration { return time.Duration(x * float64(time.Second)) }
 
 func testMachine(t *testing.T, o Options) *machine {

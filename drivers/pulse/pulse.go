@@ -125,7 +125,7 @@ func New(pin gpio.PinIn, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("pulse: Poll %s must be positive, e.g. 100ms", o.Poll)
 	}
 	c := config{mode: ModeCount, pull: o.Pull, edge: o.Edge, debounce: o.Debounce, rate: o.Rate,
-		reArm: o.ReArm, poll: o.Poll}
+		reArm: o.ReArm, poll: o.Poll, activeLow: o.Edge == gpio.FallingEdge}
 	if o.MaxRate > 0 {
 		c.minGap = o.MaxRate.Period()
 	}
@@ -323,7 +323,8 @@ func (d *Dev) run(i int) {
 			if d.m.level(i, t, d.active(e.Level)) {
 				d.m.lanes[i].dups++
 			}
-		} else {
+		} else if timed == nil || d.cfg.edge == gpio.BothEdges || d.active(e.Level) {
+			// A TimedPin reports both edges; the pin was asked for the activating one only.
 			d.m.pulse(t)
 		}
 		d.mu.Unlock()
