@@ -79,7 +79,7 @@ func openNoise(bus i2c.Bus, addr uint16, adc Opts, meter Meter, cal float64, fas
 		slope:    (meter.HighDB - meter.LowDB) / (meter.HighVolts - meter.LowVolts),
 		cal:      cal,
 		channels: NoiseChannels,
-		levels:   NewLevels(meter.LowDB-meter.MarginDB+cal, meter.HighDB+meter.MarginDB+cal),
+		levels:   (&Options{Meter: meter, CalibrationDB: cal}).NewLevels(),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}

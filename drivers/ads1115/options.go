@@ -64,6 +64,11 @@ type Meter struct {
 	MarginDB float64 `yaml:"margin_db"`
 }
 
+// DB maps the meter's output voltage to dB with its linear calibration.
+func (m Meter) DB(volts float64) float64 {
+	return m.LowDB + (volts-m.LowVolts)*(m.HighDB-m.LowDB)/(m.HighVolts-m.LowVolts)
+}
+
 // SEN0232 is DFRobot's Gravity analog sound level meter (SEN0232): 0.6..2.6 V for 30..130 dBA,
 // 50 dB per volt (DFRobot wiki, SKU SEN0232).
 var SEN0232 = Meter{LowVolts: 0.6, LowDB: 30, HighVolts: 2.6, HighDB: 130, MarginDB: 3}
@@ -265,6 +270,14 @@ func (o *Options) InputVolts(value float64) float64 {
 	}
 	scale, offset := o.ScaleOffset()
 	return (value - offset) / scale
+}
+
+// NewLevels returns an empty aggregate with the histogram kind noise uses for o: the meter's range
+// plus margin, shifted by calibration_db. With InputVolts, an emulator and Meter.DB it lets the sim
+// board compute what Sample reports for a given sequence of fast levels.
+func (o *Options) NewLevels() *Levels {
+	m := &o.Meter
+	return NewLevels(m.LowDB-m.MarginDB+o.CalibrationDB, m.HighDB+m.MarginDB+o.CalibrationDB)
 }
 
 // Inputs returns the channel's positive and negative AIN number; negative is -1 for GND.

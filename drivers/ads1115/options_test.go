@@ -273,3 +273,15 @@ func TestNoiseInputVolts(t *testing.T) {
 	o.CalibrationDB = 2
 	near(t, "80 dB, +2", o.InputVolts(80), 1.56, 1e-12)
 }
+
+func TestMeterDB(t *testing.T) {
+	// SEN0232: 0.6 V is 30 dB, 2.6 V is 130 dB, 50 dB per volt: 1.6 V is 80 dB.
+	for v, want := range map[float64]float64{0.6: 30, 1.6: 80, 2.6: 130} {
+		near(t, "SEN0232.DB", SEN0232.DB(v), want, 1e-9)
+	}
+	o := DefaultOptions
+	o.CalibrationDB = 1
+	l := o.NewLevels()
+	l.Add(134) // 130 + 3 margin + 1 calibration: the top bin
+	near(t, "top bin", l.Exceeded(10), 134, 1e-9)
+}
