@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"sync"
 	"time"
 
@@ -14,208 +13,170 @@ import (
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
-// Unit is a speed unit the sensor can report in.
-type Unit uint8
-
-// Speed units, with the OPS243 command that selects each (UM-003-A, "Speed Output Units").
-const (
-	MetrePerSecond      Unit = iota // UM, factory default.
-	KilometrePerHour                // UK
-	MilePerHour                     // US
-	FootPerSecond                   // UF
-	CentimetrePerSecond             // UC
+// Time seams: tests replay report timelines exactly.
+var (
+	now   = time.Now
+	sleep = time.Sleep
 )
 
-// command returns the 2-character command selecting u.
-func (u Unit) command() string {
-	return [...]string{"UM", "UK", "US", "UF", "UC"}[u]
-}
+// poll is the read deadline step when the port has SetReadDeadline: Halt returns within it.
+const poll = 200 * time.Millisecond
 
-// speed converts v in unit u.
-func (u Unit) speed(v float64) physic.Speed {
-	f := [...]float64{
-		float64(physic.MetrePerSecond),
-		float64(physic.MetrePerSecond) / 3.6,
-		float64(physic.MilePerHour),
-		float64(physic.FootPerSecond),
-		float64(physic.MetrePerSecond) / 100,
-	}[u]
-	return physic.Speed(math.Round(v * f))
-}
+// haltTimeout bounds how long Halt waits when the port has no SetReadDeadline (see Dev.Halt).
+const haltTimeout = 2 * time.Second
 
-func (u Unit) String() string {
-	if u > CentimetrePerSecond {
-		return fmt.Sprintf("Unit(%d)", uint8(u))
-	}
-	return [...]string{"m/s", "km/h", "mph", "ft/s", "cm/s"}[u]
-}
-
-// Report selects which speed Sample returns when several arrived since the previous Sample.
-type Report uint8
-
-const (
-	// Max reports the speed with the largest magnitude, sign kept: the peak speed of a passing
-	// vehicle.
-	Max Report = iota
-	// Latest reports the last speed received.
-	Latest
-)
-
-// Opts configures a Dev.
-type Opts struct {
-	// Name says where the sensor sits, for String: "ttyACM0". Empty is "uart".
-	Name string
-	// Unit is the unit the sensor reports in. Plain numeric lines carry no unit.
-	Unit Unit
-	// Setup, when not nil, receives the setup commands at New: the unit command for Unit and Oj
-	// (JSON off) unless JSON is set. It is usually the same port as the reader.
-	Setup io.Writer
-	// JSON sends OJ instead of Oj during setup. The parser accepts both forms either way.
-	JSON bool
-	// Report picks the value Sample returns.
-	Report Report
-	// MaxSpeed bounds plausible speeds; larger magnitudes are counted as out of range and skipped.
-	// What the radar can measure depends on its sampling rate: at the factory 10 ksps the Doppler
-	// limit is about 31 m/s (112 km/h; faster targets alias to wrong, lower speeds, which no bound
-	// here can catch), and about 310 m/s at 100 ksps. The driver does not change the sampling rate:
-	// for roads faster than 110 km/h, set the radar's rate with OmniPreSense's tools first.
-	MaxSpeed physic.Speed
-	// Poll is the read deadline step when the reader has SetReadDeadline: Halt returns within it.
-	Poll time.Duration
-	// HaltTimeout bounds how long Halt waits when the reader has no SetReadDeadline (see Dev.Halt).
-	HaltTimeout time.Duration
-}
-
-// DefaultOpts matches the sensor's factory settings (m/s, plain numbers) and does not write to it.
-var DefaultOpts = Opts{
-	Unit:        MetrePerSecond,
-	Report:      Max,
-	MaxSpeed:    150 * physic.MetrePerSecond,
-	Poll:        200 * time.Millisecond,
-	HaltTimeout: 2 * time.Second,
-}
+// resyncEvery bounds how often the driver sends its settings again to a radar that lost them.
+const resyncEvery = 2 * time.Second
 
 // Stats counts the reader's lines since New.
 type Stats struct {
-	Speeds  uint64 // Speed reports accepted.
-	Ignored uint64 // JSON objects without a speed (command answers).
-	Garbage uint64 // Malformed or overlong lines.
-	Range   uint64 // Speeds beyond Opts.MaxSpeed.
+	Lines        uint64 // Lines read, of any kind.
+	Speeds       uint64 // Speed reports that passed the direction and speed filters.
+	Filtered     uint64 // Speed reports of the wrong direction, or outside min_speed..max_speed.
+	Vehicles     uint64 // Vehicles closed (counted in an interval).
+	Ignored      uint64 // JSON objects without a speed (command answers).
+	Garbage      uint64 // Malformed or overlong lines.
+	Unconfigured uint64 // Plain lines in JSON mode: the radar lost its settings; not used.
+	Resyncs      uint64 // Times the settings were sent again after such lines.
+	Overflow     uint64 // Vehicles beyond MaxVehicles in an interval, left out of its percentile.
 }
 
-// Dev is an OPS243-A radar on a UART.
+// Settings are what the radar answered when the driver read its settings back at New.
+type Settings struct {
+	Product    string  // from ??, e.g. "OPS243"; empty if the radar did not say.
+	Unit       Unit    // from U?
+	MinSpeed   float64 // from R?, in Unit; 0 no limit.
+	MaxSpeed   float64 // from R?, in Unit; 0 no limit.
+	Direction  string  // from R? when the radar reports it, as it printed it; else empty.
+	SampleRate int     // from ??, samples/s.
+}
+
+// Dev is an OPS243-A radar on a UART, configured at New, counting vehicles.
 type Dev struct {
+	port io.ReadWriter
 	rd   *serialread.Loop
-	opts Opts
+	opts Options
 	name string
+	unit Unit
+	json bool
+	dir  int     // +1 inbound only, -1 outbound only, 0 both
+	min  float64 // m/s
+	max  float64 // m/s, 0 no limit
+	gap  time.Duration
+	// setup is the write commands, sent at New and again when the radar lost them.
+	setup    []byte
+	answered chan struct{} // a command answer arrived (capacity 1)
 
 	mu sync.Mutex
 	// Protected by mu.
-	n                 int          // Speeds since the previous Sample.
-	max, latest, last physic.Speed // Since the previous Sample; last is the latest ever.
-	garbage, rng      uint64       // Stats.Garbage and Stats.Range at the previous Sample.
-	stats             Stats
-	err               error
+	stats      Stats
+	ans        answers
+	settings   Settings
+	configured bool      // New finished configuring: plain lines in JSON mode mean a reset
+	open       bool      // a vehicle is in the beam
+	peak       float64   // its fastest |speed|, m/s
+	last       time.Time // its latest report
+	iv         interval
+	ivLines    uint64 // lines since the previous Sample
+	ivGarbage  uint64 // of which garbage
+	lastResync time.Time
+	err        error
 }
 
-// maxLine is the longest line accepted; speed lines are under 20 bytes, JSON ones under 100.
-const maxLine = 160
+// maxLine is the longest line accepted; speed lines are under 60 bytes, JSON ones under 150.
+const maxLine = 200
 
-// New sends the setup commands to opts.Setup if set and starts reading speed reports from r. r is
-// the port the board opened; the driver never closes it. If r implements SetReadDeadline the reader
-// uses short deadlines so Halt can stop it.
-func New(r io.Reader, opts *Opts) (*Dev, error) {
-	if r == nil {
-		return nil, errors.New("ops243: nil reader")
+// New configures the OPS243 on port (the serial port the board opened, 19200 8N1 by default,
+// UM-003-A "UART Control"; the driver never closes it) as o says, reads the settings back, and
+// starts counting vehicles. name says where it sits, for String: "ttyACM0". A nil o is
+// DefaultOptions. An invalid o returns o.Validate's error. A radar that does not answer returns an
+// error wrapping sensor.ErrTimeout, one whose answers do not match the settings sensor.ErrFrame,
+// both naming the setting; a failed write sensor.ErrBus. After an error the reader goroutine may
+// remain blocked in Read until the board closes the port.
+func New(port io.ReadWriter, name string, o *Options) (*Dev, error) {
+	if port == nil {
+		return nil, errors.New("ops243: nil port")
 	}
-	o := DefaultOpts
-	if opts != nil {
-		o = *opts
+	if o == nil {
+		o = &DefaultOptions
 	}
-	if o.Unit > CentimetrePerSecond {
-		return nil, fmt.Errorf("ops243: unknown %s: use MetrePerSecond, KilometrePerHour, MilePerHour, FootPerSecond or CentimetrePerSecond", o.Unit)
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("ops243: %w", err)
 	}
-	if o.Report > Latest {
-		return nil, fmt.Errorf("ops243: unknown Report %d: use Max or Latest", o.Report)
-	}
-	if o.MaxSpeed <= 0 || o.Poll <= 0 || o.HaltTimeout <= 0 {
-		return nil, errors.New("ops243: MaxSpeed, Poll and HaltTimeout must be positive")
-	}
-	if o.Setup != nil {
-		// UM-003-A: unit first, then output format; commands take effect immediately.
-		jc := "Oj"
-		if o.JSON {
-			jc = "OJ"
-		}
-		for _, c := range []string{o.Unit.command(), jc} {
-			if _, err := io.WriteString(o.Setup, c+"\r\n"); err != nil {
-				return nil, fmt.Errorf("ops243: setup %s: %w: %w", c, sensor.ErrBus, err)
-			}
-		}
-	}
-	name := o.Name
 	if name == "" {
 		name = "uart"
 	}
-	d := &Dev{rd: serialread.New(r, o.Poll), opts: o, name: "ops243(" + name + ")"}
+	unit, _ := ParseUnit(o.Units)
+	d := &Dev{
+		port: port, rd: serialread.New(port, poll), opts: *o, name: "ops243(" + name + ")",
+		unit: unit, json: o.Output == OutputJSON, min: o.MinSpeed, max: o.MaxSpeed, gap: o.VehicleGap,
+		answered: make(chan struct{}, 1), iv: newInterval(),
+	}
+	switch o.Direction {
+	case DirectionInbound:
+		d.dir = 1
+	case DirectionOutbound:
+		d.dir = -1
+	}
+	for _, c := range d.setupCommands() {
+		d.setup = append(d.setup, c+eol...)
+	}
 	d.start()
+	if err := d.configure(); err != nil {
+		d.rd.Halt(d.rd.Bound(0))
+		return nil, err
+	}
 	return d, nil
 }
 
 // String implements sensor.Sensor.
 func (d *Dev) String() string { return d.name }
 
-var channels = []sensor.Channel{{Name: "speed", Unit: "m/s"}}
+var channels = []sensor.Channel{
+	{Name: "count", Unit: "count"},
+	{Name: "speed", Unit: "m/s"},
+	{Name: "speed_p85", Unit: "m/s"},
+	{Name: "speed_max", Unit: "m/s"},
+}
 
-// Channels implements sensor.Sensor: one speed in m/s, negative for receding targets when the
-// sensor reports direction.
+// Channels implements sensor.Sensor: per interval, the vehicles counted, their mean speed, 85th
+// percentile speed and fastest speed in m/s (see the package documentation). The speeds are 0 in
+// an interval whose count is 0.
 func (d *Dev) Channels() []sensor.Channel { return channels }
 
 var (
-	errNoTarget = fmt.Errorf("ops243: no target: %w", sensor.ErrNoData)
-	errGarbage  = fmt.Errorf("ops243: only malformed lines since the previous sample: %w", sensor.ErrFrame)
-	errRange    = fmt.Errorf("ops243: only out-of-range speeds since the previous sample: %w", sensor.ErrRange)
+	errGarbage  = fmt.Errorf("ops243: only malformed lines since the previous sample (wrong baud rate?): %w", sensor.ErrFrame)
 	errShortDst = errors.New("ops243: dst shorter than Channels()")
 )
 
-// Sample implements sensor.Sensor: the fastest (Opts.Report Max) or latest speed received since the
-// previous Sample. With no speed since then it returns an error wrapping sensor.ErrFrame if
-// malformed lines arrived, sensor.ErrRange if implausible speeds did, else sensor.ErrNoData (no
-// target, the normal case between vehicles). After a port error it returns sensor.ErrBus.
+// Sample implements sensor.Sensor: the vehicles closed since the previous Sample (count, mean,
+// 85th percentile and max of their peak speeds, m/s). An interval without vehicles is a valid
+// reading of zeros. It returns an error wrapping sensor.ErrFrame when the interval brought lines
+// and all were malformed, and sensor.ErrBus after a port error once the vehicles read before it
+// were reported. It does not allocate.
 func (d *Dev) Sample(at time.Time, dst []float64) error {
-	if len(dst) < 1 {
+	if len(dst) < len(channels) {
 		return errShortDst
 	}
+	t := now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.n == 0 && d.err != nil {
-		return d.err
+	if d.open && t.Sub(d.last) > d.gap {
+		d.closeLocked()
 	}
-	garbage, rng := d.stats.Garbage-d.garbage, d.stats.Range-d.rng
-	d.garbage, d.rng = d.stats.Garbage, d.stats.Range
-	if d.n == 0 {
-		switch {
-		case garbage > 0:
-			return errGarbage
-		case rng > 0:
-			return errRange
+	lines, garbage := d.ivLines, d.ivGarbage
+	d.ivLines, d.ivGarbage = 0, 0
+	if d.iv.n == 0 {
+		if d.err != nil {
+			return d.err
 		}
-		return errNoTarget
+		if garbage > 0 && garbage == lines {
+			return errGarbage
+		}
 	}
-	v := d.max
-	if d.opts.Report == Latest {
-		v = d.latest
-	}
-	d.n = 0
-	dst[0] = float64(v) / float64(physic.MetrePerSecond)
+	n, mean, p85, max := d.iv.take()
+	dst[0], dst[1], dst[2], dst[3] = float64(n), mean, p85, max
 	return nil
-}
-
-// Last returns the latest speed ever received and whether there was one.
-func (d *Dev) Last() (physic.Speed, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.last, d.stats.Speeds > 0
 }
 
 // Stats returns the reader's counters.
@@ -225,15 +186,22 @@ func (d *Dev) Stats() Stats {
 	return d.stats
 }
 
+// Settings returns the settings read back from the radar at New.
+func (d *Dev) Settings() Settings {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.settings
+}
+
 // Halt implements sensor.Sensor: it stops the reader goroutine and waits for it. It does not close
 // the port.
 //
-// With a reader that supports read deadlines the goroutine stops within Opts.Poll. Without, a
-// blocked Read cannot be interrupted from here: the owner must close the port, before or after
-// Halt, which ends the goroutine. Halt waits up to Opts.HaltTimeout for that and then returns an
-// error wrapping sensor.ErrTimeout.
+// With a port that supports read deadlines the goroutine stops within 200 ms. Without, a blocked
+// Read cannot be interrupted from here: the owner must close the port, before or after Halt,
+// which ends the goroutine. Halt waits up to 2 s for that and then returns an error wrapping
+// sensor.ErrTimeout.
 func (d *Dev) Halt() error {
-	return d.rd.Stop("ops243", d.opts.HaltTimeout)
+	return d.rd.Stop("ops243", haltTimeout)
 }
 
 // start starts the reader goroutine: it cuts lines at CR or LF and hands them to line. The state
@@ -256,7 +224,10 @@ func (d *Dev) start() {
 			case n == len(line):
 				overflow, n = true, 0
 				d.mu.Lock()
+				d.stats.Lines++
 				d.stats.Garbage++
+				d.ivLines++
+				d.ivGarbage++
 				d.mu.Unlock()
 			default:
 				line[n] = c
@@ -267,43 +238,89 @@ func (d *Dev) start() {
 	d.rd.Start(func() []byte { return buf[:] }, feed, d.fail)
 }
 
-// line handles one line without its terminator.
+// line handles one line without its terminator, on the reader goroutine.
 func (d *Dev) line(b []byte) {
-	v, res := ParseLine(b, d.opts.Unit)
+	r, res := ParseLine(b, d.unit)
+	t := now()
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.stats.Lines++
+	d.ivLines++
 	switch res {
-	case ResultSpeed:
 	case ResultIgnored:
 		d.stats.Ignored++
+		d.ans.record(b)
+		d.mu.Unlock()
+		select {
+		case d.answered <- struct{}{}:
+		default:
+		}
 		return
-	default:
+	case ResultGarbage:
 		d.stats.Garbage++
+		d.ivGarbage++
+		d.mu.Unlock()
 		return
 	}
-	if v > d.opts.MaxSpeed || v < -d.opts.MaxSpeed {
-		d.stats.Range++
+	if d.json && r.Form == FormPlain && !r.HasUnit {
+		// A plain line in JSON mode: the radar reverted to its saved settings (a power cycle or
+		// brown-out); its unit is unknown, so the report is not used.
+		d.stats.Unconfigured++
+		resync := d.configured && (d.lastResync.IsZero() || t.Sub(d.lastResync) >= resyncEvery)
+		if resync {
+			d.lastResync = t
+			d.stats.Resyncs++
+		}
+		d.mu.Unlock()
+		if resync {
+			// Write errors show up as read errors soon enough.
+			_, _ = d.port.Write(d.setup)
+		}
+		return
+	}
+	d.report(float64(r.Speed)/float64(physic.MetrePerSecond), t)
+	d.mu.Unlock()
+}
+
+// report takes one speed report v (m/s, signed) received at t. mu must be held.
+func (d *Dev) report(v float64, t time.Time) {
+	s := v
+	if s < 0 {
+		s = -s
+	}
+	if s == 0 || (d.dir > 0 && v < 0) || (d.dir < 0 && v > 0) || s < d.min || (d.max > 0 && s > d.max) {
+		d.stats.Filtered++
 		return
 	}
 	d.stats.Speeds++
-	if d.n == 0 || abs(v) > abs(d.max) {
-		d.max = v
+	if d.open && t.Sub(d.last) > d.gap {
+		d.closeLocked()
 	}
-	d.latest, d.last = v, v
-	d.n++
+	if !d.open {
+		d.open, d.peak = true, 0
+	}
+	if s > d.peak {
+		d.peak = s
+	}
+	d.last = t
+}
+
+// closeLocked counts the vehicle in the beam. mu must be held.
+func (d *Dev) closeLocked() {
+	d.open = false
+	d.stats.Vehicles++
+	if !d.iv.add(d.peak) {
+		d.stats.Overflow++
+	}
 }
 
 func (d *Dev) fail(err error) {
 	d.mu.Lock()
 	d.err = fmt.Errorf("ops243: read: %w: %w", sensor.ErrBus, err)
 	d.mu.Unlock()
-}
-
-func abs(v physic.Speed) physic.Speed {
-	if v < 0 {
-		return -v
+	select {
+	case d.answered <- struct{}{}:
+	default:
 	}
-	return v
 }
 
 var _ sensor.Sensor = (*Dev)(nil)
