@@ -14,8 +14,8 @@ import (
 // Oversampling is the osrs_x field value of ctrl_hum / ctrl_meas (BME280 tables 20, 22 and 23).
 type Oversampling uint8
 
-// Oversampling settings. Off skips the measurement; the driver refuses it because every channel is
-// reported on every Sample.
+// Oversampling settings. Off skips the measurement (and drops its channel); temperature cannot be
+// skipped, the pressure and humidity compensation needs its t_fine (section 4.2.3).
 const (
 	Off  Oversampling = 0
 	O1x  Oversampling = 1
@@ -50,8 +50,9 @@ const (
 
 // Opts configures a Dev.
 type Opts struct {
-	// Temperature, Pressure and Humidity are the oversampling of each measurement. None may be Off.
-	// Humidity is ignored on a BMP280.
+	// Temperature, Pressure and Humidity are the oversampling of each measurement. Pressure and
+	// Humidity may be Off, which drops their channel; Temperature may not. Humidity is ignored on a
+	// BMP280.
 	Temperature Oversampling
 	Pressure    Oversampling
 	Humidity    Oversampling
@@ -140,7 +141,9 @@ type calibration struct {
 type Dev struct {
 	d        i2c.Dev
 	name     string
-	humidity bool // BME280
+	humidity bool // BME280 with humidity measured
+	bme      bool // BME280: the chip has humidity
+	pressure bool // pressure measured
 	opts     Opts
 	cal      calibration
 	channels []sensor.Channel
@@ -170,8 +173,8 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		name string
 		v    Oversampling
 	}{{"Temperature", opts.Temperature}, {"Pressure", opts.Pressure}, {"Humidity", opts.Humidity}} {
-		if o.v == Off || o.v > O16x {
-			return nil, fmt.Errorf("bme280: Opts.%s oversampling %d is invalid: use O1x..O16x (every channel is measured)", o.name, o.v)
+		if (o.v == Off && o.name == "Temperature") || o.v > O16x {
+			return nil, fmt.Errorf("bme280: Opts.%s oversampling %d is invalid: use O1x..O16x (Off for pressure and humidity only)", o.name, o.v)
 		}
 	}
 	if opts.Filter > F16 {
@@ -180,7 +183,7 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if opts.StuckAfter < 0 {
 		return nil, fmt.Errorf("bme280: Opts.StuckAfter %d is negative: use 0 to disable", opts.StuckAfter)
 	}
-	d := &Dev{d: i2c.Dev{Bus: bus, Addr: addr}, opts: *opts}
+	d := &Dev{d: i2c.Dev{Bus: bus, Addr: addr}, opts: *opts, pressure: opts.Pressure != Off}
 
 	var id [1]byte
 	if err := d.d.Tx([]byte{regChipID}, id[:]); err != nil {
@@ -188,7 +191,8 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	}
 	switch id[0] {
 	case chipIDBME280:
-		d.humidity = true
+		d.bme = true
+		d.humidity = opts.Humidity != Off
 		d.name = fmt.Sprintf("bme280(%s@%#x)", bus, addr)
 	case chipIDBMP280, chipIDBMP280Sample1, chipIDBMP280Sample2:
 		d.name = fmt.Sprintf("bmp280(%s@%#x)", bus, addr)
@@ -209,7 +213,7 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, busErr("read calibration", err)
 	}
 	var c2 [lenCalib2]byte
-	if d.humidity {
+	if d.bme {
 		if err := d.d.Tx([]byte{regCalib2}, c2[:]); err != nil {
 			return nil, busErr("read humidity calibration", err)
 		}
@@ -229,13 +233,19 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 
 	// ctrl_meas: osrs_t[7:5], osrs_p[4:2], mode[1:0] (section 5.4.5).
 	meas := byte(opts.Temperature)<<5 | byte(opts.Pressure)<<2 | modeForced
-	if d.humidity {
+	if d.bme {
 		// ctrl_hum first: it only becomes effective with the following ctrl_meas write (5.4.3).
+		// Written when humidity is skipped too: a previous program may have left it on.
 		d.ctrl = []byte{regCtrlHum, byte(opts.Humidity), regCtrlMeas, meas}
-		d.channels = []sensor.Channel{{Name: "temperature", Unit: "Cel"}, {Name: "humidity", Unit: "%RH"}, {Name: "pressure", Unit: "Pa"}}
 	} else {
 		d.ctrl = []byte{regCtrlMeas, meas}
-		d.channels = []sensor.Channel{{Name: "temperature", Unit: "Cel"}, {Name: "pressure", Unit: "Pa"}}
+	}
+	d.channels = []sensor.Channel{{Name: "temperature", Unit: "Cel"}}
+	if d.humidity {
+		d.channels = append(d.channels, sensor.Channel{Name: "humidity", Unit: "%RH"})
+	}
+	if d.pressure {
+		d.channels = append(d.channels, sensor.Channel{Name: "pressure", Unit: "Pa"})
 	}
 	h := 0
 	if d.humidity {
@@ -308,11 +318,16 @@ func (d *Dev) waitStatusClear(mask byte, step string) error {
 // String implements sensor.Sensor.
 func (d *Dev) String() string { return d.name }
 
-// Channels implements sensor.Sensor: temperature, humidity (BME280 only), pressure.
+// Channels implements sensor.Sensor: temperature, humidity (BME280 only, unless skipped), pressure
+// (unless skipped).
 func (d *Dev) Channels() []sensor.Channel { return d.channels }
 
-// IsBME280 reports whether the part measures humidity.
-func (d *Dev) IsBME280() bool { return d.humidity }
+// IsBME280 reports whether the part is a BME280 (has humidity, measured or skipped).
+func (d *Dev) IsBME280() bool { return d.bme }
+
+// MeasureTime is the time Sample waits for a measurement before polling the status: t_measure,max
+// of BME280 section 9.1 for the oversampling in use.
+func (d *Dev) MeasureTime() time.Duration { return d.measDelay }
 
 // Sample implements sensor.Sensor.
 func (d *Dev) Sample(_ time.Time, dst []float64) error {
@@ -321,16 +336,19 @@ func (d *Dev) Sample(_ time.Time, dst []float64) error {
 		return err
 	}
 	dst[0] = float64(t) / 100
+	i := 1
 	if d.humidity {
-		dst[1] = float64(h) / 1024
-		dst[2] = float64(p) / 256
-	} else {
-		dst[1] = float64(p) / 256
+		dst[i] = float64(h) / 1024
+		i++
+	}
+	if d.pressure {
+		dst[i] = float64(p) / 256
 	}
 	return nil
 }
 
-// Sense measures once and fills env. On a BMP280 env.Humidity is left alone.
+// Sense measures once and fills env. On a BMP280, or with a quantity skipped, its field is left
+// alone.
 func (d *Dev) Sense(env *physic.Env) error {
 	t, p, h, err := d.measure()
 	if err != nil {
@@ -338,7 +356,9 @@ func (d *Dev) Sense(env *physic.Env) error {
 	}
 	env.Temperature = physic.Temperature(t)*10*physic.MilliKelvin + physic.ZeroCelsius
 	// p is Pa in Q24.8: 1/256 Pa = 1e9/256 nPa = 3906250 nPa exactly.
-	env.Pressure = physic.Pressure(p) * 3906250 * physic.NanoPascal
+	if d.pressure {
+		env.Pressure = physic.Pressure(p) * 3906250 * physic.NanoPascal
+	}
 	if d.humidity {
 		// h is %RH in Q22.10: 1/1024 %RH = 1e5/1024 in units of 1e-5 %RH.
 		env.Humidity = physic.RelativeHumidity(int64(h) * int64(physic.PercentRH) / 1024)
@@ -361,7 +381,7 @@ func (d *Dev) measure() (t int32, p, h uint32, err error) {
 		return 0, 0, 0, err
 	}
 	n := 6
-	if d.humidity {
+	if d.bme {
 		n = 8
 	}
 	d.reg[0] = regData
@@ -385,7 +405,9 @@ func (d *Dev) decode(b []byte) (t int32, p, h uint32, err error) {
 	// real measurement can give (about 80 kPa, a town at 2000 m; humidity 55-85 %RH), and this driver
 	// never skips a measurement it reads, so only the part's whole reset pattern counts: the part
 	// reset between the mode write and the read. (Linux and Adafruit reject each value on its own.)
-	if adcT == skipped20 && adcP == skipped20 && (!d.humidity || adcH == skipped16) {
+	// With pressure or humidity skipped, only the measured values count, and with temperature alone
+	// there is no pattern to tell (a real adc_T can be 0x80000): then no check.
+	if adcT == skipped20 && (d.pressure || d.humidity) && (!d.pressure || adcP == skipped20) && (!d.humidity || adcH == skipped16) {
 		return 0, 0, 0, errSkipped
 	}
 	if d.opts.StuckAfter > 0 {
@@ -400,14 +422,16 @@ func (d *Dev) decode(b []byte) (t int32, p, h uint32, err error) {
 		}
 	}
 	t, tFine := d.cal.compensateT(adcT)
-	p = d.cal.compensateP(adcP, tFine)
+	if d.pressure {
+		p = d.cal.compensateP(adcP, tFine)
+	}
 	if d.humidity {
 		h = d.cal.compensateH(adcH, tFine)
 	}
 	if t < minCentiCelsius || t > maxCentiCelsius {
 		return 0, 0, 0, errTemperatureRange
 	}
-	if p/256 < minPascal || p/256 > maxPascal {
+	if d.pressure && (p/256 < minPascal || p/256 > maxPascal) {
 		return 0, 0, 0, errPressureRange
 	}
 	return t, p, h, nil

@@ -255,6 +255,15 @@ func TestMaxMeasureTime(t *testing.T) {
 	if got := maxMeasureTime(1, 1, 1); got != 9300*time.Microsecond {
 		t.Errorf("1x/1x/1x: %v", got)
 	}
+	// Section 9.1 at 16x everywhere: 1.25 + 2.3*16 + (2.3*16 + 0.575) * 2 = 112.8 ms; with humidity
+	// skipped (section 3.5.3's indoor navigation takes T 2x, P 16x, H 1x: 1.25 + 4.6 + 37.375 +
+	// 2.875 = 46.1 ms).
+	if got := maxMeasureTime(16, 16, 16); got != 112800*time.Microsecond {
+		t.Errorf("16x/16x/16x: %v", got)
+	}
+	if got := maxMeasureTime(2, 16, 1); got != 46100*time.Microsecond {
+		t.Errorf("2x/16x/1x: %v", got)
+	}
 }
 
 func TestParseCalibrationSharedNibbles(t *testing.T) {
@@ -276,8 +285,8 @@ func TestNewErrors(t *testing.T) {
 	if _, err := New(&i2ctest.Playback{}, 0x40, nil); err == nil {
 		t.Error("address 0x40 accepted")
 	}
-	if _, err := New(&i2ctest.Playback{}, 0x76, &Opts{Temperature: O1x, Pressure: Off, Humidity: O1x}); err == nil {
-		t.Error("pressure Off accepted")
+	if _, err := New(&i2ctest.Playback{}, 0x76, &Opts{Temperature: Off, Pressure: O1x, Humidity: O1x}); err == nil {
+		t.Error("temperature Off accepted")
 	}
 
 	// Wrong chip id: a BMP180 answers 0x55.

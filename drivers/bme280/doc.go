@@ -30,4 +30,23 @@
 //     12 bit (BME280 table 16).
 //   - Compensation uses the datasheet's integer formulas (BME280 section 4.2.3, BMP280 section 3.11.3):
 //     32 bit for temperature and humidity, 64 bit for pressure.
+//   - Each Sample waits t_measure,max of section 9.1 for the oversampling in use:
+//     1.25 + 2.3*T + (2.3*P + 0.575) + (2.3*H + 0.575) ms, a term dropped when skipped (9.3 ms at 1x
+//     everywhere, 112.8 ms at 16x everywhere), then polls the measuring bit.
+//
+// # Options
+//
+// sensors[].options, defaults in DefaultOptions (the "weather monitoring" profile, section 3.5.1):
+//
+//	oversampling:
+//	  temperature: "1"   # 1, 2, 4, 8, 16 (cannot be skipped: the others are compensated with it)
+//	  pressure: "1"      # skip, 1, 2, 4, 8, 16; skip drops the pressure channel
+//	  humidity: "1"      # skip, 1, 2, 4, 8, 16; skip drops the humidity channel (ignored on a BMP280)
+//	filter: "off"        # IIR coefficient off, 2, 4, 8, 16 (section 3.4.4); one step per Sample
+//	stuck_after: 20      # identical raw readings in a row that are ErrStuck; 0 = off
+//
+// The part runs in forced mode, so there is no standby time (t_sb only paces normal mode).
+//
+// Channels: temperature (Cel), humidity (%RH, BME280 unless skipped), pressure (Pa, unless skipped),
+// one forced measurement taken during Sample.
 package bme280

@@ -67,3 +67,23 @@ func TestWrongAddressNACKs(t *testing.T) {
 		t.Fatal("no NACK at the wrong address")
 	}
 }
+
+// TestSkipThroughEmulator: humidity skipped on a BME280, pressure at 16x with filter 16 (a step
+// change is tracked within the filter's response; a constant input is unchanged by it).
+func TestSkipThroughEmulator(t *testing.T) {
+	e := New(0x77, true)
+	o := bme280.DefaultOptions
+	o.Oversampling.Humidity, o.Oversampling.Pressure, o.Filter = "skip", "16", "16"
+	d, err := bme280.NewWithOptions(e, 0x77, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := d.Channels(); len(ch) != 2 || ch[1].Name != "pressure" {
+		t.Fatalf("channels %v", ch)
+	}
+	e.Set(env(18.5, 60, 99500))
+	dst := make([]float64, 2)
+	if err := d.Sample(time.Time{}, dst); err != nil || math.Abs(dst[0]-18.5) > 0.011 || math.Abs(dst[1]-99500) > 1 {
+		t.Fatalf("%v %v", dst, err)
+	}
+}
