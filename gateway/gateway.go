@@ -159,7 +159,7 @@ func New(opts Options) (g *Gateway, err error) {
 	}()
 	for _, sc := range cfg.Sensors {
 		dev, err := g.board.OpenSensor(boards.SensorSpec{Name: sc.Name, Driver: sc.Driver, Bus: sc.Bus,
-			Address: sc.Address, Pin: sc.Pin, Interval: sc.Interval.D()})
+			Address: sc.Address, Pin: sc.Pin, Pins: sc.Pins, Interval: sc.Interval.D(), Options: sc.Opts})
 		if err != nil {
 			return nil, fmt.Errorf("gateway: open sensor %s: %w", sc.Name, err)
 		}

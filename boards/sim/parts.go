@@ -22,6 +22,7 @@ import (
 	"github.com/wayside-iot/wayside/drivers/pms5003"
 	"github.com/wayside-iot/wayside/drivers/pms5003/pms5003emu"
 	"github.com/wayside-iot/wayside/drivers/pulse"
+	"github.com/wayside-iot/wayside/drivers/registry"
 	"github.com/wayside-iot/wayside/drivers/scd4x"
 	"github.com/wayside-iot/wayside/drivers/scd4x/scd4xemu"
 	"github.com/wayside-iot/wayside/drivers/sensor"
@@ -34,8 +35,8 @@ import (
 // part is one simulated part: which model quantities it senses, how its emulator and real driver
 // are opened, and what the driver makes of given quantities.
 type part struct {
-	bus   string // "i2c", "uart" or "gpio"
-	addr  uint16 // usual I²C address
+	bus   string // "i2c", "uart", "gpio" (from the driver registry) or "sim" (a load part)
+	addr  uint16 // usual I²C address (from the driver registry)
 	in    []Kind // the model quantities the part senses, in the order stim and expect take them
 	chans []sensor.Channel
 	// open attaches an emulator for o and opens the real driver on it.
@@ -71,12 +72,22 @@ func (o *opened) attach(emu i2c.Bus) error {
 
 func ch(name, unit string) sensor.Channel { return sensor.Channel{Name: name, Unit: unit} }
 
-// parts lists, per driver name, the simulated part. Channels are the real driver's.
+// The bus kind and usual address of each part are the driver registry's.
+func init() {
+	for name, p := range parts {
+		if d, ok := registry.Lookup(name); ok {
+			p.bus, p.addr = string(d.Bus), d.Addr
+		}
+	}
+}
+
+// parts lists, per driver name, the simulated part (every driver in the registry has one: see
+// TestPartsMatchRegistry). Channels are the real driver's.
 var parts = map[string]*part{
 	"bme280": bmePart(true),
 	"bmp280": bmePart(false),
 	"sht4x": {
-		bus: "i2c", addr: 0x44, in: []Kind{Temperature, Humidity},
+		in:    []Kind{Temperature, Humidity},
 		chans: []sensor.Channel{ch("temperature", "Cel"), ch("humidity", "%RH")},
 		open: func(o *opened) error {
 			e := sht4xemu.New(o.addr, uint32(key(o.spec.Seed, o.spec.Name)))
@@ -101,7 +112,7 @@ var parts = map[string]*part{
 		},
 	},
 	"scd4x": {
-		bus: "i2c", addr: scd4x.Addr, in: []Kind{CO2, Temperature, Humidity},
+		in:    []Kind{CO2, Temperature, Humidity},
 		chans: []sensor.Channel{ch("co2", "ppm"), ch("temperature", "Cel"), ch("humidity", "%RH")},
 		open: func(o *opened) error {
 			// Each Set is a new measurement, so the part is ready at every Sample whatever the
@@ -129,7 +140,7 @@ var parts = map[string]*part{
 		},
 	},
 	"ads1115": {
-		bus: "i2c", addr: 0x48, in: []Kind{Noise},
+		in:    []Kind{Noise},
 		chans: []sensor.Channel{ch("noise", "dB")},
 		open: func(o *opened) error {
 			// A sound level meter's analog output on AIN0, DefaultNoiseOpts' calibration.
@@ -167,7 +178,7 @@ var parts = map[string]*part{
 		},
 	},
 	"bh1750": {
-		bus: "i2c", addr: 0x23, in: []Kind{Illuminance},
+		in:    []Kind{Illuminance},
 		chans: []sensor.Channel{ch("illuminance", "lx")},
 		open: func(o *opened) error {
 			e := bh1750emu.New(o.addr)
@@ -192,7 +203,7 @@ var parts = map[string]*part{
 		},
 	},
 	"vl53l0x": {
-		bus: "i2c", addr: 0x29, in: []Kind{Distance},
+		in:    []Kind{Distance},
 		chans: []sensor.Channel{ch("distance", "m"), ch("occupied", "/")},
 		open: func(o *opened) error {
 			e := vl53l0xemu.New(o.addr)
@@ -227,7 +238,7 @@ var parts = map[string]*part{
 		},
 	},
 	"pms5003": {
-		bus: "uart", in: []Kind{PM1, PM25, PM10},
+		in:    []Kind{PM1, PM25, PM10},
 		chans: []sensor.Channel{ch("pm1", "ug/m3"), ch("pm2_5", "ug/m3"), ch("pm10", "ug/m3")},
 		open: func(o *opened) error {
 			p := newPort()
@@ -251,7 +262,7 @@ var parts = map[string]*part{
 		},
 	},
 	"ops243": {
-		bus: "uart", in: []Kind{Speed},
+		in:    []Kind{Speed},
 		chans: []sensor.Channel{ch("speed", "m/s")},
 		open: func(o *opened) error {
 			p := newPort()
@@ -280,7 +291,7 @@ var parts = map[string]*part{
 		},
 	},
 	"nmea": {
-		bus: "uart", in: []Kind{Latitude, Longitude, Altitude, FixQuality, Satellites},
+		in:    []Kind{Latitude, Longitude, Altitude, FixQuality, Satellites},
 		chans: []sensor.Channel{ch("lat", "lat"), ch("lon", "lon"), ch("altitude", "m"), ch("fix_quality", "/"), ch("satellites", "count")},
 		open: func(o *opened) error {
 			p := newPort()
@@ -308,7 +319,7 @@ var parts = map[string]*part{
 		},
 	},
 	"pulse": {
-		bus: "gpio", in: []Kind{Vehicles},
+		in:    []Kind{Vehicles},
 		chans: []sensor.Channel{ch("count", "count")},
 		open: func(o *opened) error {
 			p := newPin(o.spec.Port)
@@ -328,7 +339,7 @@ var parts = map[string]*part{
 }
 
 func bmePart(bme bool) *part {
-	p := &part{bus: "i2c", addr: 0x76, in: []Kind{Temperature, Pressure},
+	p := &part{in: []Kind{Temperature, Pressure},
 		chans: []sensor.Channel{ch("temperature", "Cel"), ch("pressure", "Pa")}}
 	if bme {
 		p.in = []Kind{Temperature, Pressure, Humidity}

@@ -40,6 +40,10 @@ type Spec struct {
 	// Port names the UART or GPIO line of other parts, for String.
 	Port     string
 	Interval time.Duration
+	// Pins are a GPIO part's lines (Port is the first).
+	Pins []string
+	// Options are the driver's decoded options (registry), nil when it takes none.
+	Options sensor.Options
 }
 
 // Sensor is a simulated part: the real driver on an emulated bus, port or pin, whose physical state

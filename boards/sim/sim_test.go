@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wayside-iot/wayside/drivers/registry"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
@@ -234,5 +235,25 @@ func TestSampleDoesNotAllocate(t *testing.T) {
 				t.Errorf("Sample allocates %v times", n)
 			}
 		})
+	}
+}
+
+// TestPartsMatchRegistry: the sim board stands in for every driver the registry lists, and for no
+// other (load parts aside), on the registry's bus kind.
+func TestPartsMatchRegistry(t *testing.T) {
+	for _, d := range registry.All() {
+		p, ok := parts[d.Name]
+		if !ok {
+			t.Errorf("registry driver %s has no simulated part", d.Name)
+			continue
+		}
+		if p.bus != string(d.Bus) || p.addr != d.Addr {
+			t.Errorf("part %s: bus %q addr %#x, registry says %q %#x", d.Name, p.bus, p.addr, d.Bus, d.Addr)
+		}
+	}
+	for name := range parts {
+		if _, ok := registry.Lookup(name); !ok {
+			t.Errorf("simulated part %s has no driver in the registry", name)
+		}
 	}
 }

@@ -98,6 +98,17 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: valid (gateway %s, board %s, %d sensors, config hash %s)\n",
 		path, cfg.Gateway.IDText(), cfg.Gateway.Board, len(cfg.Sensors), cfg.Hash)
+	for i, sc := range cfg.Sensors {
+		if sc.Opts == nil {
+			continue
+		}
+		text, err := config.OptionsText(sc.Opts)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: sensors[%d] options: %v\n", path, i, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "  sensors[%d] %s (%s) options: %s\n", i, sc.Name, sc.Driver, text)
+	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(stderr, "%s: warning: %v\n", path, w)
 	}

@@ -85,3 +85,9 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 func Fieldf(field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
+
+// Options are a driver's per-sensor settings, decoded from a configuration's sensors[].options over
+// the driver's defaults. Validate returns nil or FieldErrors joined with errors.Join.
+type Options interface {
+	Validate() error
+}

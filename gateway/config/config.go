@@ -23,6 +23,8 @@ import (
 	"github.com/wayside-iot/wayside/cloudsync/command"
 	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/cloudsync/tlsconf"
+	"github.com/wayside-iot/wayside/drivers/registry"
+	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
 // Config is the whole file.
@@ -66,12 +68,17 @@ type Sim struct {
 
 // Sensor is one configured sensor.
 type Sensor struct {
-	Name     string   `yaml:"name"`
-	Driver   string   `yaml:"driver"`
-	Bus      string   `yaml:"bus"`
-	Address  uint16   `yaml:"address"`
-	Pin      string   `yaml:"pin"`
-	Interval Duration `yaml:"interval"`
+	Name    string   `yaml:"name"`
+	Driver  string   `yaml:"driver"`
+	Bus     string   `yaml:"bus"`
+	Address uint16   `yaml:"address"`
+	Pin     string   `yaml:"pin"`
+	Pins    []string `yaml:"pins"` // further GPIO lines, for a driver that takes several
+	// Options is the driver's mapping as written; Opts is it decoded over the driver's defaults and
+	// validated (nil for a driver that takes no options).
+	Options  yaml.Node      `yaml:"options"`
+	Opts     sensor.Options `yaml:"-"`
+	Interval Duration       `yaml:"interval"`
 }
 
 // Cloud configures the MQTT link.
@@ -501,51 +508,21 @@ func (c *Config) applyDefaults(set map[string]bool) {
 	}
 	for i := range c.Sensors {
 		s := &c.Sensors[i]
-		if d, ok := Drivers[s.Driver]; ok && unset(fmt.Sprintf("sensors[%d].address", i)) && d.Bus == "i2c" {
-			s.Address = d.DefaultAddress
+		if d, ok := registry.Lookup(s.Driver); ok && unset(fmt.Sprintf("sensors[%d].address", i)) && d.Bus == registry.I2C {
+			s.Address = d.Addr
 		}
 	}
-}
-
-// DriverInfo says what a driver needs from the configuration.
-type DriverInfo struct {
-	Bus            string // "i2c", "uart" or "gpio"
-	DefaultAddress uint16 // I2C only
 }
 
 // maxBytesPerReading bounds what one reading can take in a SenML pack: a record that starts a channel
 // group (base name up to 64+64+32 bytes, base unit, value, time, flags).
 const maxBytesPerReading = 200
 
-// Drivers lists the sensor drivers a configuration may name.
-var Drivers = map[string]DriverInfo{
-	"bme280":  {Bus: "i2c", DefaultAddress: 0x76},
-	"bmp280":  {Bus: "i2c", DefaultAddress: 0x76},
-	"sht4x":   {Bus: "i2c", DefaultAddress: 0x44},
-	"scd4x":   {Bus: "i2c", DefaultAddress: 0x62},
-	"ads1115": {Bus: "i2c", DefaultAddress: 0x48},
-	"bh1750":  {Bus: "i2c", DefaultAddress: 0x23},
-	"vl53l0x": {Bus: "i2c", DefaultAddress: 0x29},
-	"pms5003": {Bus: "uart"},
-	"ops243":  {Bus: "uart"},
-	"nmea":    {Bus: "uart"},
-	"pulse":   {Bus: "gpio"},
-}
-
 // SimOnlyDrivers lists the drivers only the sim board has: load parts for benchmarks (boards/sim
 // Loads). A configuration for any other board that names one is refused.
-var SimOnlyDrivers = map[string]DriverInfo{
-	"synthetic": {Bus: "sim"},
-}
+var SimOnlyDrivers = map[string]bool{"synthetic": true}
 
-func driverNames() string {
-	names := make([]string, 0, len(Drivers))
-	for n := range Drivers {
-		names = append(names, n)
-	}
-	sortStrings(names)
-	return strings.Join(names, ", ")
-}
+func driverNames() string { return strings.Join(registry.Names(), ", ") }
 
 var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
@@ -588,10 +565,10 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 		} else {
 			seen[s.Name] = i
 		}
-		d, ok := Drivers[s.Driver]
-		if sd, simOnly := SimOnlyDrivers[s.Driver]; simOnly && c.Gateway.Board == "sim" {
-			d, ok = sd, true
-		} else if simOnly {
+		d, ok := registry.Lookup(s.Driver)
+		if SimOnlyDrivers[s.Driver] && c.Gateway.Board == "sim" {
+			d, ok = &registry.Driver{Name: s.Driver, Bus: "sim"}, true
+		} else if SimOnlyDrivers[s.Driver] {
 			add(p+".driver", "%s is a benchmark load only the sim board has; set gateway.board: sim, or use a real driver: %s", s.Driver, driverNames())
 			continue
 		}
@@ -602,33 +579,31 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 		if s.Interval.D() < 10*time.Millisecond || s.Interval.D() > 24*time.Hour {
 			add(p+".interval", "%v is not valid; set a duration between 10ms and 24h, e.g. 1s", s.Interval.D())
 		}
+		errs = append(errs, c.checkOptions(i, d)...)
 		if s.Bus == "" {
 			add(p+".bus", "missing; driver %s needs a %s bus name from the board profile", s.Driver, d.Bus)
 		} else if knownBus != nil && c.Gateway.Board != "" {
-			if ok, valid := knownBus(c.Gateway.Board, d.Bus, s.Bus); !ok && valid != nil {
+			if ok, valid := knownBus(c.Gateway.Board, string(d.Bus), s.Bus); !ok && valid != nil {
 				add(p+".bus", "board %s has no %s bus %q; valid: %s", c.Gateway.Board, d.Bus, s.Bus, strings.Join(valid, ", "))
 			}
 		}
 		switch d.Bus {
 		case "i2c":
 			if s.Address < 0x08 || s.Address > 0x77 {
-				add(p+".address", "0x%02x is not a 7-bit I2C device address; use 0x08..0x77 (default for %s is 0x%02x)", s.Address, s.Driver, d.DefaultAddress)
+				add(p+".address", "0x%02x is not a 7-bit I2C device address; use 0x08..0x77 (default for %s is 0x%02x)", s.Address, s.Driver, d.Addr)
 			}
-			if s.Pin != "" {
+			if s.Pin != "" || len(s.Pins) > 0 {
 				add(p+".pin", "not used by I2C driver %s; remove it", s.Driver)
 			}
 		case "gpio":
-			if s.Pin == "" {
-				add(p+".pin", "missing; driver %s needs a GPIO line name such as GPIO17", s.Driver)
-			} else if knownBus != nil && c.Gateway.Board != "" {
-				if ok, valid := knownBus(c.Gateway.Board, "gpio-line", s.Pin); !ok && valid != nil {
-					add(p+".pin", "board %s has no GPIO line %q; valid: %s", c.Gateway.Board, s.Pin, strings.Join(valid, ", "))
-				}
-			}
+			c.checkPins(i, d, knownBus, add)
 			fallthrough
 		default:
 			if s.Address != 0 {
 				add(p+".address", "not used by %s driver %s; remove it", d.Bus, s.Driver)
+			}
+			if d.Bus != registry.GPIO && (s.Pin != "" || len(s.Pins) > 0) {
+				add(p+".pin", "not used by %s driver %s; remove it", d.Bus, s.Driver)
 			}
 		}
 	}

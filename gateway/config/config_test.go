@@ -49,7 +49,7 @@ func TestBadConfigs(t *testing.T) {
 		want       []string // substrings of the error
 	}{
 		{"unknown top key", good + "colud: {}\n", []string{"colud (line", "unknown key", "valid keys here: batch, buffer, clock, cloud"}},
-		{"unknown nested key", strings.Replace(good, "interval: 1s", "intervl: 1s", 1), []string{"sensors[0].intervl", "valid keys here: address, bus, driver, interval, name, pin"}},
+		{"unknown nested key", strings.Replace(good, "interval: 1s", "intervl: 1s", 1), []string{"sensors[0].intervl", "valid keys here: address, bus, driver, interval, name, options, pin, pins"}},
 		{"missing id", strings.Replace(good, "id: gw-1, ", "", 1), []string{"gateway.id: missing"}},
 		{"bad id", strings.Replace(good, "gw-1", "gw/1", 1), []string{"gateway.id", "not valid"}},
 		{"unknown board", strings.Replace(good, "board: b", "board: rpi9", 1), []string{"gateway.board", `unknown board "rpi9"; valid: b`}},

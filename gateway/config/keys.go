@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -35,6 +36,9 @@ func yamlKeys(t reflect.Type) map[string]reflect.Type {
 func checkKeys(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if t == reflect.TypeOf(yaml.Node{}) {
+		return // a driver's options: checked against the driver's own type (checkOptions)
 	}
 	switch {
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
@@ -84,6 +88,8 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
 // kindName describes what a field of type t accepts.
 func kindName(t reflect.Type) string {
 	switch {
+	case t == reflect.TypeOf(time.Duration(0)):
+		return "a duration such as 125ms, 30s or 5m"
 	case t.Kind() == reflect.String:
 		return "a string"
 	case t.Kind() == reflect.Bool:

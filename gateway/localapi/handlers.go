@@ -21,6 +21,7 @@ import (
 	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 	"github.com/wayside-iot/wayside/gateway"
+	"github.com/wayside-iot/wayside/drivers/registry"
 	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
 )
 
@@ -547,20 +548,12 @@ func (s *Server) serveScanI2C(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// knownI2C are the parts usually found at an address (datasheets' address tables).
-var knownI2C = map[uint16][]string{
-	0x23: {"bh1750"}, 0x5c: {"bh1750"},
-	0x29: {"vl53l0x"},
-	0x44: {"sht4x", "sht3x"}, 0x45: {"sht4x", "sht3x"}, 0x46: {"sht4x"},
-	0x48: {"ads1115"}, 0x49: {"ads1115"}, 0x4a: {"ads1115"}, 0x4b: {"ads1115"},
-	0x62: {"scd4x"},
-	0x76: {"bme280", "bmp280"}, 0x77: {"bme280", "bmp280"},
-}
-
 // LikelyParts returns the known parts that answer at a 7-bit I2C address; empty when none is known.
+// They are the driver registry's: the parts of the drivers whose address table has addr.
 func LikelyParts(addr uint16) []string {
-	if p, ok := knownI2C[addr]; ok {
-		return slices.Clone(p)
+	out := []string{}
+	for _, d := range registry.AtAddress(addr) {
+		out = append(out, d.Name)
 	}
-	return []string{}
+	return out
 }

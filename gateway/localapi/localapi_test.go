@@ -12,7 +12,9 @@ import (
 
 func TestLikelyParts(t *testing.T) {
 	for addr, want := range map[uint16][]string{
-		0x23: {"bh1750"}, 0x5c: {"bh1750"}, 0x29: {"vl53l0x"}, 0x44: {"sht4x", "sht3x"}, 0x45: {"sht4x", "sht3x"},
+		// The parts' datasheets: BH1750 ADDR low/high, VL53L0X at power-up, SHT40-A/B/C, ADS1115 ADDR
+		// pin, SCD4x fixed, BME280/BMP280 SDO low/high.
+		0x23: {"bh1750"}, 0x5c: {"bh1750"}, 0x29: {"vl53l0x"}, 0x44: {"sht4x"}, 0x45: {"sht4x"}, 0x46: {"sht4x"},
 		0x48: {"ads1115"}, 0x4b: {"ads1115"}, 0x62: {"scd4x"}, 0x76: {"bme280", "bmp280"}, 0x77: {"bme280", "bmp280"},
 		0x10: {},
 	} {

@@ -448,7 +448,7 @@ func TestCommands(t *testing.T) {
 	t.Run("scan i2c", func(t *testing.T) {
 		r := d.cli(t, "scan", "i2c")
 		mustOK(t, r)
-		contains(t, "scan i2c", r.stdout, "i2c1", "i2c2", "0x76", "bme280 or bmp280", "env1 (bme280)", "0x44", "sht4x or sht3x",
+		contains(t, "scan i2c", r.stdout, "i2c1", "i2c2", "0x76", "bme280 or bmp280", "env1 (bme280)", "0x44", "sht4x",
 			"0x29", "vl53l0x", "bay1 (vl53l0x)")
 		sc := decode[apitype.ScanI2C](t, d.cli(t, "scan", "i2c", "i2c2", "--json"))
 		if !sc.Simulated || len(sc.Buses) != 1 || sc.Buses[0].Bus != "i2c2" {

@@ -1,0 +1,193 @@
+// Package registry owns the list of sensor drivers: for each, the name a configuration uses, the kind
+// of bus it sits on, its default and possible I2C addresses, its UART line speed, its options type with
+// defaults and validation, and how it is opened on a bus. It is the one source of these facts: the
+// configuration checks against it, the boards open sensors through it, the sim board has a part for
+// each driver it lists (a test holds them together), the local API's I2C scan names parts from it,
+// and configs/example.yaml documents its options (a test keeps them in step).
+//
+// Adding a driver is its package under drivers/ and one entry in the table below.
+package registry
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/i2c"
+
+	"github.com/wayside-iot/wayside/drivers/ads1115"
+	"github.com/wayside-iot/wayside/drivers/bh1750"
+	"github.com/wayside-iot/wayside/drivers/bme280"
+	"github.com/wayside-iot/wayside/drivers/nmea"
+	"github.com/wayside-iot/wayside/drivers/ops243"
+	"github.com/wayside-iot/wayside/drivers/pms5003"
+	"github.com/wayside-iot/wayside/drivers/pulse"
+	"github.com/wayside-iot/wayside/drivers/scd4x"
+	"github.com/wayside-iot/wayside/drivers/sensor"
+	"github.com/wayside-iot/wayside/drivers/sht4x"
+	"github.com/wayside-iot/wayside/drivers/vl53l0x"
+)
+
+// Bus is the kind of bus a driver's part sits on.
+type Bus string
+
+// Bus kinds, as board profiles name them.
+const (
+	I2C  Bus = "i2c"
+	UART Bus = "uart"
+	GPIO Bus = "gpio"
+)
+
+// Driver describes one sensor driver.
+type Driver struct {
+	Name string
+	Bus  Bus
+	// Part says what the part is, for the docs and the I2C scan: "Bosch BME280 temperature, humidity
+	// and pressure".
+	Part string
+	// Addr is the default 7-bit I2C address; Addrs every address the part can be strapped to, Addr
+	// first (the I2C scan's hints).
+	Addr  uint16
+	Addrs []uint16
+	// Baud is the UART line speed the part talks at (8N1).
+	Baud int
+	// NewOptions returns the driver's defaults, to decode a sensor's options over; nil when the
+	// driver takes none.
+	NewOptions func() sensor.Options
+	// Lines is how many GPIO lines a sensor with options o needs (nil: one).
+	Lines func(o sensor.Options) int
+	// One opener, by Bus. o is what NewOptions returned, decoded and validated; nil when the driver
+	// takes no options.
+	OpenI2C  func(bus i2c.Bus, addr uint16, o sensor.Options) (sensor.Sensor, error)
+	OpenUART func(port io.ReadWriter, name string, o sensor.Options) (sensor.Sensor, error)
+	OpenGPIO func(pins []gpio.PinIn, o sensor.Options) (sensor.Sensor, error)
+}
+
+// LinesFor returns how many GPIO lines a sensor of d with options o needs.
+func (d *Driver) LinesFor(o sensor.Options) int {
+	if d.Bus != GPIO {
+		return 0
+	}
+	if d.Lines == nil {
+		return 1
+	}
+	return d.Lines(o)
+}
+
+// asSensor turns a driver constructor's result into a sensor.Sensor without a typed nil.
+func asSensor[T sensor.Sensor](d T, err error) (sensor.Sensor, error) {
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// table is the registry, by name. Addresses: the parts' datasheets (BME280 5.2: 0x76/0x77 by SDO;
+// SHT4x: 0x44, SHT40-B 0x45, SHT40-C 0x46; SCD4x: 0x62 only; ADS1115 table 4: 0x48..0x4B by ADDR;
+// BH1750: 0x23 with ADDR low, 0x5C high; VL53L0X: 0x29 at power-up). Baud rates: PMS5003 datasheet
+// (9600 8N1); NMEA 0183 receivers default to 9600; OPS243 user manual UM-003-A, "UART Control"
+// (19200 8N1 default).
+var table = []*Driver{
+	{Name: "bme280", Bus: I2C, Part: "Bosch BME280 temperature, humidity and pressure", Addr: 0x76, Addrs: []uint16{0x76, 0x77},
+		OpenI2C: func(bus i2c.Bus, addr uint16, _ sensor.Options) (sensor.Sensor, error) { return asSensor(bme280.New(bus, addr, nil)) }},
+	// The bme280 package drives both; the chip id decides whether there is a humidity channel.
+	{Name: "bmp280", Bus: I2C, Part: "Bosch BMP280 temperature and pressure", Addr: 0x76, Addrs: []uint16{0x76, 0x77},
+		OpenI2C: func(bus i2c.Bus, addr uint16, _ sensor.Options) (sensor.Sensor, error) { return asSensor(bme280.New(bus, addr, nil)) }},
+	{Name: "sht4x", Bus: I2C, Part: "Sensirion SHT4x temperature and humidity", Addr: 0x44, Addrs: []uint16{0x44, 0x45, 0x46},
+		OpenI2C: func(bus i2c.Bus, addr uint16, _ sensor.Options) (sensor.Sensor, error) { return asSensor(sht4x.New(bus, addr, nil)) }},
+	{Name: "scd4x", Bus: I2C, Part: "Sensirion SCD40/SCD41 CO2, temperature and humidity", Addr: 0x62, Addrs: []uint16{0x62},
+		OpenI2C: func(bus i2c.Bus, addr uint16, _ sensor.Options) (sensor.Sensor, error) { return asSensor(scd4x.New(bus, addr, nil)) }},
+	{Name: "ads1115", Bus: I2C, Part: "TI ADS1115 16-bit ADC (a sound level meter's output)", Addr: 0x48, Addrs: []uint16{0x48, 0x49, 0x4a, 0x4b},
+		OpenI2C: func(bus i2c.Bus, addr uint16, _ sensor.Options) (sensor.Sensor, error) {
+			return asSensor(ads1115.NewNoiseMeter(bus, addr, nil))
+		}},
+	{Name: "bh1750", Bus: I2C, Part: "ROHM BH1750 ambient light", Addr: 0x23, Addrs: []uint16{0x23, 0x5c},
+		OpenI2C: func(bus i2c.Bus, addr uint16, _ sensor.Options) (sensor.Sensor, error) { return asSensor(bh1750.New(bus, addr, nil)) }},
+	{Name: "vl53l0x", Bus: I2C, Part: "ST VL53L0X time-of-flight distance (parking bay)", Addr: 0x29, Addrs: []uint16{0x29},
+		OpenI2C: func(bus i2c.Bus, addr uint16, _ sensor.Options) (sensor.Sensor, error) { return asSensor(vl53l0x.New(bus, addr, nil)) }},
+	{Name: "pms5003", Bus: UART, Part: "Plantower PMS5003 particulate matter", Baud: 9600,
+		OpenUART: func(port io.ReadWriter, name string, _ sensor.Options) (sensor.Sensor, error) {
+			return asSensor(pms5003.New(port, name, nil))
+		}},
+	{Name: "nmea", Bus: UART, Part: "NMEA 0183 GPS receiver", Baud: 9600,
+		OpenUART: func(port io.ReadWriter, name string, _ sensor.Options) (sensor.Sensor, error) {
+			o := nmea.DefaultOpts
+			o.Name = name
+			return asSensor(nmea.New(port, &o))
+		}},
+	{Name: "ops243", Bus: UART, Part: "OmniPreSense OPS243 Doppler radar speed", Baud: 19200,
+		OpenUART: func(port io.ReadWriter, name string, _ sensor.Options) (sensor.Sensor, error) {
+			o := ops243.DefaultOpts
+			o.Name = name
+			return asSensor(ops243.New(port, &o))
+		}},
+	{Name: "pulse", Bus: GPIO, Part: "vehicle detector output (loop detector card, axle sensor)",
+		OpenGPIO: func(pins []gpio.PinIn, _ sensor.Options) (sensor.Sensor, error) { return asSensor(pulse.New(pins[0], nil)) }},
+}
+
+// Lookup returns the driver called name.
+func Lookup(name string) (*Driver, bool) {
+	i := slices.IndexFunc(table, func(d *Driver) bool { return d.Name == name })
+	if i < 0 {
+		return nil, false
+	}
+	return table[i], true
+}
+
+// All returns every driver, sorted by name.
+func All() []*Driver {
+	out := slices.Clone(table)
+	slices.SortFunc(out, func(a, b *Driver) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Names lists the drivers' names, sorted.
+func Names() []string {
+	var n []string
+	for _, d := range All() {
+		n = append(n, d.Name)
+	}
+	return n
+}
+
+// AtAddress returns the drivers whose part can answer at a 7-bit I2C address.
+func AtAddress(addr uint16) []*Driver {
+	var out []*Driver
+	for _, d := range All() {
+		if slices.Contains(d.Addrs, addr) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Options returns the defaults of driver name's options, nil when it takes none or is unknown.
+func Options(name string) sensor.Options {
+	if d, ok := Lookup(name); ok && d.NewOptions != nil {
+		return d.NewOptions()
+	}
+	return nil
+}
+
+// check reports a table entry that is not complete (TestTable runs it on every entry).
+func (d *Driver) check() error {
+	n := 0
+	for _, f := range []bool{d.OpenI2C != nil, d.OpenUART != nil, d.OpenGPIO != nil} {
+		if f {
+			n++
+		}
+	}
+	want := map[Bus]bool{I2C: d.OpenI2C != nil, UART: d.OpenUART != nil, GPIO: d.OpenGPIO != nil}
+	if n != 1 || !want[d.Bus] {
+		return fmt.Errorf("registry: driver %s: want exactly one opener, for its bus %s", d.Name, d.Bus)
+	}
+	if d.Bus == I2C && (len(d.Addrs) == 0 || d.Addrs[0] != d.Addr) {
+		return fmt.Errorf("registry: driver %s: Addrs must start with the default address %#x", d.Name, d.Addr)
+	}
+	if d.Bus == UART && d.Baud <= 0 {
+		return fmt.Errorf("registry: driver %s: no baud rate", d.Name)
+	}
+	return nil
+}

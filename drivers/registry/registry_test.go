@@ -1,0 +1,56 @@
+package registry
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/wayside-iot/wayside/drivers/sensor"
+)
+
+// TestTable: every entry is complete, names are unique, and a driver's defaults are valid.
+func TestTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, d := range table {
+		if seen[d.Name] {
+			t.Errorf("driver %s listed twice", d.Name)
+		}
+		seen[d.Name] = true
+		if err := d.check(); err != nil {
+			t.Error(err)
+		}
+		if d.Part == "" {
+			t.Errorf("driver %s: no Part description", d.Name)
+		}
+		if d.NewOptions != nil {
+			o := d.NewOptions()
+			if err := o.Validate(); err != nil {
+				t.Errorf("driver %s: its defaults are not valid: %v", d.Name, err)
+			}
+			if o2 := d.NewOptions(); o2 == o {
+				t.Errorf("driver %s: NewOptions returns a shared value; it must return a fresh copy", d.Name)
+			}
+		}
+	}
+}
+
+func TestLookup(t *testing.T) {
+	d, ok := Lookup("bme280")
+	if !ok || d.Bus != I2C || d.Addr != 0x76 {
+		t.Fatalf("bme280: %+v %v", d, ok)
+	}
+	if _, ok := Lookup("bme281"); ok {
+		t.Fatal("unknown driver found")
+	}
+	// BME280 datasheet 5.2: 0x77 with SDO high; the BMP280 shares the addresses.
+	var at []string
+	for _, d := range AtAddress(0x77) {
+		at = append(at, d.Name)
+	}
+	if len(at) != 2 || at[0] != "bme280" || at[1] != "bmp280" {
+		t.Fatalf("at 0x77: %v", at)
+	}
+	var fe *sensor.FieldError
+	if errors.As(errors.Join(sensor.Fieldf("unit", "bad")), &fe) && fe.Field != "unit" {
+		t.Fatal(fe)
+	}
+}
