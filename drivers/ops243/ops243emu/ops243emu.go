@@ -156,9 +156,26 @@ func (e *Emu) Target(speed float64, d time.Duration) {
 	e.cond.Broadcast()
 }
 
-// Vehicle is what the simulated board calls for one vehicle passing at speed m/s: a target in the
-// beam for a second, ten reports.
-func (e *Emu) Vehicle(speed float64) { e.Target(speed, time.Second) }
+// Pass is what the simulated board calls for one vehicle passing at speed m/s (positive
+// approaching): the radar reports it for a second (ten reports), Pass waits until the driver has
+// read them, then for gap and a millisecond more, so that the driver's next Sample counts the
+// vehicle (its vehicle_gap must be gap). It fails if the driver does not read within 5 s.
+func (e *Emu) Pass(speed float64, gap time.Duration) error {
+	e.Target(speed, time.Second)
+	if !e.Drained(5 * time.Second) {
+		return errors.New("ops243emu: the driver did not read the radar's reports")
+	}
+	time.Sleep(gap + time.Millisecond)
+	return nil
+}
+
+// Reported is the speed in m/s the driver reports for a vehicle at speed m/s on a radar set to
+// unit u: the radar prints |speed| in u with 2 decimals (its F2 default here). A vehicle slower
+// than the driver's min_speed is not counted at all.
+func Reported(speed float64, u ops243.Unit) float64 {
+	m := u.MetresPerSecond()
+	return math.Round(math.Abs(speed)/m*100) / 100 * m
+}
 
 // Drained waits up to timeout until the reader has taken everything printed and come back for
 // more, that is, has handled it. It reports whether it did.
