@@ -391,3 +391,32 @@ func TestAllocs(t *testing.T) {
 		t.Errorf("%v", dst)
 	}
 }
+
+// How the simulated board drives the part, on the real clock: a vehicle_gap of 10 ms and one
+// Pass per sample; the next Sample counts the vehicle at the speed Reported says.
+func TestSimulatedBoardRecipe(t *testing.T) {
+	drivertest.RecordSleeps(t, ops243.SleepSeam)
+	e := ops243emu.New()
+	o := ops243.DefaultOptions
+	o.VehicleGap = 10 * time.Millisecond
+	d, err := ops243.New(e, "sim", &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Halt()
+	defer e.Close()
+	dst := make([]float64, 4)
+	for _, v := range []float64{13.333, -27.5} {
+		if err := e.Pass(v, o.VehicleGap); err != nil {
+			t.Fatal(err)
+		}
+		want := ops243emu.Reported(v, ops243.MetrePerSecond)
+		if err := d.Sample(time.Now(), dst); err != nil || dst[0] != 1 || !near(dst[1], want, 1e-9) || dst[3] != dst[1] {
+			t.Errorf("%g m/s: %v %v, want 1 vehicle at %g", v, err, dst, want)
+		}
+	}
+	// No vehicle: zeros.
+	if err := d.Sample(time.Now(), dst); err != nil || dst[0] != 0 {
+		t.Errorf("%v %v", err, dst)
+	}
+}
