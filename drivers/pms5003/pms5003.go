@@ -47,6 +47,13 @@ type Opts struct {
 	// is blocked in Read until the next byte arrives (at most 2.3 s while the part streams) or the
 	// owner closes the port.
 	HaltTimeout time.Duration
+	// WarmUp is how long after a wake-up frames are not readings yet (the fan settles; the manual
+	// asks for at least 30 s). It needs a port the driver can write (NewWithOptions): New, which only
+	// reads, ignores it and never wakes the part.
+	WarmUp time.Duration
+	// SleepBetween puts the part to sleep after each reading and wakes it WarmUp plus a margin before
+	// the next Sample is due (see Options.SleepBetween). Needs NewWithOptions.
+	SleepBetween bool
 }
 
 // DefaultOpts: ErrTimeout after 10 s without a frame, ErrRange above 5000 µg/m³ (five times the
@@ -80,10 +87,39 @@ type Dev struct {
 	readErr   error     // why the goroutine ended; nil while it runs
 	startedAt time.Time
 
+	asleep   bool      // the sleep command was sent and no wake-up since
+	stableAt time.Time // frames before it arrived during the warm-up and are dropped
+	warming  uint64    // frames dropped during warm-ups
+
 	// Sample's own state (one goroutine at a time, no lock needed).
 	sampledSeq uint64
 	sampledBad uint64
+	prevAt     time.Time // Sample's at last time: the gateway's interval is the difference
+
+	// Duty cycle, when the driver may write (NewWithOptions): w is the port, wmu orders the writes
+	// of Sample, Halt and the wake timer's goroutine.
+	w     io.Writer
+	wmu   sync.Mutex
+	timer timer
 }
+
+// timer is the wake-up timer; a seam so tests run the wake by hand.
+type timer interface {
+	Reset(time.Duration) bool
+	Stop() bool
+}
+
+// newTimer returns a stopped timer that runs f when it fires.
+var newTimer = func(f func()) timer {
+	t := time.AfterFunc(time.Hour, f)
+	t.Stop()
+	return t
+}
+
+// wakeMargin is how long before WarmUp ends the next Sample is expected: the wake timer fires
+// WarmUp + wakeMargin before it. The part only sleeps when the interval is longer than
+// WarmUp + 2*wakeMargin (40 s by default), so a sleep lasts at least wakeMargin.
+const wakeMargin = 5 * time.Second
 
 // New starts parsing frames from r, usually the serial port the board opened for the part. name
 // says where it sits (e.g. "ttyAMA1") and shows in String. opts nil means DefaultOpts.
@@ -91,6 +127,12 @@ func New(r io.Reader, name string, opts *Opts) (*Dev, error) {
 	if opts == nil {
 		opts = &DefaultOpts
 	}
+	o := *opts
+	o.WarmUp, o.SleepBetween = 0, false // New never writes to the part
+	return newDev(r, nil, name, &o)
+}
+
+func newDev(r io.Reader, w io.Writer, name string, opts *Opts) (*Dev, error) {
 	if r == nil {
 		return nil, errors.New("pms5003: nil reader: pass the opened serial port")
 	}
@@ -105,6 +147,13 @@ func New(r io.Reader, name string, opts *Opts) (*Dev, error) {
 			{Name: "pm1", Unit: "ug/m3"}, {Name: "pm2_5", Unit: "ug/m3"}, {Name: "pm10", Unit: "ug/m3"},
 		},
 		startedAt: now(),
+		w:         w,
+	}
+	if w != nil {
+		d.timer = newTimer(d.wake)
+		if err := d.wakeUp(); err != nil {
+			return nil, err
+		}
 	}
 	// The parser belongs to the reader goroutine.
 	p := new(parser)
@@ -125,13 +174,92 @@ func (d *Dev) Channels() []sensor.Channel { return d.channels }
 // previous Sample returned. Otherwise: ErrBus once the stream ended, ErrCRC or ErrFrame when only
 // bad frames arrived since the previous Sample, ErrTimeout when no good frame arrived for
 // Opts.MaxAge before at, and ErrNoData otherwise.
+//
+// With WarmUp (NewWithOptions), a Sample while the part sleeps wakes it, and until WarmUp has passed
+// since the wake-up Sample returns ErrNoData (warming up, not a fault). With SleepBetween, a Sample
+// that returned a reading puts the part to sleep when the interval since the previous Sample is
+// longer than WarmUp + 10 s, and the wake timer wakes it WarmUp + 5 s before the next one is due.
 func (d *Dev) Sample(at time.Time, dst []float64) error {
+	interval := at.Sub(d.prevAt)
+	first := d.prevAt.IsZero()
+	d.prevAt = at
+	if d.w != nil {
+		d.mu.Lock()
+		asleep, warm := d.asleep, now().Before(d.stableAt)
+		d.mu.Unlock()
+		if asleep {
+			// The wake timer has not fired (the interval shrank) or its wake-up failed.
+			if err := d.wakeUp(); err != nil {
+				return err
+			}
+			return errWarmUp
+		}
+		if warm {
+			return errWarmUp
+		}
+	}
 	f, err := d.next(at)
 	if err != nil {
 		return err
 	}
 	dst[0], dst[1], dst[2] = float64(f.PM1), float64(f.PM25), float64(f.PM10)
+	if d.opts.SleepBetween && !first && interval > d.opts.WarmUp+2*wakeMargin {
+		// A failed sleep command keeps the part awake and the reading good: the next one tries again.
+		if d.sleep() == nil {
+			d.timer.Reset(interval - d.opts.WarmUp - wakeMargin)
+		}
+	}
 	return nil
+}
+
+// Commands, manual appendix II: 0x42 0x4D, command, data high, data low, and the 16 bit sum of the
+// preceding bytes.
+var (
+	cmdSleep  = [7]byte{0x42, 0x4D, 0xE4, 0x00, 0x00, 0x01, 0x73}
+	cmdWakeUp = [7]byte{0x42, 0x4D, 0xE4, 0x00, 0x01, 0x01, 0x74}
+	cmdActive = [7]byte{0x42, 0x4D, 0xE1, 0x00, 0x01, 0x01, 0x71}
+)
+
+// wakeUp sends wake-up and active mode (a part woken from sleep, or left in passive mode by another
+// program, streams again) and starts the warm-up.
+func (d *Dev) wakeUp() error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if _, err := d.w.Write(cmdWakeUp[:]); err != nil {
+		return fmt.Errorf("pms5003: wake up: %w: %w", sensor.ErrBus, err)
+	}
+	if _, err := d.w.Write(cmdActive[:]); err != nil {
+		return fmt.Errorf("pms5003: set active mode: %w: %w", sensor.ErrBus, err)
+	}
+	t := now()
+	d.mu.Lock()
+	d.asleep, d.stableAt = false, t.Add(d.opts.WarmUp)
+	d.mu.Unlock()
+	return nil
+}
+
+// sleep sends the sleep command: fan and laser off.
+func (d *Dev) sleep() error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if _, err := d.w.Write(cmdSleep[:]); err != nil {
+		return fmt.Errorf("pms5003: sleep: %w: %w", sensor.ErrBus, err)
+	}
+	d.mu.Lock()
+	d.asleep = true
+	d.mu.Unlock()
+	return nil
+}
+
+// wake runs on the wake timer's goroutine. A failed wake-up leaves the part asleep: the next Sample
+// tries again.
+func (d *Dev) wake() { _ = d.wakeUp() }
+
+// Asleep reports whether the driver put the part to sleep and has not woken it since.
+func (d *Dev) Asleep() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.asleep
 }
 
 // Latest returns the latest good frame (all 12 values) and its arrival time; ok is false before the
@@ -168,6 +296,9 @@ func (d *Dev) next(at time.Time) (Frame, error) {
 	if last.IsZero() {
 		last = d.startedAt
 	}
+	if last.Before(d.stableAt) {
+		last = d.stableAt // no frames while asleep or warming up
+	}
 	if at.Sub(last) > d.opts.MaxAge {
 		return Frame{}, errTimeout
 	}
@@ -178,7 +309,16 @@ func (d *Dev) next(at time.Time) (Frame, error) {
 // Opts.HaltTimeout. With a reader that has SetReadDeadline the goroutine notices within
 // Opts.ReadTimeout. Otherwise it notices after its blocked Read returns: when the next byte arrives
 // or when the owner closes the port. Halt never closes the port.
+//
+// With SleepBetween it stops the wake timer and puts the part to sleep, so the fan does not run while
+// the gateway is stopped; the next NewWithOptions wakes it.
 func (d *Dev) Halt() error {
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+	if d.opts.SleepBetween {
+		_ = d.sleep() // best effort: the reader is stopped either way
+	}
 	if !d.rd.Halt(d.opts.HaltTimeout) {
 		return fmt.Errorf("pms5003: halt: reader still blocked after %v; it ends when the port is closed: %w", d.opts.HaltTimeout, sensor.ErrTimeout)
 	}
@@ -194,6 +334,11 @@ func (d *Dev) end(err error) {
 func (d *Dev) good(f *Frame) {
 	at := now()
 	d.mu.Lock()
+	if at.Before(d.stableAt) {
+		d.warming++ // the fan is still settling: not a reading
+		d.mu.Unlock()
+		return
+	}
 	d.latest, d.latestAt = *f, at
 	d.seq++
 	d.mu.Unlock()
@@ -241,6 +386,16 @@ func (p *parser) parse(s sink) {
 			i++
 			continue
 		}
+		if binary.BigEndian.Uint16(p.buf[i+2:]) == ackLen {
+			// The part's answer to a mode or sleep command: 0x42 0x4D 0x00 0x04, command, data, sum.
+			if p.n-i < ackFrameLen {
+				break
+			}
+			if isAck(p.buf[i : i+ackFrameLen]) {
+				i += ackFrameLen
+				continue
+			}
+		}
 		if binary.BigEndian.Uint16(p.buf[i+2:]) != bodyLen {
 			// A 0x42 0x4D in the data, or a corrupted length: not a frame start.
 			s.bad(errLength)
@@ -269,6 +424,22 @@ func (p *parser) parse(s sink) {
 	if p.n == len(p.buf) {
 		p.n = 0
 	}
+}
+
+// Command answers: a frame length of 4 (command, data, check code), 8 bytes on the wire. The manual
+// does not describe them; parts answer the mode (0xE1) and sleep (0xE4) commands so, as other drivers
+// observe (e.g. 42 4D 00 04 E1 00 01 74 to passive mode).
+const (
+	ackLen      = 4
+	ackFrameLen = 8
+)
+
+func isAck(b []byte) bool {
+	var sum uint16
+	for _, v := range b[:ackFrameLen-2] {
+		sum += uint16(v)
+	}
+	return sum == binary.BigEndian.Uint16(b[ackFrameLen-2:])
 }
 
 func hasStart(b []byte) bool {
@@ -307,6 +478,7 @@ func Decode(b []byte, f *Frame) error {
 // Errors returned on hot paths are built once so they do not allocate.
 var (
 	errNoData   = fmt.Errorf("pms5003: no frame since the previous sample: %w", sensor.ErrNoData)
+	errWarmUp   = fmt.Errorf("pms5003: warming up after wake-up (fan settling): %w", sensor.ErrNoData)
 	errTimeout  = fmt.Errorf("pms5003: no good frame within Opts.MaxAge: %w", sensor.ErrTimeout)
 	errChecksum = fmt.Errorf("pms5003: frame check code mismatch: %w", sensor.ErrCRC)
 	errShort    = fmt.Errorf("pms5003: frame cut short: %w", sensor.ErrFrame)
