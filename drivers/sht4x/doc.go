@@ -20,4 +20,14 @@
 //   - The address is fixed per variant: 0x44 (SHT4x-A), 0x45 (SHT4x-B), 0x46 (SHT4x-C).
 //   - The heater commands are not used: a roadside enclosure needs no condensation burn-off from the
 //     gateway, and the heater must not run more than 10 % of the time (section 4.9).
+//
+// # Options
+//
+// sensors[].options, defaults in DefaultOptions:
+//
+//	repeatability: high   # high (0xFD, 8.3 ms), medium (0xF6, 4.5 ms), low (0xE0, 1.6 ms)
+//	heater: "off"         # off only: the heater is never run
+//	stuck_after: 20       # identical raw readings in a row that are ErrStuck; 0 = off
+//
+// Channels: temperature (Cel), humidity (%RH), one measurement taken during Sample.
 package sht4x
