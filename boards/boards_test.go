@@ -135,7 +135,7 @@ func TestSimBoard(t *testing.T) {
 			if got = d.Sample(now, dst); got == nil {
 				for j, c := range d.Channels() {
 					want, ok := sim.Expected(11, spec.Name, spec.Driver, c.Name, now.UnixMilli(), spec.Interval)
-					if !ok || want != dst[j] {
+					if (!ok || want != dst[j]) && sim.Checked(spec.Driver, c.Name) {
 						t.Errorf("%s %s: got %v, Expected %v %v", spec.Name, c.Name, dst[j], want, ok)
 					}
 				}

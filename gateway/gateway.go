@@ -60,6 +60,16 @@ type sensorState struct {
 	// sampling is when the Sample call in progress began (unix ns), 0 between calls: the watchdog
 	// tells a driver hung on its bus from one that is merely slow.
 	sampling atomic.Int64
+	// feeds pass this sensor's readings to sensors that compensate with them (pressure_from).
+	feeds []pressureFeed
+}
+
+// pressureFeed passes channel ch of a sensor's readings to a sensor that compensates with them.
+type pressureFeed struct {
+	ch     int
+	sink   sensor.PressureSink
+	target string
+	failed atomic.Bool // logged once
 }
 
 // Gateway is the running pipeline.
@@ -171,6 +181,9 @@ func New(opts Options) (g *Gateway, err error) {
 		}
 		g.sensors = append(g.sensors, st)
 	}
+	if err := g.wirePressure(); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	if g.ring, err = buffer.NewRing(cfg.Buffer.Capacity); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -206,6 +219,48 @@ func New(opts Options) (g *Gateway, err error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	return g, nil
+}
+
+// wirePressure connects each sensor whose options name a pressure source (pressure_from:
+// "<sensor>/<channel>") to that channel's sensor: the channel must be a pressure in Pa.
+func (g *Gateway) wirePressure() error {
+	for i, sc := range g.cfg.Sensors {
+		src, ok := sc.Opts.(sensor.PressureSourced)
+		if !ok || src.AmbientPressureFrom() == "" {
+			continue
+		}
+		from := src.AmbientPressureFrom()
+		name, channel, _ := strings.Cut(from, "/")
+		sink, ok := g.sensors[i].dev.(sensor.PressureSink)
+		if !ok {
+			return fmt.Errorf("sensor %s: pressure_from: driver %s takes no ambient pressure", sc.Name, sc.Driver)
+		}
+		var source *sensorState
+		for _, st := range g.sensors {
+			if st.name == name {
+				source = st
+			}
+		}
+		if source == nil {
+			return fmt.Errorf("sensor %s: pressure_from %q: no sensor %s", sc.Name, from, name)
+		}
+		var valid []string
+		ch := -1
+		for j, c := range source.dev.Channels() {
+			if c.Unit == "Pa" {
+				valid = append(valid, name+"/"+c.Name)
+			}
+			if c.Name == channel && c.Unit == "Pa" {
+				ch = j
+			}
+		}
+		if ch < 0 {
+			return fmt.Errorf("sensor %s: pressure_from %q is not a pressure channel (Pa) of %s; valid: %s",
+				sc.Name, from, name, strings.Join(valid, ", "))
+		}
+		source.feeds = append(source.feeds, pressureFeed{ch: ch, sink: sink, target: sc.Name})
+	}
+	return nil
 }
 
 // linkSecurity builds the link's TLS configuration (certificate files re-read when they change) and
@@ -399,6 +454,13 @@ func (g *Gateway) sample(ctx context.Context, s *sensorState) {
 				g.ring.Push(buffer.Reading{Time: ns, Value: v, Channel: s.firstChan + uint32(i), Flags: flags})
 			}
 			g.readings.Add(uint64(len(dst)))
+			for i := range s.feeds {
+				f := &s.feeds[i]
+				if err := f.sink.SetAmbientPressure(dst[f.ch]); err != nil && !f.failed.Swap(true) {
+					g.log.Warn("ambient pressure not passed on (logged once)", zap.String("from", s.name),
+						zap.String("to", f.target), zap.Float64("pa", dst[f.ch]), zap.Error(err))
+				}
+			}
 		}
 		if from != to {
 			g.logHealthChange(s, from, to, err)

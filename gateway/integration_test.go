@@ -175,6 +175,9 @@ func checkBatches(t *testing.T, cfg *config.Config, got [][]byte, bootID string,
 			if len(parts) != 2 || !ok {
 				t.Fatalf("reading name %q", r.Name)
 			}
+			if !sim.Checked(sc.Driver, parts[1]) {
+				continue // an aggregate of the real time since the previous sample: the driver's tests check it
+			}
 			want, ok := sim.Expected(cfg.Sim.Seed, sc.Name, sc.Driver, parts[1], r.UnixMilli(), sc.Interval.D())
 			want = senml.WireValue(&senml.Channel{Unit: r.Unit}, want)
 			if !ok || want != r.Value {

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
 
@@ -21,7 +20,6 @@ import (
 	"github.com/wayside-iot/wayside/drivers/ops243"
 	"github.com/wayside-iot/wayside/drivers/pms5003"
 	"github.com/wayside-iot/wayside/drivers/pms5003/pms5003emu"
-	"github.com/wayside-iot/wayside/drivers/pulse"
 	"github.com/wayside-iot/wayside/drivers/registry"
 	"github.com/wayside-iot/wayside/drivers/scd4x"
 	"github.com/wayside-iot/wayside/drivers/scd4x/scd4xemu"
@@ -35,12 +33,22 @@ import (
 // part is one simulated part: which model quantities it senses, how its emulator and real driver
 // are opened, and what the driver makes of given quantities.
 type part struct {
+	// chansFor, when set, gives the channels for a sensor's options (nil: the defaults); chans are
+	// those of the defaults.
+	chansFor func(o sensor.Options) []sensor.Channel
+	// unchecked names the channels whose live values depend on more than the model at the sample's
+	// time (history, the real interval between samples): Expected gives their value for the
+	// nominal interval, and Checked says a live reading need not equal it.
+	unchecked map[string]bool
 	bus   string // "i2c", "uart", "gpio" (from the driver registry) or "sim" (a load part)
 	addr  uint16 // usual I²C address (from the driver registry)
 	in    []Kind // the model quantities the part senses, in the order stim and expect take them
 	chans []sensor.Channel
 	// open attaches an emulator for o and opens the real driver on it.
 	open func(o *opened) error
+	// expectAt, when set, replaces expect for parts whose reading sums up the interval: it reads the
+	// model at whatever times it needs.
+	expectAt func(k uint64, model func(Kind, int64) (float64, bool), out []float64, ms int64, interval time.Duration) error
 	// expect puts in through a separate emulator and the driver's conversions and stores what the
 	// driver reports in out. It fails where the driver's Sample would.
 	expect func(in, out []float64, ms int64, interval time.Duration) error
@@ -59,6 +67,9 @@ type opened struct {
 	close func()
 	// attached is set once the emulator is on the bus.
 	attached bool
+	// model is the sensor's model (Sensor.model, which tests may replace), for parts that feed
+	// their emulator more than the state at the sample's time (fast noise samples, vehicles).
+	model func(kind Kind, ms int64) (float64, bool)
 }
 
 // attach puts an emulator on the sensor's bus.
@@ -86,6 +97,9 @@ func init() {
 var parts = map[string]*part{
 	"bme280": bmePart(true),
 	"bmp280": bmePart(false),
+	"ads1115": noisePart(),
+	"ops243":  radarPart(),
+	"pulse":   loopPart(),
 	"sht4x": {
 		in:    []Kind{Temperature, Humidity},
 		chans: []sensor.Channel{ch("temperature", "Cel"), ch("humidity", "%RH")},
@@ -121,7 +135,7 @@ var parts = map[string]*part{
 			if err := o.attach(e); err != nil {
 				return err
 			}
-			d, err := scd4x.New(o.bus, o.addr, nil)
+			d, err := scd4x.NewWithOptions(o.bus, o.addr, optionsOr(o.spec.Options, scd4x.DefaultOptions))
 			o.dev = d
 			o.stim = func(_ int64, in []float64, _ bool) error { e.Set(ppm(in[0]), env(in[1], in[2], 0)); return nil }
 			return err
@@ -139,44 +153,7 @@ var parts = map[string]*part{
 			return nil
 		},
 	},
-	"ads1115": {
-		in:    []Kind{Noise},
-		chans: []sensor.Channel{ch("noise", "dB")},
-		open: func(o *opened) error {
-			// A sound level meter's analog output on AIN0, DefaultNoiseOpts' calibration.
-			e := ads1115emu.New(o.addr)
-			if err := o.attach(e); err != nil {
-				return err
-			}
-			d, err := ads1115.NewNoiseMeter(o.bus, o.addr, nil)
-			o.dev = d
-			o.stim = func(_ int64, in []float64, _ bool) error { e.Set(0, meterVolts(in[0])); return nil }
-			return err
-		},
-		expect: func(in, out []float64, _ int64, _ time.Duration) error {
-			e := ads1115emu.New(0x48)
-			e.Set(0, meterVolts(in[0]))
-			o := &ads1115.DefaultNoiseOpts
-			cfg := ads1115.Config(&o.ADC)
-			if err := e.Tx(0x48, []byte{0x01, byte(cfg >> 8), byte(cfg)}, nil); err != nil { // start conversion
-				return err
-			}
-			var b [2]byte
-			if err := e.Tx(0x48, []byte{0x00}, b[:]); err != nil { // conversion register
-				return err
-			}
-			m, err := refMeter()
-			if err != nil {
-				return err
-			}
-			db := m.DB(ads1115.Volts(int16(binary.BigEndian.Uint16(b[:])), o.ADC.Gain))
-			if db < o.LowDB-o.MarginDB || db > o.HighDB+o.MarginDB {
-				return fmt.Errorf("sim: noise %v dB outside the meter's range: %w", db, sensor.ErrRange)
-			}
-			out[0] = db
-			return nil
-		},
-	},
+
 	"bh1750": {
 		in:    []Kind{Illuminance},
 		chans: []sensor.Channel{ch("illuminance", "lx")},
@@ -186,6 +163,9 @@ var parts = map[string]*part{
 				return err
 			}
 			d, err := bh1750.New(o.bus, o.addr, &bh1750.Opts{Mode: lightMode(o.spec.Interval)})
+			if !isDefault(o.spec.Options, bh1750.DefaultOptions) { // the site's settings, not the sim's tuning
+				d, err = bh1750.NewWithOptions(o.bus, o.addr, optionsOr(o.spec.Options, bh1750.DefaultOptions))
+			}
 			o.dev = d
 			o.stim = func(_ int64, in []float64, _ bool) error { e.Set(in[0]); return nil }
 			return err
@@ -211,6 +191,9 @@ var parts = map[string]*part{
 				return err
 			}
 			d, err := vl53l0x.New(o.bus, o.addr, &bayOpts)
+			if !isDefault(o.spec.Options, vl53l0x.DefaultOptions) {
+				d, err = vl53l0x.NewWithOptions(o.bus, o.addr, optionsOr(o.spec.Options, vl53l0x.DefaultOptions))
+			}
 			o.dev = d
 			o.stim = func(_ int64, in []float64, _ bool) error { aim(e, in[0]); return nil }
 			return err
@@ -261,35 +244,7 @@ var parts = map[string]*part{
 			return nil
 		},
 	},
-	"ops243": {
-		in:    []Kind{Speed},
-		chans: []sensor.Channel{ch("speed", "m/s")},
-		open: func(o *opened) error {
-			p := newPort()
-			opts := ops243.DefaultOpts
-			opts.Name = o.spec.Port
-			d, err := ops243.New(p, &opts)
-			buf := make([]byte, 0, 32)
-			o.dev, o.close = d, p.h.close
-			o.stim = func(_ int64, in []float64, ok bool) error {
-				if !ok {
-					return nil // nothing in the beam: the radar stays silent
-				}
-				buf = radarLine(buf[:0], in[0])
-				return p.feed(buf)
-			}
-			return err
-		},
-		expect: func(in, out []float64, _ int64, _ time.Duration) error {
-			line := radarLine(nil, in[0])
-			v, res := ops243.ParseLine(line[:len(line)-2], ops243.MetrePerSecond)
-			if res != ops243.ResultSpeed {
-				return fmt.Errorf("sim: radar line %q: %w", line, sensor.ErrFrame)
-			}
-			out[0] = float64(v) / float64(physic.MetrePerSecond)
-			return nil
-		},
-	},
+
 	"nmea": {
 		in:    []Kind{Latitude, Longitude, Altitude, FixQuality, Satellites},
 		chans: []sensor.Channel{ch("lat", "lat"), ch("lon", "lon"), ch("altitude", "m"), ch("fix_quality", "/"), ch("satellites", "count")},
@@ -318,24 +273,7 @@ var parts = map[string]*part{
 			return nil
 		},
 	},
-	"pulse": {
-		in:    []Kind{Vehicles},
-		chans: []sensor.Channel{ch("count", "count")},
-		open: func(o *opened) error {
-			p := newPin(o.spec.Port)
-			// The model gives a count per interval, not edge times: its edges come back to back, so
-			// debounce and the rate check are off.
-			d, err := pulse.New(p, &pulse.Opts{Edge: gpio.FallingEdge, Pull: gpio.PullUp,
-				ReArm: pulse.DefaultOpts.ReArm, Poll: pulse.DefaultOpts.Poll})
-			o.dev = d
-			o.stim = func(_ int64, in []float64, _ bool) error { return p.pulse(int(in[0])) }
-			return err
-		},
-		expect: func(in, out []float64, _ int64, _ time.Duration) error {
-			out[0] = float64(int(in[0]))
-			return nil
-		},
-	},
+
 }
 
 func bmePart(bme bool) *part {
@@ -350,7 +288,7 @@ func bmePart(bme bool) *part {
 		if err := o.attach(e); err != nil {
 			return err
 		}
-		d, err := bme280.New(o.bus, o.addr, nil)
+		d, err := bme280.NewWithOptions(o.bus, o.addr, optionsOr(o.spec.Options, bme280.DefaultOptions))
 		o.dev = d
 		o.stim = func(_ int64, in []float64, _ bool) error { e.Set(bmeEnv(in)); return nil }
 		return err

@@ -76,6 +76,7 @@ func Open(spec Spec) (*Sensor, error) {
 			o.addr = p.addr
 		}
 	}
+	o.model = func(kind Kind, ms int64) (float64, bool) { return value(key(spec.Seed, spec.Name), kind, ms, spec.Interval) }
 	err := p.open(o)
 	detach := func() {}
 	if o.attached {
@@ -92,6 +93,7 @@ func Open(spec Spec) (*Sensor, error) {
 	s := &Sensor{dev: o.dev, part: p, key: k, interval: spec.Interval, in: make([]float64, len(p.in)),
 		stim: o.stim, close: o.close, detach: detach}
 	s.model = func(kind Kind, ms int64) (float64, bool) { return value(k, kind, ms, s.interval) }
+	o.model = func(kind Kind, ms int64) (float64, bool) { return s.model(kind, ms) }
 	return s, nil
 }
 
@@ -133,6 +135,14 @@ func (s *Sensor) Halt() error {
 	return err
 }
 
+// Checked reports whether a live reading of driver's channel on the sim board equals what Expected
+// says. Interval aggregates that depend on history or on the real time between samples (a loop
+// detector's occupancy and headway) are not: Expected gives their value for the nominal interval.
+func Checked(driver, channel string) bool {
+	p, ok := lookup(driver)
+	return ok && !p.unchecked[channel]
+}
+
 // Expected returns what the simulated sensor name (driver, sampled every interval, under seed)
 // reports for channel at ms, and false when it reports nothing then. It computes the model's state
 // at ms and puts it through a separate emulator and the driver's own conversions, so it is exactly
@@ -150,6 +160,14 @@ func Expected(seed uint64, name, driver, channel string, ms int64, interval time
 	}
 	if idx < 0 {
 		return 0, false
+	}
+	if p.expectAt != nil {
+		out := make([]float64, len(p.chans))
+		model := func(kind Kind, ms int64) (float64, bool) { return value(key(seed, name), kind, ms, interval) }
+		if err := p.expectAt(key(seed, name), model, out, ms, interval); err != nil {
+			return 0, false
+		}
+		return out[idx], true
 	}
 	out, ok := expectAll(p, key(seed, name), ms, interval)
 	if !ok {
@@ -175,3 +193,11 @@ func expectAll(p *part, k uint64, ms int64, interval time.Duration) ([]float64, 
 }
 
 var _ sensor.Sensor = (*Sensor)(nil)
+
+// SetAmbientPressure passes a live ambient pressure to a driver that takes one (sensor.PressureSink).
+func (s *Sensor) SetAmbientPressure(pa float64) error {
+	if p, ok := s.dev.(sensor.PressureSink); ok {
+		return p.SetAmbientPressure(pa)
+	}
+	return fmt.Errorf("sim: %s takes no ambient pressure", s.dev)
+}

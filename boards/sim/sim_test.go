@@ -55,6 +55,9 @@ func TestRealDrivers(t *testing.T) {
 						}
 						continue
 					}
+					if !Checked(driver, c.Name) {
+						continue // an aggregate of the real time since the previous sample
+					}
 					if !ok || want != dst[j] {
 						t.Fatalf("%s %s: Sample %v, Expected %v (ok %v)", at, c.Name, dst[j], want, ok)
 					}
@@ -83,6 +86,9 @@ func TestResolution(t *testing.T) {
 	t0 := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC).UnixMilli()
 	for _, driver := range Drivers() {
 		p := parts[driver]
+		if p.expectAt != nil {
+			continue // an interval aggregate, not the model at one time
+		}
 		k := key(7, "r")
 		for i := int64(0); i < 60; i++ {
 			ms := t0 + i*1_431_111
@@ -223,6 +229,11 @@ func TestHaltUART(t *testing.T) {
 func TestSampleDoesNotAllocate(t *testing.T) {
 	for _, driver := range Drivers() {
 		t.Run(driver, func(t *testing.T) {
+			if driver == "ops243" || driver == "pulse" {
+				// Their emulators print report lines and build edge timelines per sample; the
+				// drivers' own tests assert that reading them allocates nothing.
+				t.Skip("the emulated radar and loops allocate to feed the driver")
+			}
 			s := open(t, driver, 100*time.Millisecond)
 			dst := make([]float64, len(s.Channels()))
 			at := time.Date(2025, 3, 14, 8, 0, 0, 0, time.UTC)

@@ -91,40 +91,78 @@ func asSensor[T sensor.Sensor](d T, err error) (sensor.Sensor, error) {
 // (19200 8N1 default).
 var table = []*Driver{
 	{Name: "bme280", Bus: I2C, Part: "Bosch BME280 temperature, humidity and pressure", Addr: 0x76, Addrs: []uint16{0x76, 0x77},
-		OpenI2C: func(bus i2c.Bus, addr uint16, _ sensor.Options) (sensor.Sensor, error) { return asSensor(bme280.New(bus, addr, nil)) }},
+		NewOptions: defaults(bme280.DefaultOptions), OpenI2C: onI2C(bme280.DefaultOptions, bme280.NewWithOptions)},
 	// The bme280 package drives both; the chip id decides whether there is a humidity channel.
 	{Name: "bmp280", Bus: I2C, Part: "Bosch BMP280 temperature and pressure", Addr: 0x76, Addrs: []uint16{0x76, 0x77},
-		OpenI2C: func(bus i2c.Bus, addr uint16, _ sensor.Options) (sensor.Sensor, error) { return asSensor(bme280.New(bus, addr, nil)) }},
+		NewOptions: defaults(bme280.DefaultOptions), OpenI2C: onI2C(bme280.DefaultOptions, bme280.NewWithOptions)},
 	{Name: "sht4x", Bus: I2C, Part: "Sensirion SHT4x temperature and humidity", Addr: 0x44, Addrs: []uint16{0x44, 0x45, 0x46},
-		OpenI2C: func(bus i2c.Bus, addr uint16, _ sensor.Options) (sensor.Sensor, error) { return asSensor(sht4x.New(bus, addr, nil)) }},
+		NewOptions: defaults(sht4x.DefaultOptions), OpenI2C: onI2C(sht4x.DefaultOptions, sht4x.NewWithOptions)},
 	{Name: "scd4x", Bus: I2C, Part: "Sensirion SCD40/SCD41 CO2, temperature and humidity", Addr: 0x62, Addrs: []uint16{0x62},
-		OpenI2C: func(bus i2c.Bus, addr uint16, _ sensor.Options) (sensor.Sensor, error) { return asSensor(scd4x.New(bus, addr, nil)) }},
-	{Name: "ads1115", Bus: I2C, Part: "TI ADS1115 16-bit ADC (a sound level meter's output)", Addr: 0x48, Addrs: []uint16{0x48, 0x49, 0x4a, 0x4b},
-		OpenI2C: func(bus i2c.Bus, addr uint16, _ sensor.Options) (sensor.Sensor, error) {
-			return asSensor(ads1115.NewNoiseMeter(bus, addr, nil))
-		}},
+		NewOptions: defaults(scd4x.DefaultOptions), OpenI2C: onI2C(scd4x.DefaultOptions, scd4x.NewWithOptions)},
+	{Name: "ads1115", Bus: I2C, Part: "TI ADS1115 16-bit ADC: a sound level meter (kind noise) or any analog sensor (kind analog)",
+		Addr: 0x48, Addrs: []uint16{0x48, 0x49, 0x4a, 0x4b},
+		NewOptions: defaults(ads1115.DefaultOptions), OpenI2C: onI2C(ads1115.DefaultOptions, ads1115.NewWithOptions)},
 	{Name: "bh1750", Bus: I2C, Part: "ROHM BH1750 ambient light", Addr: 0x23, Addrs: []uint16{0x23, 0x5c},
-		OpenI2C: func(bus i2c.Bus, addr uint16, _ sensor.Options) (sensor.Sensor, error) { return asSensor(bh1750.New(bus, addr, nil)) }},
+		NewOptions: defaults(bh1750.DefaultOptions), OpenI2C: onI2C(bh1750.DefaultOptions, bh1750.NewWithOptions)},
 	{Name: "vl53l0x", Bus: I2C, Part: "ST VL53L0X time-of-flight distance (parking bay)", Addr: 0x29, Addrs: []uint16{0x29},
-		OpenI2C: func(bus i2c.Bus, addr uint16, _ sensor.Options) (sensor.Sensor, error) { return asSensor(vl53l0x.New(bus, addr, nil)) }},
+		NewOptions: defaults(vl53l0x.DefaultOptions), OpenI2C: onI2C(vl53l0x.DefaultOptions, vl53l0x.NewWithOptions)},
 	{Name: "pms5003", Bus: UART, Part: "Plantower PMS5003 particulate matter", Baud: 9600,
-		OpenUART: func(port io.ReadWriter, name string, _ sensor.Options) (sensor.Sensor, error) {
-			return asSensor(pms5003.New(port, name, nil))
-		}},
+		NewOptions: defaults(pms5003.DefaultOptions), OpenUART: onUART(pms5003.DefaultOptions, pms5003.NewWithOptions)},
 	{Name: "nmea", Bus: UART, Part: "NMEA 0183 GPS receiver", Baud: 9600,
-		OpenUART: func(port io.ReadWriter, name string, _ sensor.Options) (sensor.Sensor, error) {
-			o := nmea.DefaultOpts
-			o.Name = name
-			return asSensor(nmea.New(port, &o))
-		}},
+		NewOptions: defaults(nmea.DefaultOptions), OpenUART: onUART(nmea.DefaultOptions, nmea.NewWithOptions)},
 	{Name: "ops243", Bus: UART, Part: "OmniPreSense OPS243 Doppler radar speed", Baud: 19200,
-		OpenUART: func(port io.ReadWriter, name string, _ sensor.Options) (sensor.Sensor, error) {
-			o := ops243.DefaultOpts
-			o.Name = name
-			return asSensor(ops243.New(port, &o))
+		NewOptions: defaults(ops243.DefaultOptions), OpenUART: onUART(ops243.DefaultOptions, ops243.New)},
+	{Name: "pulse", Bus: GPIO, Part: "vehicle detector output: loop detector card (presence, speed trap) or axle sensor",
+		NewOptions: defaults(pulse.DefaultOptions),
+		Lines: func(o sensor.Options) int {
+			if p, ok := o.(*pulse.Options); ok && p.Mode == pulse.ModeSpeedTrap {
+				return 2
+			}
+			return 1
+		},
+		OpenGPIO: func(pins []gpio.PinIn, o sensor.Options) (sensor.Sensor, error) {
+			p, ok := o.(*pulse.Options)
+			if !ok {
+				d := pulse.DefaultOptions
+				p = &d
+			}
+			return asSensor(pulse.NewWithOptions(pins, p))
 		}},
-	{Name: "pulse", Bus: GPIO, Part: "vehicle detector output (loop detector card, axle sensor)",
-		OpenGPIO: func(pins []gpio.PinIn, _ sensor.Options) (sensor.Sensor, error) { return asSensor(pulse.New(pins[0], nil)) }},
+}
+
+// defaults returns a NewOptions that hands out a copy of def.
+func defaults[O any, P interface {
+	*O
+	sensor.Options
+}](def O) func() sensor.Options {
+	return func() sensor.Options {
+		o := def
+		return P(&o)
+	}
+}
+
+// onI2C adapts an I2C driver's options constructor; nil options mean a copy of def.
+func onI2C[O any, D sensor.Sensor](def O, open func(i2c.Bus, uint16, *O) (D, error)) func(i2c.Bus, uint16, sensor.Options) (sensor.Sensor, error) {
+	return func(bus i2c.Bus, addr uint16, o sensor.Options) (sensor.Sensor, error) {
+		p, ok := any(o).(*O)
+		if !ok || p == nil {
+			d := def
+			p = &d
+		}
+		return asSensor(open(bus, addr, p))
+	}
+}
+
+// onUART adapts a UART driver's options constructor; nil options mean a copy of def.
+func onUART[O any, D sensor.Sensor](def O, open func(io.ReadWriter, string, *O) (D, error)) func(io.ReadWriter, string, sensor.Options) (sensor.Sensor, error) {
+	return func(port io.ReadWriter, name string, o sensor.Options) (sensor.Sensor, error) {
+		p, ok := any(o).(*O)
+		if !ok || p == nil {
+			d := def
+			p = &d
+		}
+		return asSensor(open(port, name, p))
+	}
 }
 
 // Lookup returns the driver called name.

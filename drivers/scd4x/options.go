@@ -103,3 +103,9 @@ func TemperatureOffsetCelsius(w uint16) float64 { return float64(w) * 175 / 6553
 // PressureWord encodes a pressure in Pa for set_ambient_pressure, whose unit is hPa (section 3.6.5;
 // its example: 98700 Pa is 0x03DB).
 func PressureWord(pa float64) uint16 { return uint16(math.Round(min(max(pa, 0), 6553500) / 100)) }
+
+// AmbientPressureFrom implements sensor.PressureSourced: the gateway feeds the named channel's
+// readings to SetAmbientPressure.
+func (o *Options) AmbientPressureFrom() string { return o.PressureFrom }
+
+var _ sensor.PressureSourced = (*Options)(nil)

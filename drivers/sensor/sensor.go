@@ -91,3 +91,17 @@ func Fieldf(field, format string, args ...any) *FieldError {
 type Options interface {
 	Validate() error
 }
+
+// PressureSink is a sensor that compensates its readings with the live ambient pressure (Pa) of
+// another sensor of the same gateway (an SCD4x's CO2 with a BME280's pressure). The gateway calls
+// SetAmbientPressure after each good reading of the source, from the source's sampler goroutine;
+// implementations only store the value.
+type PressureSink interface {
+	SetAmbientPressure(pa float64) error
+}
+
+// PressureSourced is implemented by the options of a PressureSink driver: AmbientPressureFrom names
+// the source channel as "<sensor>/<channel>", "" for none.
+type PressureSourced interface {
+	AmbientPressureFrom() string
+}

@@ -607,6 +607,16 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 			}
 		}
 	}
+	for i, s := range c.Sensors { // pressure_from names another configured sensor
+		src, ok := s.Opts.(sensor.PressureSourced)
+		if !ok || src.AmbientPressureFrom() == "" {
+			continue
+		}
+		name, _, _ := strings.Cut(src.AmbientPressureFrom(), "/")
+		if j, ok := seen[name]; !ok || j == i {
+			add(fmt.Sprintf("sensors[%d].options.pressure_from", i), "%q names no other sensor of this configuration; use <sensor>/<channel> of a pressure sensor such as a bme280 (env1/pressure)", src.AmbientPressureFrom())
+		}
+	}
 	if len(c.Cloud.Brokers) == 0 && c.Generic() {
 		add("cloud.brokers", "missing; list at least one broker URL such as tcp://127.0.0.1:1883 or ssl://mqtt.city.example:8883")
 	}

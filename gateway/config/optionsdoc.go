@@ -17,10 +17,13 @@ const (
 	OptionsDocEnd   = "# --- end of driver options ---"
 )
 
-// OptionsDoc documents every driver's options with their defaults as YAML comments: each key with
-// the `doc` tag of its field. configs/example.yaml carries it between OptionsDocBegin and
-// OptionsDocEnd, and a test keeps the two equal.
-func OptionsDoc() (string, error) {
+// FieldDoc returns the documentation of the field of struct type t whose YAML key is key, "" for none.
+type FieldDoc func(t reflect.Type, key string) string
+
+// OptionsDoc documents every driver's options with their defaults as YAML comments, each key headed
+// by its field's documentation (doc). configs/example.yaml carries it between OptionsDocBegin and
+// OptionsDocEnd, and a test, which reads the drivers' Go doc comments, keeps the two equal.
+func OptionsDoc(doc FieldDoc) (string, error) {
 	var b strings.Builder
 	b.WriteString(OptionsDocBegin + "\n")
 	b.WriteString("# sensors[].options by driver, with their defaults: give only what differs. `waysided -check-config`\n")
@@ -31,7 +34,7 @@ func OptionsDoc() (string, error) {
 			b.WriteString("#   (no options)\n")
 			continue
 		}
-		text, err := optionsYAML(d.NewOptions(), true)
+		text, err := optionsYAML(d.NewOptions(), doc)
 		if err != nil {
 			return "", fmt.Errorf("config: document %s options: %w", d.Name, err)
 		}
@@ -62,28 +65,27 @@ func flow(n *yaml.Node) {
 	}
 }
 
-// optionsYAML encodes o in block style, each key headed by its field's doc tag when comments is set.
-func optionsYAML(o sensor.Options, comments bool) (string, error) {
+// optionsYAML encodes o in block style, each key headed by its field's documentation.
+func optionsYAML(o sensor.Options, doc FieldDoc) (string, error) {
 	var n yaml.Node
 	if err := n.Encode(o); err != nil {
 		return "", err
 	}
-	if comments {
-		annotate(&n, reflect.TypeOf(o))
+	if doc != nil {
+		annotate(&n, reflect.TypeOf(o), doc)
 	}
 	out, err := yaml.Marshal(&n)
 	return string(out), err
 }
 
-// annotate puts each mapping key's doc tag in its head comment.
-func annotate(n *yaml.Node, t reflect.Type) {
+// annotate puts each mapping key's documentation in its head comment.
+func annotate(n *yaml.Node, t reflect.Type, doc FieldDoc) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if n.Kind != yaml.MappingNode || t.Kind() != reflect.Struct {
 		return
 	}
-	docs := map[string]string{}
 	types := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -91,13 +93,13 @@ func annotate(n *yaml.Node, t reflect.Type) {
 		if name == "" || name == "-" {
 			continue
 		}
-		docs[name], types[name] = f.Tag.Get("doc"), f.Type
+		types[name] = f.Type
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
-		k.HeadComment = docs[k.Value]
+		k.HeadComment = doc(t, k.Value)
 		if ft, ok := types[k.Value]; ok {
-			annotate(n.Content[i+1], ft)
+			annotate(n.Content[i+1], ft, doc)
 		}
 	}
 }

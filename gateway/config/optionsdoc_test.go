@@ -2,7 +2,12 @@ package config
 
 import (
 	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -17,7 +22,7 @@ func TestExampleOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := OptionsDoc()
+	want, err := OptionsDoc(goFieldDocs(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,4 +47,52 @@ func TestExampleOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("rewrote %s", path)
+}
+
+// goFieldDocs reads the drivers' Go sources for the doc comment of each options field: the
+// documentation in example.yaml is the drivers' own.
+func goFieldDocs(t *testing.T) FieldDoc {
+	const module = "github.com/wayside-iot/wayside/"
+	cache := map[string]map[string]string{} // "pkgpath.Type.yamlkey" -> doc, per package
+	return func(typ reflect.Type, key string) string {
+		pkg := typ.PkgPath()
+		docs, ok := cache[pkg]
+		if !ok {
+			docs = map[string]string{}
+			cache[pkg] = docs
+			dir := filepath.Join("../..", strings.TrimPrefix(pkg, module))
+			pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi os.FileInfo) bool {
+				return !strings.HasSuffix(fi.Name(), "_test.go")
+			}, parser.ParseComments)
+			if err != nil {
+				t.Fatalf("read %s: %v", dir, err)
+			}
+			for _, p := range pkgs {
+				for _, f := range p.Files {
+					ast.Inspect(f, func(n ast.Node) bool {
+						ts, ok := n.(*ast.TypeSpec)
+						if !ok {
+							return true
+						}
+						st, ok := ts.Type.(*ast.StructType)
+						if !ok {
+							return true
+						}
+						for _, fld := range st.Fields.List {
+							if fld.Tag == nil || fld.Doc == nil {
+								continue
+							}
+							tag := reflect.StructTag(strings.Trim(fld.Tag.Value, "`"))
+							name, _, _ := strings.Cut(tag.Get("yaml"), ",")
+							if name != "" && name != "-" {
+								docs[ts.Name.Name+"."+name] = strings.TrimSpace(fld.Doc.Text())
+							}
+						}
+						return true
+					})
+				}
+			}
+		}
+		return docs[typ.Name()+"."+key]
+	}
 }

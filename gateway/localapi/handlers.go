@@ -19,9 +19,9 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/wayside-iot/wayside/boards"
+	"github.com/wayside-iot/wayside/drivers/registry"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 	"github.com/wayside-iot/wayside/gateway"
-	"github.com/wayside-iot/wayside/drivers/registry"
 	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
 )
 

@@ -23,15 +23,16 @@ type CabinetSensor struct {
 // Cabinet is the typical roadside cabinet the wire figures describe: the sensors of configs/sim.yaml
 // but its SHT4x (whose temperature and humidity the BME280 already gives): environment, CO2,
 // particulates, noise, light, a traffic loop, a radar, a parking bay and a GPS receiver, 20 channels in
-// all, every sensor sampled once a second: 20 readings a second, less the radar's seconds without a
-// vehicle in its beam.
+// all, every sensor sampled once a second: 20 readings a second. Of the interval aggregates the cabinet
+// keeps one channel each, as the wire figures have always counted them: the noise meter's LAeq, the
+// loop's volume and the radar's mean speed (0 in a second without a vehicle).
 var Cabinet = []CabinetSensor{
 	{"env1", "bme280", chans("temperature", "Cel", "humidity", "%RH", "pressure", "Pa")},
 	{"co2", "scd4x", chans("co2", "ppm", "temperature", "Cel", "humidity", "%RH")},
 	{"pm1", "pms5003", chans("pm1", "ug/m3", "pm2_5", "ug/m3", "pm10", "ug/m3")},
-	{"noise1", "ads1115", chans("noise", "dB")},
+	{"noise1", "ads1115", chans("laeq", "dB")},
 	{"light1", "bh1750", chans("illuminance", "lx")},
-	{"loop1", "pulse", chans("count", "count")},
+	{"loop1", "pulse", chans("volume", "count")},
 	{"radar1", "ops243", chans("speed", "m/s")},
 	{"bay1", "vl53l0x", chans("distance", "m", "occupied", "/")},
 	{"gps", "nmea", chans("lat", "lat", "lon", "lon", "altitude", "m", "fix_quality", "/", "satellites", "count")},

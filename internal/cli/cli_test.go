@@ -356,7 +356,7 @@ func TestCommands(t *testing.T) {
 			t.Fatalf("want 5 lines, got %d:\n%s", len(lines), r.stdout)
 		}
 		for _, l := range lines {
-			if !strings.Contains(l, "env1/") && !strings.Contains(l, "radar/speed") {
+			if !strings.Contains(l, "env1/") && !strings.Contains(l, "radar/") {
 				t.Errorf("line of another sensor: %q", l)
 			}
 		}

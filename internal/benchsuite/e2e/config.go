@@ -14,8 +14,11 @@ import (
 // Sensor is one sensor of a generated configuration.
 type Sensor struct {
 	Name, Driver, Bus, Pin string
+	Pins                   []string
 	Address                uint16
 	Interval               time.Duration
+	// Options is the driver's options as one line of flow YAML, "" for the defaults.
+	Options string
 }
 
 // Spec is a waysided configuration for the sim board, syncing to a local broker.
@@ -48,6 +51,12 @@ func (s Spec) YAML(brokerURL, spoolDir string) []byte {
 		}
 		if sn.Pin != "" {
 			fmt.Fprintf(&b, ", pin: %s", sn.Pin)
+		}
+		if len(sn.Pins) > 0 {
+			fmt.Fprintf(&b, ", pins: [%s]", strings.Join(sn.Pins, ", "))
+		}
+		if sn.Options != "" {
+			fmt.Fprintf(&b, ", options: %s", sn.Options)
 		}
 		b.WriteString("}\n")
 	}
@@ -96,7 +105,12 @@ func SensorsOf(path string, interval time.Duration) ([]Sensor, error) {
 	}
 	ss := make([]Sensor, len(c.Sensors))
 	for i, s := range c.Sensors {
-		ss[i] = Sensor{Name: s.Name, Driver: s.Driver, Bus: s.Bus, Pin: s.Pin, Address: s.Address, Interval: s.Interval.D()}
+		ss[i] = Sensor{Name: s.Name, Driver: s.Driver, Bus: s.Bus, Pin: s.Pin, Pins: s.Pins, Address: s.Address, Interval: s.Interval.D()}
+		if s.Opts != nil {
+			if ss[i].Options, err = config.OptionsText(s.Opts); err != nil {
+				return nil, fmt.Errorf("e2e: %s options: %w", s.Name, err)
+			}
+		}
 		if interval != 0 {
 			ss[i].Interval = interval
 		}

@@ -102,7 +102,7 @@ func TestSpecs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sim) != 10 || sim[0].Interval != 10*time.Millisecond {
+	if len(sim) != 11 || sim[0].Interval != 10*time.Millisecond || len(sim[7].Pins) != 1 || !strings.Contains(sim[7].Options, "speed-trap") {
 		t.Fatalf("sim.yaml sensors: %+v", sim)
 	}
 	for _, s := range []Spec{
