@@ -118,8 +118,8 @@ func noisePart() *part {
 
 // refADC converts like the emulated part on the sim board, for Expected.
 var refADC = struct {
-	mu  sync.Mutex
-	emu *ads1115emu.Emu
+	mu      sync.Mutex
+	emu     *ads1115emu.Emu
 	convert func(pos, neg int, volts float64) (int16, error)
 }{}
 
@@ -213,9 +213,9 @@ func loopPart() *part {
 		return []sensor.Channel{ch("volume", "count"), ch("occupancy", "%"), ch("headway", "s"), ch("gap", "s")}
 	}
 	return &part{
-		in:        []Kind{Vehicles},
-		chans:     chans(nil),
-		chansFor:  chans,
+		in:       []Kind{Vehicles},
+		chans:    chans(nil),
+		chansFor: chans,
 		// Every loop measure sums up the real time since the previous sample, which the model does
 		// not know: Expected gives the nominal interval's values (the cabinet model uses them).
 		unchecked: map[string]bool{"volume": true, "occupancy": true, "headway": true, "gap": true, "matched": true,

@@ -40,10 +40,10 @@ type part struct {
 	// time (history, the real interval between samples): Expected gives their value for the
 	// nominal interval, and Checked says a live reading need not equal it.
 	unchecked map[string]bool
-	bus   string // "i2c", "uart", "gpio" (from the driver registry) or "sim" (a load part)
-	addr  uint16 // usual I²C address (from the driver registry)
-	in    []Kind // the model quantities the part senses, in the order stim and expect take them
-	chans []sensor.Channel
+	bus       string // "i2c", "uart", "gpio" (from the driver registry) or "sim" (a load part)
+	addr      uint16 // usual I²C address (from the driver registry)
+	in        []Kind // the model quantities the part senses, in the order stim and expect take them
+	chans     []sensor.Channel
 	// open attaches an emulator for o and opens the real driver on it.
 	open func(o *opened) error
 	// expectAt, when set, replaces expect for parts whose reading sums up the interval: it reads the
@@ -95,8 +95,8 @@ func init() {
 // parts lists, per driver name, the simulated part (every driver in the registry has one: see
 // TestPartsMatchRegistry). Channels are the real driver's.
 var parts = map[string]*part{
-	"bme280": bmePart(true),
-	"bmp280": bmePart(false),
+	"bme280":  bmePart(true),
+	"bmp280":  bmePart(false),
 	"ads1115": noisePart(),
 	"ops243":  radarPart(),
 	"pulse":   loopPart(),
@@ -273,7 +273,6 @@ var parts = map[string]*part{
 			return nil
 		},
 	},
-
 }
 
 func bmePart(bme bool) *part {

@@ -76,7 +76,9 @@ func Open(spec Spec) (*Sensor, error) {
 			o.addr = p.addr
 		}
 	}
-	o.model = func(kind Kind, ms int64) (float64, bool) { return value(key(spec.Seed, spec.Name), kind, ms, spec.Interval) }
+	o.model = func(kind Kind, ms int64) (float64, bool) {
+		return value(key(spec.Seed, spec.Name), kind, ms, spec.Interval)
+	}
 	err := p.open(o)
 	detach := func() {}
 	if o.attached {
