@@ -134,6 +134,9 @@ type Spool struct {
 	ackSince time.Time // first ack not yet fsync'd
 	st       Stats
 	closed   bool
+	// evictedInFlight holds batches evicted while handed to the link: Ack forgets them (delivered),
+	// Unsend counts them as evicted (lost). At most the link's in-flight window.
+	evictedInFlight map[uint64]bool // true: for a full disk
 }
 
 // Open recovers the spool in opts.Dir, creating it if needed.
@@ -168,7 +171,7 @@ func Open(opts Options) (*Spool, error) {
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("spool: create %s: %w", opts.Dir, err)
 	}
-	s := &Spool{opts: opts, log: opts.Log.Named("spool")}
+	s := &Spool{opts: opts, log: opts.Log.Named("spool"), evictedInFlight: map[uint64]bool{}}
 	if err := s.recover(); err != nil {
 		return nil, err
 	}
@@ -744,7 +747,13 @@ func (s *Spool) evictOldestLocked(why evictReason) bool {
 	var evicted uint64
 	for _, e := range s.index {
 		if e.seg == seg {
-			if !e.acked {
+			switch {
+			case e.acked:
+			case e.sent:
+				// In flight: the broker may still acknowledge it. It counts as evicted only if
+				// its publish fails (Unsend); an acknowledgement means it was delivered.
+				s.evictedInFlight[e.seq] = why == evictDiskFull
+			default:
 				evicted++
 			}
 			continue
@@ -875,12 +884,20 @@ func (s *Spool) Unsend(seq uint64) {
 	if i := s.find(seq); i >= 0 {
 		s.index[i].sent = false
 	}
+	if full, ok := s.evictedInFlight[seq]; ok { // evicted while in flight, and not delivered after all
+		delete(s.evictedInFlight, seq)
+		s.st.Evicted++
+		if full {
+			s.st.EvictedDiskFull++
+		}
+	}
 }
 
 // Ack records the broker's acknowledgement of seq and deletes segments left with nothing unacknowledged.
 func (s *Spool) Ack(seq uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.evictedInFlight, seq) // evicted while in flight, but delivered: nothing lost
 	i := s.find(seq)
 	if i < 0 || s.index[i].acked {
 		return nil // evicted meanwhile, or a duplicate ack

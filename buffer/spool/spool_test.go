@@ -677,3 +677,37 @@ func TestNextAfterInOrder(t *testing.T) {
 		t.Fatalf("backlog starts at %d %v, want 1", r.Seq, ok)
 	}
 }
+
+// TestEvictedInFlight: a batch evicted while the link holds it is not lost if the broker then
+// acknowledges it, and counts as evicted if its publish fails: every batch is delivered or counted,
+// never both (TestDiskFull's accounting found 2 batches counted both ways).
+func TestEvictedInFlight(t *testing.T) {
+	s := open(t, t.TempDir(), func(o *Options) { o.SegmentBytes = 2048; o.QuotaBytes = 8192 })
+	defer s.Close()
+	for seq := uint64(1); seq <= 3; seq++ {
+		s.Append(seq, payload(seq))
+	}
+	r1, _, _ := s.Next(false) // in flight
+	r2, _, _ := s.Next(false) // in flight
+	for seq := uint64(4); seq <= 200; seq++ { // the quota evicts the segment holding 1..3
+		s.Append(seq, payload(seq))
+	}
+	st := s.Stats()
+	if st.Evicted == 0 {
+		t.Fatal("nothing evicted")
+	}
+	if err := s.Ack(r1.Seq); err != nil { // delivered after all
+		t.Fatal(err)
+	}
+	if got := s.Stats().Evicted; got != st.Evicted {
+		t.Fatalf("an acknowledged batch changed Evicted %d -> %d", st.Evicted, got)
+	}
+	s.Unsend(r2.Seq) // its publish failed: lost, counted now
+	if got := s.Stats().Evicted; got != st.Evicted+1 {
+		t.Fatalf("a failed in-flight evicted batch: Evicted %d, want %d", got, st.Evicted+1)
+	}
+	s.Unsend(r2.Seq) // counted once
+	if got := s.Stats().Evicted; got != st.Evicted+1 || uint64(s.Stats().Backlog)+got != 200-1 {
+		t.Fatalf("Evicted %d, backlog %d: want every batch but the acknowledged one kept or counted once", got, s.Stats().Backlog)
+	}
+}
