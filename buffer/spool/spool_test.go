@@ -687,8 +687,8 @@ func TestEvictedInFlight(t *testing.T) {
 	for seq := uint64(1); seq <= 3; seq++ {
 		s.Append(seq, payload(seq))
 	}
-	r1, _, _ := s.Next(false) // in flight
-	r2, _, _ := s.Next(false) // in flight
+	r1, _, _ := s.Next(false)                 // in flight
+	r2, _, _ := s.Next(false)                 // in flight
 	for seq := uint64(4); seq <= 200; seq++ { // the quota evicts the segment holding 1..3
 		s.Append(seq, payload(seq))
 	}
