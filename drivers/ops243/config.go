@@ -138,7 +138,11 @@ func (d *Dev) configure() error {
 	if err := d.checkUnits(queryUnits); err != nil {
 		return err
 	}
-	if err := d.ask(querySpeed, "read back speed filter", func(a *answers) bool { return a.hasMin && a.hasMax }); err != nil {
+	// R? answers the minimum, the maximum and the direction on separate lines; firmware that leaves
+	// out the direction costs one answer timeout at open.
+	if err := d.askUntil(querySpeed, "read back speed filter",
+		func(a *answers) bool { return a.hasMin && a.hasMax && a.directionLen > 0 },
+		func(a *answers) bool { return a.hasMin && a.hasMax }); err != nil {
 		return err
 	}
 	if err := d.checkFilter(); err != nil {
@@ -232,6 +236,12 @@ func (d *Dev) write(cmd string) error {
 
 // ask clears the answers, sends cmd and waits up to AnswerTimeout until done holds.
 func (d *Dev) ask(cmd, what string, done func(*answers) bool) error {
+	return d.askUntil(cmd, what, done, nil)
+}
+
+// askUntil is ask that, when the answer timeout passes, accepts what enough accepts (nil: nothing):
+// for answers of several lines whose last ones a radar may not send.
+func (d *Dev) askUntil(cmd, what string, done, enough func(*answers) bool) error {
 	d.mu.Lock()
 	d.ans = answers{}
 	d.mu.Unlock()
@@ -257,6 +267,12 @@ func (d *Dev) ask(cmd, what string, done func(*answers) bool) error {
 		select {
 		case <-d.answered:
 		case <-timer.C:
+			d.mu.Lock()
+			ok := enough != nil && enough(&d.ans)
+			d.mu.Unlock()
+			if ok {
+				return nil
+			}
 			return fmt.Errorf("ops243: %s: %s (%s): no answer in %s: check the wiring (radar TX to the board's RX and RX to TX, common ground), the baud rate (19200 8N1 unless changed, UM-003-A \"UART Control\") and the radar's power: %w",
 				d.name, what, cmd, d.opts.AnswerTimeout, sensor.ErrTimeout)
 		}

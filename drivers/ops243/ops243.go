@@ -53,6 +53,7 @@ type Settings struct {
 
 // Dev is an OPS243-A radar on a UART, configured at New, counting vehicles.
 type Dev struct {
+	now  func() time.Time // the clock seam as it was at New: the reader goroutine may outlive a test
 	port io.ReadWriter
 	rd   *serialread.Loop
 	opts Options
@@ -108,7 +109,7 @@ func New(port io.ReadWriter, name string, o *Options) (*Dev, error) {
 	}
 	unit, _ := ParseUnit(o.Units)
 	d := &Dev{
-		port: port, rd: serialread.New(port, poll), opts: *o, name: "ops243(" + name + ")",
+		now: now, port: port, rd: serialread.New(port, poll), opts: *o, name: "ops243(" + name + ")",
 		unit: unit, json: o.Output == OutputJSON, min: o.MinSpeed, max: o.MaxSpeed, gap: o.VehicleGap,
 		answered: make(chan struct{}, 1), iv: newInterval(),
 	}
@@ -158,7 +159,7 @@ func (d *Dev) Sample(at time.Time, dst []float64) error {
 	if len(dst) < len(channels) {
 		return errShortDst
 	}
-	t := now()
+	t := d.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.open && t.Sub(d.last) > d.gap {
@@ -241,7 +242,7 @@ func (d *Dev) start() {
 // line handles one line without its terminator, on the reader goroutine.
 func (d *Dev) line(b []byte) {
 	r, res := ParseLine(b, d.unit)
-	t := now()
+	t := d.now()
 	d.mu.Lock()
 	d.stats.Lines++
 	d.ivLines++
