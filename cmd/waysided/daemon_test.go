@@ -167,6 +167,22 @@ func TestServiceLifecycle(t *testing.T) {
 	}
 	ns.expect(t, "WATCHDOG=1", 3*time.Second) // still alive, still pinging
 
+	// Options meant for another driver (a radar's units on the BME280): refused the same way, the
+	// log naming the option's path.
+	writeConfig(strings.Replace(fmt.Sprintf(daemonConfig, broker.URL, state, "100ms"),
+		"interval: 100ms}", "interval: 100ms, options: {units: mph}}", 1))
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	ns.expect(t, "STATUS=reload refused", 10*time.Second)
+	for i := 0; !strings.Contains(out.String(), "sensors[0].options.units"); i++ {
+		if i == 100 {
+			t.Fatal("the refused reload's log does not name sensors[0].options.units")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ns.expect(t, "WATCHDOG=1", 3*time.Second)
+
 	// A valid change: RELOADING with a monotonic timestamp, then READY with the new config hash.
 	writeConfig(fmt.Sprintf(daemonConfig, broker.URL, state, "250ms"))
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {

@@ -168,3 +168,20 @@ func BenchmarkLevelsInterval(b *testing.B) {
 		l.Reset()
 	}
 }
+
+// BenchmarkAggregate is the noise meter's aggregation cost per fast sample (make bench's
+// interval-aggregation table): one level into the interval's energy sum and histogram.
+func BenchmarkAggregate(b *testing.B) {
+	b.Run("noise_fast_sample", func(b *testing.B) {
+		l := NewLevels(27, 133)
+		dst := make([]float64, 6)
+		b.ReportAllocs()
+		for i := range b.N {
+			l.Add(40 + float64(i%300)/10)
+			if i%480 == 479 { // a 60 s interval of 125 ms samples
+				l.Result(dst)
+				l.Reset()
+			}
+		}
+	})
+}

@@ -45,7 +45,7 @@ func (r *recorder) written() string {
 
 // open opens the driver on a fresh emulator with a test clock; the radar answers at once, so the
 // pauses between commands are skipped.
-func open(t *testing.T, o *ops243.Options, setup ...func(*ops243emu.Emu)) (*ops243.Dev, *recorder, *clock) {
+func open(t testing.TB, o *ops243.Options, setup ...func(*ops243emu.Emu)) (*ops243.Dev, *recorder, *clock) {
 	t.Helper()
 	c := &clock{}
 	restore := ops243.SetNow(c.now)
@@ -419,4 +419,22 @@ func TestSimulatedBoardRecipe(t *testing.T) {
 	if err := d.Sample(time.Now(), dst); err != nil || dst[0] != 0 {
 		t.Errorf("%v %v", err, dst)
 	}
+}
+
+// BenchmarkAggregate is the radar's cost per report line (make bench's interval-aggregation table):
+// a JSON report parsed, filtered and grouped into a vehicle, and one Sample per 100 lines.
+func BenchmarkAggregate(b *testing.B) {
+	b.Run("radar_report", func(b *testing.B) {
+		d, _, c := open(b, nil)
+		dst := make([]float64, 4)
+		line := []byte(`{"unit":"mps","speed":"21.50","direction":"inbound"}`)
+		b.ReportAllocs()
+		for i := range b.N {
+			d.Line(line)
+			if i%100 == 99 {
+				c.advance(time.Second)
+				_ = d.Sample(t0, dst)
+			}
+		}
+	})
 }

@@ -30,7 +30,7 @@ import (
 func ms(x float64) time.Duration  { return time.Duration(x * float64(time.Millisecond)) }
 func sec(x float64) time.Duration { return time.Duration(x * float64(time.Second)) }
 
-func testMachine(t *testing.T, o Options) *machine {
+func testMachine(t testing.TB, o Options) *machine {
 	t.Helper()
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
@@ -386,4 +386,23 @@ trap:
 	if o != want {
 		t.Errorf("got %+v\nwant %+v", o, want)
 	}
+}
+
+// BenchmarkAggregate is the detector's cost per vehicle (make bench's interval-aggregation table):
+// its four edges through the two loops' presence machines and the trap's pairing and histogram,
+// and one interval's Sample per 30 vehicles.
+func BenchmarkAggregate(b *testing.B) {
+	b.Run("speed_trap_vehicle", func(b *testing.B) {
+		m := testMachine(b, trapOptions())
+		dst := make([]float64, 9)
+		var at time.Duration
+		b.ReportAllocs()
+		for i := range b.N {
+			at += sec(2)
+			trapVehicle(m, at, sec(0.2), sec(0.3))
+			if i%30 == 29 {
+				m.sample(at+sec(1), dst)
+			}
+		}
+	})
 }

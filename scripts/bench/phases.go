@@ -27,6 +27,7 @@ type results struct {
 	daemon string // the host build of waysided the e2e phase runs
 
 	ring, encode []benchsuite.BenchResult
+	aggregate    []benchsuite.BenchResult // the drivers' interval aggregation, per input
 
 	wire []wireRow
 
@@ -89,14 +90,17 @@ func (r *results) build(ctx context.Context, out, goos, goarch, goarm string) er
 	return nil
 }
 
-// microPhase runs the ring's benchmarks (buffer: ring, channel, go-diodes) and the encoder comparison
-// (cloudsync/senml BenchmarkCompare).
+// microPhase runs the ring's benchmarks (buffer: ring, channel, go-diodes), the encoder comparison
+// (cloudsync/senml BenchmarkCompare) and the drivers' interval aggregation (BenchmarkAggregate).
 func (r *results) microPhase(ctx context.Context) error {
 	var err error
 	if r.ring, err = r.goBench(ctx, "./buffer/", ".", max(1, r.opts.count)); err != nil {
 		return err
 	}
-	r.encode, err = r.goBench(ctx, "./cloudsync/senml/", "^BenchmarkCompare$", 1)
+	if r.encode, err = r.goBench(ctx, "./cloudsync/senml/", "^BenchmarkCompare$", 1); err != nil {
+		return err
+	}
+	r.aggregate, err = r.goBench(ctx, "./drivers/...", "^BenchmarkAggregate$", 1)
 	return err
 }
 

@@ -37,6 +37,7 @@ func (r *results) report() string {
 	t := benchsuite.Table{Header: []string{"Measure", "Wayside", "Peers / comparison", "Target", "Met"}}
 	r.ringRows(&t)
 	r.encodeRows(&t)
+	r.aggregateRows(&t)
 	r.e2eRows(&t)
 	r.allocRows(&t)
 	r.sizeRows(&t)
@@ -181,6 +182,27 @@ func (r *results) encodeRows(t *benchsuite.Table) {
 		"SenML-JSON of the same pack (encoding/json) "+sj+"; encoding/json of naive {name,unit,value,time} "+nj+
 			"; fxamacker/cbor Marshal of the naive struct "+nc,
 		"0 allocs on the hot path", met(b.Metrics != nil && b.Metrics["allocs/op"] == 0, ""))
+}
+
+// aggregateRows: what the drivers that sum up an interval spend per input (a fast noise sample, a
+// vehicle through a speed trap, a radar report line), which must not allocate.
+func (r *results) aggregateRows(t *benchsuite.Table) {
+	measure := "Interval aggregation per input"
+	if r.failed(t, "micro", measure) {
+		return
+	}
+	for _, c := range []struct{ name, what string }{
+		{"noise_fast_sample", "ads1115 noise: one 125 ms level into LAeq, extremes and the L10/L90 histogram"},
+		{"speed_trap_vehicle", "pulse speed trap: one vehicle's 4 edges, pairing, speed histogram"},
+		{"radar_report", "ops243: one JSON report parsed, filtered, grouped into a vehicle"},
+	} {
+		b, ok := benchsuite.Find(r.aggregate, "Aggregate/"+c.name)
+		cell := "no result"
+		if ok {
+			cell = fmt.Sprintf("%s, %s", ns(b.Metrics["ns/op"]), allocs(b.Metrics["allocs/op"]))
+		}
+		t.Add(measure+": "+c.what, cell, "", "0 allocs per input", met(ok && b.Metrics["allocs/op"] == 0, ""))
+	}
 }
 
 func (r *results) e2eRows(t *benchsuite.Table) {
