@@ -1,43 +1,29 @@
 package bh1750
 
 import (
-	"errors"
 	"math"
 	"testing"
 	"time"
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
-	"github.com/wayside-iot/wayside/drivers/sensor"
+	"github.com/wayside-iot/wayside/drivers/internal/drivertest"
 )
 
 func TestOptionsValidate(t *testing.T) {
-	if err := DefaultOptions.Validate(); err != nil {
-		t.Fatalf("defaults: %v", err)
-	}
-	for _, c := range []struct {
-		field string
-		set   func(o *Options)
-	}{
-		{"mode", func(o *Options) { o.Mode = "H" }},
-		{"mt", func(o *Options) { o.MT = 30 }},
-		{"mt", func(o *Options) { o.MT = 255 }},
-		{"mt", func(o *Options) { o.Mode, o.MT = "l", 31 }},
-		{"range", func(o *Options) { o.Range = "sun" }},
-		{"range", func(o *Options) { o.Range, o.MT = "sunlight", 100 }},
-		{"range", func(o *Options) { o.Range, o.Mode = "sunlight", "h2" }},
-		{"stuck_after", func(o *Options) { o.StuckAfter = -1 }},
-	} {
-		o := DefaultOptions
-		c.set(&o)
-		var fe *sensor.FieldError
-		if err := o.Validate(); !errors.As(err, &fe) || fe.Field != c.field {
-			t.Errorf("%+v: got %v, want a FieldError for %s", o, err, c.field)
-		}
-		if _, err := NewWithOptions(&i2ctest.Playback{}, 0x23, &o); !errors.As(err, &fe) {
-			t.Errorf("NewWithOptions accepted %+v: %v", o, err)
-		}
-	}
+	drivertest.ExpectBadOptions(t, DefaultOptions, []drivertest.BadOption[Options]{
+		{Field: "mode", Set: func(o *Options) { o.Mode = "H" }},
+		{Field: "mt", Set: func(o *Options) { o.MT = 30 }},
+		{Field: "mt", Set: func(o *Options) { o.MT = 255 }},
+		{Field: "mt", Set: func(o *Options) { o.Mode, o.MT = "l", 31 }},
+		{Field: "range", Set: func(o *Options) { o.Range = "sun" }},
+		{Field: "range", Set: func(o *Options) { o.Range, o.MT = "sunlight", 100 }},
+		{Field: "range", Set: func(o *Options) { o.Range, o.Mode = "sunlight", "h2" }},
+		{Field: "stuck_after", Set: func(o *Options) { o.StuckAfter = -1 }},
+	}, func(o *Options) error {
+		_, err := NewWithOptions(&i2ctest.Playback{}, 0x23, o)
+		return err
+	})
 }
 
 // mtOps is New's script for MTreg opcodes hi, lo (01000_MT[7:5], 011_MT[4:0]).

@@ -1,44 +1,30 @@
 package bme280
 
 import (
-	"errors"
 	"math"
 	"testing"
 	"time"
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
-	"github.com/wayside-iot/wayside/drivers/sensor"
+	"github.com/wayside-iot/wayside/drivers/internal/drivertest"
 )
 
 func TestOptionsValidate(t *testing.T) {
-	if err := DefaultOptions.Validate(); err != nil {
-		t.Fatalf("defaults: %v", err)
-	}
 	if got := DefaultOptions.Opts(); got != DefaultOpts {
 		t.Fatalf("DefaultOptions are %+v, DefaultOpts %+v", got, DefaultOpts)
 	}
-	for _, c := range []struct {
-		field string
-		set   func(o *Options)
-	}{
-		{"oversampling.temperature", func(o *Options) { o.Oversampling.Temperature = "skip" }},
-		{"oversampling.temperature", func(o *Options) { o.Oversampling.Temperature = "3" }},
-		{"oversampling.pressure", func(o *Options) { o.Oversampling.Pressure = "32" }},
-		{"oversampling.humidity", func(o *Options) { o.Oversampling.Humidity = "" }},
-		{"filter", func(o *Options) { o.Filter = "1" }},
-		{"stuck_after", func(o *Options) { o.StuckAfter = -1 }},
-	} {
-		o := DefaultOptions
-		c.set(&o)
-		var fe *sensor.FieldError
-		if err := o.Validate(); !errors.As(err, &fe) || fe.Field != c.field {
-			t.Errorf("%+v: got %v, want a FieldError for %s", o, err, c.field)
-		}
-		if _, err := NewWithOptions(&i2ctest.Playback{}, 0x76, &o); !errors.As(err, &fe) {
-			t.Errorf("NewWithOptions accepted %+v: %v", o, err)
-		}
-	}
+	drivertest.ExpectBadOptions(t, DefaultOptions, []drivertest.BadOption[Options]{
+		{Field: "oversampling.temperature", Set: func(o *Options) { o.Oversampling.Temperature = "skip" }},
+		{Field: "oversampling.temperature", Set: func(o *Options) { o.Oversampling.Temperature = "3" }},
+		{Field: "oversampling.pressure", Set: func(o *Options) { o.Oversampling.Pressure = "32" }},
+		{Field: "oversampling.humidity", Set: func(o *Options) { o.Oversampling.Humidity = "" }},
+		{Field: "filter", Set: func(o *Options) { o.Filter = "1" }},
+		{Field: "stuck_after", Set: func(o *Options) { o.StuckAfter = -1 }},
+	}, func(o *Options) error {
+		_, err := NewWithOptions(&i2ctest.Playback{}, 0x76, o)
+		return err
+	})
 }
 
 // TestOptionsOnTheWire: register values from BME280 section 5.4 (ctrl_hum 0xF2 osrs_h[2:0]; ctrl_meas

@@ -14,28 +14,15 @@ import (
 )
 
 func TestOptionsValidate(t *testing.T) {
-	if err := DefaultOptions.Validate(); err != nil {
-		t.Fatalf("defaults: %v", err)
-	}
-	for _, c := range []struct {
-		field string
-		set   func(o *Options)
-	}{
-		{"warm_up", func(o *Options) { o.WarmUp = 29 * time.Second }},
-		{"max_age", func(o *Options) { o.MaxAge = 0 }},
-		{"max_concentration", func(o *Options) { o.MaxConcentration = 0 }},
-		{"max_concentration", func(o *Options) { o.MaxConcentration = 70000 }},
-	} {
-		o := DefaultOptions
-		c.set(&o)
-		var fe *sensor.FieldError
-		if err := o.Validate(); !errors.As(err, &fe) || fe.Field != c.field {
-			t.Errorf("%+v: got %v, want a FieldError for %s", o, err, c.field)
-		}
-		if _, err := NewWithOptions(&fakePort{}, "x", &o); !errors.As(err, &fe) {
-			t.Errorf("NewWithOptions accepted %+v: %v", o, err)
-		}
-	}
+	drivertest.ExpectBadOptions(t, DefaultOptions, []drivertest.BadOption[Options]{
+		{Field: "warm_up", Set: func(o *Options) { o.WarmUp = 29 * time.Second }},
+		{Field: "max_age", Set: func(o *Options) { o.MaxAge = 0 }},
+		{Field: "max_concentration", Set: func(o *Options) { o.MaxConcentration = 0 }},
+		{Field: "max_concentration", Set: func(o *Options) { o.MaxConcentration = 70000 }},
+	}, func(o *Options) error {
+		_, err := NewWithOptions(&fakePort{}, "x", o)
+		return err
+	})
 }
 
 // fakePort reads from a pipe and records what the driver writes.

@@ -9,46 +9,33 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
+	"github.com/wayside-iot/wayside/drivers/internal/drivertest"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
 func TestOptionsValidate(t *testing.T) {
-	if err := DefaultOptions.Validate(); err != nil {
-		t.Fatalf("defaults: %v", err)
-	}
 	good := DefaultOptions
 	good.Altitude, good.TemperatureOffset, good.PressureFrom = 3000, 20, "env1/pressure"
 	if err := good.Validate(); err != nil {
 		t.Fatalf("limits: %v", err)
 	}
-	for _, c := range []struct {
-		field string
-		set   func(o *Options)
-	}{
-		{"altitude", func(o *Options) { o.Altitude = -1 }},
-		{"altitude", func(o *Options) { o.Altitude = 3001 }},
-		{"temperature_offset", func(o *Options) { o.TemperatureOffset = -0.1 }},
-		{"temperature_offset", func(o *Options) { o.TemperatureOffset = 20.5 }},
-		{"temperature_offset", func(o *Options) { o.TemperatureOffset = math.NaN() }},
-		{"data_timeout", func(o *Options) { o.DataTimeout = -time.Second }},
-		{"stuck_after", func(o *Options) { o.StuckAfter = -1 }},
-		{"pressure_from", func(o *Options) { o.PressureFrom = "env1" }},
-		{"pressure_from", func(o *Options) { o.PressureFrom = "env1/" }},
-		{"pressure_from", func(o *Options) { o.PressureFrom = "/pressure" }},
-		{"pressure_from", func(o *Options) { o.PressureFrom = "a/b/c" }},
-		{"pressure_from", func(o *Options) { o.PressureFrom = "env 1/pressure" }},
-	} {
-		o := DefaultOptions
-		c.set(&o)
-		err := o.Validate()
-		var fe *sensor.FieldError
-		if !errors.As(err, &fe) || fe.Field != c.field {
-			t.Errorf("%+v: got %v, want a FieldError for %s", o, err, c.field)
-		}
-		if _, err := NewWithOptions(&i2ctest.Playback{}, 0x62, &o); !errors.As(err, &fe) {
-			t.Errorf("NewWithOptions accepted %+v: %v", o, err)
-		}
-	}
+	drivertest.ExpectBadOptions(t, DefaultOptions, []drivertest.BadOption[Options]{
+		{Field: "altitude", Set: func(o *Options) { o.Altitude = -1 }},
+		{Field: "altitude", Set: func(o *Options) { o.Altitude = 3001 }},
+		{Field: "temperature_offset", Set: func(o *Options) { o.TemperatureOffset = -0.1 }},
+		{Field: "temperature_offset", Set: func(o *Options) { o.TemperatureOffset = 20.5 }},
+		{Field: "temperature_offset", Set: func(o *Options) { o.TemperatureOffset = math.NaN() }},
+		{Field: "data_timeout", Set: func(o *Options) { o.DataTimeout = -time.Second }},
+		{Field: "stuck_after", Set: func(o *Options) { o.StuckAfter = -1 }},
+		{Field: "pressure_from", Set: func(o *Options) { o.PressureFrom = "env1" }},
+		{Field: "pressure_from", Set: func(o *Options) { o.PressureFrom = "env1/" }},
+		{Field: "pressure_from", Set: func(o *Options) { o.PressureFrom = "/pressure" }},
+		{Field: "pressure_from", Set: func(o *Options) { o.PressureFrom = "a/b/c" }},
+		{Field: "pressure_from", Set: func(o *Options) { o.PressureFrom = "env 1/pressure" }},
+	}, func(o *Options) error {
+		_, err := NewWithOptions(&i2ctest.Playback{}, 0x62, o)
+		return err
+	})
 	o := DefaultOptions
 	o.Altitude, o.StuckAfter = 4000, -2
 	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "altitude") || !strings.Contains(err.Error(), "stuck_after") {

@@ -1,40 +1,26 @@
 package sht4x
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
-	"github.com/wayside-iot/wayside/drivers/sensor"
+	"github.com/wayside-iot/wayside/drivers/internal/drivertest"
 )
 
 func TestOptionsValidate(t *testing.T) {
-	if err := DefaultOptions.Validate(); err != nil {
-		t.Fatalf("defaults: %v", err)
-	}
 	if got := DefaultOptions.Opts(); got != DefaultOpts {
 		t.Fatalf("DefaultOptions are %+v, DefaultOpts %+v", got, DefaultOpts)
 	}
-	for _, c := range []struct {
-		field string
-		set   func(o *Options)
-	}{
-		{"repeatability", func(o *Options) { o.Repeatability = "High" }},
-		{"heater", func(o *Options) { o.Heater = "200mW_1s" }},
-		{"stuck_after", func(o *Options) { o.StuckAfter = -1 }},
-	} {
-		o := DefaultOptions
-		c.set(&o)
-		var fe *sensor.FieldError
-		if err := o.Validate(); !errors.As(err, &fe) || fe.Field != c.field {
-			t.Errorf("%+v: got %v, want a FieldError for %s", o, err, c.field)
-		}
-		if _, err := NewWithOptions(&i2ctest.Playback{}, 0x44, &o); !errors.As(err, &fe) {
-			t.Errorf("NewWithOptions accepted %+v: %v", o, err)
-		}
-	}
+	drivertest.ExpectBadOptions(t, DefaultOptions, []drivertest.BadOption[Options]{
+		{Field: "repeatability", Set: func(o *Options) { o.Repeatability = "High" }},
+		{Field: "heater", Set: func(o *Options) { o.Heater = "200mW_1s" }},
+		{Field: "stuck_after", Set: func(o *Options) { o.StuckAfter = -1 }},
+	}, func(o *Options) error {
+		_, err := NewWithOptions(&i2ctest.Playback{}, 0x44, o)
+		return err
+	})
 }
 
 // TestRepeatabilityOptions: the datasheet's commands (section 4.5: 0xFD high, 0xF6 medium, 0xE0 low)

@@ -1,5 +1,5 @@
 // Package drivertest owns the test helpers the driver packages share: waiting for a reader
-// goroutine to catch up, replacing a driver's sleep seam, and the stuck-output check. Playback scripts stay in each driver's
+// goroutine to catch up, replacing a driver's sleep seam, the stuck-output check and the bad-options check. Playback scripts stay in each driver's
 // tests, next to the datasheet steps they encode. Only tests import it.
 package drivertest
 
@@ -49,5 +49,36 @@ func ExpectStuck(t testing.TB, s sensor.Sensor, after int) {
 	}
 	if err := s.Sample(time.Time{}, dst); err != nil {
 		t.Fatalf("after the value changed: %v", err)
+	}
+}
+
+// BadOption is one invalid change to a driver's default options, and the option key it must be
+// refused for.
+type BadOption[O any] struct {
+	Field string
+	Set   func(o *O)
+}
+
+// ExpectBadOptions checks that def validates, and that each case, applied to a copy of def, fails
+// Validate with a *sensor.FieldError naming its Field and is refused by open (the driver's options
+// constructor) as well.
+func ExpectBadOptions[O any, P interface {
+	*O
+	Validate() error
+}](t *testing.T, def O, cases []BadOption[O], open func(o *O) error) {
+	t.Helper()
+	if err := P(&def).Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for _, c := range cases {
+		o := def
+		c.Set(&o)
+		var fe *sensor.FieldError
+		if err := P(&o).Validate(); !errors.As(err, &fe) || fe.Field != c.Field {
+			t.Errorf("%+v: got %v, want a FieldError for %s", o, err, c.Field)
+		}
+		if err := open(&o); !errors.As(err, &fe) {
+			t.Errorf("the constructor accepted %+v: %v", o, err)
+		}
 	}
 }
