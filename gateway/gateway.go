@@ -263,6 +263,17 @@ func (g *Gateway) wirePressure() error {
 	return nil
 }
 
+// passOn hands a good reading of s to the sensors that compensate with it (wirePressure).
+func (g *Gateway) passOn(s *sensorState, dst []float64) {
+	for i := range s.feeds {
+		f := &s.feeds[i]
+		if err := f.sink.SetAmbientPressure(dst[f.ch]); err != nil && !f.failed.Swap(true) {
+			g.log.Warn("ambient pressure not passed on (logged once)", zap.String("from", s.name),
+				zap.String("to", f.target), zap.Float64("pa", dst[f.ch]), zap.Error(err))
+		}
+	}
+}
+
 // linkSecurity builds the link's TLS configuration (certificate files re-read when they change) and
 // its credentials provider (the password file re-read on every connection attempt).
 func (g *Gateway) linkSecurity() (cloudsync.Options, error) {
@@ -454,13 +465,7 @@ func (g *Gateway) sample(ctx context.Context, s *sensorState) {
 				g.ring.Push(buffer.Reading{Time: ns, Value: v, Channel: s.firstChan + uint32(i), Flags: flags})
 			}
 			g.readings.Add(uint64(len(dst)))
-			for i := range s.feeds {
-				f := &s.feeds[i]
-				if err := f.sink.SetAmbientPressure(dst[f.ch]); err != nil && !f.failed.Swap(true) {
-					g.log.Warn("ambient pressure not passed on (logged once)", zap.String("from", s.name),
-						zap.String("to", f.target), zap.Float64("pa", dst[f.ch]), zap.Error(err))
-				}
-			}
+			g.passOn(s, dst)
 		}
 		if from != to {
 			g.logHealthChange(s, from, to, err)
