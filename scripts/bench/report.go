@@ -246,7 +246,7 @@ func (r *results) e2eRows(t *benchsuite.Table) {
 	}
 	if x := r.idle; x != nil {
 		res := x.res
-		t.Add("Daemon idle (configs/sim.yaml: 10 real sim sensors at their intervals)",
+		t.Add("Daemon idle (configs/sim.yaml: its 11 real sim sensors at their intervals)",
 			fmt.Sprintf("VmRSS %s, VmHWM %s; %.1f%% of a core; %.1f readings/s, %.1f B/reading in its real batches (≤ 100 readings or 2 s)",
 				e2e.MiB(res.Memory.RSS), e2e.MiB(res.Memory.Peak), 100*res.CPUShare(), res.ProducedRate(), res.BytesPerReading()),
 			"", "", "")
