@@ -55,7 +55,7 @@ func (s *seqStore) extend() error {
 	target := s.leased + seqLease
 	data := []byte(strconv.FormatUint(target, 10) + "\n")
 	err := writeFileSync(s.path, data)
-	for tries := 0; err != nil && errors.Is(err, syscall.ENOSPC) && s.makeRoom != nil && tries < 8 && s.makeRoom(); tries++ {
+	for tries := 0; err != nil && errors.Is(err, syscall.ENOSPC) && s.makeRoom != nil && tries < 2 && s.makeRoom(); tries++ {
 		err = writeFileSync(s.path, data)
 	}
 	if err != nil {

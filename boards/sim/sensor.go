@@ -138,7 +138,8 @@ func (s *Sensor) Halt() error {
 }
 
 // Checked reports whether a live reading of driver's channel on the sim board equals what Expected
-// says. Interval aggregates that depend on history or on the real time between samples (a loop
+// says, for a sensor with the driver's default options (Expected knows no others: a radar set to
+// km/h rounds its speeds in km/h). Interval aggregates that depend on history or on the real time between samples (a loop
 // detector's occupancy and headway) are not: Expected gives their value for the nominal interval.
 func Checked(driver, channel string) bool {
 	p, ok := lookup(driver)

@@ -137,6 +137,8 @@ type Spool struct {
 	// evictedInFlight holds batches evicted while handed to the link: Ack forgets them (delivered),
 	// Unsend counts them as evicted (lost). At most the link's in-flight window.
 	evictedInFlight map[uint64]bool // true: for a full disk
+	// statfsUntrusted: statfs did not show the room an eviction freed (roomLocked); ENOSPC decides.
+	statfsUntrusted bool
 }
 
 // Open recovers the spool in opts.Dir, creating it if needed.
@@ -390,6 +392,14 @@ func (s *Spool) rewriteAcks() error {
 			if oerr != nil {
 				return fmt.Errorf("spool: open %s: %w", path, errors.Join(err, oerr))
 			}
+			// Appends go after the last whole entry: a torn one is cut, so later entries stay
+			// aligned, and a failed append truncates back to here, not to 0.
+			if fi, serr := f.Stat(); serr == nil {
+				s.ackBytes = fi.Size() - fi.Size()%ackSize
+				if fi.Size() != s.ackBytes {
+					f.Truncate(s.ackBytes)
+				}
+			}
 			s.acks = f
 		}
 		return nil
@@ -445,12 +455,14 @@ func syncDir(dir string) error {
 // Append stores one batch. It never blocks on the network; it fsyncs when the policy says so. An
 // error means the batch could not be stored at all (counted as lost); the spool stays usable.
 func (s *Spool) Append(seq uint64, payload []byte) error {
-	if len(payload) > MaxRecord {
-		return fmt.Errorf("spool: batch %d of %d bytes exceeds the %d byte record limit", seq, len(payload), MaxRecord)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(payload) > MaxRecord {
+		s.st.Lost++
+		return fmt.Errorf("spool: batch %d of %d bytes exceeds the %d byte record limit", seq, len(payload), MaxRecord)
+	}
 	if s.closed {
+		s.st.Lost++
 		return errors.New("spool: closed")
 	}
 	rec := appendRecord(make([]byte, 0, headerSize+len(payload)), seq, payload)
@@ -520,18 +532,38 @@ func (s *Spool) writeLocked(seq uint64, rec []byte) error {
 // roomLocked evicts the oldest sealed segments (and a fully acknowledged active one) until the
 // filesystem has room for n more bytes and diskReserve, so a full disk is met before a write fails.
 // Without statfs it does nothing, and ENOSPC alone decides.
+//
+// It evicts no more than the shortfall statfs showed, and checks that statfs then shows the room
+// freed: a filesystem that reports free space late or wrongly (some network and copy-on-write ones)
+// would otherwise have every append evict the whole spool. After such a miss statfs is no longer
+// trusted for this run and ENOSPC alone decides.
 func (s *Spool) roomLocked(n int64) {
-	for {
-		avail, _, err := s.opts.diskSpace(s.opts.Dir)
-		if err != nil || avail >= n+diskReserve || len(s.segs) == 0 {
-			return
-		}
+	if s.statfsUntrusted {
+		return
+	}
+	avail, _, err := s.opts.diskSpace(s.opts.Dir)
+	if err != nil || avail >= n+diskReserve {
+		return
+	}
+	short := n + diskReserve - avail
+	var freed int64
+	for freed < short && len(s.segs) > 0 {
 		if len(s.segs) == 1 && s.active != nil && s.segs[0].live > 0 {
-			return // the write decides: it may still fit, and ENOSPC evicts this segment
+			break // the write decides: it may still fit, and ENOSPC evicts this segment
 		}
+		size := s.segs[0].size
 		if !s.evictOldestLocked(evictDiskFull) {
-			return
+			break
 		}
+		freed += size
+	}
+	if freed == 0 {
+		return
+	}
+	if after, _, err := s.opts.diskSpace(s.opts.Dir); err == nil && after-avail < freed/2 {
+		s.statfsUntrusted = true
+		s.log.Warn("the filesystem's free space (statfs) did not grow by what the spool removed: making room only on ENOSPC from now on",
+			zap.String("dir", s.opts.Dir), zap.Int64("removed_bytes", freed), zap.Int64("free_before", avail), zap.Int64("free_after", after))
 	}
 }
 
@@ -994,6 +1026,18 @@ func (s *Spool) Close() error {
 		return nil
 	}
 	s.closed = true
+	if n := len(s.evictedInFlight); n > 0 {
+		// Evicted while in flight, and no answer came before the link closed: the broker may have
+		// them, but nothing says so; count them as evicted (a city dedupes on seq anyway).
+		for _, full := range s.evictedInFlight {
+			s.st.Evicted++
+			if full {
+				s.st.EvictedDiskFull++
+			}
+		}
+		clear(s.evictedInFlight)
+		s.log.Warn("batches evicted while in flight got no answer before the stop: counted as evicted", zap.Int("batches", n))
+	}
 	err := s.syncLocked()
 	s.sealLocked()
 	if s.acks != nil {

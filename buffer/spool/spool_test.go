@@ -711,3 +711,57 @@ func TestEvictedInFlight(t *testing.T) {
 		t.Fatalf("Evicted %d, backlog %d: want every batch but the acknowledged one kept or counted once", got, s.Stats().Backlog)
 	}
 }
+
+// TestStatfsThatLies: a filesystem whose statfs keeps reporting too little room (free space shown
+// late, or wrongly) must not make every append evict the spool: after one eviction that statfs does
+// not reflect, the spool stops trusting it and waits for ENOSPC (the reviewer's case: 40 KiB free
+// forever, 2000 appends, 1995 evicted).
+func TestStatfsThatLies(t *testing.T) {
+	s := open(t, t.TempDir(), func(o *Options) {
+		o.SegmentBytes, o.QuotaBytes = 4<<20, 1<<30
+		o.diskSpace = func(string) (int64, int64, error) { return 40 << 10, 1 << 30, nil }
+	})
+	defer s.Close()
+	for seq := uint64(1); seq <= 2000; seq++ {
+		if err := s.Append(seq, payload(seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	t.Logf("backlog %d, evicted %d, segments %d", st.Backlog, st.Evicted, st.Segments)
+	if st.Evicted > 200 || st.Backlog+int(st.Evicted) != 2000 {
+		t.Fatalf("a lying statfs evicted %d of 2000 batches", st.Evicted)
+	}
+}
+
+// TestAckLogFallbackKeepsAcks: when acks.log cannot be compacted at the start (a full disk), appends
+// go on after its last whole entry, and a failed append takes back only itself, never the earlier acks.
+func TestAckLogFallbackKeepsAcks(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, func(o *Options) { o.SegmentBytes = 1 << 20 })
+	for seq := uint64(1); seq <= 10; seq++ {
+		s.Append(seq, payload(seq))
+	}
+	for seq := uint64(1); seq <= 5; seq++ {
+		s.Ack(seq)
+	}
+	s.Close()
+	// A torn entry at the end of the log, and no room to compact it (acks.log.tmp is a directory).
+	f, _ := os.OpenFile(filepath.Join(dir, ackFile), os.O_WRONLY|os.O_APPEND, 0)
+	f.Write([]byte{1, 2, 3})
+	f.Close()
+	if err := os.Mkdir(filepath.Join(dir, ackFile+".tmp"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir, nil)
+	if err := s.Ack(6); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	os.Remove(filepath.Join(dir, ackFile+".tmp"))
+	s = open(t, dir, nil)
+	defer s.Close()
+	if got := drain(t, s); fmt.Sprint(got) != "[7 8 9 10]" {
+		t.Fatalf("after an ack appended to the uncompacted log: unacknowledged %v, want [7 8 9 10]", got)
+	}
+}

@@ -121,10 +121,9 @@ var table = []*Driver{
 			return 1
 		},
 		OpenGPIO: func(pins []gpio.PinIn, o sensor.Options) (sensor.Sensor, error) {
-			p, ok := o.(*pulse.Options)
-			if !ok {
-				d := pulse.DefaultOptions
-				p = &d
+			p, err := optionsFor(o, pulse.DefaultOptions)
+			if err != nil {
+				return nil, err
 			}
 			return asSensor(pulse.NewWithOptions(pins, p))
 		}},
@@ -141,13 +140,26 @@ func defaults[O any, P interface {
 	}
 }
 
+// optionsFor returns o as the driver's options type: a copy of def when o is nil, an error when it is
+// another driver's (a caller's mistake that must not fall back to defaults silently).
+func optionsFor[O any](o sensor.Options, def O) (*O, error) {
+	if o == nil {
+		d := def
+		return &d, nil
+	}
+	p, ok := any(o).(*O)
+	if !ok || p == nil {
+		return nil, fmt.Errorf("registry: options of type %T, want %T", o, p)
+	}
+	return p, nil
+}
+
 // onI2C adapts an I2C driver's options constructor; nil options mean a copy of def.
 func onI2C[O any, D sensor.Sensor](def O, open func(i2c.Bus, uint16, *O) (D, error)) func(i2c.Bus, uint16, sensor.Options) (sensor.Sensor, error) {
 	return func(bus i2c.Bus, addr uint16, o sensor.Options) (sensor.Sensor, error) {
-		p, ok := any(o).(*O)
-		if !ok || p == nil {
-			d := def
-			p = &d
+		p, err := optionsFor(o, def)
+		if err != nil {
+			return nil, err
 		}
 		return asSensor(open(bus, addr, p))
 	}
@@ -156,10 +168,9 @@ func onI2C[O any, D sensor.Sensor](def O, open func(i2c.Bus, uint16, *O) (D, err
 // onUART adapts a UART driver's options constructor; nil options mean a copy of def.
 func onUART[O any, D sensor.Sensor](def O, open func(io.ReadWriter, string, *O) (D, error)) func(io.ReadWriter, string, sensor.Options) (sensor.Sensor, error) {
 	return func(port io.ReadWriter, name string, o sensor.Options) (sensor.Sensor, error) {
-		p, ok := any(o).(*O)
-		if !ok || p == nil {
-			d := def
-			p = &d
+		p, err := optionsFor(o, def)
+		if err != nil {
+			return nil, err
 		}
 		return asSensor(open(port, name, p))
 	}

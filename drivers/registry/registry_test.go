@@ -54,3 +54,12 @@ func TestLookup(t *testing.T) {
 		t.Fatal(fe)
 	}
 }
+
+// TestOptionsOfAnotherDriver: options of the wrong type are an error, never the defaults in disguise.
+func TestOptionsOfAnotherDriver(t *testing.T) {
+	d, _ := Lookup("bh1750")
+	other, _ := Lookup("bme280")
+	if _, err := d.OpenI2C(nil, 0x23, other.NewOptions()); err == nil {
+		t.Fatal("bh1750 opened with bme280 options")
+	}
+}

@@ -226,7 +226,7 @@ func (r *results) e2eRows(t *benchsuite.Table) {
 	}
 	if x := r.realSim; x != nil {
 		res := x.res
-		t.Add("End to end with the real sim drivers (configs/sim.yaml's 10 sensors, all at 10 ms)",
+		t.Add("End to end with the real sim drivers (configs/sim.yaml's 11 sensors, all at 10 ms)",
 			fmt.Sprintf("%s/s received; %.2f CPU-s per million; %s", si(res.Rate), res.CPUPerMillion(), checks(&x.res)),
 			"", "— (bounded by the drivers' bus work and measurement waits, not by the pipeline)", "")
 	}
