@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
 )
@@ -168,48 +167,7 @@ func (p *port) feed(b []byte) error {
 	return p.h.give(b)
 }
 
-// pin is an emulated GPIO input whose edges Sample produces: the pulse driver's goroutine sees them
-// through WaitForEdge.
-type pin struct {
-	name string
-	h    *handshake[int]
-	left int // goroutine side: edges of the current batch not reported yet
-}
-
-func newPin(name string) *pin { return &pin{name: name, h: newHandshake[int]()} }
-
-// pulse produces n edges and returns once the driver has counted them all.
-func (p *pin) pulse(n int) error {
-	if n <= 0 {
-		return nil
-	}
-	return p.h.give(n)
-}
-
-func (p *pin) String() string                { return "sim-" + p.name }
-func (p *pin) Name() string                  { return p.name }
-func (p *pin) Number() int                   { return -1 }
-func (p *pin) Function() string              { return "In/High" }
-func (p *pin) In(gpio.Pull, gpio.Edge) error { return nil }
-func (p *pin) Read() gpio.Level              { return gpio.High }
-func (p *pin) Pull() gpio.Pull               { return gpio.PullUp }
-func (p *pin) DefaultPull() gpio.Pull        { return gpio.PullUp }
-func (p *pin) Halt() error                   { p.h.close(); return nil }
-func (p *pin) WaitForEdge(timeout time.Duration) bool {
-	if p.left > 0 {
-		p.left--
-		return true
-	}
-	n, ok, _ := p.h.take(timeout)
-	if !ok {
-		return false
-	}
-	p.left = n - 1
-	return true
-}
-
 var (
-	_ i2c.Bus    = (*Bus)(nil)
-	_ io.Reader  = (*port)(nil)
-	_ gpio.PinIn = (*pin)(nil)
+	_ i2c.Bus   = (*Bus)(nil)
+	_ io.Reader = (*port)(nil)
 )

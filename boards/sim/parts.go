@@ -10,14 +10,11 @@ import (
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
 
-	"github.com/wayside-iot/wayside/drivers/ads1115"
-	"github.com/wayside-iot/wayside/drivers/ads1115/ads1115emu"
 	"github.com/wayside-iot/wayside/drivers/bh1750"
 	"github.com/wayside-iot/wayside/drivers/bh1750/bh1750emu"
 	"github.com/wayside-iot/wayside/drivers/bme280"
 	"github.com/wayside-iot/wayside/drivers/bme280/bme280emu"
 	"github.com/wayside-iot/wayside/drivers/nmea"
-	"github.com/wayside-iot/wayside/drivers/ops243"
 	"github.com/wayside-iot/wayside/drivers/pms5003"
 	"github.com/wayside-iot/wayside/drivers/pms5003/pms5003emu"
 	"github.com/wayside-iot/wayside/drivers/registry"
@@ -381,24 +378,6 @@ func ppm(v float64) uint16 { return u16(v) }
 
 func u16(v float64) uint16 { return uint16(math.Round(min(max(v, 0), 65535))) }
 
-// meterVolts is the sound level meter's output for db, the inverse of DefaultNoiseOpts' calibration.
-func meterVolts(db float64) float64 {
-	o := &ads1115.DefaultNoiseOpts
-	return o.VoltsAtLow + (db-o.LowDB)*(o.VoltsAtHigh-o.VoltsAtLow)/(o.HighDB-o.LowDB)
-}
-
-var (
-	refMeterOnce sync.Once
-	refMeterDev  *ads1115.NoiseMeter
-	refMeterErr  error
-)
-
-// refMeter is a noise meter on its own emulator, for its DB conversion.
-func refMeter() (*ads1115.NoiseMeter, error) {
-	refMeterOnce.Do(func() { refMeterDev, refMeterErr = ads1115.NewNoiseMeter(ads1115emu.New(0x48), 0x48, nil) })
-	return refMeterDev, refMeterErr
-}
-
 // lightMode is the BH1750 mode for a sampling interval: H-resolution needs 180 ms per measurement,
 // so shorter intervals than a second use L-resolution (24 ms, 4 count steps).
 func lightMode(interval time.Duration) bh1750.Mode {
@@ -425,11 +404,6 @@ func aim(e *vl53l0xemu.Emu, m float64) {
 		return
 	}
 	e.SetDistance(physic.Distance(math.Round(m * float64(physic.Metre))))
-}
-
-// radarLine is what the OPS243 prints for a speed in m/s with one decimal (its factory format).
-func radarLine(dst []byte, mps float64) []byte {
-	return ops243.AppendSpeed(dst, physic.Speed(math.Round(mps*float64(physic.MetrePerSecond))), ops243.MetrePerSecond, 1)
 }
 
 // gga is the fix a receiver reports at ms for the model's lat, lon, altitude, quality, satellites.
