@@ -114,11 +114,13 @@ func buildAliyun(c *checker, in Input) Params {
 	default:
 		c.add("cloud.aliyun.instance_id", "missing; set instance_id (shown in the console's Development Configurations, e.g. iot-06z00ab12cd34ef) or, for a legacy public instance, region (e.g. cn-shanghai)")
 	}
-	ts := ""
-	if !in.Now.IsZero() {
-		ts = strconv.FormatInt(in.Now.UnixMilli(), 10)
-	}
-	clientID, password := aliyunSignIn(cid, a.ProductKey, a.DeviceName, a.DeviceSecret, ts, secure, method, newHash)
+	// No timestamp: Alibaba documents it as optional ("timestamp: optional"), the platform does not
+	// check it against its clock (its own C Link SDK signs every connection with the fixed
+	// 2524608000000, 2050-01-01), and it is part of the MQTT client id, which paho keeps for the life
+	// of the link: a timestamp taken at start would carry a boot clock that was wrong (no RTC, NTP not
+	// yet synchronised) into every later connection (#20). Without it the sign-in does not depend on
+	// the clock at all, and the client id is the same across reconnects and restarts.
+	clientID, password := aliyunSignIn(cid, a.ProductKey, a.DeviceName, a.DeviceSecret, "", secure, method, newHash)
 	base := "/" + a.ProductKey + "/" + a.DeviceName + "/user/"
 	return Params{
 		Brokers:     brokers,

@@ -74,16 +74,16 @@ func TestAliyunParams(t *testing.T) {
 			name:       "defaults: tls, hmacsha256, instance endpoint",
 			aliyun:     Aliyun{ProductKey: testPK, DeviceName: testDN, DeviceSecret: testSecret, InstanceID: "iot-06z00ab12cd34ef"},
 			now:        now,
-			wantID:     "a1B2c3D4e5F.gw-north-1|securemode=2,signmethod=hmacsha256,timestamp=1700000000000|",
+			wantID:     "a1B2c3D4e5F.gw-north-1|securemode=2,signmethod=hmacsha256|",
 			wantBroker: "ssl://iot-06z00ab12cd34ef.mqtt.iothub.aliyuncs.com:1883",
 			wantTLS:    true,
 			newHash:    sha256.New,
-			params:     map[string]string{"clientId": "a1B2c3D4e5F.gw-north-1", "deviceName": testDN, "productKey": testPK, "timestamp": "1700000000000"},
-			// printf 'clientIda1B2c3D4e5F.gw-north-1deviceNamegw-north-1productKeya1B2c3D4e5Ftimestamp1700000000000' | openssl dgst -sha256 -hmac 'ZmFrZV9zZWNyZXRfMzJfY2hhcmFjdGVyc19sb25n'
-			known: "7ceb720a7e36339c378fde124486a6da06ccc3c2ba9a2b142fc10ed9c1a3807c",
+			params:     map[string]string{"clientId": "a1B2c3D4e5F.gw-north-1", "deviceName": testDN, "productKey": testPK},
+			// printf 'clientIda1B2c3D4e5F.gw-north-1deviceNamegw-north-1productKeya1B2c3D4e5F' | openssl dgst -sha256 -hmac 'ZmFrZV9zZWNyZXRfMzJfY2hhcmFjdGVyc19sb25n'
+			known: "631045677d87c9da6ff774cac0aa612d043c7eba8e0fd4d576290e59f8222574",
 		},
 		{
-			name:       "no timestamp, region endpoint",
+			name:       "region endpoint",
 			aliyun:     Aliyun{ProductKey: testPK, DeviceName: testDN, DeviceSecret: testSecret, Region: "cn-shanghai"},
 			wantID:     "a1B2c3D4e5F.gw-north-1|securemode=2,signmethod=hmacsha256|",
 			wantBroker: "ssl://a1B2c3D4e5F.iot-as-mqtt.cn-shanghai.aliyuncs.com:1883",
@@ -98,12 +98,12 @@ func TestAliyunParams(t *testing.T) {
 			aliyun: Aliyun{ProductKey: testPK, DeviceName: testDN, DeviceSecret: testSecret, Region: "eu-central-1",
 				SecureMode: "tcp", SignMethod: "hmacsha1", ClientID: "b8:27:eb:12:34:56"},
 			now:        now,
-			wantID:     "b8:27:eb:12:34:56|securemode=3,signmethod=hmacsha1,timestamp=1700000000000|",
+			wantID:     "b8:27:eb:12:34:56|securemode=3,signmethod=hmacsha1|",
 			wantBroker: "tcp://a1B2c3D4e5F.iot-as-mqtt.eu-central-1.aliyuncs.com:1883",
 			newHash:    sha1.New,
-			params:     map[string]string{"clientId": "b8:27:eb:12:34:56", "deviceName": testDN, "productKey": testPK, "timestamp": "1700000000000"},
-			// printf 'clientIdb8:27:eb:12:34:56deviceNamegw-north-1productKeya1B2c3D4e5Ftimestamp1700000000000' | openssl dgst -sha1 -hmac 'ZmFrZV9zZWNyZXRfMzJfY2hhcmFjdGVyc19sb25n'
-			known: "a2cebc7878be836795cb95479ae91c19747cd0b6",
+			params:     map[string]string{"clientId": "b8:27:eb:12:34:56", "deviceName": testDN, "productKey": testPK},
+			// printf 'clientIdb8:27:eb:12:34:56deviceNamegw-north-1productKeya1B2c3D4e5F' | openssl dgst -sha1 -hmac 'ZmFrZV9zZWNyZXRfMzJfY2hhcmFjdGVyc19sb25n'
+			known: "70aa269faa3b641a3efc5efa9e71947ac8e7d44c",
 		},
 	}
 	for _, tt := range tests {
@@ -112,7 +112,7 @@ func TestAliyunParams(t *testing.T) {
 			if p.ClientID != tt.wantID || !slices.Equal(p.Brokers, []string{tt.wantBroker}) || p.RequireTLS != tt.wantTLS {
 				t.Errorf("client id %q brokers %q tls %v; want %q %q %v", p.ClientID, p.Brokers, p.RequireTLS, tt.wantID, tt.wantBroker, tt.wantTLS)
 			}
-			// Credentials do not depend on the connect time: the signed timestamp is Input.Now.
+			// Credentials do not depend on the connect time: no timestamp is signed.
 			u1, p1 := p.Credentials(time.Unix(0, 0))
 			u2, p2 := p.Credentials(time.Now())
 			if u1 != u2 || p1 != p2 {
@@ -131,6 +131,26 @@ func TestAliyunParams(t *testing.T) {
 				t.Errorf("client cert %v alpn %q ttl %v profile %q", p.RequireClientCert, p.ALPN, p.CredentialsTTL, p.Profile)
 			}
 		})
+	}
+}
+
+// TestAliyunSignInIgnoresBootClock: a board whose clock was wrong when the daemon started (no RTC,
+// NTP not yet synchronised: 1970) signs in exactly like one whose clock was right, and the sign-in is
+// the same on every connection: no timestamp in the client id or the signature (#20). Before, the
+// start time was signed and kept in the client id for the life of the process.
+func TestAliyunSignInIgnoresBootClock(t *testing.T) {
+	a := Aliyun{ProductKey: testPK, DeviceName: testDN, DeviceSecret: testSecret, InstanceID: "iot-06z00ab12cd34ef"}
+	wrong := mustBuild(t, Input{Profile: AliyunIoT, GatewayID: "gw-7", Now: time.Unix(12, 0), Aliyun: a})
+	right := mustBuild(t, Input{Profile: AliyunIoT, GatewayID: "gw-7", Now: time.UnixMilli(1795430000000), Aliyun: a})
+	if wrong.ClientID != right.ClientID || strings.Contains(wrong.ClientID, "timestamp") {
+		t.Errorf("client id %q with a 1970 boot clock, %q with a right one; want the same, without timestamp", wrong.ClientID, right.ClientID)
+	}
+	for _, at := range []time.Time{time.Unix(12, 0), time.UnixMilli(1795430000000), time.UnixMilli(1795430000000).Add(time.Hour)} {
+		u1, p1 := wrong.Credentials(at)
+		u2, p2 := right.Credentials(at)
+		if u1 != u2 || p1 != p2 {
+			t.Errorf("connect at %v: credentials %q/%q with a 1970 boot clock, %q/%q with a right one", at, u1, p1, u2, p2)
+		}
 	}
 }
 

@@ -72,14 +72,16 @@
 //
 // The device certificate (ProductKey, DeviceName, DeviceSecret) signs in:
 //
-//	client id  {clientId}|securemode={2 TLS | 3 TCP},signmethod={hmacsha256 | hmacsha1},timestamp={ms}|
+//	client id  {clientId}|securemode={2 TLS | 3 TCP},signmethod={hmacsha256 | hmacsha1}|
 //	user name  {DeviceName}&{ProductKey}
-//	password   lower-case hex HMAC(DeviceSecret, "clientId{clientId}deviceName{DeviceName}productKey{ProductKey}timestamp{ms}")
+//	password   lower-case hex HMAC(DeviceSecret, "clientId{clientId}deviceName{DeviceName}productKey{ProductKey}")
 //
-// clientId defaults to "{ProductKey}.{DeviceName}" like the console's MQTT connection parameters. The
-// timestamp is Input.Now, fixed for the life of the process, so the MQTT client id stays the same across
-// reconnects (Alibaba documents the timestamp as optional and the password does not expire; with a zero
-// Input.Now it is left out). The endpoint is {instance id}.mqtt.iothub.aliyuncs.com:1883 for instances
+// clientId defaults to "{ProductKey}.{DeviceName}" like the console's MQTT connection parameters. There
+// is no timestamp: Alibaba documents it as optional and does not check it against its clock, and it would
+// sit in the MQTT client id, which stays the same for the life of the link, so a timestamp taken at start
+// would carry a wrong boot clock into every reconnect. The sign-in therefore does not depend on the
+// gateway's clock; the client id and the password (which does not expire) are the same on every
+// connection. The endpoint is {instance id}.mqtt.iothub.aliyuncs.com:1883 for instances
 // with an id, or {ProductKey}.iot-as-mqtt.{region}.aliyuncs.com:1883 for legacy public instances; TLS uses
 // the same port. Topics are custom topics under /{ProductKey}/{DeviceName}/user/:
 //

@@ -44,8 +44,9 @@ type Input struct {
 	// TLS names the certificate files of cloud.tls; only their presence is checked (aws-iot needs a
 	// client certificate). Nothing is read.
 	TLS TLSFiles
-	// Now is when Build runs (the daemon passes time.Now()). aliyun-iot signs in with it as its
-	// timestamp for the life of the process; zero leaves the timestamp out.
+	// Now is when Build runs (the daemon passes time.Now()). No profile uses it any more: aliyun-iot
+	// signed in with it as its timestamp for the life of the process, so a clock that was wrong at boot
+	// stayed in every sign-in; it now signs in without a timestamp (#20). Kept so callers compile.
 	Now time.Time
 
 	AWS    AWS
