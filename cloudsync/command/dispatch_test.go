@@ -219,3 +219,58 @@ func TestConcurrentHandle(t *testing.T) {
 		t.Errorf("8 racing copies: %v, ping ran %d times", codes, e.ran(CmdPing))
 	}
 }
+
+// TestRefusalEchoesReadableID: every refusal of a payload whose id can be read (one JSON object within
+// the limits, each member once, "id" a string) echoes that id, including those refused for another
+// member's shape before the request is decoded in full (#20); payloads whose id cannot be read
+// unambiguously answer with an empty id.
+func TestRefusalEchoesReadableID(t *testing.T) {
+	e := newEnv(t, envConfig{burst: 100})
+	signed := func(edit func(m map[string]any)) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(e.sign(e.req(CmdPing, "")), &m); err != nil {
+			t.Fatal(err)
+		}
+		m["id"] = "req-echo-1"
+		edit(m)
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	echoed := []struct {
+		name    string
+		payload []byte
+		topic   string
+	}{
+		{"nonce missing", signed(func(m map[string]any) { delete(m, "nonce") }), CmdPing},
+		{"sig a number", signed(func(m map[string]any) { m["sig"] = 7 }), CmdPing},
+		{"issued_at a string", signed(func(m map[string]any) { m["issued_at"] = "now" }), CmdPing},
+		{"issued_at not an integer", signed(func(m map[string]any) { m["issued_at"] = 1.5 }), CmdPing},
+		{"args an array", signed(func(m map[string]any) { m["args"] = []int{1} }), CmdPing},
+		{"gateway missing", signed(func(m map[string]any) { delete(m, "gateway") }), CmdPing},
+		{"bad signature", signed(func(m map[string]any) { m["nonce"] = "AAAAAAAAAAAAAAAAAAAAAA" }), CmdPing},
+		{"wrong gateway", signed(func(m map[string]any) { m["gateway"] = "gw-2" }), CmdPing},
+		{"topic mismatch", signed(func(map[string]any) {}), CmdGetStatus},
+	}
+	for _, tt := range echoed {
+		resp, send := e.handle(tt.topic, tt.payload)
+		if !send || resp.OK || resp.ID != "req-echo-1" {
+			t.Errorf("%s: answer %s; want a refusal echoing id req-echo-1", tt.name, resp.Encode())
+		}
+	}
+	notEchoed := []struct{ name, payload string }{
+		{"not JSON", `{"id": "req-echo-1",`},
+		{"duplicate id", `{"id": "req-echo-1", "id": "req-echo-2"}`},
+		{"unknown field", `{"id": "req-echo-1", "who": 1}`},
+		{"id a number", `{"id": 7, "gateway": "gw-1"}`},
+		{"id not printable", `{"id": "req echo", "gateway": "gw-1"}`},
+	}
+	for _, tt := range notEchoed {
+		resp, _ := e.handle(CmdPing, []byte(tt.payload))
+		if resp.OK || resp.ID != "" || resp.Error == nil {
+			t.Errorf("%s: answer %s; want a refusal with an empty id", tt.name, resp.Encode())
+		}
+	}
+}

@@ -109,7 +109,10 @@ func (v *Verifier) Gateway() string { return v.o.Gateway }
 // decoding within the limits, field syntax, gateway, topic against the command field, key id,
 // signature, freshness, and last the nonce, which it then remembers. The error is an *Error with
 // the code of the first failed check. The request is returned once it could be decoded, also with
-// an error (its ID may then be invalid: check it before echoing it).
+// an error (its ID may then be invalid: check it before echoing it). A payload that is one JSON
+// object within the limits, without duplicate or unknown members, but is refused for another
+// member's shape returns a Request with only its ID (when "id" is a string), so the answer can echo
+// it.
 func (v *Verifier) Verify(topicCommand string, payload []byte) (*Request, error) {
 	lim := v.o.Limits
 	if len(payload) > lim.MaxBytes {
@@ -122,12 +125,26 @@ func (v *Verifier) Verify(topicCommand string, payload []byte) (*Request, error)
 	if err != nil {
 		return nil, err
 	}
+	// The scan passed: the payload is one JSON object within the limits, each member once. Refusals
+	// from here on echo the id when it can be read.
+	idOnly := func() *Request {
+		if kinds["id"] != kindString {
+			return nil
+		}
+		var r struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(payload, &r) != nil {
+			return nil
+		}
+		return &Request{ID: r.ID}
+	}
 	for _, f := range topFields {
 		want := byte(kindString)
 		switch f {
 		case "args":
 			if k, ok := kinds[f]; ok && k != kindObject {
-				return nil, Errorf(CodeBadRequest, "args: want a JSON object or no args field")
+				return idOnly(), Errorf(CodeBadRequest, "args: want a JSON object or no args field")
 			}
 			continue
 		case "issued_at":
@@ -135,20 +152,20 @@ func (v *Verifier) Verify(topicCommand string, payload []byte) (*Request, error)
 		}
 		k, ok := kinds[f]
 		if !ok {
-			return nil, Errorf(CodeBadRequest, "%s: missing", f)
+			return idOnly(), Errorf(CodeBadRequest, "%s: missing", f)
 		}
 		if k != want {
 			kind := map[byte]string{kindString: "a string", kindNumber: "a number (unix milliseconds)"}[want]
-			return nil, Errorf(CodeBadRequest, "%s: want %s", f, kind)
+			return idOnly(), Errorf(CodeBadRequest, "%s: want %s", f, kind)
 		}
 	}
 	req := new(Request)
 	if err := json.Unmarshal(payload, req); err != nil {
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) && ute.Field == "issued_at" {
-			return nil, Errorf(CodeBadRequest, "issued_at: want an integer (unix milliseconds)")
+			return idOnly(), Errorf(CodeBadRequest, "issued_at: want an integer (unix milliseconds)")
 		}
-		return nil, Errorf(CodeBadRequest, "payload: %v", err)
+		return idOnly(), Errorf(CodeBadRequest, "payload: %v", err)
 	}
 	nonce, sig, err := checkFields(req)
 	if err != nil {
