@@ -794,6 +794,10 @@ type Stats struct {
 	RingCap  int
 	Link     cloudsync.Stats
 	Sensors  []SensorStats
+	// Clock is the wall clock's trust, as the retained status carries it.
+	Clock cloudsync.ClockSummary
+	// ClockOffset is what readings stamped before trust arrived are corrected by; 0 until trusted.
+	ClockOffset time.Duration
 }
 
 // SensorStats is one sensor's health.
@@ -808,7 +812,10 @@ type SensorStats struct {
 func (g *Gateway) Stats() Stats {
 	st := Stats{BootID: g.bootID, Batches: g.batches.Load(), Readings: g.readings.Load(), Spooled: g.spooled.Load(), Spool: g.spool.Stats(),
 		Ring: g.ring.Stats(), RingLen: g.ring.Len(), RingCap: g.ring.Cap(), Link: g.link.Stats(),
-		Uptime: time.Since(g.started)}
+		Uptime: time.Since(g.started), Clock: cloudsync.ClockSummary{Trusted: g.clock.trusted.Load(), Trust: g.cfg.Clock.Trust}}
+	if st.Clock.Trusted {
+		st.ClockOffset = time.Duration(g.clock.offset.Load())
+	}
 	for _, s := range g.sensors {
 		st.Sensors = append(st.Sensors, SensorStats{Name: s.name, Driver: s.driver, Interval: s.every(), Health: s.health.Snapshot()})
 	}

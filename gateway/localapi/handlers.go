@@ -49,16 +49,12 @@ var handlers = map[string]endpoint{
 // readTimeout bounds one sensor read in read and selftest: a hung bus must not hang the technician.
 const readTimeout = 5 * time.Second
 
-// clockPlausibleAfter: a clock before this has not been set (no RTC battery, no NTP yet).
-var clockPlausibleAfter = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-
-func (s *Server) clock() apitype.Clock {
-	now := s.now()
-	c := apitype.Clock{State: apitype.ClockUnknown, Now: now.UTC()}
-	if now.After(clockPlausibleAfter) {
-		c.State = apitype.ClockSynced
-	}
-	return c
+// clock is the gateway's own clock trust (the state the MQTT status carries) and its wall time now.
+// The correction is in whole milliseconds, the resolution readings are stamped at: a clock trusted
+// from the start has an offset of a few µs of noise, which is no correction.
+func (s *Server) clock(st gateway.Stats) apitype.Clock {
+	return apitype.Clock{Trusted: st.Clock.Trusted, Trust: st.Clock.Trust,
+		CorrectionMs: float64(st.ClockOffset.Round(time.Millisecond).Milliseconds()), Now: s.now().UTC()}
 }
 
 func (s *Server) status() apitype.Status {
@@ -74,7 +70,7 @@ func (s *Server) status() apitype.Status {
 		Started:       s.now().Add(-st.Uptime).UTC().Truncate(time.Millisecond),
 		UptimeS:       st.Uptime.Seconds(),
 		LogLevel:      s.opts.Level.Level().String(),
-		Clock:         s.clock(),
+		Clock:         s.clock(st),
 		Pipeline:      apitype.Pipeline{Readings: st.Readings, Spooled: st.Spooled, Batches: st.Batches},
 		Cloud:         s.cloudFrom(st),
 		Ring:          ringFrom(st),
@@ -89,6 +85,12 @@ func (s *Server) status() apitype.Status {
 		out.Problems = ps
 	}
 	return out
+}
+
+// clockUntrusted says what an untrusted clock means and what to check.
+func clockUntrusted(policy string) string {
+	return fmt.Sprintf("clock not trusted (policy %s): readings are stamped from the monotonic clock and flagged "+
+		"until it is, and most signed commands are refused as stale; check NTP (timedatectl) and the RTC", policy)
 }
 
 // problems lists what needs a technician's attention, most important first.
@@ -119,8 +121,8 @@ func problems(st *apitype.Status) []string {
 			ps = append(ps, msg)
 		}
 	}
-	if st.Clock.State != apitype.ClockSynced {
-		ps = append(ps, "clock not set (before 2024): reading times are wrong; check NTP and the RTC")
+	if !st.Clock.Trusted {
+		ps = append(ps, clockUntrusted(st.Clock.Trust))
 	}
 	if c.Failed > 0 {
 		ps = append(ps, fmt.Sprintf("%d batches failed to publish", c.Failed))
@@ -478,11 +480,10 @@ func (s *Server) serveSelfTest(w http.ResponseWriter, r *http.Request) {
 			strings.Join(s.cfg.Cloud.Brokers, ", "), l.Connects), "")
 	}
 	add("state directory writable", writeProbe(s.cfg.Spool.Dir), s.cfg.Spool.Dir)
-	c := s.clock()
-	if c.State == apitype.ClockSynced {
-		add("clock plausible", nil, c.Now.Format(time.RFC3339))
+	if c := s.clock(s.gw.Stats()); c.Trusted {
+		add("clock trusted", nil, fmt.Sprintf("%s (policy %s)", c.Now.Format(time.RFC3339), c.Trust))
 	} else {
-		add("clock plausible", fmt.Errorf("%s is before 2024: the clock is not set; check NTP (timedatectl) and the RTC", c.Now.Format(time.RFC3339)), "")
+		add("clock trusted", errors.New(clockUntrusted(c.Trust)), "")
 	}
 	res.TookMs = float64(time.Since(start)) / float64(time.Millisecond)
 	writeJSON(w, http.StatusOK, res)

@@ -42,7 +42,7 @@ type App struct {
 // Exit statuses.
 const (
 	ExitOK      = 0
-	ExitFailure = 1 // the daemon is unreachable, refused, answered an error, or a check failed
+	ExitFailure = 1 // the daemon is unreachable, refused, answered an error, status listed problems, or a check failed
 	ExitUsage   = 2
 )
 
@@ -66,7 +66,7 @@ var commands []*command
 
 func init() {
 	commands = []*command{
-		{name: "status", summary: "one screen: problems, cloud link, buffer, spool, sensor health", run: (*App).cmdStatus},
+		{name: "status", summary: "one screen: problems, cloud link, buffer, spool, sensor health; exit 1 when problems are listed", run: (*App).cmdStatus},
 		{name: "sensors", summary: "the sensor health table", run: (*App).cmdSensors},
 		{name: "read", args: "SENSOR", summary: "read one sensor now (not published)", run: (*App).cmdRead},
 		{name: "tail", args: "[SENSOR...]", summary: "stream readings as they are batched, until Ctrl-C",
@@ -262,6 +262,8 @@ func (a *App) usage(w io.Writer) {
 	fmt.Fprintf(w, "\nflags, before or after the command:\n")
 	fmt.Fprintf(w, "  --socket PATH  waysided's socket (default %s; env WAYSIDE_SOCKET)\n", client.DefaultSocket)
 	fmt.Fprintf(w, "  --json         the API's JSON instead of tables, for scripts\n")
+	fmt.Fprintf(w, "\nexit status: 0 ok; 1 the daemon is unreachable or answered an error, status listed problems,\n")
+	fmt.Fprintf(w, "or selftest or config check failed; 2 a mistake on the command line.\n")
 	fmt.Fprintf(w, "\nColour is used on a terminal unless NO_COLOR is set. The same API answers curl:\n")
 	fmt.Fprintf(w, "  curl --unix-socket %s http://local/localapi/v0/status\n", client.DefaultSocket)
 }

@@ -30,6 +30,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/wayside-iot/wayside/boards"
+	"github.com/wayside-iot/wayside/cloudsync"
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/config"
 	"github.com/wayside-iot/wayside/gateway/localapi"
@@ -132,6 +133,13 @@ func shortDir(t *testing.T) string {
 // the configuration text first.
 func startDaemon(t *testing.T, group string, edits ...func(string) string) *daemon {
 	t.Helper()
+	return startDaemonWith(t, group, nil, edits...)
+}
+
+// startDaemonWith is startDaemon with gw, when set, adjusting the gateway's options (a clock that is
+// not trusted).
+func startDaemonWith(t *testing.T, group string, gw func(*gateway.Options), edits ...func(string) string) *daemon {
+	t.Helper()
 	d := &daemon{broker: testbroker.Start(t), dir: shortDir(t), logs: &testlog.Buffer{}}
 	d.socket = filepath.Join(d.dir, "local.sock")
 	groupLine := ""
@@ -150,7 +158,11 @@ func startDaemon(t *testing.T, group string, edits ...func(string) string) *daem
 	level := zap.NewAtomicLevelAt(zap.InfoLevel)
 	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(d.logs), level))
 	batches := new(localapi.Batches)
-	g, err := gateway.New(gateway.Options{Config: cfg, Version: "test-daemon", Log: log, OnBatch: batches.Note, DrainTimeout: 2 * time.Second})
+	gopts := gateway.Options{Config: cfg, Version: "test-daemon", Log: log, OnBatch: batches.Note, DrainTimeout: 2 * time.Second}
+	if gw != nil {
+		gw(&gopts)
+	}
+	g, err := gateway.New(gopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +293,7 @@ func TestCommands(t *testing.T) {
 		r := d.cli(t, "status")
 		mustOK(t, r, "status")
 		contains(t, "status", r.stdout, "cli-gw-1", "sim (simulated board)", "waysided test-daemon", "OK no problems found",
-			"Clock", "synced", "Cloud", "connected "+d.broker.URL, "acked", "Ring", "of 4,096 readings", "Spool", "on disk",
+			"Clock", "trusted (policy always)", "Cloud", "connected "+d.broker.URL, "acked", "Ring", "of 4,096 readings", "Spool", "on disk",
 			"SENSOR", "STATE", "LAST GOOD")
 		for _, s := range testSensors {
 			if !regexpLine(r.stdout, s, "ok") {
@@ -297,7 +309,7 @@ func TestCommands(t *testing.T) {
 		mustOK(t, r)
 		st := decode[apitype.Status](t, r)
 		if st.Gateway != "cli-gw-1" || st.Board != "sim" || st.Version != "test-daemon" || len(st.BootID) != 32 ||
-			st.Clock.State != apitype.ClockSynced || !st.Cloud.Connected || st.Cloud.Broker != d.broker.URL ||
+			!st.Clock.Trusted || st.Clock.Trust != "always" || !st.Cloud.Connected || st.Cloud.Broker != d.broker.URL ||
 			st.Cloud.Acked == 0 || st.Ring.Cap != 4096 || st.UptimeS <= 0 || st.Pipeline.Readings == 0 ||
 			st.Spool.Dir != filepath.Join(d.dir, "state", "spool") || st.Spool.QuotaBytes == 0 || !st.Spool.DirWritable ||
 			len(st.Sensors) != len(testSensors) || st.Problems == nil || st.LogLevel != "info" {
@@ -469,7 +481,7 @@ func TestCommands(t *testing.T) {
 		r := d.cli(t, "selftest")
 		mustOK(t, r)
 		contains(t, "selftest", r.stdout, "RESULT", "OK      sensor env1 (bme280 on i2c1)", "cloud broker connected",
-			"state directory writable", "clock plausible", "selftest passed: 11 of 11 checks ok")
+			"state directory writable", "clock trusted", "selftest passed: 11 of 11 checks ok")
 		if strings.Contains(r.stdout, "FAIL") {
 			t.Errorf("a check failed:\n%s", r.stdout)
 		}
@@ -839,5 +851,47 @@ func TestStatusAutoID(t *testing.T) {
 	st, err := client.New(d.socket).Status(context.Background())
 	if err != nil || st.Gateway != "gw-873b5bd14ea5" || st.GatewayIDFrom != machineID {
 		t.Fatalf("status: %+v %v", st, err)
+	}
+}
+
+// TestStatusClockUntrusted: on a gateway whose clock is not trusted (policy ntp, NTP never syncs),
+// the local API's status says so, as the retained MQTT status does, and lists it as a problem; the
+// text status shows it and exits 1.
+func TestStatusClockUntrusted(t *testing.T) {
+	d := startDaemonWith(t, "", func(o *gateway.Options) { o.TrustClock = func() bool { return false } },
+		func(s string) string { return s + "clock: {trust: ntp, hold: 0s}\n" })
+	st, err := client.New(d.socket).Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := testbroker.NewClient(t, testbroker.ClientOptions("clock-watch", d.broker.URL, "", ""))
+	if err := sub.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	sub.Subscribe(st.Cloud.StatusTopic)
+	var mq cloudsync.Status
+	for mq.State != "online" || mq.Detail == nil {
+		m := sub.Next()
+		if err := json.Unmarshal(m.Payload(), &mq); err != nil {
+			t.Fatalf("status payload %q: %v", m.Payload(), err)
+		}
+	}
+	if st.Clock.Trusted || st.Clock.Trust != "ntp" || st.Clock.CorrectionMs != 0 {
+		t.Errorf("local API clock %+v, want not trusted, policy ntp", st.Clock)
+	}
+	if got := (cloudsync.ClockSummary{Trusted: st.Clock.Trusted, Trust: st.Clock.Trust}); got != mq.Detail.Clock {
+		t.Errorf("local API clock %+v, MQTT status clock %+v", got, mq.Detail.Clock)
+	}
+	if !slices.ContainsFunc(st.Problems, func(p string) bool { return strings.HasPrefix(p, "clock not trusted (policy ntp)") }) {
+		t.Errorf("problems do not name the untrusted clock: %q", st.Problems)
+	}
+	r := d.cli(t, "status")
+	if r.code != 1 {
+		t.Errorf("status with problems: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	contains(t, "status", r.stdout, "PROBLEMS", "clock not trusted (policy ntp)",
+		"not trusted (stamping from the monotonic clock; policy ntp)")
+	if r := d.cli(t, "status", "--json"); r.code != 1 || decode[apitype.Status](t, r).Clock.Trusted {
+		t.Errorf("status --json with problems: exit %d, %s", r.code, r.stdout)
 	}
 }

@@ -63,10 +63,28 @@ func (a *App) cmdStatus(ctx context.Context, _ *cmdOpts, args []string) error {
 	if err := noArgs(args); err != nil {
 		return err
 	}
-	var st apitype.Status
-	if done, err := a.fetch(ctx, http.MethodGet, "status", nil, &st); done || err != nil {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	raw, err := a.cl.Do(ctx, http.MethodGet, "status", nil)
+	if err != nil {
 		return err
 	}
+	var st apitype.Status
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return fmt.Errorf("decode status answer from waysided: %w", err)
+	}
+	if a.json {
+		err = a.printJSON(raw)
+	} else {
+		err = a.printStatus(&st)
+	}
+	if err == nil && len(st.Problems) > 0 {
+		return &exitError{ExitFailure} // monitoring scripts: 0 healthy, 1 with problems listed
+	}
+	return err
+}
+
+func (a *App) printStatus(st *apitype.Status) error {
 	p, w, now := a.paint, a.Stdout, a.now()
 	model := st.Board
 	if st.BoardModel != "" {
@@ -89,7 +107,7 @@ func (a *App) cmdStatus(ctx context.Context, _ *cmdOpts, args []string) error {
 	var k kv
 	k.add("Uptime", "%s (since %s), boot %s", humanDuration(time.Duration(st.UptimeS*float64(time.Second))),
 		st.Started.UTC().Format("2006-01-02 15:04:05 MST"), short(st.BootID))
-	k.add("Clock", "%s, %s", p.state(st.Clock.State), st.Clock.Now.UTC().Format("2006-01-02 15:04:05 MST"))
+	k.add("Clock", "%s, %s", clockLine(p, &st.Clock), st.Clock.Now.UTC().Format("2006-01-02 15:04:05 MST"))
 	k.add("Cloud", "%s", cloudLine(p, &st.Cloud))
 	k.add("Readings", "%s taken, %s spooled in %s batches", count(st.Pipeline.Readings), count(st.Pipeline.Spooled), count(st.Pipeline.Batches))
 	k.add("Ring", "%s", ringLine(p, &st.Ring))
@@ -101,6 +119,18 @@ func (a *App) cmdStatus(ctx context.Context, _ *cmdOpts, args []string) error {
 	}
 	fmt.Fprintln(w)
 	return a.sensorTable(st.Sensors, now, false)
+}
+
+// clockLine is the gateway's clock trust as the MQTT status carries it.
+func clockLine(p painter, c *apitype.Clock) string {
+	if !c.Trusted {
+		return p.paint(red, "not trusted") + " (stamping from the monotonic clock; policy " + c.Trust + ")"
+	}
+	s := p.state("trusted") + " (policy " + c.Trust
+	if c.CorrectionMs != 0 {
+		s += "; earlier readings corrected by " + ms(c.CorrectionMs).String()
+	}
+	return s + ")"
 }
 
 func short(id string) string {

@@ -33,7 +33,7 @@ func (p painter) paint(colour, s string) string {
 // state colours a health or check word.
 func (p painter) state(s string) string {
 	switch s {
-	case "ok", "OK", "connected", "synced", "writable":
+	case "ok", "OK", "connected", "trusted", "writable":
 		return p.paint(green, s)
 	case "degraded", "unknown":
 		return p.paint(yellow, s)

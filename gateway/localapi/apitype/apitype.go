@@ -40,16 +40,20 @@ type Status struct {
 	Problems []string `json:"problems"`
 }
 
-// Clock states.
-const (
-	ClockSynced  = "synced"  // the time looks plausible (after 2024); not proof of NTP sync yet
-	ClockUnknown = "unknown" // the time is before 2024: no RTC, no NTP yet
-)
-
-// Clock is the gateway's view of its own time.
+// Clock is the gateway's wall clock as the gateway itself judges it: the same trust the retained
+// MQTT status carries (cloudsync.ClockSummary), never guessed from the date.
 type Clock struct {
-	State string    `json:"state"` // ClockSynced or ClockUnknown
-	Now   time.Time `json:"now"`
+	// Trusted is false until the trust policy accepts the wall clock; until then readings are stamped
+	// from the monotonic clock and flagged untrusted.
+	Trusted bool `json:"trusted"`
+	// Trust is the policy: "ntp" (trusted once the kernel reports the clock synchronised) or "always".
+	Trust string `json:"trust"`
+	// CorrectionMs is what readings stamped before trust arrived were corrected by; absent until the
+	// clock is trusted, and 0 when it was trusted from the start. Whole milliseconds, the resolution
+	// readings are stamped at.
+	CorrectionMs float64 `json:"correction_ms,omitempty"`
+	// Now is the gateway's wall time when it answered (wrong while not trusted, on a board without RTC).
+	Now time.Time `json:"now"`
 }
 
 // Pipeline counts readings since the daemon started.
