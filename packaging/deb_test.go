@@ -138,7 +138,7 @@ func TestDebPackage(t *testing.T) {
 			"usr/bin/waysided":                             {0o755, ""},
 			"usr/bin/wayside":                              {0o755, ""},
 			"lib/systemd/system/waysided.service":          {0o644, unitPath},
-			"etc/wayside/waysided.yaml":                    {0o644, "waysided.yaml"},
+			"etc/wayside/waysided.yaml":                    {0o640, "waysided.yaml"}, // a cloud key may go in it
 			"usr/share/doc/wayside/copyright":              {0o644, "copyright"},
 			"lib/udev/rules.d/60-wayside.rules":            {0o644, "60-wayside.rules"},
 			"usr/share/doc/wayside/examples/waysided.yaml": {0o644, "../configs/example.yaml"},

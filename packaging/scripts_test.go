@@ -43,6 +43,9 @@ esac`,
 	"deb-systemd-invoke": ``,
 	"systemctl":          ``,
 	"udevadm":            ``,
+	// chown records only (the test is not root, and the host has no wayside group); chmod is real.
+	"chown":             ``,
+	"dpkg-statoverride": `[ -e "$FAKE/statoverride" ]`,
 }
 
 type scriptEnv struct {
@@ -86,6 +89,9 @@ func (e *scriptEnv) read(t *testing.T, name string) string {
 	return string(b)
 }
 
+// root is the scripts' DPKG_ROOT: the files they touch outside the account database live under it.
+func (e *scriptEnv) root() string { return filepath.Join(e.dir, "root") }
+
 // run runs a maintainer script with the stand-ins and returns its stdout and the calls it made.
 func (e *scriptEnv) run(t *testing.T, script string, args ...string) (stdout string, calls []string, err error) {
 	t.Helper()
@@ -93,7 +99,8 @@ func (e *scriptEnv) run(t *testing.T, script string, args ...string) (stdout str
 		t.Fatal(err)
 	}
 	cmd := exec.Command("sh", append([]string{filepath.Join("scripts", script)}, args...)...)
-	cmd.Env = []string{"PATH=" + e.bin + ":/usr/sbin:/usr/bin:/sbin:/bin", "FAKE=" + e.fake, "LC_ALL=C"}
+	cmd.Env = []string{"PATH=" + e.bin + ":/usr/sbin:/usr/bin:/sbin:/bin", "FAKE=" + e.fake, "LC_ALL=C",
+		"DPKG_ROOT=" + e.root()}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err = cmd.Run()
@@ -176,6 +183,46 @@ func TestPostinstUpgradeIsIdempotent(t *testing.T) {
 	}
 	if systemdRunning() && !slices.ContainsFunc(calls, func(c string) bool { return strings.Contains(c, "try-restart waysided.service") }) {
 		t.Errorf("an upgrade should try-restart the running daemon; calls:\n%s", strings.Join(calls, "\n"))
+	}
+}
+
+// TestPostinstSecuresConfig: the configuration may hold a cloud key, so postinst makes it 0640
+// root:wayside on every configure, also when an upgrade kept an edited conffile that an older
+// package shipped 0644; a dpkg-statoverride for it is the administrator's and wins.
+func TestPostinstSecuresConfig(t *testing.T) {
+	for _, override := range []bool{false, true} {
+		e := newScriptEnv(t)
+		conf := filepath.Join(e.root(), "etc/wayside/waysided.yaml")
+		if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(conf, []byte("cloud: {azure: {key: secret}}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if override {
+			e.write(t, "statoverride", "")
+		}
+		if _, calls, err := e.run(t, "postinst", "configure", "1.0.0"); err != nil {
+			t.Fatalf("postinst configure 1.0.0: %v; calls:\n%s", err, strings.Join(calls, "\n"))
+		}
+		calls := e.read(t, "calls")
+		fi, err := os.Stat(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chown := "chown root:wayside " + conf
+		if override {
+			if strings.Contains(calls, "chown ") || fi.Mode().Perm() != 0o644 {
+				t.Errorf("with a dpkg-statoverride: mode %v, calls:\n%s\nwant the file left alone", fi.Mode().Perm(), calls)
+			}
+			continue
+		}
+		if !strings.Contains(calls, chown) {
+			t.Errorf("postinst did not run %q; calls:\n%s", chown, calls)
+		}
+		if fi.Mode().Perm() != 0o640 {
+			t.Errorf("config mode %v after postinst, want 0640 (it may hold a cloud key)", fi.Mode().Perm())
+		}
 	}
 }
 
