@@ -416,6 +416,10 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var reported uint64
+	// pending is set while lines sit in the response buffer. They are flushed once the tap has no
+	// more readings queued, whether or not the last ones passed the filter (a filtered-out reading
+	// at the end of a burst must not hold back the lines before it), and at every tick.
+	pending := false
 	ctx := r.Context()
 	for {
 		select {
@@ -427,19 +431,23 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 				reported = d
+				pending = true
+			}
+			if pending {
 				fl.Flush()
+				pending = false
 			}
 		case rd := <-readings:
-			v := s.gw.Describe(rd)
-			if len(want) > 0 && !slices.Contains(want, v.Sensor) {
-				continue
+			if v := s.gw.Describe(rd); len(want) == 0 || slices.Contains(want, v.Sensor) {
+				if err := enc.Encode(apitype.TailLine{Value: apitype.Value{Sensor: v.Sensor, Name: v.Name, Unit: v.Unit,
+					Value: v.Value, Time: v.Time.UTC()}}); err != nil {
+					return
+				}
+				pending = true
 			}
-			if err := enc.Encode(apitype.TailLine{Value: apitype.Value{Sensor: v.Sensor, Name: v.Name, Unit: v.Unit,
-				Value: v.Value, Time: v.Time.UTC()}}); err != nil {
-				return
-			}
-			if len(readings) == 0 {
+			if pending && len(readings) == 0 {
 				fl.Flush()
+				pending = false
 			}
 		}
 	}
