@@ -137,6 +137,7 @@ func TestDebPackage(t *testing.T) {
 		}{
 			"usr/bin/waysided":                             {0o755, ""},
 			"usr/bin/wayside":                              {0o755, ""},
+			"usr/libexec/wayside/check-configured":         {0o755, "check-configured"},
 			"lib/systemd/system/waysided.service":          {0o644, unitPath},
 			"etc/wayside/waysided.yaml":                    {0o640, "waysided.yaml"}, // a cloud key may go in it
 			"usr/share/doc/wayside/copyright":              {0o644, "copyright"},

@@ -23,6 +23,9 @@ import (
 // unitPath is the unit as the package ships it (relative to this package's directory).
 const unitPath = "../systemd/waysided.service"
 
+// checkConfiguredPath is where the package installs packaging/check-configured.
+const checkConfiguredPath = "/usr/libexec/wayside/check-configured"
+
 // maxExposure is the bound for systemd-analyze security's overall exposure level.
 const maxExposure = 2.0
 
@@ -425,8 +428,8 @@ func syscallGroups(t *testing.T, sa string) map[string][]string {
 }
 
 // TestUnitVerify runs systemd-analyze verify on the unit. verify insists the ExecStart= binary
-// exists, so it checks a copy whose ExecStart= points at a waysided built for the test; nothing else
-// in the copy differs.
+// exists, so it checks a copy whose ExecStart= points at a waysided built for the test and whose
+// ExecCondition= at packaging/check-configured; nothing else in the copy differs.
 func TestUnitVerify(t *testing.T) {
 	sa := needTool(t, "systemd-analyze", "systemd")
 	bin := buildDaemon(t)
@@ -438,6 +441,16 @@ func TestUnitVerify(t *testing.T) {
 	if n := bytes.Count(data, []byte(shipped)); n != 1 {
 		t.Fatalf("unit has %d lines starting %q, want 1", n, shipped)
 	}
+	// ExecCondition= likewise: the repository's check-configured, which the package installs.
+	const condition = "ExecCondition=" + checkConfiguredPath + " "
+	if n := bytes.Count(data, []byte(condition)); n != 1 {
+		t.Fatalf("unit has %d lines starting %q, want 1", n, condition)
+	}
+	script, err := filepath.Abs("check-configured")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.Replace(data, []byte(condition), []byte("ExecCondition="+script+" "), 1)
 	dir := t.TempDir()
 	copyPath := filepath.Join(dir, "waysided.service")
 	if err := os.WriteFile(copyPath, bytes.Replace(data, []byte(shipped), []byte("ExecStart="+bin+" "), 1), 0o644); err != nil {
