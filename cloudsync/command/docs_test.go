@@ -1,10 +1,12 @@
 package command
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLimitCodesDocumented pins the code of a refusal past a decoder limit: too_large, nesting depth
@@ -78,5 +80,52 @@ func TestLimitCodesDocumented(t *testing.T) {
 		if !strings.Contains(text, w) {
 			t.Errorf("doc.go lacks %q", w)
 		}
+	}
+}
+
+// TestDocErrorExamplesMatchWire: every error answer shown in docs/mqtt.md carries the message the
+// gateway sends for that case, made here by the real verifier and dispatcher (#20: the doc showed an
+// unknown_command text the code never sent). An example of a code not listed here fails the test, so a
+// new example comes with its check.
+func TestDocErrorExamplesMatchWire(t *testing.T) {
+	md, err := os.ReadFile("../../docs/mqtt.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the gateway answers, per code, to the request each example shows.
+	wire := map[Code]func(t *testing.T) *Error{
+		CodeUnknownCommand: func(t *testing.T) *Error {
+			e := newEnv(t, envConfig{})
+			return e.wantCode("reboot", e.sign(e.req("reboot", "")), CodeUnknownCommand).Error
+		},
+		CodeStale: func(t *testing.T) *Error {
+			e := newEnv(t, envConfig{})
+			p := e.sign(e.req(CmdSetInterval, `{"sensor":"env1","interval":"5s"}`))
+			e.clk.Add(7*time.Minute + 12500*time.Millisecond)
+			return e.wantCode(CmdSetInterval, p, CodeStale).Error
+		},
+	}
+	n := 0
+	for _, block := range strings.Split(string(md), "```json")[1:] {
+		block = block[:strings.Index(block, "```")]
+		var answer struct {
+			OK    *bool  `json:"ok"`
+			Error *Error `json:"error"`
+		}
+		if json.Unmarshal([]byte(block), &answer) != nil || answer.OK == nil || answer.Error == nil {
+			continue // not an error answer
+		}
+		n++
+		build, ok := wire[answer.Error.Code]
+		if !ok {
+			t.Errorf("docs/mqtt.md shows a %s answer this test does not check; add its case:\n%s", answer.Error.Code, block)
+			continue
+		}
+		if got := build(t); got.Message != answer.Error.Message {
+			t.Errorf("docs/mqtt.md's %s example says %q; the gateway sends %q", answer.Error.Code, answer.Error.Message, got.Message)
+		}
+	}
+	if n < len(wire) {
+		t.Errorf("docs/mqtt.md has %d error answer examples, want at least %d", n, len(wire))
 	}
 }
