@@ -77,7 +77,7 @@
 //	password   lower-case hex HMAC(DeviceSecret, "clientId{clientId}deviceName{DeviceName}productKey{ProductKey}")
 //
 // clientId defaults to "{ProductKey}.{DeviceName}" like the console's MQTT connection parameters. There
-// is no timestamp: Alibaba documents it as optional and does not check it against its clock, and it would
+// is no timestamp: Alibaba documents it as optional (its C SDK signs a fixed 2524608000000), and it would
 // sit in the MQTT client id, which stays the same for the life of the link, so a timestamp taken at start
 // would carry a wrong boot clock into every reconnect. The sign-in therefore does not depend on the
 // gateway's clock; the client id and the password (which does not expire) are the same on every
