@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/wayside-iot/wayside/boards"
+	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/drivers/registry"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 	"github.com/wayside-iot/wayside/gateway"
@@ -178,7 +179,17 @@ func (s *Server) cloudFrom(st gateway.Stats) apitype.Cloud {
 		Connected: l.Connected, Connects: l.Connects, Published: l.Published, Acked: l.Acked, Failed: l.Failed,
 		Inflight: l.Inflight, MaxInflight: s.cfg.Cloud.MaxInflight,
 		LastAckRTTMs: float64(l.LastAckRTT) / float64(time.Millisecond),
+		EventsTopic:  s.topics.Events, CommandFilter: s.topics.CommandFilter, ReplyTopic: s.replyTopic(),
 	}
+}
+
+// replyTopic is where a command is answered, with {name} and {rid} for the command's name and
+// request id (azure-iothub puts the answer's status in it too: 200 here).
+func (s *Server) replyTopic() string {
+	if s.topics.CommandFilter == "" {
+		return ""
+	}
+	return s.topics.Reply(profile.Command{Name: "{name}", RequestID: "{rid}"}, 200)
 }
 
 func ringFrom(st gateway.Stats) apitype.Ring {

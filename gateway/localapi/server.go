@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wayside-iot/wayside/buffer"
+	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/config"
 	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
@@ -65,6 +66,9 @@ type Server struct {
 	group string // local_api.group, "" when unset
 	gid   int    // its gid, -1 when unset
 	now   func() time.Time
+	// topics are the cloud profile's topics, from the one definition the link uses (profile.Build);
+	// zero when the profile cannot be built (then the link is not running either).
+	topics profile.Topics
 
 	baseCtx context.Context // parent of every request's context; cancelled by Close to end streams
 	cancel  context.CancelFunc
@@ -88,6 +92,9 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, gw: opts.Gateway, cfg: opts.Config, log: opts.Log.Named("localapi"),
 		uid: uint32(os.Getuid()), group: opts.Config.Local.Group, gid: -1, now: time.Now}
+	if p, err := profile.Build(opts.Config.ProfileInput(time.Time{})); err == nil {
+		s.topics = p.Topics
+	}
 	if s.group != "" {
 		g, err := user.LookupGroup(s.group)
 		if err != nil {

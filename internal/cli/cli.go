@@ -34,6 +34,7 @@ type App struct {
 	// Set by Run.
 	socket  string
 	json    bool
+	version bool // --version, -v: print this tool's version
 	paint   painter
 	cl      *client.Client
 	timeout time.Duration
@@ -69,7 +70,7 @@ func init() {
 		{name: "status", summary: "one screen: problems, cloud link, buffer, spool, sensor health; exit 1 when problems are listed", run: (*App).cmdStatus},
 		{name: "sensors", summary: "the sensor health table", run: (*App).cmdSensors},
 		{name: "read", args: "SENSOR", summary: "read one sensor now (not published)", run: (*App).cmdRead},
-		{name: "tail", args: "[SENSOR...]", summary: "stream readings as they are batched, until Ctrl-C",
+		{name: "tail", args: "[-n N] [SENSOR...]", summary: "stream readings as they are batched, until Ctrl-C",
 			flags: func(fs *flag.FlagSet, o *cmdOpts) {
 				fs.IntVar(&o.n, "n", 0, "stop after `N` readings (0: until Ctrl-C)")
 			}, run: (*App).cmdTail},
@@ -79,9 +80,9 @@ func init() {
 		{name: "selftest", summary: "read every sensor, check broker, state dir and clock; exit 1 on a failure", run: (*App).cmdSelfTest},
 		{name: "log-level", args: "[LEVEL]", summary: "show or set the daemon's log level (debug, info, warn, error)", run: (*App).cmdLogLevel},
 		{name: "config", args: "check FILE", summary: "validate a configuration file locally (no daemon needed)", local: true, run: (*App).cmdConfig},
-		{name: "cmd-keygen", args: "-out FILE", summary: "make a key pair for signing cloud commands (no daemon needed)", local: true,
+		{name: "cmd-keygen", args: "--out FILE", summary: "make a key pair for signing cloud commands (no daemon needed)", local: true,
 			flags: cmdKeygenFlags, run: (*App).cmdKeygen},
-		{name: "cmd-sign", args: "CMD [ARGS_JSON]", summary: "print a signed cloud command for mosquitto_pub (-key, -key-id, -gateway; no daemon needed)",
+		{name: "cmd-sign", args: "CMD [ARGS_JSON]", summary: "print a signed cloud command for mosquitto_pub (--key, --key-id, --gateway; no daemon needed)",
 			local: true, flags: cmdSignFlags, run: (*App).cmdSign},
 		{name: "version", summary: "this tool's and the daemon's version", run: (*App).cmdVersion},
 	}
@@ -145,8 +146,56 @@ func (a *App) defaultSocket() string {
 
 // globalFlags binds the flags every command accepts, before or after its name.
 func (a *App) globalFlags(fs *flag.FlagSet) {
-	fs.StringVar(&a.socket, "socket", a.defaultSocket(), "waysided's local API `socket` (env WAYSIDE_SOCKET)")
+	fs.StringVar(&a.socket, "socket", a.defaultSocket(), "waysided's local API socket `PATH` (env WAYSIDE_SOCKET)")
 	fs.BoolVar(&a.json, "json", false, "print the API's JSON instead of tables")
+}
+
+// lookup returns the command called name, nil when there is none.
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// unknownCommand is the usage error for a command name that does not exist, suggesting the closest
+// one when the name looks like a typo of it (at most two letters added, dropped or changed).
+func unknownCommand(name string) error {
+	best, bestD := "", 3
+	for _, c := range commands {
+		if d := editDistance(name, c.name); d < bestD && d < len(c.name) {
+			best, bestD = c.name, d
+		}
+	}
+	if best == "" {
+		return usagef("unknown command %q", name)
+	}
+	return usagef("unknown command %q; did you mean %s?", name, best)
+}
+
+// editDistance is the Levenshtein distance between a and b: the fewest single-letter insertions,
+// deletions and substitutions that turn one into the other.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			sub := prev[j-1]
+			if ra[i-1] != rb[j-1] {
+				sub++
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
 }
 
 // Run runs the command line args (without the program name) and returns the exit status.
@@ -163,6 +212,8 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("wayside", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	a.globalFlags(fs)
+	fs.BoolVar(&a.version, "version", false, "print this tool's version")
+	fs.BoolVar(&a.version, "v", false, "print this tool's version")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			a.usage(a.Stdout)
@@ -171,33 +222,36 @@ func (a *App) Run(ctx context.Context, args []string) int {
 		return a.fail(usagef("%v", err))
 	}
 	rest := fs.Args()
+	if a.version {
+		fmt.Fprintln(a.Stdout, a.clientVersion())
+		return ExitOK
+	}
 	if len(rest) == 0 {
 		a.usage(a.Stderr)
 		return ExitUsage
 	}
 	name := rest[0]
 	if name == "help" {
-		a.usage(a.Stdout)
-		return ExitOK
-	}
-	var cmd *command
-	for _, c := range commands {
-		if c.name == name {
-			cmd = c
+		switch len(rest) {
+		case 1:
+			a.usage(a.Stdout)
+			return ExitOK
+		case 2:
+			c := lookup(rest[1])
+			if c == nil {
+				return a.fail(unknownCommand(rest[1]))
+			}
+			a.commandUsage(a.Stdout, c, a.commandFlags(c, new(cmdOpts)))
+			return ExitOK
 		}
+		return a.fail(usagef("usage: wayside help [COMMAND]"))
 	}
+	cmd := lookup(name)
 	if cmd == nil {
-		return a.fail(usagef("unknown command %q", name))
+		return a.fail(unknownCommand(name))
 	}
 	var o cmdOpts
-	cfs := flag.NewFlagSet("wayside "+name, flag.ContinueOnError)
-	cfs.SetOutput(io.Discard)
-	socket, asJSON := a.socket, a.json
-	a.globalFlags(cfs)                // binding resets the values to their defaults:
-	a.socket, a.json = socket, asJSON // keep what was given before the command
-	if cmd.flags != nil {
-		cmd.flags(cfs, &o)
-	}
+	cfs := a.commandFlags(cmd, &o)
 	pos, err := parseInterspersed(cfs, rest[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -211,6 +265,20 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	a.cl = client.New(a.socket)
 	a.timeout = 15 * time.Second
 	return a.fail(cmd.run(a, ctx, &o, pos))
+}
+
+// commandFlags is c's flag set: the global flags, keeping what was given before the command, and
+// c's own, bound to o.
+func (a *App) commandFlags(c *command, o *cmdOpts) *flag.FlagSet {
+	cfs := flag.NewFlagSet("wayside "+c.name, flag.ContinueOnError)
+	cfs.SetOutput(io.Discard)
+	socket, asJSON := a.socket, a.json
+	a.globalFlags(cfs)                // binding resets the values to their defaults:
+	a.socket, a.json = socket, asJSON // keep what was given before the command
+	if c.flags != nil {
+		c.flags(cfs, o)
+	}
+	return cfs
 }
 
 // parseInterspersed parses flags anywhere among the positional arguments (wayside read env1 --json).
@@ -249,7 +317,8 @@ func (a *App) fail(err error) int {
 
 func (a *App) usage(w io.Writer) {
 	fmt.Fprintf(w, "wayside: the technician's view of waysided, the Wayside gateway daemon\n\n")
-	fmt.Fprintf(w, "usage: wayside [--socket PATH] [--json] COMMAND [ARGS]\n\ncommands:\n")
+	fmt.Fprintf(w, "usage: wayside [--socket PATH] [--json] COMMAND [ARGS]\n")
+	fmt.Fprintf(w, "       wayside help [COMMAND] | --version\n\ncommands:\n")
 	t := &table{header: []string{"", "", ""}}
 	for _, c := range commands {
 		t.add("  "+c.name, c.args, c.summary)
@@ -262,17 +331,45 @@ func (a *App) usage(w io.Writer) {
 	fmt.Fprintf(w, "\nflags, before or after the command:\n")
 	fmt.Fprintf(w, "  --socket PATH  waysided's socket (default %s; env WAYSIDE_SOCKET)\n", client.DefaultSocket)
 	fmt.Fprintf(w, "  --json         the API's JSON instead of tables, for scripts\n")
+	fmt.Fprintf(w, "  --version, -v  this tool's version (wayside version asks the daemon too)\n")
 	fmt.Fprintf(w, "\nexit status: 0 ok; 1 the daemon is unreachable or answered an error, status listed problems,\n")
 	fmt.Fprintf(w, "or selftest or config check failed; 2 a mistake on the command line.\n")
 	fmt.Fprintf(w, "\nColour is used on a terminal unless NO_COLOR is set. The same API answers curl:\n")
 	fmt.Fprintf(w, "  curl --unix-socket %s http://local/localapi/v0/status\n", client.DefaultSocket)
 }
 
+// commandUsage is one command's help, in the main help's style: flags spelled as they are typed
+// (--json; -n for a one-letter flag), their value in capitals, aligned descriptions.
 func (a *App) commandUsage(w io.Writer, c *command, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "usage: wayside %s %s\n  %s\nflags:\n", c.name, c.args, c.summary)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	fmt.Fprintf(w, "usage: wayside %s\n\n  %s\n\nflags, before or after the arguments:\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
+	var rows [][2]string
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		spelled := "--" + f.Name
+		if len(f.Name) == 1 {
+			spelled = "-" + f.Name
+		}
+		if name != "" {
+			spelled += " " + strings.ToUpper(name)
+		}
+		switch f.DefValue {
+		case "", "0", "false":
+		default:
+			usage += " (default " + f.DefValue + ")"
+		}
+		rows = append(rows, [2]string{spelled, usage})
+	})
+	// Command flags first, then the global ones, each in name order as VisitAll gives them.
+	global := func(r [2]string) bool { return strings.HasPrefix(r[0], "--socket ") || r[0] == "--json" }
+	var k kv
+	for _, pass := range []bool{false, true} {
+		for _, r := range rows {
+			if global(r) == pass {
+				k.add("  "+r[0], "%s", r[1])
+			}
+		}
+	}
+	k.write(w)
 }
 
 func (a *App) clientVersion() string {

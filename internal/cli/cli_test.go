@@ -439,10 +439,14 @@ func TestCommands(t *testing.T) {
 	t.Run("cloud", func(t *testing.T) {
 		r := d.cli(t, "cloud")
 		mustOK(t, r)
+		// Every topic of the generic profile (docs/mqtt.md): telemetry, status, events, commands, replies.
 		contains(t, "cloud", r.stdout, "Link", "connected", d.broker.URL, "wayside-cli-gw-1", "wayside/v1/cli-gw-1/telemetry",
-			"In flight", "of 16", "round trip")
+			"wayside/v1/cli-gw-1/status", "wayside/v1/cli-gw-1/events", "wayside/v1/cli-gw-1/cmd/+",
+			"wayside/v1/cli-gw-1/reply/{name}", "In flight", "of 16", "round trip")
 		c := decode[apitype.Cloud](t, d.cli(t, "cloud", "--json"))
-		if !c.Connected || c.ClientID != "wayside-cli-gw-1" || c.MaxInflight != 16 || c.Published == 0 || c.LastAckRTTMs <= 0 {
+		if !c.Connected || c.ClientID != "wayside-cli-gw-1" || c.MaxInflight != 16 || c.Published == 0 || c.LastAckRTTMs <= 0 ||
+			c.EventsTopic != "wayside/v1/cli-gw-1/events" || c.CommandFilter != "wayside/v1/cli-gw-1/cmd/+" ||
+			c.ReplyTopic != "wayside/v1/cli-gw-1/reply/{name}" {
 			t.Errorf("cloud JSON: %+v", c)
 		}
 	})

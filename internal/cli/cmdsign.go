@@ -49,7 +49,7 @@ func cmdSignFlags(fs *flag.FlagSet, o *cmdOpts) {
 	fs.StringVar(&f.id, "id", "", "the request `ID` echoed in the answer (default: cli- and random hex)")
 }
 
-// cmdKeygen writes a new Ed25519 private key to -out and prints the public key for the gateways.
+// cmdKeygen writes a new Ed25519 private key to --out and prints the public key for the gateways.
 func (a *App) cmdKeygen(_ context.Context, o *cmdOpts, args []string) error {
 	f := signFlagsOf(o)
 	defer signFlagsByRun.Delete(o)
@@ -57,7 +57,7 @@ func (a *App) cmdKeygen(_ context.Context, o *cmdOpts, args []string) error {
 		return err
 	}
 	if f.out == "" {
-		return usagef("cmd-keygen needs -out FILE, where the private key goes")
+		return usagef("cmd-keygen needs --out FILE, where the private key goes")
 	}
 	pub, priv, err := cloudcmd.GenerateKey()
 	if err != nil {
@@ -69,7 +69,7 @@ func (a *App) cmdKeygen(_ context.Context, o *cmdOpts, args []string) error {
 	}
 	file, err := os.OpenFile(f.out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("cmd-keygen: %s exists; refusing to overwrite a key: choose another -out or move it away", f.out)
+		return fmt.Errorf("cmd-keygen: %s exists; refusing to overwrite a key: choose another --out or move it away", f.out)
 	}
 	if err != nil {
 		return fmt.Errorf("cmd-keygen: create %s: %w", f.out, err)
@@ -105,10 +105,10 @@ func (a *App) cmdSign(_ context.Context, o *cmdOpts, args []string) error {
 	f := signFlagsOf(o)
 	defer signFlagsByRun.Delete(o)
 	if len(args) < 1 || len(args) > 2 {
-		return usagef("usage: wayside cmd-sign -key FILE -key-id ID -gateway GW [-id REQ] COMMAND [ARGS_JSON]")
+		return usagef("usage: wayside cmd-sign --key FILE --key-id ID --gateway GW [--id REQ] COMMAND [ARGS_JSON]")
 	}
 	var missing []string
-	for _, m := range []struct{ flag, v string }{{"-key FILE", f.key}, {"-key-id ID", f.keyID}, {"-gateway GW", f.gateway}} {
+	for _, m := range []struct{ flag, v string }{{"--key FILE", f.key}, {"--key-id ID", f.keyID}, {"--gateway GW", f.gateway}} {
 		if m.v == "" {
 			missing = append(missing, m.flag)
 		}

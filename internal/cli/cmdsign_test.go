@@ -141,8 +141,8 @@ func TestCmdSign(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"-key", keyFile, "-key-id", "city", "ping"}, cli.ExitUsage, "needs -gateway GW"},
-		{[]string{"-gateway", "gw-7", "ping"}, cli.ExitUsage, "needs -key FILE, -key-id ID"},
+		{[]string{"-key", keyFile, "-key-id", "city", "ping"}, cli.ExitUsage, "needs --gateway GW"},
+		{[]string{"-gateway", "gw-7", "ping"}, cli.ExitUsage, "needs --key FILE, --key-id ID"},
 		{[]string{"-key", keyFile, "-key-id", "city", "-gateway", "gw-7"}, cli.ExitUsage, "usage: wayside cmd-sign"},
 		{[]string{"-key", keyFile, "-key-id", "city", "-gateway", "gw-7", "reboot"}, cli.ExitUsage, `"reboot" is not a built-in command`},
 		{[]string{"-key", keyFile, "-key-id", "city", "-gateway", "gw-7", "set-interval", `{"sensor":"env1","interval":"1ms"}`}, cli.ExitUsage, "args.interval: 1ms is out of range"},

@@ -266,7 +266,7 @@ func (a *App) cmdRead(ctx context.Context, _ *cmdOpts, args []string) error {
 	}
 	t := &table{header: []string{"MEASUREMENT", "VALUE", "UNIT"}}
 	for _, v := range rd.Values {
-		t.add(v.Name, number(v.Value), v.Unit)
+		t.add(v.Name, reading(v.Value, v.Unit), v.Unit)
 	}
 	return t.write(w, a.paint)
 }
@@ -293,7 +293,7 @@ func (a *App) cmdTail(ctx context.Context, o *cmdOpts, args []string) error {
 		} else {
 			name := line.Sensor + "/" + line.Name
 			if _, err := fmt.Fprintf(a.Stdout, "%s  %-24s %14s %s\n", line.Time.Local().Format("15:04:05.000"), name,
-				number(line.Value.Value), line.Unit); err != nil {
+				reading(line.Value.Value, line.Unit), line.Unit); err != nil {
 				return err
 			}
 		}
@@ -336,7 +336,11 @@ func (a *App) cmdCloud(ctx context.Context, _ *cmdOpts, args []string) error {
 	k.add("Broker", "%s", orDash(c.Broker))
 	k.add("Configured", "%s", strings.Join(c.Brokers, ", "))
 	k.add("Client id", "%s", c.ClientID)
-	k.add("Topics", "%s, %s", c.TelemetryTopic, c.StatusTopic)
+	k.add("Telemetry", "%s", orDash(c.TelemetryTopic))
+	k.add("Status", "%s", orDash(c.StatusTopic))
+	k.add("Events", "%s", orDash(c.EventsTopic))
+	k.add("Commands on", "%s", orDash(c.CommandFilter))
+	k.add("Replies on", "%s", orDash(c.ReplyTopic))
 	k.add("Batches", "%s published, %s acked, %s failed", count(c.Published), count(c.Acked), count(c.Failed))
 	k.add("In flight", "%d of %d", c.Inflight, c.MaxInflight)
 	if c.LastAckRTTMs > 0 {
@@ -346,7 +350,7 @@ func (a *App) cmdCloud(ctx context.Context, _ *cmdOpts, args []string) error {
 	}
 	k.add("Connects", "%d", c.Connects)
 	k.add("Commands", "%d received", c.Commands)
-	k.add("Events", "%d published, %d not sent", c.Events, c.EventsLost)
+	k.add("Events sent", "%d published, %d not sent", c.Events, c.EventsLost)
 	return k.write(a.Stdout)
 }
 

@@ -243,3 +243,13 @@ func number(v float64) string {
 	}
 	return strconv.FormatFloat(math.Round(v*1e6)/1e6, 'f', -1, 64)
 }
+
+// reading writes a measurement at the resolution the cloud receives it: the shortest decimal that
+// round-trips to float32 (what a SenML pack carries, cloudsync/senml.WireValue), so 102085.03 Pa and
+// not the driver's 102085.03125; latitude and longitude, sent as float64, keep six decimals (0.1 m).
+func reading(v float64, unit string) string {
+	if unit == "lat" || unit == "lon" || math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > math.MaxFloat32 {
+		return number(v)
+	}
+	return strconv.FormatFloat(v, 'f', -1, 32)
+}

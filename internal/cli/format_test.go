@@ -33,6 +33,21 @@ func TestHumanUnits(t *testing.T) {
 			t.Errorf("number(%v) = %q, want %q", v, got, want)
 		}
 	}
+	// At the resolution the cloud gets (float32 on the wire, senml.WireValue): a BME280's Q24.8
+	// pressure 102085.03125 Pa is 102085.03; positions keep float64's six decimals.
+	for _, c := range []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{102085.03125, "Pa", "102085.03"}, {11.100000000000001, "Cel", "11.1"}, {0.1 + 0.2, "", "0.3"},
+		{1234567, "count", "1234567"}, {-3.5, "m/s", "-3.5"}, {0.000125, "V", "0.000125"},
+		{52.528123449, "lat", "52.528123"}, {13.4049541, "lon", "13.404954"},
+	} {
+		if got := reading(c.v, c.unit); got != c.want {
+			t.Errorf("reading(%v, %q) = %q, want %q", c.v, c.unit, got, c.want)
+		}
+	}
 }
 
 // TestTableColour checks that colour codes do not move columns: stripped of its escapes, the

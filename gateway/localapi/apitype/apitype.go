@@ -70,14 +70,19 @@ type Cloud struct {
 	ClientID       string   `json:"client_id"`
 	TelemetryTopic string   `json:"telemetry_topic"`
 	StatusTopic    string   `json:"status_topic"`
-	Connected      bool     `json:"connected"`
-	Connects       uint64   `json:"connects"`
-	Published      uint64   `json:"published"` // batches
-	Acked          uint64   `json:"acked"`
-	Failed         uint64   `json:"failed"`
-	Inflight       int      `json:"inflight"`
-	MaxInflight    int      `json:"max_inflight"`
-	LastAckRTTMs   float64  `json:"last_ack_rtt_ms"`
+	EventsTopic    string   `json:"events_topic,omitempty"`
+	// CommandFilter is what the gateway subscribes to for commands; ReplyTopic where it answers one,
+	// with {name} (and azure-iothub's {rid}) standing for the command's.
+	CommandFilter string  `json:"command_filter,omitempty"`
+	ReplyTopic    string  `json:"reply_topic,omitempty"`
+	Connected     bool    `json:"connected"`
+	Connects      uint64  `json:"connects"`
+	Published     uint64  `json:"published"` // batches
+	Acked         uint64  `json:"acked"`
+	Failed        uint64  `json:"failed"`
+	Inflight      int     `json:"inflight"`
+	MaxInflight   int     `json:"max_inflight"`
+	LastAckRTTMs  float64 `json:"last_ack_rtt_ms"`
 	// State is connected, connecting, backoff (waiting to retry), takeover-hold or closed.
 	State string `json:"state"`
 	// Takeover is set while the link holds off because another client seems to use its client id.
