@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -897,5 +898,9 @@ func TestStatusClockUntrusted(t *testing.T) {
 		"not trusted (stamping from the monotonic clock; policy ntp)")
 	if r := d.cli(t, "status", "--json"); r.code != 1 || decode[apitype.Status](t, r).Clock.Trusted {
 		t.Errorf("status --json with problems: exit %d, %s", r.code, r.stdout)
+	}
+	r = d.cli(t, "selftest")
+	if r.code != 1 || !regexp.MustCompile(`(?m)^FAIL +clock trusted +clock not trusted \(policy ntp\)`).MatchString(r.stdout) {
+		t.Errorf("selftest with an untrusted clock: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

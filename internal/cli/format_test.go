@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
 )
 
 func TestHumanUnits(t *testing.T) {
@@ -95,5 +97,21 @@ func TestColourOnlyOnTerminal(t *testing.T) {
 	env["TERM"] = "dumb"
 	if a.useColour() {
 		t.Error("colour on TERM=dumb")
+	}
+}
+
+// TestClockLine: the status's clock line says what the gateway's clock trust says.
+func TestClockLine(t *testing.T) {
+	for _, c := range []struct {
+		in   apitype.Clock
+		want string
+	}{
+		{apitype.Clock{Trusted: false, Trust: "ntp"}, "not trusted (stamping from the monotonic clock; policy ntp)"},
+		{apitype.Clock{Trusted: true, Trust: "always"}, "trusted (policy always)"},
+		{apitype.Clock{Trusted: true, Trust: "ntp", CorrectionMs: 3600e3}, "trusted (policy ntp; earlier readings corrected by 1h0m0s)"},
+	} {
+		if got := clockLine(painter{}, &c.in); got != c.want {
+			t.Errorf("clockLine(%+v) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }
