@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the wayside Debian packages with nfpm: static binaries per architecture, the systemd unit, the
-# default configuration (a conffile) and the maintainer scripts (see packaging/nfpm.yaml).
+# default configuration (a conffile), the maintainer scripts, man pages made from the binaries' help,
+# a changelog and lintian overrides (see packaging/nfpm.yaml).
 #
 # Usage: packaging/deb.sh OUTDIR [ARCH...]    ARCH: amd64 arm64 armhf (default: all three)
 #        packaging/deb.sh --debian-version V   prints the package version for git describe output V
@@ -81,6 +82,36 @@ fi
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 
+# The architecture-independent files, made once into $stage/common (WAYSIDE_COMMON in nfpm.yaml):
+# the man pages, from the help text of binaries built for this machine (the packaged ones may not run
+# here), and the Debian changelog, gzipped as Debian policy 12.3 and 12.7 ask (gzip -9n: no name or
+# time stamp in the file, so the package stays reproducible).
+common=$stage/common
+mkdir -p "$common/host"
+echo "deb: building the man pages and the changelog ($VERSION)"
+"$GO" build -trimpath -ldflags "$LDFLAGS" -o "$common/host/" ./cmd/waysided ./cmd/wayside
+page_date=$(date -u -d "@${SOURCE_DATE_EPOCH:-$(date +%s)}" +%Y-%m-%d)
+# waysided -h prints its flags to stderr and exits 2 (Go's flag package); only the text counts.
+{ "$common/host/waysided" -h 2>&1 || true; } |
+	sh packaging/manpage.sh waysided 8 "Wayside edge sensor gateway daemon" "$VERSION" "$page_date" \
+		"wayside(1), systemctl(1), journalctl(1), /usr/share/doc/wayside/examples/waysided.yaml" >"$common/waysided.8"
+"$common/host/wayside" help |
+	sh packaging/manpage.sh wayside 1 "the technician's view of waysided, the Wayside gateway daemon" "$VERSION" \
+		"$page_date" "waysided(8)" >"$common/wayside.1"
+gzip -9n "$common/waysided.8" "$common/wayside.1"
+# A native package's changelog (no Debian revision): one entry for this build, its text from
+# packaging/changelog.in, signed by the maintainer nfpm.yaml names, dated like the files.
+maintainer=$(sed -n 's/^maintainer: *//p' packaging/nfpm.yaml)
+[[ -n $maintainer ]] || die "packaging/nfpm.yaml names no maintainer"
+{
+	echo "wayside ($deb_version) unstable; urgency=medium"
+	echo
+	echo "  * Built from git $VERSION."
+	grep -v '^#' packaging/changelog.in
+	echo
+	echo " -- $maintainer  $(LC_ALL=C date -u -R -d "@${SOURCE_DATE_EPOCH:-$(date +%s)}")"
+} | gzip -9n >"$common/changelog.gz"
+
 for arch in "${arches[@]}"; do
 	case $arch in
 	amd64) goarch=amd64 goarm="" nfpm_arch=amd64 ;;
@@ -92,6 +123,6 @@ for arch in "${arches[@]}"; do
 	echo "deb: building $arch binaries ($VERSION)"
 	CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm \
 		"$GO" build -trimpath -ldflags "$LDFLAGS" -o "$stage/$arch/" ./cmd/waysided ./cmd/wayside
-	WAYSIDE_DEB_ARCH=$nfpm_arch WAYSIDE_DEB_VERSION=$deb_version WAYSIDE_STAGE=$stage/$arch \
+	WAYSIDE_DEB_ARCH=$nfpm_arch WAYSIDE_DEB_VERSION=$deb_version WAYSIDE_STAGE=$stage/$arch WAYSIDE_COMMON=$common \
 		"${nfpm[@]}" package --config packaging/nfpm.yaml --packager deb --target "$out/"
 done

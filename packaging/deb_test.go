@@ -2,12 +2,15 @@ package packaging
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"debug/elf"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -143,6 +146,10 @@ func TestDebPackage(t *testing.T) {
 			"usr/share/doc/wayside/copyright":              {0o644, "copyright"},
 			"lib/udev/rules.d/60-wayside.rules":            {0o644, "60-wayside.rules"},
 			"usr/share/doc/wayside/examples/waysided.yaml": {0o644, "../configs/example.yaml"},
+			"usr/share/doc/wayside/changelog.gz":           {0o644, ""},
+			"usr/share/man/man8/waysided.8.gz":             {0o644, ""},
+			"usr/share/man/man1/wayside.1.gz":              {0o644, ""},
+			"usr/share/lintian/overrides/wayside":          {0o644, "lintian-overrides"},
 		}
 		for rel, w := range want {
 			fi, err := os.Lstat(filepath.Join(root, rel))
@@ -174,6 +181,80 @@ func TestDebPackage(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(root, "usr/share/doc/wayside/copyright")); err == nil && !bytes.Contains(b, []byte("License: Apache-2.0")) {
 			t.Error("copyright does not say License: Apache-2.0")
 		}
+	})
+
+	t.Run("changelog", func(t *testing.T) {
+		b := gunzip(t, filepath.Join(root, "usr/share/doc/wayside/changelog.gz"))
+		// Debian policy 4.4: "package (version) distribution(s); urgency=urgency", then the items, then
+		// the " -- maintainer  date" trailer.
+		first, _, _ := strings.Cut(string(b), "\n")
+		if want := "wayside (" + debVersion + ") unstable; urgency=medium"; first != want {
+			t.Errorf("changelog starts %q, want %q", first, want)
+		}
+		if !regexp.MustCompile(`(?m)^ -- .+ <.+>  \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000$`).Match(b) {
+			t.Errorf("changelog has no \" -- NAME <EMAIL>  RFC 2822 date\" trailer:\n%s", b)
+		}
+	})
+
+	t.Run("man pages", func(t *testing.T) {
+		// Each page's DESCRIPTION is the binary's own help text; the packaged binaries run here (the
+		// package is for this machine), so their help must be what the page says.
+		for _, p := range []struct {
+			page string
+			args []string
+		}{
+			{"usr/share/man/man8/waysided.8.gz", []string{"usr/bin/waysided", "-h"}},
+			{"usr/share/man/man1/wayside.1.gz", []string{"usr/bin/wayside", "help"}},
+		} {
+			help, _ := exec.Command(filepath.Join(root, p.args[0]), p.args[1:]...).CombinedOutput()
+			if len(help) == 0 {
+				t.Errorf("%s %s printed nothing", p.args[0], p.args[1])
+				continue
+			}
+			roff := string(gunzip(t, filepath.Join(root, p.page)))
+			name := strings.TrimSuffix(filepath.Base(p.page), ".gz")
+			wantTH := ".TH " + strings.ToUpper(strings.Split(name, ".")[0]) + " " + strings.Split(name, ".")[1] + " "
+			if !strings.Contains(roff, "\n"+wantTH) || !strings.Contains(roff, "\n.SH NAME\n") {
+				t.Errorf("%s: no %q or NAME section:\n%s", p.page, wantTH, roff)
+			}
+			_, body, ok := strings.Cut(roff, "\n.nf\n")
+			body, _, ok2 := strings.Cut(body, ".fi\n")
+			if !ok || !ok2 {
+				t.Errorf("%s: no .nf/.fi block:\n%s", p.page, roff)
+				continue
+			}
+			if got, want := unroff(body), expandTabs(string(help)); got != want {
+				t.Errorf("%s does not hold %s's help text:\n%s\nwant:\n%s", p.page, p.args[0], got, want)
+			}
+		}
+	})
+
+	t.Run("lintian", func(t *testing.T) {
+		if arch != "amd64" {
+			t.Skipf("lintian runs on the amd64 package (CI's); this machine builds %s", arch)
+		}
+		lintian := needTool(t, "lintian", "lintian")
+		// Overridden tags (packaging/lintian-overrides, each with its reason) show as O:; any error or
+		// warning, or an override that no longer matches anything (unused-override, an I: tag), fails.
+		out, _ := exec.Command(lintian, "--tag-display-limit", "0", "--show-overrides", "--display-info", deb).CombinedOutput()
+		var bad, overridden []string
+		for line := range strings.Lines(string(out)) {
+			line = strings.TrimSpace(line)
+			switch {
+			case strings.HasPrefix(line, "E: "), strings.HasPrefix(line, "W: "), strings.Contains(line, "unused-override"),
+				strings.Contains(line, "mismatched-override"):
+				bad = append(bad, line)
+			case strings.HasPrefix(line, "O: "):
+				overridden = append(overridden, line)
+			}
+		}
+		if len(bad) > 0 {
+			t.Errorf("lintian %s:\n%s\n\nfull output:\n%s", filepath.Base(deb), strings.Join(bad, "\n"), out)
+		}
+		if len(overridden) == 0 {
+			t.Errorf("lintian showed no overridden tag: are the overrides installed? output:\n%s", out)
+		}
+		t.Logf("lintian: no errors or warnings; overridden:\n%s", strings.Join(overridden, "\n"))
 	})
 
 	t.Run("binaries", func(t *testing.T) {
@@ -283,6 +364,58 @@ func checkStaticELF(t *testing.T, path string) {
 	if f.Section(".symtab") != nil {
 		t.Errorf("%s: not stripped (has .symtab): build with -ldflags -s -w", path)
 	}
+}
+
+// gunzip returns the decompressed content of a gzip file.
+func gunzip(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return b
+}
+
+// unroff undoes packaging/manpage.sh's escaping of verbatim text (groff_man(7)): \& before a leading
+// dot or quote, \- for a minus sign, \e for a backslash.
+func unroff(s string) string {
+	var b strings.Builder
+	for line := range strings.Lines(s) {
+		line = strings.TrimPrefix(line, `\&`)
+		line = strings.ReplaceAll(line, `\-`, "-")
+		b.WriteString(strings.ReplaceAll(line, `\e`, `\`))
+	}
+	return b.String()
+}
+
+// expandTabs replaces tabs with spaces to the next multiple of 8 columns, as expand(1) does.
+func expandTabs(s string) string {
+	var b strings.Builder
+	col := 0
+	for _, r := range s {
+		switch r {
+		case '\t':
+			n := 8 - col%8
+			b.WriteString(strings.Repeat(" ", n))
+			col += n
+		case '\n':
+			b.WriteRune(r)
+			col = 0
+		default:
+			b.WriteRune(r)
+			col++
+		}
+	}
+	return b.String()
 }
 
 func sameContent(t *testing.T, got, want string) {

@@ -38,6 +38,7 @@ packaging | systemd-analyze                    | systemd          | the unit che
 packaging | systemd-machine-id-setup           | systemd          | creates /etc/machine-id in a bare container, for the package test
 packaging | /bin/kill                          | procps           | systemd-analyze verify checks that ExecReload= of the unit, /bin/kill, exists
 packaging | dpkg-deb                           | dpkg             | the package test (packaging/deb_test.go) validates versions and unpacks the .deb
+packaging | lintian                            | lintian          | the package test runs lintian on the amd64 .deb and fails on its errors and warnings
 '
 
 # group_about says what skipping a group leaves out.
