@@ -32,6 +32,11 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
+// exitConfig is the exit status for a configuration that does not load: EX_CONFIG of sysexits.h. The
+// unit's RestartPreventExitStatus= names it, so systemd stops after one try instead of restarting a
+// daemon that can only fail the same way; a runtime failure (status 1) is restarted.
+const exitConfig = 78
+
 func run(args []string) int {
 	fs := flag.NewFlagSet("waysided", flag.ContinueOnError)
 	cfgPath := fs.String("config", defaultConfig, "configuration `file`")
@@ -51,7 +56,8 @@ func run(args []string) int {
 	cfg, err := config.Load(*cfgPath, boards.Check)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
+		fmt.Fprintf(os.Stderr, "waysided: fix the configuration (waysided -check-config %s), then start the service again\n", *cfgPath)
+		return exitConfig
 	}
 	log, level, err := newLogger(cfg.Gateway.LogLevel, *logFormat)
 	if err != nil {
