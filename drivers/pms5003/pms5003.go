@@ -317,6 +317,7 @@ func (d *Dev) Halt() error {
 		d.timer.Stop()
 	}
 	if d.opts.SleepBetween {
+		d.rd.Signal() // before the sleep command: its answer must find the reader stopping
 		_ = d.sleep() // best effort: the reader is stopped either way
 	}
 	if !d.rd.Halt(d.opts.HaltTimeout) {

@@ -95,6 +95,11 @@ func (l *Loop) Bound(timeout time.Duration) time.Duration {
 	return timeout
 }
 
+// Signal asks the loop to stop without waiting: the next line or read deadline ends it. A driver that
+// still writes to the part on its way out (a sleep command whose answer wakes the reader) signals
+// first, so the answer cannot find the loop still running and send it back to a blocking Read.
+func (l *Loop) Signal() { l.stop.Store(true) }
+
 // Halt asks the loop to stop and waits up to limit for it to end. It reports whether it ended; when
 // it did not, it is blocked in Read and ends when the owner closes the port.
 func (l *Loop) Halt(limit time.Duration) bool {
