@@ -261,6 +261,10 @@ func TestTakeoverLoop(t *testing.T) {
 	})
 	other := links[1-holding]
 	waitFor(t, "the other link to keep its session", 10*time.Second, other.Connected)
+	// The fight's last kick may still be on its way to the other link (it reads as connected until
+	// it notices): let it settle before taking the counts that must then stay put.
+	time.Sleep(500 * time.Millisecond)
+	waitFor(t, "the other link to keep its session", 10*time.Second, other.Connected)
 	c0 := [2]uint64{links[0].Stats().Connects, links[1].Stats().Connects}
 	time.Sleep(2 * time.Second)
 	c1 := [2]uint64{links[0].Stats().Connects, links[1].Stats().Connects}
