@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO ?= go
 
-.PHONY: help run deps test test-arm vet bench fuzz build build-arm64 build-armv7 fmt tidy-check clean deb size
+.PHONY: help run deps test test-arm field-test vet bench fuzz build build-arm64 build-armv7 fmt tidy-check clean deb size
 
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
@@ -17,7 +17,7 @@ DEB_ARCHES ?= amd64 arm64 armhf
 
 # WAYSIDE_SKIP: groups of test dependencies that make test neither installs nor runs, e.g.
 # WAYSIDE_SKIP="arm packaging" on a machine that cannot run them (scripts/deps.sh --list shows the
-# groups: broker, arm, packaging). Empty by default: make test installs and runs everything, as CI does,
+# groups: broker, arm, packaging, field). Empty by default: make test installs and runs everything, as CI does,
 # and says at the end what it skipped.
 WAYSIDE_SKIP ?=
 comma := ,
@@ -39,11 +39,14 @@ run: ## run waysided on the sim board, syncing to an in-process dev broker (Ctrl
 deps: ## install the system packages the tests need when missing (apt-get; sudo when not root; WAYSIDE_SKIP="arm ..." skips groups)
 	@WAYSIDE_SKIP="$(WAYSIDE_SKIP)" bash scripts/deps.sh
 
-test: deps vet ## make deps, go vet, every test with the race detector, then the ARM suite under qemu
+test: deps vet ## make deps, go vet, every test with the race detector, the ARM suite under qemu, then make field-test
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run '^TestFlappingConnection$$' ./cloudsync/  # excluded from -race: paho's own race, see the file
 ifeq ($(filter arm,$(skip_groups)),)
 	bash scripts/test-arm.sh
+endif
+ifeq ($(filter field,$(skip_groups)),)
+	bash scripts/fieldbench/run.sh
 endif
 	@WAYSIDE_SKIP="$(WAYSIDE_SKIP)" bash scripts/deps.sh --skipped
 
@@ -51,6 +54,10 @@ vet: ## go vet (both build-tag variants) and gofmt
 	$(GO) vet ./...
 	$(GO) vet -tags devbroker ./cmd/...
 	@out=$$(gofmt -s -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt -s needed:"; echo "$$out"; exit 1; fi
+
+field-test: ## the packaged daemon on Debian's arm64 kernel and systemd under qemu-system-aarch64 (~12 min the first time, ~3 min with the image cached in /var/cache/wayside-bench)
+	@bash scripts/deps.sh base packaging field
+	bash scripts/fieldbench/run.sh
 
 test-arm: deps ## run the buffer, driver and encoder tests for arm64 and armv7 under qemu-user
 	bash scripts/test-arm.sh
