@@ -39,14 +39,11 @@ run: ## run waysided on the sim board, syncing to an in-process dev broker (Ctrl
 deps: ## install the system packages the tests need when missing (apt-get; sudo when not root; WAYSIDE_SKIP="arm ..." skips groups)
 	@WAYSIDE_SKIP="$(WAYSIDE_SKIP)" bash scripts/deps.sh
 
-test: deps vet ## make deps, go vet, every test with the race detector, the ARM suite under qemu, then make field-test
+test: deps vet ## make deps, go vet, every test with the race detector, then the ARM suite under qemu
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run '^TestFlappingConnection$$' ./cloudsync/  # excluded from -race: paho's own race, see the file
 ifeq ($(filter arm,$(skip_groups)),)
 	bash scripts/test-arm.sh
-endif
-ifeq ($(filter field,$(skip_groups)),)
-	bash scripts/fieldbench/run.sh
 endif
 	@WAYSIDE_SKIP="$(WAYSIDE_SKIP)" bash scripts/deps.sh --skipped
 

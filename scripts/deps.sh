@@ -39,13 +39,13 @@ packaging | systemd-machine-id-setup           | systemd          | creates /etc
 packaging | /bin/kill                          | procps           | systemd-analyze verify checks that ExecReload= of the unit, /bin/kill, exists
 packaging | dpkg-deb                           | dpkg             | the package test (packaging/deb_test.go) validates versions and unpacks the .deb
 packaging | lintian                            | lintian          | the package test runs lintian on the amd64 .deb and fails on its errors and warnings
-field     | qemu-system-aarch64                | qemu-system-arm  | make field-test boots Debian's arm64 kernel and systemd (scripts/fieldbench)
+field     | qemu-system-aarch64                | qemu-system-arm  | make field-test boots the Debian arm64 kernel and systemd (scripts/fieldbench)
 field     | qemu-img                           | qemu-utils       | make field-test gives each run a throw-away qcow2 overlay of the cached root
 field     | debootstrap                        | debootstrap      | make field-test builds the arm64 Debian root (first stage here, second in the VM)
 field     | mke2fs                             | e2fsprogs        | make field-test makes ext4 disk images from directories (mke2fs -d)
 field     | cpio                               | cpio             | make field-test packs the busybox initramfs
-field     | depmod                             | kmod             | make field-test resolves the initramfs's kernel modules
-field     | socat                              | socat            | make field-test forwards the VM's broker connections to the host's loopback
+field     | depmod                             | kmod             | make field-test resolves the kernel modules of the initramfs
+field     | socat                              | socat            | make field-test forwards broker connections from the VM to the loopback of the host
 field     | python3                            | python3          | make field-test picks a free loopback port for its broker
 '
 
