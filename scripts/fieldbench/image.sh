@@ -51,8 +51,8 @@ mkdir -p "$out.tmp"
 cd "$out.tmp"
 
 t0=$SECONDS
-(cd "$out.tmp" && apt-get download -q "$kpkg:arm64=$kdebver" "busybox-static:arm64=$bbver" >/dev/null 2>&1) ||
-	(cd "$out.tmp" && apt-get download "$kpkg:arm64=$kdebver" "busybox-static:arm64=$bbver")
+apt-get download -q "$kpkg:arm64=$kdebver" "busybox-static:arm64=$bbver" >download.log 2>&1 ||
+	{ cat download.log; log "apt-get download of the kernel and busybox failed (above)"; exit 1; }
 mkdir kern bb
 dpkg-deb -x linux-image-*.deb kern
 dpkg-deb -x busybox-static_*.deb bb
