@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO ?= go
 
-.PHONY: help run deps test test-arm field-test vet bench fuzz build build-arm64 build-armv7 fmt tidy-check clean deb size
+.PHONY: help run deps test test-arm field-test field-cuts vet bench fuzz build build-arm64 build-armv7 fmt tidy-check clean deb size
 
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
@@ -52,9 +52,15 @@ vet: ## go vet (both build-tag variants) and gofmt
 	$(GO) vet -tags devbroker ./cmd/...
 	@out=$$(gofmt -s -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt -s needed:"; echo "$$out"; exit 1; fi
 
-field-test: ## the packaged daemon on Debian's arm64 kernel and systemd under qemu-system-aarch64 (~12 min the first time, ~3 min with the image cached in /var/cache/wayside-bench)
-	@bash scripts/deps.sh base packaging field
+CUTS ?= 20
+field-test: ## the packaged daemon on Debian's arm64 kernel and systemd under qemu-system-aarch64, then CUTS power cuts (default 20; ~14 min the first time, ~6 min with the image cached in /var/cache/wayside-bench)
+	@bash scripts/deps.sh base broker packaging field
 	bash scripts/fieldbench/run.sh
+	CUTS=$(CUTS) bash scripts/fieldbench/cuts.sh
+
+field-cuts: ## only the field bench's power cuts (CUTS=200 for a long run; WAYSIDE_BENCH_BREAK=fsync shows the check failing)
+	@bash scripts/deps.sh base broker field
+	CUTS=$(CUTS) bash scripts/fieldbench/cuts.sh
 
 test-arm: deps ## run the buffer, driver and encoder tests for arm64 and armv7 under qemu-user
 	bash scripts/test-arm.sh

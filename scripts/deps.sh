@@ -43,6 +43,7 @@ field     | qemu-system-aarch64                | qemu-system-arm  | make field-t
 field     | qemu-img                           | qemu-utils       | make field-test gives each run a throw-away qcow2 overlay of the cached root
 field     | debootstrap                        | debootstrap      | make field-test builds the arm64 Debian root (first stage here, second in the VM)
 field     | mke2fs                             | e2fsprogs        | make field-test makes ext4 disk images from directories (mke2fs -d)
+field     | debugfs                            | e2fsprogs        | make field-test takes virtio_net out of the root image for the power-cut boots
 field     | cpio                               | cpio             | make field-test packs the busybox initramfs
 field     | depmod                             | kmod             | make field-test resolves the kernel modules of the initramfs
 field     | socat                              | socat            | make field-test forwards broker connections from the VM to the loopback of the host
