@@ -55,6 +55,9 @@ var (
 	ErrRange = errors.New("value out of range")
 	// ErrStuck: the part keeps returning the identical raw value, a known failure mode of hung parts.
 	ErrStuck = errors.New("stuck value")
+	// ErrException: the part got the request and refused it with a protocol exception (a Modbus
+	// exception response: illegal address, device busy, device failure).
+	ErrException = errors.New("exception response")
 	// ErrNoData: the part has nothing new yet (no GPS fix, no radar target). Not a fault: the gateway
 	// skips the sample without degrading health.
 	ErrNoData = errors.New("no data")
@@ -62,7 +65,7 @@ var (
 
 // Kind returns the sentinel err wraps, or nil when it wraps none of them.
 func Kind(err error) error {
-	for _, k := range []error{ErrNoData, ErrBus, ErrTimeout, ErrCRC, ErrFrame, ErrRange, ErrStuck} {
+	for _, k := range []error{ErrNoData, ErrBus, ErrTimeout, ErrCRC, ErrFrame, ErrRange, ErrStuck, ErrException} {
 		if errors.Is(err, k) {
 			return k
 		}

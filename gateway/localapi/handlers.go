@@ -368,9 +368,12 @@ func kindName(err error) string {
 	if k == nil {
 		return "other"
 	}
-	for i, name := range []error{sensor.ErrNoData, sensor.ErrBus, sensor.ErrTimeout, sensor.ErrCRC, sensor.ErrFrame, sensor.ErrRange, sensor.ErrStuck} {
+	if k == sensor.ErrNoData {
+		return "no-data"
+	}
+	for i, name := range sensor.ErrorKinds() {
 		if k == name {
-			return []string{"no-data", "bus", "timeout", "crc", "frame", "range", "stuck"}[i]
+			return sensor.ErrorKindNames[i]
 		}
 	}
 	return "other"

@@ -174,7 +174,7 @@ type Sensor struct {
 	Good       uint64 `json:"good"`
 	NoData     uint64 `json:"no_data"`
 	Errors     uint64 `json:"errors"`
-	// ErrorsByKind counts errors by kind (bus, timeout, crc, frame, range, stuck, other); zeros left out.
+	// ErrorsByKind counts errors by kind (bus, timeout, crc, frame, range, stuck, exception, other); zeros left out.
 	ErrorsByKind        map[string]uint64 `json:"errors_by_kind,omitempty"`
 	ConsecutiveFailures int               `json:"consecutive_failures"`
 	LastError           string            `json:"last_error,omitempty"`
