@@ -51,8 +51,8 @@ type Bus struct {
 	gap    time.Duration
 
 	mu    sync.Mutex
-	last  time.Time      // end of the last frame on the line; mu must be held
-	dirty bool           // stray bytes may be in flight (a late or garbled answer); mu must be held
+	last  time.Time        // end of the last frame on the line; mu must be held
+	dirty bool             // stray bytes may be in flight (a late or garbled answer); mu must be held
 	req   [RequestLen]byte // mu must be held
 	buf   [MaxADU]byte     // mu must be held
 	stats BusStats         // mu must be held

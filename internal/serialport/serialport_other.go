@@ -16,7 +16,9 @@ func Open(dev string, c Config) (*os.File, error) {
 func Configure(f *os.File, c Config) error { return fmt.Errorf("serialport: termios only on Linux") }
 
 // Get is only implemented on Linux.
-func Get(f *os.File) (Config, error) { return Config{}, fmt.Errorf("serialport: termios only on Linux") }
+func Get(f *os.File) (Config, error) {
+	return Config{}, fmt.Errorf("serialport: termios only on Linux")
+}
 
 // OpenPTY is only implemented on Linux.
 func OpenPTY() (master, tty *os.File, err error) {
