@@ -20,10 +20,12 @@ type Line struct {
 	done   chan struct{}
 }
 
-// Request is one request frame the line saw and when its last byte arrived.
+// Request is one request frame the line saw, when its last byte arrived and when the answer was
+// written (zero for none).
 type Request struct {
-	Frame []byte
-	At    time.Time
+	Frame    []byte
+	At       time.Time
+	Answered time.Time
 }
 
 // Serve starts serving slaves on port; it stops when a read from port fails (the port was closed).
@@ -78,6 +80,7 @@ func (l *Line) run() {
 			buf = buf[modbus.RequestLen:]
 			l.mu.Lock()
 			l.log = append(l.log, Request{Frame: req, At: time.Now()})
+			i := len(l.log) - 1
 			s := l.slaves[req[0]]
 			l.mu.Unlock()
 			if s == nil {
@@ -93,6 +96,9 @@ func (l *Line) run() {
 			if _, err := l.port.Write(out); err != nil {
 				return
 			}
+			l.mu.Lock()
+			l.log[i].Answered = time.Now()
+			l.mu.Unlock()
 		}
 		if err != nil {
 			return
