@@ -97,6 +97,7 @@ var parts = map[string]*part{
 	"ads1115": noisePart(),
 	"ops243":  radarPart(),
 	"pulse":   loopPart(),
+	"modbus":  modbusPart(),
 	"sht4x": {
 		in:    []Kind{Temperature, Humidity},
 		chans: []sensor.Channel{ch("temperature", "Cel"), ch("humidity", "%RH")},

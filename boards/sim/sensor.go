@@ -44,6 +44,9 @@ type Spec struct {
 	Pins []string
 	// Options are the driver's decoded options (registry), nil when it takes none.
 	Options sensor.Options
+	// Line is the emulated RS-485 line a Modbus part shares with the other slaves of its UART; nil
+	// gives the part a line of its own.
+	Line *RS485
 }
 
 // Sensor is a simulated part: the real driver on an emulated bus, port or pin, whose physical state

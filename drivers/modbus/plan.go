@@ -92,3 +92,21 @@ func (f *field) raw(items []uint16) float64 {
 
 // value is the field's reading: raw × scale + offset.
 func (f *field) value(items []uint16) float64 { return f.raw(items)*f.scale + f.offset }
+
+// Value converts the items a register map entry takes (one register, two for the 32-bit types,
+// one 0 or 1 for a bit) to its reading, as Sample does: raw × scale + offset.
+func (r *Register) Value(items []uint16) float64 {
+	f := field{typ: r.Type, lowFirst: r.WordOrder == "low_first", scale: r.Scale, offset: r.Offset}
+	return f.value(items)
+}
+
+// Width is how many items the entry takes: 2 for u32, i32 and f32, else 1.
+func (r *Register) Width() int {
+	if w, ok := widths[r.Type]; ok {
+		return w
+	}
+	return 1
+}
+
+// Func is the function code that reads the entry, 0 for an unknown function.
+func (r *Register) Func() byte { return functions[r.Function] }

@@ -20,6 +20,9 @@ type Line struct {
 	done   chan struct{}
 }
 
+// maxLog bounds the requests a Line remembers.
+const maxLog = 4096
+
 // Request is one request frame the line saw, when its last byte arrived and when the answer was
 // written (zero for none).
 type Request struct {
@@ -52,7 +55,7 @@ func (l *Line) Slave(id byte) *Slave {
 	return l.slaves[id]
 }
 
-// Requests returns the well-formed request frames seen so far.
+// Requests returns the well-formed request frames seen so far (the last few thousand).
 func (l *Line) Requests() []Request {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -79,6 +82,9 @@ func (l *Line) run() {
 			req := append([]byte(nil), f...)
 			buf = buf[modbus.RequestLen:]
 			l.mu.Lock()
+			if len(l.log) >= maxLog { // the sim board's lines run for days: keep the recent half
+				l.log = append(l.log[:0], l.log[maxLog/2:]...)
+			}
 			l.log = append(l.log, Request{Frame: req, At: time.Now()})
 			i := len(l.log) - 1
 			s := l.slaves[req[0]]
