@@ -260,7 +260,7 @@ func (b *simBoard) OpenSensor(s SensorSpec) (sensor.Sensor, error) {
 		}
 		if d.Shared {
 			b.mu.Lock()
-			if b.lines[s.Bus] == nil {
+			if b.lines[s.Bus] == nil || b.lines[s.Bus].Closed() {
 				b.lines[s.Bus] = sim.NewRS485(s.Bus)
 			}
 			spec.Line = b.lines[s.Bus]

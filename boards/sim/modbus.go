@@ -20,8 +20,9 @@ type RS485 struct {
 	emu  net.Conn
 	line *modbusemu.Line
 
-	mu   sync.Mutex
-	refs int
+	mu     sync.Mutex
+	refs   int
+	closed bool
 }
 
 // NewRS485 returns an idle line named name ("uart3").
@@ -46,7 +47,15 @@ func (l *RS485) release() {
 	if l.refs--; l.refs == 0 {
 		l.drv.Close()
 		l.emu.Close()
+		l.closed = true
 	}
+}
+
+// Closed reports whether the last sensor on the line halted: a new sensor needs a new line.
+func (l *RS485) Closed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
 }
 
 // simModbus is the register map of a Modbus sensor opened without options (the sim's own tests): a
@@ -92,6 +101,7 @@ func modbusPart() *part {
 		in:       []Kind{Temperature, Humidity, Pressure},
 		chans:    modbusChans(nil),
 		chansFor: modbusChans,
+		only:     map[string]bool{"temperature": true, "humidity": true, "pressure": true},
 		open: func(o *opened) error {
 			mo := modbusOptions(o.spec.Options)
 			l := o.spec.Line

@@ -146,7 +146,7 @@ func (s *Sensor) Halt() error {
 // detector's occupancy and headway) are not: Expected gives their value for the nominal interval.
 func Checked(driver, channel string) bool {
 	p, ok := lookup(driver)
-	return ok && !p.unchecked[channel]
+	return ok && !p.unchecked[channel] && (p.only == nil || p.only[channel])
 }
 
 // Expected returns what the simulated sensor name (driver, sampled every interval, under seed)
