@@ -207,3 +207,12 @@ func (s *Sensor) SetAmbientPressure(pa float64) error {
 	}
 	return fmt.Errorf("sim: %s takes no ambient pressure", s.dev)
 }
+
+// ScanLine scans the emulated line of a driver that sits on one (sensor.LineScanner), and finds
+// nothing for any other.
+func (s *Sensor) ScanLine(first, last int, timeout time.Duration, stop <-chan struct{}) []sensor.LineAnswer {
+	if l, ok := s.dev.(sensor.LineScanner); ok {
+		return l.ScanLine(first, last, timeout, stop)
+	}
+	return nil
+}

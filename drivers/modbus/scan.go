@@ -39,3 +39,14 @@ func (b *Bus) Scan(first, last int, timeout time.Duration, stop <-chan struct{})
 	}
 	return out
 }
+
+// ScanLine implements sensor.LineScanner: a Scan of the slave's bus.
+func (d *Dev) ScanLine(first, last int, timeout time.Duration, stop <-chan struct{}) []sensor.LineAnswer {
+	var out []sensor.LineAnswer
+	for _, a := range d.bus.Scan(first, last, timeout, stop) {
+		out = append(out, sensor.LineAnswer{Address: a.Slave, Note: a.Note})
+	}
+	return out
+}
+
+var _ sensor.LineScanner = (*Dev)(nil)

@@ -108,3 +108,19 @@ type PressureSink interface {
 type PressureSourced interface {
 	AmbientPressureFrom() string
 }
+
+// LineScanner is a sensor on a shared multi-drop line (a Modbus slave on RS-485) that can ask the
+// line's other addresses whether anything answers. The scan takes turns with the line's sampling:
+// every request holds the line alone, as the samples' requests do.
+type LineScanner interface {
+	// ScanLine asks each address first..last once, waiting at most timeout for each, and lists those
+	// that answered. It stops early when stop is closed.
+	ScanLine(first, last int, timeout time.Duration, stop <-chan struct{}) []LineAnswer
+}
+
+// LineAnswer is an address that answered a scan; Note says how when not with data (an exception,
+// a garbled frame).
+type LineAnswer struct {
+	Address int
+	Note    string
+}

@@ -233,6 +233,30 @@ type I2CDevice struct {
 	Driver string `json:"driver,omitempty"`
 }
 
+// ScanModbus is POST scan-modbus?bus=NAME[&first=N&last=N]: the slave addresses that answer on
+// the RS-485 line of the Modbus sensors configured on bus.
+type ScanModbus struct {
+	Board string `json:"board"`
+	Bus   string `json:"bus"`
+	// Via is the configured sensor whose line (and line settings) the scan used.
+	Via       string        `json:"via"`
+	First     int           `json:"first"`
+	Last      int           `json:"last"`
+	TimeoutMs float64       `json:"timeout_ms"` // per address
+	Slaves    []ModbusSlave `json:"slaves"`
+	TookMs    float64       `json:"took_ms"`
+}
+
+// ModbusSlave is one address that answered.
+type ModbusSlave struct {
+	Slave int `json:"slave"`
+	// Note says how it answered when not with data: an exception (the device is there but lacks
+	// holding register 0) or a garbled frame.
+	Note string `json:"note,omitempty"`
+	// Sensors name the configured sensors at this address.
+	Sensors []string `json:"sensors,omitempty"`
+}
+
 // SelfTest is POST selftest.
 type SelfTest struct {
 	OK     bool    `json:"ok"`
