@@ -173,7 +173,8 @@ func (b *Bus) quietLocked() error {
 // answerLocked reads one answer to function fn into buf, exactly as many bytes as its header says,
 // within timeout. mu must be held.
 func (b *Bus) answerLocked(fn byte, timeout time.Duration) (int, error) {
-	if err := b.port.SetReadDeadline(now().Add(timeout)); err != nil {
+	deadline := now().Add(timeout)
+	if err := b.port.SetReadDeadline(deadline); err != nil {
 		b.dirty = true
 		return 0, fmt.Errorf("set read deadline: %w: %w", sensor.ErrBus, err)
 	}
@@ -181,6 +182,9 @@ func (b *Bus) answerLocked(fn byte, timeout time.Duration) (int, error) {
 	for n < want {
 		m, err := b.port.Read(b.buf[n:want])
 		n += m
+		if m == 0 && err == nil && now().After(deadline) {
+			err = os.ErrDeadlineExceeded // a port that returns nothing without an error
+		}
 		if want == 3 && n == 3 {
 			if want = frameLen(b.buf[:3], fn); want < 0 {
 				b.dirty = true
