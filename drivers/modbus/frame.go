@@ -2,6 +2,7 @@ package modbus
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/wayside-iot/wayside/drivers/sensor"
@@ -50,6 +51,10 @@ func (e *ExceptionError) Error() string {
 
 // Unwrap makes errors.Is(err, sensor.ErrException) hold.
 func (e *ExceptionError) Unwrap() error { return sensor.ErrException }
+
+// errOtherSlave marks a well-formed answer from another slave than the one asked: a late answer to
+// an earlier request, not a sign of the one asked.
+var errOtherSlave = errors.New("answer from another slave")
 
 // isBits tells the bit reads (coils, discrete inputs) from the register reads.
 func isBits(fn byte) bool { return fn == FuncReadCoils || fn == FuncReadDiscreteInputs }
@@ -117,7 +122,7 @@ func decode(adu []byte, slave, fn byte, count uint16, dst []uint16) error {
 		return fmt.Errorf("response CRC %04X, computed %04X: %w", got, want, sensor.ErrCRC)
 	}
 	if adu[0] != slave {
-		return fmt.Errorf("response from slave %d to a request to slave %d: %w", adu[0], slave, sensor.ErrFrame)
+		return fmt.Errorf("response from slave %d to a request to slave %d: %w: %w", adu[0], slave, sensor.ErrFrame, errOtherSlave)
 	}
 	if adu[1] == fn|0x80 {
 		if n != exceptionLen {

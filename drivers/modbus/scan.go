@@ -32,7 +32,8 @@ func (b *Bus) Scan(first, last int, timeout time.Duration, stop <-chan struct{})
 		switch {
 		case err == nil:
 			out = append(out, Answer{Slave: id})
-		case errors.Is(err, sensor.ErrTimeout):
+		case errors.Is(err, sensor.ErrTimeout), errors.Is(err, errOtherSlave):
+			// Silent, or a late answer of an earlier address that timed out.
 		default:
 			out = append(out, Answer{Slave: id, Note: err.Error()})
 		}
