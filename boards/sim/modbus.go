@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"hash/fnv"
 	"math"
 	"net"
 	"sync"
@@ -119,7 +120,7 @@ func modbusPart() *part {
 			fill := func(ms int64, in []float64) {
 				for i := range mo.Registers {
 					r := &mo.Registers[i]
-					n := encode(r, modbusQuantity(r.Unit, in, ms), items[:])
+					n := encode(r, modbusQuantity(r, in, ms), items[:])
 					s.Set(r.Func(), uint16(r.Address), items[:n]...)
 				}
 			}
@@ -133,7 +134,7 @@ func modbusPart() *part {
 			var items [2]uint16
 			for i := range simModbus.Registers {
 				r := &simModbus.Registers[i]
-				n := encode(r, modbusQuantity(r.Unit, in, ms), items[:])
+				n := encode(r, modbusQuantity(r, in, ms), items[:])
 				out[i] = r.Value(items[:n])
 			}
 			return nil
@@ -141,13 +142,17 @@ func modbusPart() *part {
 	}
 }
 
-// modbusQuantity is the model's value for a channel in unit: temperature, humidity and pressure from
-// in; for the units of a cabinet's energy meter, a 230 V supply, a load following the time of day
-// and the energy it adds up; otherwise a slow daily wave around 1.
-func modbusQuantity(unit string, in []float64, ms int64) float64 {
+// modbusQuantity is the model's value for register map entry r: temperature, humidity and pressure
+// from in by its unit; for the units of a cabinet's energy meter, a 230 V supply, a load following
+// the time of day and the energy it adds up, each channel a little apart from its neighbours (by a
+// hash of its name: three phases, import and export); otherwise a slow daily wave around 1.
+func modbusQuantity(r *modbus.Register, in []float64, ms int64) float64 {
 	day := math.Sin(2 * math.Pi * hourOfDay(ms) / 24)
-	amps := 1.5 + 0.5*day
-	switch unit {
+	h := fnv.New32a()
+	h.Write([]byte(r.Name))
+	k := float64(h.Sum32()%1000) / 1000 // 0..1, fixed per channel name
+	volts, amps := 228.5+3*k+2*day, (1+k)*(1.5+0.5*day)
+	switch r.Unit {
 	case "Cel":
 		return in[0]
 	case "%RH", "%":
@@ -157,17 +162,17 @@ func modbusQuantity(unit string, in []float64, ms int64) float64 {
 	case "hPa":
 		return in[2] / 100
 	case "V":
-		return 230 + 2*day
+		return volts
 	case "A":
 		return amps
 	case "W", "VA":
-		return 230 * amps
+		return volts * amps
 	case "Hz":
 		return 50 + 0.02*day
 	case "kWh":
-		return 1000 + float64(ms%(1<<40))/3.6e9*0.35 // 350 W on average since the epoch's wrap
+		return 1000*k + float64(ms%(1<<40))/3.6e9*0.35 // 350 W on average since the epoch's wrap
 	}
-	return 1 + 0.5*day
+	return (1 + k) * (1 + 0.5*day)
 }
 
 // encode stores v in the items register map entry r takes, as a device would: the raw value
