@@ -40,7 +40,10 @@ type scriptPort struct {
 	deadline    time.Time
 }
 
-func (p *scriptPort) Write(b []byte) (int, error) { p.out, p.answer = p.answer, nil; return len(b), nil }
+func (p *scriptPort) Write(b []byte) (int, error) {
+	p.out, p.answer = p.answer, nil
+	return len(b), nil
+}
 func (p *scriptPort) Read(b []byte) (int, error) {
 	if len(p.out) == 0 {
 		time.Sleep(time.Until(p.deadline))
