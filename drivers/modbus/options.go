@@ -30,8 +30,9 @@ type Options struct {
 	// MaxRead caps the registers (or, for coils and inputs, 16 times as many bits) one request
 	// reads, for devices that take less than the standard's 125.
 	MaxRead int `yaml:"max_read"`
-	// Registers is the register map: one entry per channel. Adjacent entries of one function are
-	// read in one request.
+	// Registers is the register map: one entry per channel, each {name, unit, function, address,
+	// type, word_order, scale, offset} (docs/modbus.md; configs/modbus has maps of real devices).
+	// Adjacent entries of one function are read in one request.
 	Registers []Register `yaml:"registers"`
 }
 
