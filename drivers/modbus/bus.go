@@ -92,7 +92,7 @@ func (b *Bus) Stats() BusStats {
 }
 
 // Read reads count items from address addr of slave with function fn into dst, waiting at most
-// timeout for the answer. Errors wrap sensor.ErrTimeout (no answer), sensor.ErrFrame (a truncated
+// timeout, plus the time the request and the answer take on the wire, for the answer. Errors wrap sensor.ErrTimeout (no answer), sensor.ErrFrame (a truncated
 // or malformed answer, or one from another slave or for another function), sensor.ErrCRC,
 // sensor.ErrException (an *ExceptionError) or sensor.ErrBus (the port failed). It does not allocate
 // on success.
@@ -127,7 +127,7 @@ func (b *Bus) readLocked(slave, fn byte, addr, count uint16, dst []uint16, timeo
 		b.dirty = true
 		return fmt.Errorf("write request: %w: %w", sensor.ErrBus, err)
 	}
-	n, err := b.answerLocked(fn, timeout)
+	n, err := b.answerLocked(fn, timeout+b.wireTime(RequestLen+ResponseLen(fn, count)))
 	b.last = now()
 	if err != nil {
 		return err
@@ -168,6 +168,13 @@ func (b *Bus) quietLocked() error {
 			return fmt.Errorf("the line is never silent for %v (another master, or a wrong baud rate?): %w", b.gap, sensor.ErrBus)
 		}
 	}
+}
+
+// wireTime is how long n characters take on the line: 11 bits each (serial line spec 2.5.1). At 9600
+// baud a full answer of 125 registers takes 292 ms, at 1200 baud 2.3 s: a device's answer time does
+// not include it.
+func (b *Bus) wireTime(n int) time.Duration {
+	return time.Duration(float64(n) * 11 * float64(time.Second) / float64(b.serial.Baud))
 }
 
 // answerLocked reads one answer to function fn into buf, exactly as many bytes as its header says,

@@ -62,7 +62,7 @@
 //	parity: none          # none, even, odd
 //	stop_bits: 1          # 1 or 2
 //	slave: 1              # 1..247
-//	timeout: 500ms        # per request
+//	timeout: 500ms        # per request, besides the wire time
 //	max_read: 125         # registers per request
 //	registers:            # one entry per channel
 //	  - {name: voltage, unit: V, function: input, address: 0, type: f32, word_order: high_first, scale: 1, offset: 0}

@@ -24,8 +24,9 @@ type Options struct {
 	StopBits int `yaml:"stop_bits"`
 	// Slave is the device's address on the bus, 1..247 (serial line spec 2.2).
 	Slave int `yaml:"slave"`
-	// Timeout is how long the slave may take to start and finish its answer before the read counts
-	// as a timeout. The bus is held meanwhile: keep it short, the device's answer time plus a margin.
+	// Timeout is how long the slave may take to answer, on top of the time the request and the
+	// answer take on the wire at the bus's baud rate, before the read counts as a timeout. The bus is
+	// held meanwhile: keep it short, the device's answer time plus a margin.
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxRead caps the registers (or, for coils and inputs, 16 times as many bits) one request
 	// reads, for devices that take less than the standard's 125.
