@@ -223,7 +223,8 @@ func Open(name string, seed uint64) (Board, error) {
 }
 
 // simBoard runs the real drivers on emulated parts: one emulated I²C bus per profile bus, an
-// emulated port per UART sensor and an emulated pin per GPIO sensor (see package sim).
+// emulated port per UART sensor (one emulated RS-485 line per UART for the Modbus slaves on it) and
+// an emulated pin per GPIO sensor (see package sim).
 type simBoard struct {
 	p     *Profile
 	seed  uint64
