@@ -90,3 +90,22 @@ func TestBadAnswersOnTheWire(t *testing.T) {
 		}
 	}
 }
+
+// TestNaNIsOutOfRange: devices report "no value" as a NaN float (IEEE 754 quiet NaN 0x7FC00000);
+// that is sensor.ErrRange, never a reading.
+func TestNaNIsOutOfRange(t *testing.T) {
+	p := &cannedPort{answer: adu(1, 0x04, 0x04, 0x7F, 0xC0, 0x00, 0x00)}
+	o := validOptions()
+	o.Registers = []Register{reg("power", "W", "input", 0, "f32")}
+	bus, err := NewBus(p, "canned", o.Serial())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(bus, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Sample(time.Now(), make([]float64, 1)); sensor.Kind(err) != sensor.ErrRange {
+		t.Fatalf("NaN: %v", err)
+	}
+}

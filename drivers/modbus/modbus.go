@@ -84,19 +84,19 @@ var funcNames = map[byte]string{FuncReadCoils: "coils", FuncReadDiscreteInputs: 
 // sensor.ErrRange. It does not allocate on success.
 func (d *Dev) Sample(_ time.Time, dst []float64) error {
 	if d.halted.Load() {
-		return fmt.Errorf("modbus: %s: halted: %w", d.name, sensor.ErrBus)
+		return fmt.Errorf("%s: halted: %w", d.name, sensor.ErrBus)
 	}
 	for i := range d.reqs {
 		r := &d.reqs[i]
 		if err := d.bus.Read(d.slave, r.fn, r.addr, r.count, r.items, d.timeout); err != nil {
-			return fmt.Errorf("modbus: %s: read %s %d..%d: %w", d.name, funcNames[r.fn], r.addr, int(r.addr)+int(r.count)-1, err)
+			return fmt.Errorf("%s: read %s %d..%d: %w", d.name, funcNames[r.fn], r.addr, int(r.addr)+int(r.count)-1, err)
 		}
 	}
 	for i := range d.fields {
 		f := &d.fields[i]
 		v := f.value(d.reqs[f.req].items)
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("modbus: %s: %s is %v: %w", d.name, d.chans[i].Name, v, sensor.ErrRange)
+			return fmt.Errorf("%s: %s is %v: %w", d.name, d.chans[i].Name, v, sensor.ErrRange)
 		}
 		dst[i] = v
 	}
