@@ -25,8 +25,10 @@ func TestHardwareModbusLine(t *testing.T) {
 	one.SetF32(modbus.FuncReadInput, 0, 230.5, false)
 	two.Set(modbus.FuncReadHolding, 0, 0x0702) // 17.94 °C in hundredths (Seeed manual 5.3)
 	modbusemu.Serve(m, one, two)
+	// The board opens the tty by name, as /dev/ttyAMA1. Ours stays open until the end: when the last
+	// descriptor of a pty's tty end closes, reads of the other end fail (EIO) and the line stops.
+	defer tty.Close()
 	p := &Profile{Name: "bench", UART: []Bus{{Name: "uart3", Device: tty.Name()}}}
-	tty.Close() // the board opens it by name, as /dev/ttyAMA1
 	b := &hwBoard{p: p, uart: map[string]*os.File{}, serial: map[string]serialport.Config{}}
 	defer b.Close()
 	reg := func(name, unit, fn, typ string, scale float64) modbus.Register {

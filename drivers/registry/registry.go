@@ -1,5 +1,6 @@
 // Package registry owns the list of sensor drivers: for each, the name a configuration uses, the kind
-// of bus it sits on, its default and possible I2C addresses, its UART line speed, its options type with
+// of bus it sits on, its default and possible I2C addresses, its UART line settings (and whether
+// several of its sensors share one UART, as Modbus slaves do), its options type with
 // defaults and validation, and how it is opened on a bus. It is the one source of these facts: the
 // configuration checks against it, the boards open sensors through it, the sim board has a part for
 // each driver it lists (a test holds them together), the local API's I2C scan names parts from it,
