@@ -255,7 +255,10 @@ func (b *simBoard) OpenSensor(s SensorSpec) (sensor.Sensor, error) {
 		}
 	case "uart":
 		spec.Port = s.Bus
-		d, _ := registry.Lookup(s.Driver)
+		d, ok := registry.Lookup(s.Driver)
+		if !ok {
+			d = &registry.Driver{Name: s.Driver, Bus: registry.UART}
+		}
 		if err := b.useUART(d, s); err != nil {
 			return nil, fmt.Errorf("boards: sim: sensor %s (%s): %w", s.Name, s.Driver, err)
 		}

@@ -192,7 +192,7 @@ func (c *Config) checkSharedUARTs() Errors {
 		switch {
 		case !d.Shared || !f.d.Shared || d != f.d:
 			if d.Shared || f.d.Shared {
-				errs = append(errs, &Error{Path: p + ".bus", Line: keyLine(&s.Options, ""), Msg: fmt.Sprintf(
+				errs = append(errs, &Error{Path: p + ".bus", Msg: fmt.Sprintf(
 					"%s is already used by sensors[%d] (%s); a UART takes one part, or the slaves of one %s line and nothing else",
 					s.Bus, f.i, c.Sensors[f.i].Driver, sharedName(d, f.d))})
 			}
