@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wayside-iot/wayside/boards/sim"
+	"github.com/wayside-iot/wayside/drivers/registry"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
@@ -222,16 +223,20 @@ func Open(name string, seed uint64) (Board, error) {
 }
 
 // simBoard runs the real drivers on emulated parts: one emulated I²C bus per profile bus, an
-// emulated port per UART sensor and an emulated pin per GPIO sensor (see package sim).
+// emulated port per UART sensor (one emulated RS-485 line per UART for the Modbus slaves on it) and
+// an emulated pin per GPIO sensor (see package sim).
 type simBoard struct {
 	p     *Profile
 	seed  uint64
 	buses map[string]*sim.Bus
 	users
+
+	mu    sync.Mutex
+	lines map[string]*sim.RS485 // the emulated RS-485 line of each UART with Modbus sensors; mu must be held
 }
 
 func openSim(p *Profile, seed uint64) *simBoard {
-	b := &simBoard{p: p, seed: seed, buses: map[string]*sim.Bus{}}
+	b := &simBoard{p: p, seed: seed, buses: map[string]*sim.Bus{}, lines: map[string]*sim.RS485{}}
 	for _, bus := range p.I2C {
 		b.buses[bus.Name] = sim.NewBus(bus.Name)
 	}
@@ -250,8 +255,20 @@ func (b *simBoard) OpenSensor(s SensorSpec) (sensor.Sensor, error) {
 		}
 	case "uart":
 		spec.Port = s.Bus
-		if err := b.use("uart "+s.Bus, s.Name); err != nil {
+		d, ok := registry.Lookup(s.Driver)
+		if !ok {
+			d = &registry.Driver{Name: s.Driver, Bus: registry.UART}
+		}
+		if err := b.useUART(d, s); err != nil {
 			return nil, fmt.Errorf("boards: sim: sensor %s (%s): %w", s.Name, s.Driver, err)
+		}
+		if d.Shared {
+			b.mu.Lock()
+			if b.lines[s.Bus] == nil || b.lines[s.Bus].Closed() {
+				b.lines[s.Bus] = sim.NewRS485(s.Bus)
+			}
+			spec.Line = b.lines[s.Bus]
+			b.mu.Unlock()
 		}
 	case "gpio":
 		spec.Port = s.Pin
@@ -274,6 +291,7 @@ func (b *simBoard) OpenSensor(s SensorSpec) (sensor.Sensor, error) {
 type users struct {
 	mu sync.Mutex
 	m  map[string]string
+	n  map[string]int // sensors on a shared UART
 }
 
 func (u *users) use(what, sensor string) error {
@@ -287,6 +305,44 @@ func (u *users) use(what, sensor string) error {
 	}
 	u.m[what] = sensor
 	return nil
+}
+
+// useUART claims the UART of a UART sensor: alone, or for a shared driver (Modbus) together with
+// the other sensors of that driver on it.
+func (u *users) useUART(d *registry.Driver, s SensorSpec) error {
+	if !d.Shared {
+		return u.use("uart "+s.Bus, s.Name)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	what, group := "uart "+s.Bus, "the "+d.Name+" line"
+	if old, ok := u.m[what]; ok && old != group {
+		return fmt.Errorf("%s is already used by sensor %s; each takes one part", what, old)
+	}
+	if u.m == nil {
+		u.m = map[string]string{}
+	}
+	u.m[what] = group
+	if u.n == nil {
+		u.n = map[string]int{}
+	}
+	u.n[what]++
+	return nil
+}
+
+// releaseUART undoes useUART.
+func (u *users) releaseUART(d *registry.Driver, s SensorSpec) {
+	what := "uart " + s.Bus
+	if !d.Shared {
+		u.release(what)
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.n[what]--; u.n[what] <= 0 {
+		delete(u.m, what)
+		delete(u.n, what)
+	}
 }
 
 func (u *users) release(what string) {

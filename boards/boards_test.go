@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wayside-iot/wayside/boards/sim"
+	"github.com/wayside-iot/wayside/drivers/modbus"
 	"github.com/wayside-iot/wayside/drivers/registry"
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
@@ -253,5 +254,60 @@ func TestRealBoardOnThisMachine(t *testing.T) {
 	_, err = b.OpenSensor(SensorSpec{Name: "env1", Driver: "bme280", Bus: "i2c1", Address: 0x76})
 	if err == nil || !strings.Contains(err.Error(), "no such device /dev/i2c-1: enable I2C with raspi-config") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestSimModbusLine: two Modbus sensors on one sim UART are two slaves of one emulated line, each
+// read through its own register map; another kind of part cannot join that UART.
+func TestSimModbusLine(t *testing.T) {
+	b, err := Open("sim", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	mk := func(slave int, names ...string) *modbus.Options {
+		o := modbus.DefaultOptions
+		o.Slave = slave
+		for i, n := range names {
+			r := modbus.DefaultRegister
+			r.Name, r.Unit, r.Function, r.Address, r.Type = n, "V", "input", 2*i, "f32"
+			o.Registers = append(o.Registers, r)
+		}
+		return &o
+	}
+	s1, err := b.OpenSensor(SensorSpec{Name: "meter", Driver: "modbus", Bus: "uart3", Interval: time.Second, Options: mk(1, "l1", "l2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := b.OpenSensor(SensorSpec{Name: "meter2", Driver: "modbus", Bus: "uart3", Interval: time.Second, Options: mk(2, "l1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.OpenSensor(SensorSpec{Name: "pm", Driver: "pms5003", Bus: "uart3", Interval: time.Second}); err == nil {
+		t.Error("a PMS5003 joined the Modbus line")
+	}
+	for _, s := range []sensor.Sensor{s1, s2} {
+		dst := make([]float64, len(s.Channels()))
+		if err := s.Sample(time.Date(2025, 6, 2, 12, 0, 0, 0, time.UTC), dst); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		for _, v := range dst {
+			if v < 200 || v > 260 { // the sim's 230 V supply
+				t.Errorf("%s: %v V", s, dst)
+			}
+		}
+	}
+	if s1.String() != "modbus(uart3#1)" || s2.String() != "modbus(uart3#2)" {
+		t.Errorf("names %s %s", s1, s2)
+	}
+	if err := s1.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	// The line stays up for the other slave until it halts too.
+	if err := s2.Sample(time.Now(), make([]float64, 1)); err != nil {
+		t.Fatalf("after the first slave halted: %v", err)
+	}
+	if err := s2.Halt(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wayside-iot/wayside/drivers/registry"
 	"github.com/wayside-iot/wayside/drivers/sensor"
+	"github.com/wayside-iot/wayside/internal/serialport"
 )
 
 // hwBoard is a real board: periph's host drivers open its buses. Each I2C bus and UART is opened
@@ -25,16 +26,17 @@ type hwBoard struct {
 	p *Profile
 	users
 
-	mu   sync.Mutex
-	i2c  map[string]i2c.BusCloser // by bus name; mu must be held
-	uart map[string]*os.File      // by bus name; mu must be held
+	mu     sync.Mutex
+	i2c    map[string]i2c.BusCloser     // by bus name; mu must be held
+	uart   map[string]*os.File          // by bus name; mu must be held
+	serial map[string]serialport.Config // each open UART's line settings; mu must be held
 }
 
 func openHardware(p *Profile) (Board, error) {
 	if _, err := host.Init(); err != nil {
 		return nil, fmt.Errorf("boards: %s: initialise periph host drivers: %w", p.Name, err)
 	}
-	return &hwBoard{p: p, i2c: map[string]i2c.BusCloser{}, uart: map[string]*os.File{}}, nil
+	return &hwBoard{p: p, i2c: map[string]i2c.BusCloser{}, uart: map[string]*os.File{}, serial: map[string]serialport.Config{}}, nil
 }
 
 func (b *hwBoard) Profile() *Profile { return b.p }
@@ -55,6 +57,7 @@ func (b *hwBoard) Close() error {
 			errs = append(errs, fmt.Errorf("boards: %s: close %s: %w", b.p.Name, name, err))
 		}
 		delete(b.uart, name)
+		delete(b.serial, name)
 	}
 	return errors.Join(errs...)
 }
@@ -78,17 +81,22 @@ func (b *hwBoard) openI2C(d *registry.Driver, s SensorSpec) (sensor.Sensor, erro
 	return dev, nil
 }
 
-// openUART opens a UART driver on its port at the part's line speed.
+// openUART opens a UART driver on its port with the part's line settings. The sensors of a shared
+// driver (Modbus slaves on one RS-485 line) get the same port; any other takes the UART alone.
 func (b *hwBoard) openUART(d *registry.Driver, s SensorSpec) (sensor.Sensor, error) {
-	if err := b.use("uart "+s.Bus, s.Name); err != nil {
+	if err := b.useUART(d, s); err != nil {
 		return nil, err
 	}
-	f, err := b.uartPort(s.Bus, d.Baud)
+	f, err := b.uartPort(s.Bus, d.Serial(s.Options))
 	if err != nil {
-		b.release("uart " + s.Bus)
+		b.releaseUART(d, s)
 		return nil, err
 	}
-	return d.OpenUART(f, s.Bus, s.Options)
+	dev, err := d.OpenUART(f, s.Bus, s.Options)
+	if err != nil {
+		b.releaseUART(d, s)
+	}
+	return dev, err
 }
 
 // openGPIO opens a GPIO driver on its lines (pin, then the rest of pins).
@@ -175,10 +183,17 @@ func (b *hwBoard) i2cBus(name string) (i2c.Bus, error) {
 	return bus, nil
 }
 
-// uartPort opens the UART called name as a file, in raw mode at baud.
-func (b *hwBoard) uartPort(name string, baud int) (*os.File, error) {
+// uartPort opens the UART called name as a file, in raw mode with c; a UART already open (a
+// shared RS-485 line) is handed out again when c is its settings.
+func (b *hwBoard) uartPort(name string, c serialport.Config) (*os.File, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if f, ok := b.uart[name]; ok {
+		if b.serial[name] != c {
+			return nil, fmt.Errorf("%s is open at %s for its other sensors, not %s", name, b.serial[name], c)
+		}
+		return f, nil
+	}
 	dev := b.device(b.p.UART, name)
 	if dev == "" {
 		return nil, fmt.Errorf("board has no UART %q; valid: %s", name, names(b.p.UART))
@@ -186,11 +201,11 @@ func (b *hwBoard) uartPort(name string, baud int) (*os.File, error) {
 	if _, err := os.Stat(dev); errors.Is(err, os.ErrNotExist) {
 		return nil, b.missing("uart", dev)
 	}
-	f, err := openSerial(dev, baud)
+	f, err := serialport.Open(dev, c)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w (may the daemon's user open it? group dialout)", dev, err)
 	}
-	b.uart[name] = f
+	b.uart[name], b.serial[name] = f, c
 	return f, nil
 }
 

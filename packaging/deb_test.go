@@ -138,18 +138,20 @@ func TestDebPackage(t *testing.T) {
 			mode   fs.FileMode
 			source string // file in the repository it must equal, if any
 		}{
-			"usr/bin/waysided":                             {0o755, ""},
-			"usr/bin/wayside":                              {0o755, ""},
-			"usr/libexec/wayside/check-configured":         {0o755, "check-configured"},
-			"lib/systemd/system/waysided.service":          {0o644, unitPath},
-			"etc/wayside/waysided.yaml":                    {0o640, "waysided.yaml"}, // a cloud key may go in it
-			"usr/share/doc/wayside/copyright":              {0o644, "copyright"},
-			"lib/udev/rules.d/60-wayside.rules":            {0o644, "60-wayside.rules"},
-			"usr/share/doc/wayside/examples/waysided.yaml": {0o644, "../configs/example.yaml"},
-			"usr/share/doc/wayside/changelog.gz":           {0o644, ""},
-			"usr/share/man/man8/waysided.8.gz":             {0o644, ""},
-			"usr/share/man/man1/wayside.1.gz":              {0o644, ""},
-			"usr/share/lintian/overrides/wayside":          {0o644, "lintian-overrides"},
+			"usr/bin/waysided":                                                  {0o755, ""},
+			"usr/bin/wayside":                                                   {0o755, ""},
+			"usr/libexec/wayside/check-configured":                              {0o755, "check-configured"},
+			"lib/systemd/system/waysided.service":                               {0o644, unitPath},
+			"etc/wayside/waysided.yaml":                                         {0o640, "waysided.yaml"}, // a cloud key may go in it
+			"usr/share/doc/wayside/copyright":                                   {0o644, "copyright"},
+			"lib/udev/rules.d/60-wayside.rules":                                 {0o644, "60-wayside.rules"},
+			"usr/share/doc/wayside/examples/waysided.yaml":                      {0o644, "../configs/example.yaml"},
+			"usr/share/doc/wayside/examples/modbus/eastron-sdm72d-m.yaml":       {0o644, "../configs/modbus/eastron-sdm72d-m.yaml"},
+			"usr/share/doc/wayside/examples/modbus/seeed-s-temp-vwc-ec-02.yaml": {0o644, "../configs/modbus/seeed-s-temp-vwc-ec-02.yaml"},
+			"usr/share/doc/wayside/changelog.gz":                                {0o644, ""},
+			"usr/share/man/man8/waysided.8.gz":                                  {0o644, ""},
+			"usr/share/man/man1/wayside.1.gz":                                   {0o644, ""},
+			"usr/share/lintian/overrides/wayside":                               {0o644, "lintian-overrides"},
 		}
 		for rel, w := range want {
 			fi, err := os.Lstat(filepath.Join(root, rel))

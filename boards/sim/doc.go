@@ -17,6 +17,12 @@
 //     writes one frame or line (pms5003emu, ops243.AppendSpeed, nmea.AppendGGA) and waits until the
 //     goroutine is back for more bytes, which it is only once it has parsed them: the feed is
 //     synchronous and deterministic. No vehicle in the beam means no radar line (ErrNoData).
+//   - Modbus slaves (modbus): the sensors on one UART share an emulated RS-485 line (RS485: an
+//     in-memory pipe with read deadlines and a modbusemu.Line serving one emulated slave per
+//     sensor). Before each Sample the slave's registers are set from the model through the
+//     register map's scale, offset and type: temperature, humidity and pressure by unit, an energy
+//     meter's volts, amps, watts and kWh from a daily cycle. Expected knows the map the part opens
+//     with no options (temperature, humidity, pressure); configured maps are not Checked.
 //   - The GPIO pulse counter: the driver's goroutine waits on an emulated pin; Sample makes the
 //     model's vehicle count of edges and waits until they are counted. Edges come back to back, so
 //     the sim turns debounce and the rate check off.

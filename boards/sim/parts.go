@@ -37,10 +37,13 @@ type part struct {
 	// time (history, the real interval between samples): Expected gives their value for the
 	// nominal interval, and Checked says a live reading need not equal it.
 	unchecked map[string]bool
-	bus       string // "i2c", "uart", "gpio" (from the driver registry) or "sim" (a load part)
-	addr      uint16 // usual I²C address (from the driver registry)
-	in        []Kind // the model quantities the part senses, in the order stim and expect take them
-	chans     []sensor.Channel
+	// only, when set, names the only channels Expected knows: a part whose channels come from its
+	// options (a Modbus register map) has Expected for its default map alone.
+	only  map[string]bool
+	bus   string // "i2c", "uart", "gpio" (from the driver registry) or "sim" (a load part)
+	addr  uint16 // usual I²C address (from the driver registry)
+	in    []Kind // the model quantities the part senses, in the order stim and expect take them
+	chans []sensor.Channel
 	// open attaches an emulator for o and opens the real driver on it.
 	open func(o *opened) error
 	// expectAt, when set, replaces expect for parts whose reading sums up the interval: it reads the
@@ -97,6 +100,7 @@ var parts = map[string]*part{
 	"ads1115": noisePart(),
 	"ops243":  radarPart(),
 	"pulse":   loopPart(),
+	"modbus":  modbusPart(),
 	"sht4x": {
 		in:    []Kind{Temperature, Humidity},
 		chans: []sensor.Channel{ch("temperature", "Cel"), ch("humidity", "%RH")},

@@ -44,6 +44,9 @@ type Spec struct {
 	Pins []string
 	// Options are the driver's decoded options (registry), nil when it takes none.
 	Options sensor.Options
+	// Line is the emulated RS-485 line a Modbus part shares with the other slaves of its UART; nil
+	// gives the part a line of its own.
+	Line *RS485
 }
 
 // Sensor is a simulated part: the real driver on an emulated bus, port or pin, whose physical state
@@ -143,7 +146,7 @@ func (s *Sensor) Halt() error {
 // detector's occupancy and headway) are not: Expected gives their value for the nominal interval.
 func Checked(driver, channel string) bool {
 	p, ok := lookup(driver)
-	return ok && !p.unchecked[channel]
+	return ok && !p.unchecked[channel] && (p.only == nil || p.only[channel])
 }
 
 // Expected returns what the simulated sensor name (driver, sampled every interval, under seed)
@@ -203,4 +206,13 @@ func (s *Sensor) SetAmbientPressure(pa float64) error {
 		return p.SetAmbientPressure(pa)
 	}
 	return fmt.Errorf("sim: %s takes no ambient pressure", s.dev)
+}
+
+// ScanLine scans the emulated line of a driver that sits on one (sensor.LineScanner), and finds
+// nothing for any other.
+func (s *Sensor) ScanLine(first, last int, timeout time.Duration, stop <-chan struct{}) []sensor.LineAnswer {
+	if l, ok := s.dev.(sensor.LineScanner); ok {
+		return l.ScanLine(first, last, timeout, stop)
+	}
+	return nil
 }

@@ -234,6 +234,11 @@ func TestSampleDoesNotAllocate(t *testing.T) {
 				// drivers' own tests assert that reading them allocates nothing.
 				t.Skip("the emulated radar and loops allocate to feed the driver")
 			}
+			if driver == "modbus" {
+				// The emulated slave builds each answer, and net.Pipe's read deadlines start a
+				// timer each; the driver's tests assert 0 allocations on a port without them.
+				t.Skip("the emulated Modbus line allocates to answer the driver")
+			}
 			s := open(t, driver, 100*time.Millisecond)
 			dst := make([]float64, len(s.Channels()))
 			at := time.Date(2025, 3, 14, 8, 0, 0, 0, time.UTC)

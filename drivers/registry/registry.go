@@ -1,5 +1,6 @@
 // Package registry owns the list of sensor drivers: for each, the name a configuration uses, the kind
-// of bus it sits on, its default and possible I2C addresses, its UART line speed, its options type with
+// of bus it sits on, its default and possible I2C addresses, its UART line settings (and whether
+// several of its sensors share one UART, as Modbus slaves do), its options type with
 // defaults and validation, and how it is opened on a bus. It is the one source of these facts: the
 // configuration checks against it, the boards open sensors through it, the sim board has a part for
 // each driver it lists (a test holds them together), the local API's I2C scan names parts from it,
@@ -20,6 +21,7 @@ import (
 	"github.com/wayside-iot/wayside/drivers/ads1115"
 	"github.com/wayside-iot/wayside/drivers/bh1750"
 	"github.com/wayside-iot/wayside/drivers/bme280"
+	"github.com/wayside-iot/wayside/drivers/modbus"
 	"github.com/wayside-iot/wayside/drivers/nmea"
 	"github.com/wayside-iot/wayside/drivers/ops243"
 	"github.com/wayside-iot/wayside/drivers/pms5003"
@@ -28,6 +30,7 @@ import (
 	"github.com/wayside-iot/wayside/drivers/sensor"
 	"github.com/wayside-iot/wayside/drivers/sht4x"
 	"github.com/wayside-iot/wayside/drivers/vl53l0x"
+	"github.com/wayside-iot/wayside/internal/serialport"
 )
 
 // Bus is the kind of bus a driver's part sits on.
@@ -51,11 +54,21 @@ type Driver struct {
 	// first (the I2C scan's hints).
 	Addr  uint16
 	Addrs []uint16
-	// Baud is the UART line speed the part talks at (8N1).
+	// Baud is the UART line speed the part talks at (8N1), unless SerialFor says otherwise.
 	Baud int
+	// SerialFor, when set, gives the line settings a sensor with options o needs: buses whose speed
+	// and framing are configured (Modbus RTU). o is validated options, never nil.
+	SerialFor func(o sensor.Options) serialport.Config
+	// Shared says several sensors of this driver may sit on one UART (slaves of one RS-485 bus): the
+	// board opens the port once and hands every sensor the same one, and the configuration checks
+	// that they agree on SerialFor.
+	Shared bool
 	// NewOptions returns the driver's defaults, to decode a sensor's options over; nil when the
 	// driver takes none.
 	NewOptions func() sensor.Options
+	// Required lists the option keys every sensor must give because no default fits (a Modbus
+	// register map): the defaults fail Validate for those keys alone.
+	Required []string
 	// Lines is how many GPIO lines a sensor with options o needs (nil: one).
 	Lines func(o sensor.Options) int
 	// One opener, by Bus. o is what NewOptions returned, decoded and validated; nil when the driver
@@ -112,6 +125,17 @@ var table = []*Driver{
 		NewOptions: defaults(nmea.DefaultOptions), OpenUART: onUART(nmea.DefaultOptions, nmea.NewWithOptions)},
 	{Name: "ops243", Bus: UART, Part: "OmniPreSense OPS243 Doppler radar speed", Baud: 19200,
 		NewOptions: defaults(ops243.DefaultOptions), OpenUART: onUART(ops243.DefaultOptions, ops243.New)},
+	// Modbus RTU: the line settings and slave address come from the options (serial line spec 2.5.1
+	// defaults to 19200 8E1; many devices ship at 9600 8N1, the driver's default).
+	{Name: "modbus", Bus: UART, Part: "Modbus RTU slave on RS-485, read through a register map (energy meters, weather stations, soil probes)",
+		Baud: modbus.DefaultOptions.Baud, Shared: true, Required: []string{"registers"},
+		SerialFor: func(o sensor.Options) serialport.Config {
+			if m, ok := o.(*modbus.Options); ok && m != nil {
+				return m.Serial()
+			}
+			return modbus.DefaultOptions.Serial()
+		},
+		NewOptions: defaults(modbus.DefaultOptions), OpenUART: onUART(modbus.DefaultOptions, modbus.NewWithOptions)},
 	{Name: "pulse", Bus: GPIO, Part: "vehicle detector output: loop detector card (presence, speed trap) or axle sensor",
 		NewOptions: defaults(pulse.DefaultOptions),
 		Lines: func(o sensor.Options) int {
@@ -210,6 +234,14 @@ func AtAddress(addr uint16) []*Driver {
 		}
 	}
 	return out
+}
+
+// Serial returns the line settings a sensor of d with options o needs on its UART.
+func (d *Driver) Serial(o sensor.Options) serialport.Config {
+	if d.SerialFor != nil && o != nil {
+		return d.SerialFor(o)
+	}
+	return serialport.Config{Baud: d.Baud}.Normal()
 }
 
 // Options returns the defaults of driver name's options, nil when it takes none or is unknown.

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/wayside-iot/wayside/drivers/sensor"
@@ -23,14 +24,31 @@ func TestTable(t *testing.T) {
 		}
 		if d.NewOptions != nil {
 			o := d.NewOptions()
-			if err := o.Validate(); err != nil {
+			if err := o.Validate(); err != nil && !onlyRequired(err, d.Required) {
 				t.Errorf("driver %s: its defaults are not valid: %v", d.Name, err)
+			} else if err == nil && len(d.Required) > 0 {
+				t.Errorf("driver %s: its defaults are valid without %v: drop Required", d.Name, d.Required)
 			}
 			if o2 := d.NewOptions(); o2 == o {
 				t.Errorf("driver %s: NewOptions returns a shared value; it must return a fresh copy", d.Name)
 			}
 		}
 	}
+}
+
+// onlyRequired reports whether every error err joins is a FieldError for one of the keys.
+func onlyRequired(err error, keys []string) bool {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var fe *sensor.FieldError
+		if !errors.As(e, &fe) || !slices.Contains(keys, fe.Field) {
+			return false
+		}
+	}
+	return len(keys) > 0
 }
 
 func TestLookup(t *testing.T) {

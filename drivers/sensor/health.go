@@ -33,10 +33,13 @@ func (s State) String() string {
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // errorKinds are the kinds a HealthSnapshot counts, in its ErrorsByKind order; "other" is last.
-var errorKinds = []error{ErrBus, ErrTimeout, ErrCRC, ErrFrame, ErrRange, ErrStuck}
+var errorKinds = []error{ErrBus, ErrTimeout, ErrCRC, ErrFrame, ErrRange, ErrStuck, ErrException}
+
+// ErrorKinds returns the kinds a HealthSnapshot counts, in ErrorKindNames' order (without "other").
+func ErrorKinds() []error { return errorKinds }
 
 // ErrorKindNames names ErrorsByKind's entries.
-var ErrorKindNames = [...]string{"bus", "timeout", "crc", "frame", "range", "stuck", "other"}
+var ErrorKindNames = [...]string{"bus", "timeout", "crc", "frame", "range", "stuck", "exception", "other"}
 
 // Health tracks one sensor's reads. Record is called by the sensor's sampler; Snapshot by anyone.
 type Health struct {

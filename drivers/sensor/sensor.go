@@ -55,6 +55,9 @@ var (
 	ErrRange = errors.New("value out of range")
 	// ErrStuck: the part keeps returning the identical raw value, a known failure mode of hung parts.
 	ErrStuck = errors.New("stuck value")
+	// ErrException: the part got the request and refused it with a protocol exception (a Modbus
+	// exception response: illegal address, device busy, device failure).
+	ErrException = errors.New("exception response")
 	// ErrNoData: the part has nothing new yet (no GPS fix, no radar target). Not a fault: the gateway
 	// skips the sample without degrading health.
 	ErrNoData = errors.New("no data")
@@ -62,7 +65,7 @@ var (
 
 // Kind returns the sentinel err wraps, or nil when it wraps none of them.
 func Kind(err error) error {
-	for _, k := range []error{ErrNoData, ErrBus, ErrTimeout, ErrCRC, ErrFrame, ErrRange, ErrStuck} {
+	for _, k := range []error{ErrNoData, ErrBus, ErrTimeout, ErrCRC, ErrFrame, ErrRange, ErrStuck, ErrException} {
 		if errors.Is(err, k) {
 			return k
 		}
@@ -104,4 +107,20 @@ type PressureSink interface {
 // the source channel as "<sensor>/<channel>", "" for none.
 type PressureSourced interface {
 	AmbientPressureFrom() string
+}
+
+// LineScanner is a sensor on a shared multi-drop line (a Modbus slave on RS-485) that can ask the
+// line's other addresses whether anything answers. The scan takes turns with the line's sampling:
+// every request holds the line alone, as the samples' requests do.
+type LineScanner interface {
+	// ScanLine asks each address first..last once, waiting at most timeout for each, and lists those
+	// that answered. It stops early when stop is closed.
+	ScanLine(first, last int, timeout time.Duration, stop <-chan struct{}) []LineAnswer
+}
+
+// LineAnswer is an address that answered a scan; Note says how when not with data (an exception,
+// a garbled frame).
+type LineAnswer struct {
+	Address int
+	Note    string
 }

@@ -607,6 +607,7 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 			}
 		}
 	}
+	errs = append(errs, c.checkSharedUARTs()...)
 	for i, s := range c.Sensors { // pressure_from names another configured sensor
 		src, ok := s.Opts.(sensor.PressureSourced)
 		if !ok || src.AmbientPressureFrom() == "" {

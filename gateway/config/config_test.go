@@ -3,6 +3,8 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +138,40 @@ func TestCloudProfiles(t *testing.T) {
 		_, err := Parse([]byte(head+tc.cloud+"\n"), board)
 		if err == nil || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%s: error %v does not name %s", tc.name, err, tc.field)
+		}
+	}
+}
+
+// TestModbusExamples: the ready-made register maps of configs/modbus are valid sensors, and the sim
+// configuration carries them unchanged (so `make run` shows what a site would paste).
+func TestModbusExamples(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "configs", "modbus", "*.yaml"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("configs/modbus: %v %v", files, err)
+	}
+	simc, err := Load(filepath.Join("..", "..", "configs", "sim.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Parse(append([]byte("gateway: {id: gw-1, board: sim}\ncloud: {brokers: [\"tcp://127.0.0.1:1883\"]}\n"), b...), nil)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		for _, s := range c.Sensors {
+			i := slices.IndexFunc(simc.Sensors, func(x Sensor) bool { return x.Name == s.Name })
+			if i < 0 {
+				t.Errorf("%s: sensor %s is not in configs/sim.yaml", f, s.Name)
+				continue
+			}
+			if !reflect.DeepEqual(simc.Sensors[i].Opts, s.Opts) || simc.Sensors[i].Bus != s.Bus {
+				t.Errorf("%s: sensor %s differs from configs/sim.yaml's", f, s.Name)
+			}
 		}
 	}
 }

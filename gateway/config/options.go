@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -89,6 +90,7 @@ func flatten(err error) []error {
 func keyLine(n *yaml.Node, path string) int {
 	line := n.Line
 	for _, k := range strings.Split(path, ".") {
+		k, index, _ := strings.Cut(k, "[") // "registers[2]": key registers, then item 2
 		if n.Kind != yaml.MappingNode {
 			break
 		}
@@ -101,6 +103,10 @@ func keyLine(n *yaml.Node, path string) int {
 		}
 		if !found {
 			break
+		}
+		if i, err := strconv.Atoi(strings.TrimSuffix(index, "]")); err == nil && n.Kind == yaml.SequenceNode && i >= 0 && i < len(n.Content) {
+			n = n.Content[i]
+			line = n.Line
 		}
 	}
 	return line
@@ -159,4 +165,61 @@ func (c *Config) checkPins(i int, d *registry.Driver, knownBus BusChecker, add f
 			}
 		}
 	}
+}
+
+// checkSharedUARTs checks the UARTs of shared drivers (the slaves of one Modbus line): no other
+// driver on them, and every sensor there with the first one's baud, parity and stop bits. Sensors
+// whose options were refused are left out: their settings are unknown.
+func (c *Config) checkSharedUARTs() Errors {
+	var errs Errors
+	type first struct {
+		i int
+		d *registry.Driver
+	}
+	seen := map[string]first{}
+	for i := range c.Sensors {
+		s := &c.Sensors[i]
+		d, ok := registry.Lookup(s.Driver)
+		if !ok || d.Bus != registry.UART || s.Bus == "" {
+			continue
+		}
+		f, ok := seen[s.Bus]
+		if !ok {
+			seen[s.Bus] = first{i, d}
+			continue
+		}
+		p := fmt.Sprintf("sensors[%d]", i)
+		switch {
+		case !d.Shared || !f.d.Shared || d != f.d:
+			if d.Shared || f.d.Shared {
+				errs = append(errs, &Error{Path: p + ".bus", Msg: fmt.Sprintf(
+					"%s is already used by sensors[%d] (%s); a UART takes one part, or the slaves of one %s line and nothing else",
+					s.Bus, f.i, c.Sensors[f.i].Driver, sharedName(d, f.d))})
+			}
+		case s.Opts != nil && c.Sensors[f.i].Opts != nil:
+			want, got := d.Serial(c.Sensors[f.i].Opts), d.Serial(s.Opts)
+			if want == got {
+				continue
+			}
+			key := "baud"
+			switch {
+			case want.Baud != got.Baud:
+			case want.Parity != got.Parity:
+				key = "parity"
+			default:
+				key = "stop_bits"
+			}
+			errs = append(errs, &Error{Path: p + ".options." + key, Line: keyLine(&s.Options, key), Msg: fmt.Sprintf(
+				"%s runs at %s for sensors[%d] (%s), this sensor asks for %s; every %s sensor on one bus needs the same baud, parity and stop_bits",
+				s.Bus, want, f.i, c.Sensors[f.i].Name, got, d.Name)})
+		}
+	}
+	return errs
+}
+
+func sharedName(a, b *registry.Driver) string {
+	if a.Shared {
+		return a.Name
+	}
+	return b.Name
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wayside-iot/wayside/drivers/modbus"
 	"github.com/wayside-iot/wayside/drivers/ops243"
 	"github.com/wayside-iot/wayside/drivers/pulse"
 )
@@ -58,8 +59,25 @@ func TestSensorOptions(t *testing.T) {
 	if pulse.DefaultOptions.Mode != pulse.ModePresence {
 		t.Fatal("decoding changed the driver's defaults")
 	}
+	if pulse.DefaultOptions.Mode != pulse.ModePresence {
+		t.Fatal("decoding changed the driver's defaults")
+	}
 	if text, err := OptionsText(c.Sensors[1].Opts); err != nil || !strings.Contains(text, "units: mph") || !strings.Contains(text, "vehicle_gap: 300ms") {
 		t.Fatalf("effective options text %q %v", text, err)
+	}
+	// Two Modbus slaves on one line, each with its own register map decoded over the defaults.
+	c, err = Parse([]byte(sensorsConfig(`  - {name: m1, driver: modbus, bus: uart0, interval: 5s, options: {baud: 19200, parity: even, registers: [{name: t, unit: Cel, scale: 0.1}]}}
+  - {name: m2, driver: modbus, bus: uart0, interval: 5s, options: {baud: 19200, parity: even, slave: 7, registers: [{name: e, unit: kWh, function: input, address: 72, type: f32}]}}
+`)), board2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, ok := c.Sensors[1].Opts.(*modbus.Options)
+	if !ok || m2.Slave != 7 || m2.Baud != 19200 || len(m2.Registers) != 1 || m2.Registers[0].Type != "f32" || m2.Registers[0].Scale != 1 {
+		t.Fatalf("modbus options %+v", c.Sensors[1].Opts)
+	}
+	if len(modbus.DefaultOptions.Registers) != 0 {
+		t.Fatal("decoding changed the driver's defaults")
 	}
 }
 
@@ -93,6 +111,38 @@ func TestBadSensorOptions(t *testing.T) {
 `, []string{"sensors[0].pins[0]", `no GPIO line "GPIO99"`}},
 		{"pins on an I2C part", `  - {name: e, driver: bme280, bus: i2c1, pins: [GPIO27], interval: 1s}
 `, []string{"sensors[0].pin", "not used by I2C driver"}},
+		{"modbus without a register map", `  - {name: m, driver: modbus, bus: uart0, interval: 5s, options: {slave: 2}}
+`, []string{"sensors[0].options.registers", "none; list the channels"}},
+		{"modbus register faults", `  - name: m
+    driver: modbus
+    bus: uart0
+    interval: 5s
+    options:
+      registers:
+        - {name: v, unit: V, function: input, address: 0, type: f32}
+        - {name: i, unit: amps, function: input, address: 1, type: f64}
+        - {name: e, unit: kWh, function: input, address: 70000}
+        - {name: pf, unit: /, function: input, address: 1, type: u16}
+        - {name: x, unit: /, bogus: 1}
+`, []string{"sensors[0].options.registers[4].bogus", "valid keys here:"}},
+		{"modbus register values", `  - name: m
+    driver: modbus
+    bus: uart0
+    interval: 5s
+    options:
+      registers:
+        - {name: v, unit: V, function: input, address: 0, type: f32}
+        - {name: i, unit: amps, function: input, address: 2, type: f64}
+        - {name: e, unit: kWh, function: input, address: 70000}
+        - {name: pf, unit: /, function: input, address: 1, type: u16}
+`, []string{"sensors[0].options.registers[1].unit (line 10): \"amps\" is not a SenML unit", "sensors[0].options.registers[1].type (line 10): \"f64\" is not valid",
+			"sensors[0].options.registers[2].address (line 11): 70000 is out of range", "sensors[0].options.registers[3].address (line 12): 1..1 overlaps registers[0]"}},
+		{"modbus slaves disagree on the line", `  - {name: m1, driver: modbus, bus: uart0, interval: 5s, options: {registers: [{name: t, unit: Cel}]}}
+  - {name: m2, driver: modbus, bus: uart0, interval: 5s, options: {slave: 2, parity: even, registers: [{name: t, unit: Cel}]}}
+`, []string{"sensors[1].options.parity", "uart0 runs at 9600 8N1 for sensors[0] (m1), this sensor asks for 9600 8E1"}},
+		{"modbus line shared with another part", `  - {name: m1, driver: modbus, bus: uart0, interval: 5s, options: {registers: [{name: t, unit: Cel}]}}
+  - {name: pm, driver: pms5003, bus: uart0, interval: 5s}
+`, []string{"sensors[1].bus", "uart0 is already used by sensors[0] (modbus)"}},
 		{"pressure from nowhere", `  - {name: co2, driver: scd4x, bus: i2c1, interval: 5s, options: {pressure_from: env9/pressure}}
 `, []string{"sensors[0].options.pressure_from", "names no other sensor"}},
 	} {

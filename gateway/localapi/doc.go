@@ -21,6 +21,8 @@
 //	            in its health). POST because it touches the bus and waits for the sampler's lock.
 //	selftest    read every sensor once, check the broker connection, the state directory, the clock
 //	scan-i2c    ?bus=NAME (optional): which addresses answer on the I2C buses (sim board only so far)
+//	scan-modbus ?bus=NAME[&first=N&last=N]: which Modbus slave addresses answer on the RS-485 line of
+//	            the Modbus sensors on that UART (through their driver, with their line settings)
 //	log-level   ?level=debug|info|warn|error: change the log level until the next restart
 //
 // Access is decided per connection from the peer's credentials (SO_PEERCRED). Whoever can open the

@@ -35,16 +35,17 @@ type endpoint struct {
 
 // handlers maps each endpoint name to its handlers. Adding an endpoint is one line here.
 var handlers = map[string]endpoint{
-	"status":    {get: (*Server).serveStatus},
-	"sensors":   {get: (*Server).serveSensors},
-	"cloud":     {get: (*Server).serveCloud},
-	"spool":     {get: (*Server).serveSpool},
-	"tail":      {get: (*Server).serveTail},
-	"version":   {get: (*Server).serveVersion},
-	"log-level": {get: (*Server).serveLogLevel, post: (*Server).serveSetLogLevel},
-	"read":      {post: (*Server).serveRead},
-	"selftest":  {post: (*Server).serveSelfTest},
-	"scan-i2c":  {post: (*Server).serveScanI2C},
+	"status":      {get: (*Server).serveStatus},
+	"sensors":     {get: (*Server).serveSensors},
+	"cloud":       {get: (*Server).serveCloud},
+	"spool":       {get: (*Server).serveSpool},
+	"tail":        {get: (*Server).serveTail},
+	"version":     {get: (*Server).serveVersion},
+	"log-level":   {get: (*Server).serveLogLevel, post: (*Server).serveSetLogLevel},
+	"read":        {post: (*Server).serveRead},
+	"selftest":    {post: (*Server).serveSelfTest},
+	"scan-i2c":    {post: (*Server).serveScanI2C},
+	"scan-modbus": {post: (*Server).serveScanModbus},
 }
 
 // readTimeout bounds one sensor read in read and selftest: a hung bus must not hang the technician.
@@ -368,9 +369,12 @@ func kindName(err error) string {
 	if k == nil {
 		return "other"
 	}
-	for i, name := range []error{sensor.ErrNoData, sensor.ErrBus, sensor.ErrTimeout, sensor.ErrCRC, sensor.ErrFrame, sensor.ErrRange, sensor.ErrStuck} {
+	if k == sensor.ErrNoData {
+		return "no-data"
+	}
+	for i, name := range sensor.ErrorKinds() {
 		if k == name {
-			return []string{"no-data", "bus", "timeout", "crc", "frame", "range", "stuck"}[i]
+			return sensor.ErrorKindNames[i]
 		}
 	}
 	return "other"

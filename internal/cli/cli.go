@@ -76,7 +76,7 @@ func init() {
 			}, run: (*App).cmdTail},
 		{name: "cloud", summary: "the MQTT link to the city broker", run: (*App).cmdCloud},
 		{name: "spool", summary: "state directory, sequence numbers and buffered readings", run: (*App).cmdSpool},
-		{name: "scan", args: "i2c [BUS]", summary: "which I2C addresses answer, and the likely parts", run: (*App).cmdScan},
+		{name: "scan", args: "i2c [BUS] | modbus BUS [FIRST-LAST]", summary: "which I2C addresses answer, and the likely parts; which Modbus slaves answer on an RS-485 line", run: (*App).cmdScan},
 		{name: "selftest", summary: "read every sensor, check broker, state dir and clock; exit 1 on a failure", run: (*App).cmdSelfTest},
 		{name: "log-level", args: "[LEVEL]", summary: "show or set the daemon's log level (debug, info, warn, error)", run: (*App).cmdLogLevel},
 		{name: "config", args: "check FILE", summary: "validate a configuration file locally (no daemon needed)", local: true, run: (*App).cmdConfig},

@@ -403,8 +403,11 @@ func (a *App) cmdSpool(ctx context.Context, _ *cmdOpts, args []string) error {
 }
 
 func (a *App) cmdScan(ctx context.Context, _ *cmdOpts, args []string) error {
+	if len(args) > 0 && args[0] == "modbus" {
+		return a.cmdScanModbus(ctx, args[1:])
+	}
 	if len(args) == 0 || args[0] != "i2c" || len(args) > 2 {
-		return usagef("usage: wayside scan i2c [BUS]")
+		return usagef("usage: wayside scan i2c [BUS] | wayside scan modbus BUS [FIRST-LAST]")
 	}
 	var q url.Values
 	if len(args) == 2 {

@@ -226,7 +226,7 @@ func (r *results) e2eRows(t *benchsuite.Table) {
 	}
 	if x := r.realSim; x != nil {
 		res := x.res
-		t.Add("End to end with the real sim drivers (configs/sim.yaml's 11 sensors, all at 10 ms)",
+		t.Add(fmt.Sprintf("End to end with the real sim drivers (configs/sim.yaml's %d sensors, all at 10 ms)", x.sensors),
 			fmt.Sprintf("%s/s received; %.2f CPU-s per million; %s", si(res.Rate), res.CPUPerMillion(), checks(&x.res)),
 			"", "— (bounded by the drivers' bus work and measurement waits, not by the pipeline)", "")
 	}
@@ -246,7 +246,7 @@ func (r *results) e2eRows(t *benchsuite.Table) {
 	}
 	if x := r.idle; x != nil {
 		res := x.res
-		t.Add("Daemon idle (configs/sim.yaml: its 11 real sim sensors at their intervals)",
+		t.Add(fmt.Sprintf("Daemon idle (configs/sim.yaml: its %d real sim sensors at their intervals)", x.sensors),
 			fmt.Sprintf("VmRSS %s, VmHWM %s; %.1f%% of a core; %.1f readings/s, %.1f B/reading in its real batches (≤ 100 readings or 2 s)",
 				e2e.MiB(res.Memory.RSS), e2e.MiB(res.Memory.Peak), 100*res.CPUShare(), res.ProducedRate(), res.BytesPerReading()),
 			"", "", "")

@@ -174,7 +174,7 @@ type Sensor struct {
 	Good       uint64 `json:"good"`
 	NoData     uint64 `json:"no_data"`
 	Errors     uint64 `json:"errors"`
-	// ErrorsByKind counts errors by kind (bus, timeout, crc, frame, range, stuck, other); zeros left out.
+	// ErrorsByKind counts errors by kind (bus, timeout, crc, frame, range, stuck, exception, other); zeros left out.
 	ErrorsByKind        map[string]uint64 `json:"errors_by_kind,omitempty"`
 	ConsecutiveFailures int               `json:"consecutive_failures"`
 	LastError           string            `json:"last_error,omitempty"`
@@ -231,6 +231,30 @@ type I2CDevice struct {
 	// Sensor and Driver name the configured sensor at this address, when there is one.
 	Sensor string `json:"sensor,omitempty"`
 	Driver string `json:"driver,omitempty"`
+}
+
+// ScanModbus is POST scan-modbus?bus=NAME[&first=N&last=N]: the slave addresses that answer on
+// the RS-485 line of the Modbus sensors configured on bus.
+type ScanModbus struct {
+	Board string `json:"board"`
+	Bus   string `json:"bus"`
+	// Via is the configured sensor whose line (and line settings) the scan used.
+	Via       string        `json:"via"`
+	First     int           `json:"first"`
+	Last      int           `json:"last"`
+	TimeoutMs float64       `json:"timeout_ms"` // per address
+	Slaves    []ModbusSlave `json:"slaves"`
+	TookMs    float64       `json:"took_ms"`
+}
+
+// ModbusSlave is one address that answered.
+type ModbusSlave struct {
+	Slave int `json:"slave"`
+	// Note says how it answered when not with data: an exception (the device is there but lacks
+	// holding register 0) or a garbled frame.
+	Note string `json:"note,omitempty"`
+	// Sensors name the configured sensors at this address.
+	Sensors []string `json:"sensors,omitempty"`
 }
 
 // SelfTest is POST selftest.

@@ -268,6 +268,24 @@ func (c *Client) ScanI2C(ctx context.Context, bus string) (*apitype.ScanI2C, err
 	return &v, c.get(ctx, http.MethodPost, "scan-i2c", q, &v)
 }
 
+// ScanModbus runs POST scan-modbus on bus for slave addresses first..last (0, 0: all of 1..247).
+func (c *Client) ScanModbus(ctx context.Context, bus string, first, last int) (*apitype.ScanModbus, error) {
+	var v apitype.ScanModbus
+	return &v, c.get(ctx, http.MethodPost, "scan-modbus", ScanModbusQuery(bus, first, last), &v)
+}
+
+// ScanModbusQuery is the query of POST scan-modbus.
+func ScanModbusQuery(bus string, first, last int) url.Values {
+	q := url.Values{"bus": {bus}}
+	if first > 0 {
+		q.Set("first", strconv.Itoa(first))
+	}
+	if last > 0 {
+		q.Set("last", strconv.Itoa(last))
+	}
+	return q
+}
+
 // TailQuery is the query of GET tail for sensors (all when empty).
 func TailQuery(sensors []string) url.Values {
 	if len(sensors) == 0 {
