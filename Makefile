@@ -10,6 +10,7 @@ GO ?= go
 .PHONY: help run deps test test-arm field-test field-cuts vet bench fuzz build build-arm64 build-armv7 fmt tidy-check clean deb size
 
 FUZZTIME ?= 30s
+CUTS ?= 20
 BENCHTIME ?= 1s
 BENCHFLAGS ?=
 DIST ?= dist
@@ -39,11 +40,15 @@ run: ## run waysided on the sim board, syncing to an in-process dev broker (Ctrl
 deps: ## install the system packages the tests need when missing (apt-get; sudo when not root; WAYSIDE_SKIP="arm ..." skips groups)
 	@WAYSIDE_SKIP="$(WAYSIDE_SKIP)" bash scripts/deps.sh
 
-test: deps vet ## make deps, go vet, every test with the race detector, then the ARM suite under qemu
+test: deps vet ## make deps, go vet, every test with the race detector, the ARM suite under qemu-user, then the field bench (make field-test)
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run '^TestFlappingConnection$$' ./cloudsync/  # excluded from -race: paho's own race, see the file
 ifeq ($(filter arm,$(skip_groups)),)
 	bash scripts/test-arm.sh
+endif
+ifeq ($(filter field,$(skip_groups)),)
+	bash scripts/fieldbench/run.sh
+	CUTS=$(CUTS) bash scripts/fieldbench/cuts.sh
 endif
 	@WAYSIDE_SKIP="$(WAYSIDE_SKIP)" bash scripts/deps.sh --skipped
 
@@ -52,7 +57,6 @@ vet: ## go vet (both build-tag variants) and gofmt
 	$(GO) vet -tags devbroker ./cmd/...
 	@out=$$(gofmt -s -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt -s needed:"; echo "$$out"; exit 1; fi
 
-CUTS ?= 20
 field-test: ## the packaged daemon on Debian's arm64 kernel and systemd under qemu-system-aarch64, then CUTS power cuts (default 20; ~14 min the first time, ~6 min with the image cached in /var/cache/wayside-bench)
 	@bash scripts/deps.sh base broker packaging field
 	bash scripts/fieldbench/run.sh
