@@ -10,33 +10,52 @@ import (
 	"testing"
 	"time"
 
+	"github.com/veraison/go-cose"
 	"go.uber.org/zap"
 )
 
-// set replaces one member of a request with raw JSON (re-encoding the object sorts its members).
+// set replaces one member of a COSE_Sign1 request's JSON with raw JSON (re-encoding the object sorts
+// its members), keeping the signature.
 func set(t *testing.T, p []byte, field, raw string) []byte {
 	t.Helper()
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(p, &m); err != nil {
-		t.Fatal(err)
-	}
-	if raw == "" {
-		delete(m, field)
-	} else {
-		m[field] = json.RawMessage(raw)
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return rewrap(t, p, func(j []byte) []byte {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(j, &m); err != nil {
+			t.Fatal(err)
+		}
+		if raw == "" {
+			delete(m, field)
+		} else {
+			m[field] = json.RawMessage(raw)
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	})
 }
 
 func field(t *testing.T, p []byte, name string) string {
 	t.Helper()
 	var m map[string]json.RawMessage
-	json.Unmarshal(p, &m)
+	json.Unmarshal(inner(t, p), &m)
 	return string(m[name])
+}
+
+// resign re-signs a request after mod changes its COSE message (headers, signature).
+func remsg(t *testing.T, p []byte, mod func(m *cose.Sign1Message)) []byte {
+	t.Helper()
+	var m cose.Sign1Message
+	if err := m.UnmarshalCBOR(p); err != nil {
+		t.Fatal(err)
+	}
+	mod(&m)
+	b, err := m.MarshalCBOR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestAccepted(t *testing.T) {
@@ -70,12 +89,14 @@ func TestTamper(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	const args = `{"sensor":"env1","interval":"5s"}`
 	fresh := func() []byte { return e.sign(e.req(CmdSetInterval, args)) }
-	flipSig := func(p []byte) []byte {
-		var s string
-		json.Unmarshal([]byte(field(t, p, "sig")), &s)
-		raw, _ := base64.RawURLEncoding.DecodeString(s)
-		raw[10] ^= 1
-		return set(t, p, "sig", `"`+base64.RawURLEncoding.EncodeToString(raw)+`"`)
+	flipSig := func(p []byte) []byte { return remsg(t, p, func(m *cose.Sign1Message) { m.Signature[10] ^= 1 }) }
+	setKid := func(kid string) func(p []byte) []byte {
+		return func(p []byte) []byte {
+			return remsg(t, p, func(m *cose.Sign1Message) {
+				m.Headers.RawProtected = nil
+				m.Headers.Protected[cose.HeaderLabelKeyID] = []byte(kid)
+			})
+		}
 	}
 	for _, tc := range []struct {
 		name  string
@@ -83,7 +104,8 @@ func TestTamper(t *testing.T) {
 		mod   func(p []byte) []byte
 		want  Code
 	}{
-		{"control: members re-ordered", CmdSetInterval, func(p []byte) []byte { return set(t, p, "id", field(t, p, "id")) }, ""},
+		{"control: untouched", CmdSetInterval, func(p []byte) []byte { return p }, ""},
+		{"members re-ordered", CmdSetInterval, func(p []byte) []byte { return set(t, p, "id", field(t, p, "id")) }, CodeUnauthorized},
 		{"gateway", CmdSetInterval, func(p []byte) []byte { return set(t, p, "gateway", `"gw-2"`) }, CodeWrongGateway},
 		{"gateway: signed for another, relabelled", CmdSetInterval, func([]byte) []byte {
 			r := e.req(CmdSetInterval, args)
@@ -95,7 +117,9 @@ func TestTamper(t *testing.T) {
 		{"topic only", CmdSetLogLevel, func(p []byte) []byte { return p }, CodeBadRequest},
 		{"id", CmdSetInterval, func(p []byte) []byte { return set(t, p, "id", `"req-999"`) }, CodeUnauthorized},
 		{"args value", CmdSetInterval, func(p []byte) []byte { return bytes.Replace(p, []byte(`"5s"`), []byte(`"6s"`), 1) }, CodeUnauthorized},
-		{"args whitespace", CmdSetInterval, func(p []byte) []byte { return bytes.Replace(p, []byte(`{"sensor":`), []byte(`{ "sensor":`), 1) }, CodeUnauthorized},
+		{"args whitespace", CmdSetInterval, func(p []byte) []byte {
+			return rewrap(t, p, func(j []byte) []byte { return bytes.Replace(j, []byte(`{"sensor":`), []byte(`{ "sensor":`), 1) })
+		}, CodeUnauthorized},
 		{"args removed", CmdSetInterval, func(p []byte) []byte { return set(t, p, "args", "") }, CodeUnauthorized},
 		{"args added", CmdPing, func([]byte) []byte { return set(t, e.sign(e.req(CmdPing, "")), "args", `{}`) }, CodeUnauthorized},
 		{"issued_at", CmdSetInterval, func(p []byte) []byte {
@@ -111,13 +135,27 @@ func TestTamper(t *testing.T) {
 			}
 			return set(t, p, "nonce", `"`+string(c)+n[2:])
 		}, CodeUnauthorized},
-		{"key_id to another known key", CmdSetInterval, func(p []byte) []byte { return set(t, p, "key_id", `"backup"`) }, CodeUnauthorized},
-		{"key_id unknown", CmdSetInterval, func(p []byte) []byte { return set(t, p, "key_id", `"nobody"`) }, CodeUnauthorized},
+		{"kid to another known key", CmdSetInterval, setKid("backup"), CodeUnauthorized},
+		{"kid unknown", CmdSetInterval, setKid("nobody"), CodeUnauthorized},
+		{"kid moved to the unprotected header", CmdSetInterval, func(p []byte) []byte {
+			return remsg(t, p, func(m *cose.Sign1Message) {
+				m.Headers.RawProtected = nil
+				delete(m.Headers.Protected, cose.HeaderLabelKeyID)
+				m.Headers.RawUnprotected = nil
+				m.Headers.Unprotected = cose.UnprotectedHeader{cose.HeaderLabelKeyID: []byte("city")}
+			})
+		}, CodeUnauthorized},
+		{"alg changed to ES256", CmdSetInterval, func(p []byte) []byte {
+			return remsg(t, p, func(m *cose.Sign1Message) {
+				m.Headers.RawProtected = nil
+				m.Headers.Protected[cose.HeaderLabelAlgorithm] = cose.AlgorithmES256
+			})
+		}, CodeBadRequest},
 		{"sig bit", CmdSetInterval, flipSig, CodeUnauthorized},
 		{"sig truncated", CmdSetInterval, func(p []byte) []byte {
-			s := field(t, p, "sig")
-			return set(t, p, "sig", s[:len(s)-5]+`"`)
+			return remsg(t, p, func(m *cose.Sign1Message) { m.Signature = m.Signature[:60] })
 		}, CodeBadRequest},
+		{"message truncated", CmdSetInterval, func(p []byte) []byte { return p[:len(p)-1] }, CodeBadRequest},
 		{"sig from another key", CmdSetInterval, func([]byte) []byte {
 			b, _ := Sign(testKey(50), "city", e.req(CmdSetInterval, args))
 			return b
@@ -133,17 +171,43 @@ func TestTamper(t *testing.T) {
 		if (tc.want == "") != (ran == 1) {
 			t.Errorf("%s: handler ran %d times", tc.name, ran)
 		}
-		if tc.want != "" && !strings.HasPrefix(resp.ID, "req-") {
+		if tc.want != "" && !strings.HasPrefix(resp.ID, "req-") && !strings.HasPrefix(tc.name, "message truncated") &&
+			!strings.HasPrefix(tc.name, "alg") && !strings.HasPrefix(tc.name, "sig truncated") {
 			t.Errorf("%s: answer id %q, want the request's", tc.name, resp.ID)
 		}
 	}
+}
+
+// TestEveryByteFlipped flips each bit of every byte of a signed request in turn: each is refused
+// (never run), with a JSON answer, never a panic.
+func TestEveryByteFlipped(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	p := e.sign(e.req(CmdSetLogLevel, `{"level":"warn"}`))
+	for i := range p {
+		for bit := range 8 {
+			q := bytes.Clone(p)
+			q[i] ^= 1 << bit
+			if resp, _ := e.handle(CmdSetLogLevel, q); resp.OK {
+				t.Fatalf("byte %d bit %d flipped: accepted", i, bit)
+			}
+		}
+	}
+	for n := range len(p) {
+		if resp, _ := e.handle(CmdSetLogLevel, p[:n]); resp.OK {
+			t.Fatalf("truncated to %d bytes: accepted", n)
+		}
+	}
+	if e.ran(CmdSetLogLevel) != 0 {
+		t.Error("the handler ran")
+	}
+	e.wantCode(CmdSetLogLevel, p, "")
 }
 
 func TestUnknownKeyAndWrongKey(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	other := testKey(77)
 	b, _ := Sign(other, "intruder", e.req(CmdPing, ""))
-	if r := e.wantCode(CmdPing, b, CodeUnauthorized); !strings.Contains(r.Error.Message, `unknown key_id "intruder"`) {
+	if r := e.wantCode(CmdPing, b, CodeUnauthorized); !strings.Contains(r.Error.Message, `unknown kid "intruder"`) {
 		t.Errorf("message %q", r.Error.Message)
 	}
 	b, _ = Sign(other, "city", e.req(CmdPing, ""))
@@ -220,7 +284,7 @@ func TestReplay(t *testing.T) {
 	// The same nonce in another request (another id) is a replay too.
 	r := e.req(CmdSetLogLevel, `{"level":"warn"}`)
 	var first Request
-	json.Unmarshal(p, &first)
+	json.Unmarshal(inner(t, p), &first)
 	r.Nonce = first.Nonce
 	e.wantCode(CmdSetLogLevel, e.sign(r), CodeReplayed)
 	// ...but not under another key: the pair (key_id, nonce) is remembered.
@@ -295,21 +359,43 @@ func TestLimits(t *testing.T) {
 		{"key too long", withArgs(`{` + str(1025) + `:1}`), CodeTooLarge, "longer than 1024"},
 		{"escaped string counted unescaped", withArgs(`{"s":"` + strings.Repeat(`\u00e9`, 513) + `"}`), CodeTooLarge, "longer than 1024"},
 		{"number too long", withArgs(`{"n":` + strings.Repeat("1", 65) + `}`), CodeTooLarge, "number is longer"},
-		{"duplicate top-level key", append([]byte(`{"id":"x",`), valid[1:]...), CodeBadRequest, `duplicate key "id"`},
+		{"duplicate top-level key", rewrap(t, valid, func(j []byte) []byte { return append([]byte(`{"id":"x",`), j[1:]...) }), CodeBadRequest, `duplicate key "id"`},
 		{"duplicate nested key", withArgs(`{"a":{"b":1,"b":2}}`), CodeBadRequest, `duplicate key "b" at depth 3`},
 		{"unknown field", set(t, valid, "extra", `1`), CodeBadRequest, `unknown field "extra"`},
-		{"field in another case", bytes.Replace(valid, []byte(`"id"`), []byte(`"ID"`), 1), CodeBadRequest, `unknown field "ID"`},
+		{"field in another case", rewrap(t, valid, func(j []byte) []byte { return bytes.Replace(j, []byte(`"id"`), []byte(`"ID"`), 1) }), CodeBadRequest, `unknown field "ID"`},
 		{"args null", withArgs(`null`), CodeBadRequest, "args: want a JSON object"},
 		{"args array", withArgs(`[]`), CodeBadRequest, "args: want a JSON object"},
 		{"args string", withArgs(`"{}"`), CodeBadRequest, "args: want a JSON object"},
-		{"trailing object", append(append([]byte{}, valid...), " {}"...), CodeBadRequest, "data after"},
-		{"trailing garbage", append(append([]byte{}, valid...), "x"...), CodeBadRequest, "not valid JSON"},
-		{"truncated", valid[:len(valid)-1], CodeBadRequest, "ends before"},
-		{"array", []byte(`[1,2]`), CodeBadRequest, "must be a JSON object"},
-		{"string", []byte(`"ping"`), CodeBadRequest, "must be a JSON object"},
-		{"empty", []byte{}, CodeBadRequest, "ends before"},
-		{"invalid JSON", []byte(`{"id":}`), CodeBadRequest, "not valid JSON"},
-		{"invalid UTF-8", bytes.Replace(valid, []byte(`"a"`), []byte("\"\xff\""), 1), CodeBadRequest, "UTF-8"},
+		{"trailing object", rewrap(t, valid, func(j []byte) []byte { return append(j, " {}"...) }), CodeBadRequest, "data after"},
+		{"trailing garbage", rewrap(t, valid, func(j []byte) []byte { return append(j, "x"...) }), CodeBadRequest, "not valid JSON"},
+		{"truncated", rewrap(t, valid, func(j []byte) []byte { return j[:len(j)-1] }), CodeBadRequest, "ends before"},
+		{"array", e.signRaw("city", []byte(`[1,2]`)), CodeBadRequest, "must be a JSON object"},
+		{"string", e.signRaw("city", []byte(`"ping"`)), CodeBadRequest, "must be a JSON object"},
+		{"empty", e.signRaw("city", []byte{}), CodeBadRequest, "ends before"},
+		{"invalid JSON", e.signRaw("city", []byte(`{"id":}`)), CodeBadRequest, "not valid JSON"},
+		{"invalid UTF-8", rewrap(t, valid, func(j []byte) []byte { return bytes.Replace(j, []byte(`"a"`), []byte("\"\xff\""), 1) }), CodeBadRequest, "UTF-8"},
+		{"not COSE: the old JSON request", []byte(`{"id":"x"}`), CodeBadRequest, "COSE_Sign1"},
+		{"not COSE: empty", []byte{}, CodeBadRequest, "COSE_Sign1"},
+		{"untagged COSE_Sign1", valid[1:], CodeBadRequest, "tag 18"},
+		{"COSE trailing data", append(append([]byte{}, valid...), 0), CodeBadRequest, "not a valid COSE_Sign1"},
+		{"JSON string not base64", []byte(`"***"`), CodeBadRequest, "not base64"},
+		{"detached payload", remsg(t, valid, func(m *cose.Sign1Message) { m.Payload = nil }), CodeBadRequest, "detached"},
+		{"critical header", remsg(t, valid, func(m *cose.Sign1Message) {
+			m.Headers.RawProtected = nil
+			m.Headers.Protected[cose.HeaderLabelCritical] = []any{int64(-70000)}
+			m.Headers.Protected[int64(-70000)] = 1
+		}), CodeBadRequest, "crit"},
+		{"content type CBOR", remsg(t, valid, func(m *cose.Sign1Message) {
+			m.Headers.RawProtected = nil
+			m.Headers.Protected[cose.HeaderLabelContentType] = 60
+		}), CodeBadRequest, "content type"},
+		{"kid missing", remsg(t, valid, func(m *cose.Sign1Message) {
+			m.Headers.RawProtected = nil
+			delete(m.Headers.Protected, cose.HeaderLabelKeyID)
+		}), CodeBadRequest, "kid: want"},
+		{"kid a text string", remsg(t, valid, func(m *cose.Sign1Message) {
+			m.Headers.RawProtected = []byte{0xa2, 0x01, 0x27, 0x04, 0x64, 'c', 'i', 't', 'y'} // {1: -8, 4: "city"}
+		}), CodeBadRequest, "protected header"},
 		{"issued_at float", set(t, valid, "issued_at", `1767225600000.5`), CodeBadRequest, "issued_at: want an integer"},
 		{"issued_at exponent", set(t, valid, "issued_at", `1.7e12`), CodeBadRequest, "issued_at: want an integer"},
 		{"issued_at huge", set(t, valid, "issued_at", `99999999999999999999`), CodeBadRequest, "issued_at: want an integer"},
@@ -318,15 +404,15 @@ func TestLimits(t *testing.T) {
 		{"issued_at negative", set(t, valid, "issued_at", `-5`), CodeBadRequest, "issued_at: want unix milliseconds"},
 		{"id number", set(t, valid, "id", `7`), CodeBadRequest, "id: want a string"},
 		{"id null", set(t, valid, "id", `null`), CodeBadRequest, "id: want a string"},
-		{"sig missing", set(t, valid, "sig", ""), CodeBadRequest, "sig: missing"},
+		{"nonce missing", set(t, valid, "nonce", ""), CodeBadRequest, "nonce: missing"},
+		{"old field key_id", set(t, valid, "key_id", `"city"`), CodeBadRequest, `unknown field "key_id"`},
 		{"id too long", set(t, valid, "id", str(65)), CodeBadRequest, "id: want 1 to 64"},
 		{"id with a space", set(t, valid, "id", `"a b"`), CodeBadRequest, "id: want"},
 		{"command name", set(t, valid, "command", `"Echo"`), CodeBadRequest, "command:"},
 		{"nonce too short", set(t, valid, "nonce", `"`+base64.RawURLEncoding.EncodeToString(make([]byte, 15))+`"`), CodeBadRequest, "nonce:"},
 		{"nonce too long", set(t, valid, "nonce", `"`+base64.RawURLEncoding.EncodeToString(make([]byte, 65))+`"`), CodeBadRequest, "nonce:"},
 		{"nonce standard base64", set(t, valid, "nonce", `"+/+/+/+/+/+/+/+/+/+/+/"`), CodeBadRequest, "nonce:"},
-		{"sig not base64", set(t, valid, "sig", `"`+strings.Repeat("*", 86)+`"`), CodeBadRequest, "sig:"},
-		{"key_id syntax", set(t, valid, "key_id", `"a/b"`), CodeBadRequest, "key_id:"},
+		{"kid syntax", e.signRaw("a/b", inner(t, valid)), CodeBadRequest, "kid:"},
 	}
 	big := cases[0].payload
 	if len(big) <= DefaultLimits.MaxBytes {

@@ -134,7 +134,9 @@ func (c Commands) PublicKeys() (map[string]ed25519.PublicKey, error) {
 	keys := map[string]ed25519.PublicKey{}
 	for id, v := range c.Keys {
 		raw := []byte(v)
-		if strings.HasPrefix(v, "/") || strings.HasPrefix(v, "./") || strings.HasSuffix(v, ".pem") {
+		// A base64 key starts with '/' one time in 64: the 44 characters of 32 bytes are a key, not a path.
+		b64Key := len(v) == 44 && strings.HasSuffix(v, "=") && !strings.HasSuffix(v, ".pem")
+		if !b64Key && (strings.HasPrefix(v, "/") || strings.HasPrefix(v, "./") || strings.HasSuffix(v, ".pem")) {
 			b, err := os.ReadFile(v)
 			if err != nil {
 				return nil, fmt.Errorf("cloud.commands.keys.%s: %w", id, err)

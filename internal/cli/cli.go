@@ -82,7 +82,7 @@ func init() {
 		{name: "config", args: "check FILE", summary: "validate a configuration file locally (no daemon needed)", local: true, run: (*App).cmdConfig},
 		{name: "cmd-keygen", args: "--out FILE", summary: "make a key pair for signing cloud commands (no daemon needed)", local: true,
 			flags: cmdKeygenFlags, run: (*App).cmdKeygen},
-		{name: "cmd-sign", args: "CMD [ARGS_JSON]", summary: "print a signed cloud command for mosquitto_pub (--key, --key-id, --gateway; no daemon needed)",
+		{name: "cmd-sign", args: "CMD [ARGS_JSON]", summary: "write a signed cloud command (COSE_Sign1) for mosquitto_pub -f (--key, --key-id, --gateway, --format; no daemon needed)",
 			local: true, flags: cmdSignFlags, run: (*App).cmdSign},
 		{name: "version", summary: "this tool's and the daemon's version", run: (*App).cmdVersion},
 	}
