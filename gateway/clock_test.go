@@ -58,11 +58,7 @@ func runWithClock(t *testing.T, hold string, trustAfter time.Duration) (rs []sen
 		}
 	}
 	for _, b := range got {
-		p, err := senml.Decode(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs = append(rs, p.Readings...)
+		rs = append(rs, openBatch(t, cfg.Spool.Dir, b).Readings...)
 	}
 	if uint64(len(rs)) != st.Readings || uint64(len(got)) != st.Batches {
 		t.Fatalf("received %d readings in %d batches, gateway took %d in %d", len(rs), len(got), st.Readings, st.Batches)

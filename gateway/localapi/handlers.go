@@ -79,6 +79,9 @@ func (s *Server) status() apitype.Status {
 		Sensors:       s.sensorsFrom(st),
 		Problems:      []string{},
 	}
+	if st.Key.PublicKey != "" {
+		out.Key = &apitype.GatewayKey{PublicKey: st.Key.PublicKey, KeyID: st.Key.KeyID}
+	}
 	if p, ok := boards.Profiles[cfg.Gateway.Board]; ok {
 		out.BoardModel = p.Model
 	}

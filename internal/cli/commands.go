@@ -114,6 +114,9 @@ func (a *App) printStatus(st *apitype.Status) error {
 	k.add("Spool", "%s", spoolLine(p, &st.Spool))
 	k.add("Log level", "%s", st.LogLevel)
 	k.add("Config", "%s", st.ConfigHash)
+	if st.Key != nil {
+		k.add("Gateway key", "%s (kid %s; register it with the city)", st.Key.PublicKey, st.Key.KeyID)
+	}
 	if err := k.write(w); err != nil {
 		return err
 	}
