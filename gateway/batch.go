@@ -109,6 +109,15 @@ func (g *Gateway) spoolBatch(rs []buffer.Reading) {
 	}
 	// Signed when encoded: the spool holds what goes on the wire, and a replay is the same bytes.
 	payload := g.signer.Sign(seq, pack)
+	// Sealed when encoded too, except batches whose times may still be corrected: the correction
+	// needs the plaintext, so they wait in the spool signed, and are sealed when sent (send.go).
+	if g.sealer != nil && !untrusted {
+		if payload, err = g.sealer.Seal(payload); err != nil {
+			g.spool.RecordLost()
+			g.log.Error("batch lost: seal", zap.Uint64("seq", seq), zap.Error(err))
+			return
+		}
+	}
 	if untrusted { // before the append, so the sender never sees the batch without the mark
 		g.lastUntrusted.Store(seq)
 	}

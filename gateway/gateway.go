@@ -78,6 +78,7 @@ type Gateway struct {
 	enc     *senml.Encoder
 	signer  *cosebatch.Signer // the batcher's
 	resign  *cosebatch.Signer // the sender's, for batches whose times it corrects
+	sealer  *cosebatch.Sealer // cloud.seal; nil: batches are signed, not sealed
 	ident   Identity
 	link    *cloudsync.Link
 	spool   *spool.Spool
@@ -205,6 +206,9 @@ func New(opts Options) (g *Gateway, err error) {
 	if g.resign, err = cosebatch.NewSigner(key, g.bootID, maxPack); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	if g.sealer, err = cfg.Cloud.Seal.Sealer(); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	lo, err := g.linkSecurity()
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -272,6 +276,13 @@ func (g *Gateway) linkSecurity() (cloudsync.Options, error) {
 		}
 	}
 	return o, nil
+}
+
+func (g *Gateway) sealKID() string {
+	if g.sealer == nil {
+		return ""
+	}
+	return g.sealer.KeyID()
 }
 
 // Identity returns the gateway key's public half.
@@ -449,6 +460,7 @@ func (g *Gateway) statusDetail() cloudsync.StatusDetail {
 type Stats struct {
 	BootID   string
 	Key      Identity // the gateway key's public half, for registration
+	SealKID  string   // the city key new batches are sealed to; "" when not sealing
 	Uptime   time.Duration
 	Batches  uint64
 	Readings uint64 // taken by the samplers
@@ -475,7 +487,7 @@ type SensorStats struct {
 
 // Stats returns a snapshot; safe from any goroutine.
 func (g *Gateway) Stats() Stats {
-	st := Stats{BootID: g.bootID, Key: g.ident, Batches: g.batches.Load(), Readings: g.readings.Load(), Spooled: g.spooled.Load(), Spool: g.spool.Stats(),
+	st := Stats{BootID: g.bootID, Key: g.ident, SealKID: g.sealKID(), Batches: g.batches.Load(), Readings: g.readings.Load(), Spooled: g.spooled.Load(), Spool: g.spool.Stats(),
 		Ring: g.ring.Stats(), RingLen: g.ring.Len(), RingCap: g.ring.Cap(), Link: g.link.Stats(),
 		Uptime: time.Since(g.started), Clock: cloudsync.ClockSummary{Trusted: g.clock.trusted.Load(), Trust: g.cfg.Clock.Trust}}
 	if st.Clock.Trusted {

@@ -87,6 +87,16 @@ func (g *Gateway) send(stop <-chan struct{}) {
 				ok = false
 			}
 		}
+		if ok && g.sealer != nil && !cosebatch.IsSealed(r.Payload) {
+			// Held for clock trust, or spooled before cloud.seal was configured: sealed now.
+			if p, err := g.sealer.Seal(r.Payload); err == nil {
+				r.Payload = p
+			} else {
+				g.log.Error("seal batch; kept in the spool", zap.Uint64("seq", r.Seq), zap.Error(err))
+				g.spool.Unsend(r.Seq)
+				ok = false
+			}
+		}
 		if ok {
 			// Bounded, so the loop (and its heartbeat) turns while a broker outage holds the in-flight
 			// window full; the batch is offered again on the next turn.

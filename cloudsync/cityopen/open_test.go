@@ -116,7 +116,7 @@ func TestOpenRefuses(t *testing.T) {
 		{"forged under our kid", forged, ErrSignature},
 		{"seq not the pack's", mismatched, ErrBinding},
 		{"boot id not the pack's", otherBoot, ErrBinding},
-		{"sealed, no city key", append([]byte{0xd0}, good[1:]...), ErrDecrypt},
+		{"tag 16 on a signed batch", append([]byte{0xd0}, good[1:]...), ErrMalformed},
 	} {
 		b, err := op.Open(tc.msg)
 		if !errors.Is(err, tc.want) || b != nil {

@@ -112,10 +112,12 @@ type Cloud struct {
 	// platform profiles take their settings from the section of the same name.
 	Profile string `yaml:"profile"`
 	// Commands configures the signed commands from the cloud; without keys none are accepted.
-	Commands Commands    `yaml:"commands"`
-	AWS      CloudAWS    `yaml:"aws"`
-	Azure    CloudAzure  `yaml:"azure"`
-	Aliyun   CloudAliyun `yaml:"aliyun"`
+	Commands Commands `yaml:"commands"`
+	// Seal encrypts every batch to the city's public key (seal.go); absent: signed only.
+	Seal   Seal        `yaml:"seal"`
+	AWS    CloudAWS    `yaml:"aws"`
+	Azure  CloudAzure  `yaml:"azure"`
+	Aliyun CloudAliyun `yaml:"aliyun"`
 }
 
 // Commands is cloud.commands.
@@ -677,6 +679,14 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 	}
 	if _, err := c.Cloud.Commands.PublicKeys(); err != nil {
 		add("cloud.commands.keys", "%v", err)
+	}
+	if _, err := c.Cloud.Seal.Sealer(); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			errs = append(errs, e)
+		} else {
+			add("cloud.seal", "%v", err)
+		}
 	}
 	if cm := c.Cloud.Commands; cm.MaxAge.D() < 10*time.Second || cm.MaxAge.D() > 24*time.Hour || cm.MaxSkew.D() <= 0 || cm.MaxSkew.D() > time.Hour {
 		add("cloud.commands", "max_age %v, max_skew %v: use max_age 10s..24h (default 5m) and max_skew above 0 up to 1h (default 30s)", cm.MaxAge.D(), cm.MaxSkew.D())

@@ -79,6 +79,7 @@ func (s *Server) status() apitype.Status {
 		Sensors:       s.sensorsFrom(st),
 		Problems:      []string{},
 	}
+	out.SealKID = st.SealKID
 	if st.Key.PublicKey != "" {
 		out.Key = &apitype.GatewayKey{PublicKey: st.Key.PublicKey, KeyID: st.Key.KeyID}
 	}

@@ -27,17 +27,19 @@ type Status struct {
 	BoardModel    string `json:"board_model"`
 	BootID        string `json:"boot_id"`
 	// Key is the public half of the gateway key that signs every batch: register it with the city.
-	Key        *GatewayKey `json:"gateway_key,omitempty"`
-	ConfigHash string      `json:"config_hash"`
-	Started    time.Time   `json:"started"`
-	UptimeS    float64     `json:"uptime_s"`
-	LogLevel   string      `json:"log_level"`
-	Clock      Clock       `json:"clock"`
-	Pipeline   Pipeline    `json:"pipeline"`
-	Cloud      Cloud       `json:"cloud"`
-	Ring       Ring        `json:"ring"`
-	Spool      Spool       `json:"spool"`
-	Sensors    []Sensor    `json:"sensors"`
+	Key *GatewayKey `json:"gateway_key,omitempty"`
+	// SealKID is the city key id new batches are sealed to (cloud.seal); absent when not sealing.
+	SealKID    string    `json:"seal_kid,omitempty"`
+	ConfigHash string    `json:"config_hash"`
+	Started    time.Time `json:"started"`
+	UptimeS    float64   `json:"uptime_s"`
+	LogLevel   string    `json:"log_level"`
+	Clock      Clock     `json:"clock"`
+	Pipeline   Pipeline  `json:"pipeline"`
+	Cloud      Cloud     `json:"cloud"`
+	Ring       Ring      `json:"ring"`
+	Spool      Spool     `json:"spool"`
+	Sensors    []Sensor  `json:"sensors"`
 	// Problems lists, in plain words, everything above that needs attention; empty when all is well.
 	Problems []string `json:"problems"`
 }
