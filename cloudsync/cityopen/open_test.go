@@ -174,12 +174,20 @@ func TestNewRefuses(t *testing.T) {
 	}
 }
 
-// FuzzOpen: arbitrary bytes never panic and never open without a valid signature.
+// FuzzOpen: arbitrary bytes, signed or sealed, never panic and never open without a valid signature.
 func FuzzOpen(f *testing.F) {
 	g := newGW(f, key(1), bootID)
-	op := opener(f, Options{Gateways: []ed25519.PublicKey{g.priv.Public().(ed25519.PublicKey)}})
+	ck, err := GenerateCityKey(cosebatch.Suites[0], "city-1")
+	if err != nil {
+		f.Fatal(err)
+	}
+	op := opener(f, Options{Gateways: []ed25519.PublicKey{g.priv.Public().(ed25519.PublicKey)}, CityKeys: []CityKey{ck}})
 	good := g.batch(f, 5, 4)
+	sl, _ := cosebatch.NewSealer(ck.Suite, ck.KID, ck.Priv.PublicKey().Bytes())
+	sealedGood, _ := sl.Seal(good)
 	f.Add(good)
+	f.Add(sealedGood)
+	f.Add(sealedGood[:30])
 	f.Add(good[:40])
 	f.Add([]byte{0xd0, 0x83, 0x40, 0xa0, 0x40})
 	f.Add([]byte{0xd2, 0x84, 0x58, 0xff})
