@@ -154,4 +154,3 @@ func TestSizeBoundary(t *testing.T) {
 		e.wantCode("echo", p, CodeTooLarge)
 	}
 }
-
