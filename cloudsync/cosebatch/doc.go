@@ -12,12 +12,12 @@
 //		     h'<64-byte Ed25519 signature>' ])
 //
 //	  - 1 (alg): -8, EdDSA (RFC 9053 section 2.2) with Ed25519.
-//	  - 3 (content type): 112, the CoAP content-format of application/senml+cbor (RFC 8428 section
-//	    12.3; IANA "CoAP Content-Formats"). The integer, not the text: 2 bytes instead of 23.
+//	  - 3 (content type): 112, the CoAP content-format of application/senml+cbor (RFC 8428; IANA
+//	    "CoAP Content-Formats"). The integer, not the text: 2 bytes instead of 23.
 //	  - 4 (kid): the first 8 bytes of the gateway key's COSE Key Thumbprint (RFC 9679: SHA-256 over the
 //	    deterministic COSE_Key {1: 1, -1: 6, -2: x}).
-//	  - -65537 (seq) and -65538 (boot id): private-use labels (RFC 9052 section 16.2: integer labels
-//	    less than -65536 are private use) binding the batch's sequence number (unsigned integer) and
+//	  - -65537 (seq) and -65538 (boot id): private-use labels (in the IANA "COSE Header Parameters"
+//	    registry of RFC 9052, integer labels less than -65536 are private use) binding the batch's sequence number (unsigned integer) and
 //	    its boot id (the 16 raw bytes whose hex is the pack's "bid") to the signature. They repeat the
 //	    pack's "seq" and "bid", so a verifier can check them without decoding the pack, and must equal
 //	    them: a batch cannot be presented under another number.

@@ -39,7 +39,7 @@ const (
 	AlgHPKE0 = 35
 	AlgHPKE3 = 41
 	AlgHPKE4 = 42
-	// AlgXWing is Wayside's private-use algorithm (RFC 9052 section 16.4: values below -65536) for
+	// AlgXWing is Wayside's private-use algorithm (IANA "COSE Algorithms": integers less than -65536) for
 	// HPKE with MLKEM768-X25519 (KEM 0x647a, draft-ietf-hpke-pq), HKDF-SHA256 and ChaCha20Poly1305 in
 	// the Integrated Encryption mode: the draft registers no post-quantum suite yet.
 	AlgXWing = -65601

@@ -13,12 +13,12 @@ const (
 	HeaderAlg         = 1
 	HeaderContentType = 3
 	HeaderKID         = 4
-	// HeaderSeq and HeaderBootID are private-use labels (RFC 9052 section 16.2).
+	// HeaderSeq and HeaderBootID are private-use labels (IANA "COSE Header Parameters", RFC 9052: integers less than -65536).
 	HeaderSeq    = -65537
 	HeaderBootID = -65538
 
 	AlgEdDSA = -8
-	// ContentTypeSenMLCBOR is the CoAP content-format of application/senml+cbor (RFC 8428 12.3).
+	// ContentTypeSenMLCBOR is the CoAP content-format of application/senml+cbor (RFC 8428, IANA "CoAP Content-Formats").
 	ContentTypeSenMLCBOR = 112
 
 	// KIDSize is the length of a gateway key's kid: a truncated RFC 9679 thumbprint.
