@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -116,11 +117,20 @@ func (a *App) cmdKeys(_ context.Context, o *cmdOpts, args []string) error {
 
 // senmlJSON is one resolved record of RFC 8428 JSON (section 5): name, unit, value, time.
 type senmlJSON struct {
-	Name  string  `json:"n"`
-	Unit  string  `json:"u,omitempty"`
-	Value float64 `json:"v"`
-	Time  float64 `json:"t"`
-	Flags uint32  `json:"wf,omitempty"`
+	Name  string      `json:"n"`
+	Unit  string      `json:"u,omitempty"`
+	Value json.Number `json:"v"`
+	Time  float64     `json:"t"`
+	Flags uint32      `json:"wf,omitempty"`
+}
+
+// wireValue prints a value sent at float32 precision (docs/mqtt.md "Telemetry") as the shortest
+// decimal that float32 reads back, 13.27 rather than 13.270000457763672.
+func wireValue(v float64) json.Number {
+	if f := float32(v); float64(f) == v {
+		return json.Number(strconv.FormatFloat(v, 'g', -1, 32))
+	}
+	return json.Number(strconv.FormatFloat(v, 'g', -1, 64))
 }
 
 // cmdOpen reads one batch on stdin, opens it and prints its readings as SenML JSON.
@@ -168,7 +178,7 @@ func (a *App) cmdOpen(_ context.Context, o *cmdOpts, args []string) error {
 	}
 	recs := make([]senmlJSON, len(b.Pack.Readings))
 	for i, r := range b.Pack.Readings {
-		recs[i] = senmlJSON{Name: r.Name, Unit: r.Unit, Value: r.Value, Time: float64(r.UnixMilli()) / 1000, Flags: r.Flags}
+		recs[i] = senmlJSON{Name: r.Name, Unit: r.Unit, Value: wireValue(r.Value), Time: float64(r.UnixMilli()) / 1000, Flags: r.Flags}
 	}
 	out, _ := json.MarshalIndent(recs, "", "  ")
 	fmt.Fprintf(a.Stdout, "%s\n", out)
