@@ -71,7 +71,7 @@
 // cannot be judged: only ping and get-status are accepted then (still signed, nonce still
 // remembered), so the cloud can reach a gateway whose clock is wrong; other commands answer stale.
 //
-// Replay: each accepted (key_id, nonce) is remembered until issued_at + MaxAge, on disk before the
+// Replay: each accepted (kid, nonce) is remembered until issued_at + MaxAge, on disk before the
 // command runs (ReplayCache), so a replay is refused also after a restart: draw every nonce from a
 // cryptographic random source. If the gateway finds its nonce file damaged at start, it refuses (as
 // replayed) every command issued before its start + MaxSkew, for MaxAge: re-issue such commands.

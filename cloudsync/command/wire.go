@@ -40,9 +40,9 @@ const (
 	CodeBadRequest     Code = "bad_request"     // malformed payload, missing or invalid field, bad args
 	CodeTooLarge       Code = "too_large"       // a decoder limit: bytes, nesting, elements, string length
 	CodeWrongGateway   Code = "wrong_gateway"   // signed for another gateway
-	CodeUnauthorized   Code = "unauthorized"    // unknown key_id or a signature that does not verify
+	CodeUnauthorized   Code = "unauthorized"    // unknown kid or a signature that does not verify
 	CodeStale          Code = "stale"           // too old, too far in the future, or the clock is not trusted
-	CodeReplayed       Code = "replayed"        // this (key_id, nonce) was already accepted
+	CodeReplayed       Code = "replayed"        // this (kid, nonce) was already accepted
 	CodeBusy           Code = "busy"            // the replay cache is full of unexpired nonces
 	CodeUnknownCommand Code = "unknown_command" // authenticated, but no such command
 	CodeFailed         Code = "failed"          // the command ran and failed (or panicked, or timed out)

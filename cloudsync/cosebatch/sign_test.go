@@ -123,3 +123,24 @@ func BenchmarkSign(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(s.out)-len(pack)), "overhead-B")
 }
+
+// FuzzUnwrap: the gateway's reader of its own spooled batches never panics, and what it returns is
+// the pack of a well-formed envelope (re-signing it gives the same layout).
+func FuzzUnwrap(f *testing.F) {
+	s, _ := NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32)), testBootID, 64)
+	f.Add(bytes.Clone(s.Sign(1, []byte{0x80})))
+	f.Add(bytes.Clone(s.Sign(1<<40, bytes.Repeat([]byte{1}, 300))))
+	f.Add([]byte{0xd2, 0x84, 0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		pack, err := Unwrap(msg)
+		if err != nil {
+			return
+		}
+		if len(pack) > len(msg) {
+			t.Fatalf("pack of %d bytes from a %d-byte message", len(pack), len(msg))
+		}
+		if _, err := Unwrap(s.Sign(7, pack)); err != nil {
+			t.Fatalf("a re-signed pack does not unwrap: %v", err)
+		}
+	})
+}
