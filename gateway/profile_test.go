@@ -129,6 +129,8 @@ clock: {trust: always}
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A direct method's payload must be JSON: the COSE_Sign1 travels as a JSON string of its base64.
+		req = []byte(`"` + base64.StdEncoding.EncodeToString(req) + `"`)
 		if tok := service.Publish("$iothub/methods/POST/ping/?$rid="+rid, 1, false, req); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 			t.Fatal(tok.Error())
 		}
