@@ -87,7 +87,7 @@ func (g *Gateway) batch(stop <-chan struct{}) {
 	}
 }
 
-// spoolBatch encodes rs as the next batch and appends it to the spool. A batch that cannot be
+// spoolBatch encodes rs as the next batch, signs it and appends it to the spool. A batch that cannot be
 // stored is logged and counted by the spool; sampling goes on.
 func (g *Gateway) spoolBatch(rs []buffer.Reading) {
 	untrusted := false
@@ -101,11 +101,22 @@ func (g *Gateway) spoolBatch(rs []buffer.Reading) {
 		g.log.Error("batch lost: no sequence number", zap.Int("readings", len(rs)), zap.Error(err))
 		return
 	}
-	payload, err := g.enc.Encode(seq, rs)
+	pack, err := g.enc.Encode(seq, rs)
 	if err != nil {
 		g.spool.RecordLost()
 		g.log.Error("batch lost: encode", zap.Uint64("seq", seq), zap.Error(err))
 		return
+	}
+	// Signed when encoded: the spool holds what goes on the wire, and a replay is the same bytes.
+	payload := g.signer.Sign(seq, pack)
+	// Sealed when encoded too, except batches whose times may still be corrected: the correction
+	// needs the plaintext, so they wait in the spool signed, and are sealed when sent (send.go).
+	if g.sealer != nil && !untrusted {
+		if payload, err = g.sealer.Seal(payload); err != nil {
+			g.spool.RecordLost()
+			g.log.Error("batch lost: seal", zap.Uint64("seq", seq), zap.Error(err))
+			return
+		}
 	}
 	if untrusted { // before the append, so the sender never sees the batch without the mark
 		g.lastUntrusted.Store(seq)

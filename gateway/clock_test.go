@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/buffer"
+	"github.com/wayside-iot/wayside/cloudsync/cityopen"
+	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/config"
@@ -20,9 +23,22 @@ import (
 // runWithClock runs the gateway on a board whose wall clock is skew off until trustAfter (never when
 // negative), and returns the readings the broker delivered and the real time span of the run.
 func runWithClock(t *testing.T, hold string, trustAfter time.Duration) (rs []senml.Reading, begin, end time.Time, batches uint64) {
+	return runWithClockSealed(t, hold, trustAfter, nil)
+}
+
+// runWithClockSealed is runWithClock with cloud.seal to city (nil: not sealed); every batch the
+// broker delivers must then be sealed.
+func runWithClockSealed(t *testing.T, hold string, trustAfter time.Duration, city *cityopen.CityKey) (rs []senml.Reading, begin, end time.Time, batches uint64) {
 	t.Helper()
 	broker := testbroker.Start(t)
-	cfg, err := config.Parse([]byte(fmt.Sprintf(simConfig, broker.URL, t.TempDir())+"clock: {trust: ntp, hold: "+hold+"}\n"), boards.Check)
+	body := fmt.Sprintf(simConfig, broker.URL, t.TempDir()) + "clock: {trust: ntp, hold: " + hold + "}\n"
+	var keys []cityopen.CityKey
+	if city != nil {
+		body = strings.Replace(body, "max_inflight: 16}", fmt.Sprintf("max_inflight: 16, seal: {suite: %s, kid: %s, public_key: %q}}",
+			city.Suite.Name, city.KID, city.PublicKey()), 1)
+		keys = append(keys, *city)
+	}
+	cfg, err := config.Parse([]byte(body), boards.Check)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,11 +74,10 @@ func runWithClock(t *testing.T, hold string, trustAfter time.Duration) (rs []sen
 		}
 	}
 	for _, b := range got {
-		p, err := senml.Decode(b)
-		if err != nil {
-			t.Fatal(err)
+		if city != nil && !cosebatch.IsSealed(b) {
+			t.Fatalf("a batch reached the broker unsealed")
 		}
-		rs = append(rs, p.Readings...)
+		rs = append(rs, openBatch(t, cfg.Spool.Dir, b, keys...).Readings...)
 	}
 	if uint64(len(rs)) != st.Readings || uint64(len(got)) != st.Batches {
 		t.Fatalf("received %d readings in %d batches, gateway took %d in %d", len(rs), len(got), st.Readings, st.Batches)
@@ -92,6 +107,28 @@ func TestClockCorrection(t *testing.T) {
 	t.Logf("batches=%d readings=%d corrected=%d plain=%d", batches, len(rs), corrected, plain)
 	if corrected == 0 || plain == 0 {
 		t.Fatalf("corrected %d, plain %d: want both", corrected, plain)
+	}
+}
+
+// TestClockCorrectionSealed: with cloud.seal, batches held for the clock wait in the spool signed,
+// are corrected, signed again and sealed when sent; every batch reaches the broker sealed.
+func TestClockCorrectionSealed(t *testing.T) {
+	suite, _ := cosebatch.SuiteByName(cosebatch.DefaultSuite)
+	city, err := cityopen.GenerateCityKey(suite, "city-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, _, _, batches := runWithClockSealed(t, "10m", time.Second, &city)
+	corrected := 0
+	for _, r := range rs {
+		if r.Flags == buffer.FlagTimeCorrected {
+			corrected++
+		} else if r.Flags != 0 {
+			t.Fatalf("%s: flags %d", r.Name, r.Flags)
+		}
+	}
+	if corrected == 0 || corrected == len(rs) {
+		t.Fatalf("%d of %d readings corrected in %d batches: want some", corrected, len(rs), batches)
 	}
 }
 

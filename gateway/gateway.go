@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/wayside-iot/wayside/buffer/spool"
 	"github.com/wayside-iot/wayside/cloudsync"
 	"github.com/wayside-iot/wayside/cloudsync/command"
+	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
 	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
 	"github.com/wayside-iot/wayside/cloudsync/tlsconf"
@@ -74,6 +76,10 @@ type Gateway struct {
 	chans   []senml.Channel
 	ring    *buffer.Ring
 	enc     *senml.Encoder
+	signer  *cosebatch.Signer // the batcher's
+	resign  *cosebatch.Signer // the sender's, for batches whose times it corrects
+	sealer  *cosebatch.Sealer // cloud.seal; nil: batches are signed, not sealed
+	ident   Identity
 	link    *cloudsync.Link
 	spool   *spool.Spool
 	seq     *seqStore
@@ -143,6 +149,17 @@ func New(opts Options) (g *Gateway, err error) {
 		return nil, err
 	}
 	g.bootSeq = g.seq.next
+	key, created, err := loadOrCreateKey(cfg.Spool.Dir)
+	if err != nil {
+		g.spool.Close()
+		g.lock.Close()
+		return nil, err
+	}
+	g.ident = identityOf(key.Public().(ed25519.PublicKey), filepath.Join(cfg.Spool.Dir, KeyFile))
+	if created {
+		g.log.Info("gateway key made: register its public key with the city", zap.String("public_key", g.ident.PublicKey),
+			zap.String("kid", g.ident.KeyID), zap.String("file", g.ident.File))
+	}
 	if g.board, err = boards.Open(cfg.Gateway.Board, cfg.Sim.Seed); err != nil {
 		g.spool.Close()
 		g.lock.Close()
@@ -180,6 +197,16 @@ func New(opts Options) (g *Gateway, err error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	if g.enc, err = senml.NewEncoder(cfg.Gateway.ID, g.bootID, g.chans, cfg.Batch.MaxReadings); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	maxPack := 64 + 24*cfg.Batch.MaxReadings
+	if g.signer, err = cosebatch.NewSigner(key, g.bootID, maxPack); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if g.resign, err = cosebatch.NewSigner(key, g.bootID, maxPack); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if g.sealer, err = cfg.Cloud.Seal.Sealer(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	lo, err := g.linkSecurity()
@@ -250,6 +277,16 @@ func (g *Gateway) linkSecurity() (cloudsync.Options, error) {
 	}
 	return o, nil
 }
+
+func (g *Gateway) sealKID() string {
+	if g.sealer == nil {
+		return ""
+	}
+	return g.sealer.KeyID()
+}
+
+// Identity returns the gateway key's public half.
+func (g *Gateway) Identity() Identity { return g.ident }
 
 // BootID returns this run's boot id.
 func (g *Gateway) BootID() string { return g.bootID }
@@ -422,6 +459,8 @@ func (g *Gateway) statusDetail() cloudsync.StatusDetail {
 // Stats is a snapshot of the pipeline.
 type Stats struct {
 	BootID   string
+	Key      Identity // the gateway key's public half, for registration
+	SealKID  string   // the city key new batches are sealed to; "" when not sealing
 	Uptime   time.Duration
 	Batches  uint64
 	Readings uint64 // taken by the samplers
@@ -448,7 +487,7 @@ type SensorStats struct {
 
 // Stats returns a snapshot; safe from any goroutine.
 func (g *Gateway) Stats() Stats {
-	st := Stats{BootID: g.bootID, Batches: g.batches.Load(), Readings: g.readings.Load(), Spooled: g.spooled.Load(), Spool: g.spool.Stats(),
+	st := Stats{BootID: g.bootID, Key: g.ident, SealKID: g.sealKID(), Batches: g.batches.Load(), Readings: g.readings.Load(), Spooled: g.spooled.Load(), Spool: g.spool.Stats(),
 		Ring: g.ring.Stats(), RingLen: g.ring.Len(), RingCap: g.ring.Cap(), Link: g.link.Stats(),
 		Uptime: time.Since(g.started), Clock: cloudsync.ClockSummary{Trusted: g.clock.trusted.Load(), Trust: g.cfg.Clock.Trust}}
 	if st.Clock.Trusted {

@@ -156,10 +156,7 @@ func checkBatches(t *testing.T, cfg *config.Config, got [][]byte, bootID string,
 	var res checkResult
 	seen := map[uint64]int{}
 	for _, payload := range got {
-		p, err := senml.Decode(payload)
-		if err != nil {
-			t.Fatalf("decode batch: %v", err)
-		}
+		p := openBatch(t, cfg.Spool.Dir, payload)
 		if (bootID != "" && p.BootID != bootID) || !strings.HasPrefix(p.BaseName, cfg.Gateway.ID+"/") {
 			t.Fatalf("batch %d: boot id %q base name %q", p.Seq, p.BootID, p.BaseName)
 		}

@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/wayside-iot/wayside/boards"
-	"github.com/wayside-iot/wayside/cloudsync/senml"
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/config"
 	"github.com/wayside-iot/wayside/internal/testbroker"
@@ -55,7 +54,7 @@ func TestReplayRateAfterOutage(t *testing.T) {
 	before := len(got)
 	received := map[uint64]bool{}
 	for _, p := range got {
-		received[seqOf(t, p)] = true
+		received[seqOf(t, cfg.Spool.Dir, p)] = true
 	}
 	// A fresh state directory: sequence numbers start at 1, so the newest spooled batch is Batches.
 	lastOutage := g.Stats().Batches
@@ -75,7 +74,7 @@ func TestReplayRateAfterOutage(t *testing.T) {
 		got, _ = sub.snapshot()
 		n := 0
 		for _, p := range got[before:] {
-			if s := seqOf(t, p); s <= lastOutage && !received[s] {
+			if s := seqOf(t, cfg.Spool.Dir, p); s <= lastOutage && !received[s] {
 				n++
 			}
 		}
@@ -95,7 +94,7 @@ func TestReplayRateAfterOutage(t *testing.T) {
 	var backlogBeforeLive, live int
 	seen := map[uint64]bool{}
 	for i, p := range got {
-		s := seqOf(t, p)
+		s := seqOf(t, cfg.Spool.Dir, p)
 		switch {
 		case s > lastOutage:
 			live++
@@ -127,11 +126,7 @@ func TestReplayRateAfterOutage(t *testing.T) {
 	}
 }
 
-func seqOf(t *testing.T, payload []byte) uint64 {
+func seqOf(t *testing.T, stateDir string, payload []byte) uint64 {
 	t.Helper()
-	p, err := senml.Decode(payload)
-	if err != nil {
-		t.Fatalf("decode batch: %v", err)
-	}
-	return p.Seq
+	return openBatch(t, stateDir, payload).Seq
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/cloudsync"
-	"github.com/wayside-iot/wayside/cloudsync/senml"
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/config"
 	"github.com/wayside-iot/wayside/internal/testbroker"
@@ -116,9 +115,7 @@ clock: {trust: always}
 	mu.Lock()
 	defer mu.Unlock()
 	for _, b := range batches {
-		if _, err := senml.Decode(b); err != nil {
-			t.Fatalf("batch over TLS: %v", err)
-		}
+		openBatch(t, dir, b)
 	}
 	if st := g.Stats().Link; st.Connects != 1 {
 		t.Errorf("connects = %d, want 1", st.Connects)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wayside-iot/wayside/buffer/spool"
+	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
 	"go.uber.org/zap"
 )
 
@@ -74,7 +75,7 @@ func (g *Gateway) send(stop <-chan struct{}) {
 		if ok && r.Seq >= g.bootSeq && r.Seq <= g.lastUntrusted.Load() {
 			switch {
 			case g.clock.trusted.Load():
-				if p, err := g.enc.Restamp(r.Payload, time.Duration(g.clock.offset.Load())); err == nil {
+				if p, err := g.restamp(r.Seq, r.Payload); err == nil {
 					r.Payload = p
 				} else {
 					g.log.Error("restamp batch; sent with untrusted times", zap.Uint64("seq", r.Seq), zap.Error(err))
@@ -82,6 +83,16 @@ func (g *Gateway) send(stop <-chan struct{}) {
 			case time.Since(g.started) < g.cfg.Clock.Hold.D() && !draining:
 				// Wait for a trusted time to correct it; the backlog replay offers it again (liveMark
 				// stays past it, so later batches are not held up behind it).
+				g.spool.Unsend(r.Seq)
+				ok = false
+			}
+		}
+		if ok && g.sealer != nil && !cosebatch.IsSealed(r.Payload) {
+			// Held for clock trust, or spooled before cloud.seal was configured: sealed now.
+			if p, err := g.sealer.Seal(r.Payload); err == nil {
+				r.Payload = p
+			} else {
+				g.log.Error("seal batch; kept in the spool", zap.Uint64("seq", r.Seq), zap.Error(err))
 				g.spool.Unsend(r.Seq)
 				ok = false
 			}
@@ -117,6 +128,20 @@ func (g *Gateway) send(stop <-chan struct{}) {
 		case <-ctx.Done():
 		}
 	}
+}
+
+// restamp corrects the times of a batch of this boot encoded before the wall clock was trusted and
+// signs it again (its seq and boot id are unchanged).
+func (g *Gateway) restamp(seq uint64, msg []byte) ([]byte, error) {
+	pack, err := cosebatch.Unwrap(msg)
+	if err != nil {
+		return nil, err
+	}
+	p, err := g.enc.Restamp(pack, time.Duration(g.clock.offset.Load()))
+	if err != nil {
+		return nil, err
+	}
+	return g.resign.Sign(seq, p), nil
 }
 
 // publishWait bounds one wait for a free in-flight slot.

@@ -78,9 +78,13 @@ func (s *seqStore) Next() (uint64, error) {
 }
 
 // writeFileSync replaces path with data atomically and durably: temp file, fsync, rename, fsync dir.
-func writeFileSync(path string, data []byte) error {
+func writeFileSync(path string, data []byte) error { return writeFileSyncMode(path, data, 0o640) }
+
+// writeFileSyncMode is writeFileSync with the file's mode; the temporary file has it from creation.
+func writeFileSyncMode(path string, data []byte, perm os.FileMode) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	os.Remove(tmp) // a leftover of a crash may have another mode; O_CREATE keeps an existing file's
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}

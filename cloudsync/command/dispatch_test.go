@@ -227,17 +227,19 @@ func TestConcurrentHandle(t *testing.T) {
 func TestRefusalEchoesReadableID(t *testing.T) {
 	e := newEnv(t, envConfig{burst: 100})
 	signed := func(edit func(m map[string]any)) []byte {
-		var m map[string]any
-		if err := json.Unmarshal(e.sign(e.req(CmdPing, "")), &m); err != nil {
-			t.Fatal(err)
-		}
-		m["id"] = "req-echo-1"
-		edit(m)
-		b, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
+		return rewrap(t, e.sign(e.req(CmdPing, "")), func(j []byte) []byte {
+			var m map[string]any
+			if err := json.Unmarshal(j, &m); err != nil {
+				t.Fatal(err)
+			}
+			m["id"] = "req-echo-1"
+			edit(m)
+			b, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		})
 	}
 	echoed := []struct {
 		name    string
@@ -245,7 +247,7 @@ func TestRefusalEchoesReadableID(t *testing.T) {
 		topic   string
 	}{
 		{"nonce missing", signed(func(m map[string]any) { delete(m, "nonce") }), CmdPing},
-		{"sig a number", signed(func(m map[string]any) { m["sig"] = 7 }), CmdPing},
+		{"nonce a number", signed(func(m map[string]any) { m["nonce"] = 7 }), CmdPing},
 		{"issued_at a string", signed(func(m map[string]any) { m["issued_at"] = "now" }), CmdPing},
 		{"issued_at not an integer", signed(func(m map[string]any) { m["issued_at"] = 1.5 }), CmdPing},
 		{"args an array", signed(func(m map[string]any) { m["args"] = []int{1} }), CmdPing},
@@ -268,7 +270,7 @@ func TestRefusalEchoesReadableID(t *testing.T) {
 		{"id not printable", `{"id": "req echo", "gateway": "gw-1"}`},
 	}
 	for _, tt := range notEchoed {
-		resp, _ := e.handle(CmdPing, []byte(tt.payload))
+		resp, _ := e.handle(CmdPing, e.signRaw("city", []byte(tt.payload)))
 		if resp.OK || resp.ID != "" || resp.Error == nil {
 			t.Errorf("%s: answer %s; want a refusal with an empty id", tt.name, resp.Encode())
 		}

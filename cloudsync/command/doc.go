@@ -1,5 +1,5 @@
 // Package command owns the commands the city cloud sends down to a gateway: the signed request
-// envelope and its verification (limits, Ed25519 signature, freshness, replay), the replay cache on
+// envelope (COSE_Sign1, RFC 9052) and its verification (limits, Ed25519 signature, freshness, replay), the replay cache on
 // disk, and the dispatcher that runs a handler and builds the answer. The handlers themselves belong
 // to the gateway; this package defines the arguments of the built-in ones (args.go).
 //
@@ -11,7 +11,22 @@
 //
 // # Request
 //
-// A request is one JSON object (UTF-8, at most 16 KiB) with exactly these members:
+// A request is a tagged COSE_Sign1 message (RFC 9052 section 4.2, CBOR tag 18) of at most 16 KiB,
+// signed with EdDSA over Ed25519 (RFC 8032, pure), without external data:
+//
+//	18([ protected: << {1: -8, 4: h'<key id>', 3: 50} >>,   alg EdDSA, kid, content type application/json
+//	     unprotected: {},
+//	     payload: h'<request JSON>',
+//	     signature: h'<64 bytes>' ])
+//
+// alg (label 1) must be -8 and protected. kid (label 4) is a byte string holding the key id
+// (letters, digits, '-', '_', '.'; at most 64); it should be protected and may be unprotected (the
+// signature then still binds the key it chose). Content type (label 3) is optional and, when given,
+// 50 or "application/json". No crit (label 2): the gateway understands no critical parameters. The
+// payload is attached (not detached). A platform whose command payload must be JSON (Azure IoT Hub
+// direct methods) sends the message as a JSON string holding its base64 (standard or URL alphabet).
+//
+// The payload is one JSON object (UTF-8) with exactly these members:
 //
 //	{
 //	  "id":        "7c1e...",          request id: 1 to 64 printable ASCII characters, no spaces
@@ -19,43 +34,23 @@
 //	  "command":   "set-interval",     ^[a-z][a-z0-9-]{0,31}$, equal to the topic's <name>
 //	  "args":      {"sensor": "env1", "interval": "5s"},   a JSON object; omit it for no arguments
 //	  "issued_at": 1767225600000,      integer unix milliseconds when the cloud signed it
-//	  "nonce":     "q83vEjRWeJCrze8SNFZ4kA",  16 to 64 random bytes, base64url (RFC 4648 §5), padding optional
-//	  "key_id":    "city-ops-2026",    which configured key signed it: letters, digits, '-', '_', '.'
-//	  "sig":       "..."               the 64-byte Ed25519 signature, base64url, padding optional
+//	  "nonce":     "q83vEjRWeJCrze8SNFZ4kA"   16 to 64 random bytes, base64url (RFC 4648 §5), padding optional
 //	}
 //
 // Decoder limits: nesting at most 8 levels (the request object is level 1), at most 256 elements per
 // array and members per object, strings and keys at most 1024 bytes, numbers at most 64 characters.
 // Duplicate keys at any level, unknown members, a member of the wrong JSON type, "args" that is not
 // an object (null included) and data after the object are refused. Member names are matched exactly
-// (case-sensitive).
+// (case-sensitive). The signed bytes are the payload as sent: no canonicalisation.
 //
-// # Signature
+// Reference vector (wire_test.go checks it; made independently with hand-written CBOR and
+// pyca/cryptography): the private key whose 32-byte seed is 00 01 02 ... 1f (public key
+// A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=) under kid "city-ops-2026" signs the payload
 //
-// The signature is Ed25519 (RFC 8032, pure, no pre-hash) over the concatenation of eight fields,
-// each preceded by its length in bytes as a 4-byte big-endian unsigned integer:
+//	{"id":"req-0001","gateway":"gw-0042","command":"set-interval","args":{"sensor":"env1","interval":"5s"},"issued_at":1767225600000,"nonce":"EBESExQVFhcYGRobHB0eHw"}
 //
-//	"wayside-cmd-v1" | gateway | command | id | issued_at | nonce | key_id | args
-//
-// gateway, command, id, nonce and key_id are the string values (nonce as its base64url text, exactly
-// as sent); issued_at is the integer in decimal ASCII without sign or leading zeros, as sent; args is
-// the raw bytes of the args value exactly as they appear in the message, from its '{' to its '}'
-// (empty when there is no args member). No JSON canonicalisation is needed: serialise the args object
-// once, sign those bytes, and put the same bytes into the message verbatim (Sign does so, and is the
-// reference implementation; SigningInput gives the signed bytes for checking another implementation).
-// Example: id "r1" is encoded as 00 00 00 02 72 31.
-//
-// Reference vector (wire_test.go checks it; the signature was made by OpenSSL 3.0): the private key
-// whose 32-byte seed is 00 01 02 ... 1f (public key A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=)
-// signs
-//
-//	{"id":"req-0001","gateway":"gw-0042","command":"set-interval","args":{"sensor":"env1","interval":"5s"},
-//	 "issued_at":1767225600000,"nonce":"EBESExQVFhcYGRobHB0eHw","key_id":"city-ops-2026",
-//	 "sig":"QWggMmltgiatyNkhd0DPpl95Hx_aI7cFEC3-rkGqA8EF8tH7TDmsZl27j8jN9WonhBvUBCIlRAE3z3GXmyLmCw"}
-//
-// (one line on the wire) over the 154 bytes 0000000e "wayside-cmd-v1" 00000007 "gw-0042" 0000000c
-// "set-interval" 00000008 "req-0001" 0000000d "1767225600000" 00000016 "EBESExQVFhcYGRobHB0eHw"
-// 0000000d "city-ops-2026" 00000021 {"sensor":"env1","interval":"5s"}.
+// into 255 bytes, d2 84 55 a3 01 27 03 18 32 04 4d "city-ops-2026" a0 58 a2 <payload> 58 40
+// 2b817dc2...a0b19e07 (docs/mqtt.md has them in full). Sign is the reference implementation.
 //
 // The gateway holds the public keys by key id: standard base64 of the 32 raw bytes, or a PEM
 // "PUBLIC KEY" file (ParsePublicKey). `wayside cmd-keygen` makes a key pair and `wayside cmd-sign`
@@ -63,8 +58,8 @@
 //
 // # Checks
 //
-// In this order, the first failure answering its code: size (too_large), decoding within the limits
-// (too_large past any decoder limit above, nesting depth included; bad_request otherwise: not JSON,
+// In this order, the first failure answering its code: size (too_large), the COSE_Sign1 envelope
+// and its headers as above (bad_request), the payload's decoding within the limits (too_large past any decoder limit above, nesting depth included; bad_request otherwise: not JSON,
 // duplicate or unknown members, wrong types), field syntax (bad_request), gateway (wrong_gateway),
 // the topic's name against "command" (bad_request), key id known and signature valid
 // (unauthorized), freshness (stale), nonce not seen (replayed; busy when the replay cache holds 4096
@@ -76,7 +71,7 @@
 // cannot be judged: only ping and get-status are accepted then (still signed, nonce still
 // remembered), so the cloud can reach a gateway whose clock is wrong; other commands answer stale.
 //
-// Replay: each accepted (key_id, nonce) is remembered until issued_at + MaxAge, on disk before the
+// Replay: each accepted (kid, nonce) is remembered until issued_at + MaxAge, on disk before the
 // command runs (ReplayCache), so a replay is refused also after a restart: draw every nonce from a
 // cryptographic random source. If the gateway finds its nonce file damaged at start, it refuses (as
 // replayed) every command issued before its start + MaxSkew, for MaxAge: re-issue such commands.

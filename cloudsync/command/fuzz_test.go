@@ -73,14 +73,17 @@ func corpusSeeds(t *testing.T) []corpusSeed {
 		{"bad-args", CmdSetInterval, sign(at(e.req(CmdSetInterval, `{"sensor":"env1","interval":"1ms"}`), 0), 6), CodeBadRequest},
 		{"stale", CmdPing, sign(at(e.req(CmdPing, ""), -time.Hour), 7), CodeStale},
 		{"wrong-gateway", CmdPing, bytes.Replace(sign(at(e.req(CmdPing, ""), 0), 8), []byte(`"gw-1"`), []byte(`"gw-2"`), 1), CodeWrongGateway},
+		{"not-cose-json", CmdPing, []byte(`{"id":"x","gateway":"gw-1"}`), CodeBadRequest},
+		{"json-string-base64", CmdGetStatus, []byte(`"` + base64.StdEncoding.EncodeToString(sign(at(e.req(CmdGetStatus, ""), 0), 9)) + `"`), ""},
 		{"tampered-args", CmdSetInterval, bytes.Replace(valid, []byte(`"5s"`), []byte(`"6s"`), 1), CodeUnauthorized},
 		{"topic-mismatch", CmdPing, valid, CodeBadRequest},
 		{"duplicate-key", CmdSetInterval, bytes.Replace(valid, []byte(`"sensor":"env1"`), []byte(`"sensor":"env1","sensor":"x"`), 1), CodeBadRequest},
-		{"deep", "echo", []byte(`{"id":"d","args":{"a":[[[[[[[[[[[[1]]]]]]]]]]]}}`), CodeTooLarge},
+		{"deep", "echo", e.signRaw("city", []byte(`{"id":"d","args":{"a":[[[[[[[[[[[[1]]]]]]]]]]]}}`)), CodeTooLarge},
 		{"truncated", CmdSetInterval, valid[:len(valid)/2], CodeBadRequest},
-		{"not-utf8", CmdPing, []byte("{\"id\":\"\xff\xfe\"}"), CodeBadRequest},
+		{"not-utf8", CmdPing, e.signRaw("city", []byte("{\"id\":\"\xff\xfe\"}")), CodeBadRequest},
 		{"empty", "", nil, CodeBadRequest},
-		{"number-id", CmdPing, []byte(`{"id":1e999,"gateway":"gw-1"}`), CodeBadRequest},
+		{"number-id", CmdPing, e.signRaw("city", []byte(`{"id":1e999,"gateway":"gw-1"}`)), CodeBadRequest},
+		{"cose-deep-cbor", CmdPing, append([]byte{0xd2, 0x84}, bytes.Repeat([]byte{0x81}, 200)...), CodeBadRequest},
 	}
 }
 

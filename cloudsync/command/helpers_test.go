@@ -1,6 +1,7 @@
 package command
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/veraison/go-cose"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -63,6 +65,7 @@ type env struct {
 	clk     *clock
 	city    ed25519.PrivateKey // key id "city"
 	backup  ed25519.PrivateKey // key id "backup"
+	keys    map[string]ed25519.PublicKey
 	path    string
 	cfg     envConfig
 	trusted atomic.Bool
@@ -83,6 +86,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	}
 	e := &env{t: t, clk: &clock{t: t0}, city: testKey(1), backup: testKey(100), cfg: cfg,
 		path: filepath.Join(t.TempDir(), DefaultReplayFile), runs: map[string]int{}}
+	e.keys = map[string]ed25519.PublicKey{"city": e.city.Public().(ed25519.PublicKey), "backup": e.backup.Public().(ed25519.PublicKey)}
 	e.trusted.Store(true)
 	e.open()
 	t.Cleanup(func() { e.cache.Close() })
@@ -103,8 +107,7 @@ func (e *env) open() {
 	}
 	e.cache = c
 	e.v, err = NewVerifier(VerifierOptions{Gateway: testGateway, Replay: c, Now: e.clk.Now, ClockTrusted: e.trusted.Load,
-		Keys:   map[string]ed25519.PublicKey{"city": e.city.Public().(ed25519.PublicKey), "backup": e.backup.Public().(ed25519.PublicKey)},
-		Limits: Limits{MaxBytes: e.cfg.maxBytes}})
+		Keys: e.keys, Limits: Limits{MaxBytes: e.cfg.maxBytes}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -180,6 +183,41 @@ func (e *env) sign(r Request) []byte {
 	b, err := Sign(e.city, "city", r)
 	if err != nil {
 		e.t.Fatalf("sign %s %.100s: %v", r.Command, r.Args, err)
+	}
+	return b
+}
+
+// signRaw signs any payload bytes with the city key under kid, as a COSE_Sign1.
+func (e *env) signRaw(kid string, payload []byte) []byte {
+	e.t.Helper()
+	b, err := seal(e.city, kid, payload)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+// inner returns the JSON payload of a COSE_Sign1 request.
+func inner(t testing.TB, p []byte) []byte {
+	t.Helper()
+	var m cose.Sign1Message
+	if err := m.UnmarshalCBOR(p); err != nil {
+		t.Fatalf("not a COSE_Sign1: %v", err)
+	}
+	return m.Payload
+}
+
+// rewrap replaces the payload of a COSE_Sign1 request by mod's result, keeping headers and signature.
+func rewrap(t testing.TB, p []byte, mod func([]byte) []byte) []byte {
+	t.Helper()
+	var m cose.Sign1Message
+	if err := m.UnmarshalCBOR(p); err != nil {
+		t.Fatalf("not a COSE_Sign1: %v", err)
+	}
+	m.Payload = mod(bytes.Clone(m.Payload))
+	b, err := m.MarshalCBOR()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return b
 }

@@ -55,7 +55,7 @@ type ReplayStats struct {
 	Compactions                     int
 }
 
-// ReplayCache remembers (key_id, nonce) pairs of accepted commands until each command's expiry, in
+// ReplayCache remembers (kid, nonce) pairs of accepted commands until each command's expiry, in
 // memory and in an append-only file, so that a replay is refused also after a restart. It is safe
 // for concurrent use.
 //

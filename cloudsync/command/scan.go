@@ -12,7 +12,7 @@ import (
 // Limits bound what the decoder accepts from the cloud. A request beyond a limit is refused with
 // CodeTooLarge before it is decoded into Go values.
 type Limits struct {
-	MaxBytes    int // whole payload (default 16 KiB)
+	MaxBytes    int // whole message, COSE envelope included (default 16 KiB)
 	MaxDepth    int // nesting of objects and arrays; the request object is depth 1 (default 8)
 	MaxElements int // elements of one array, members of one object (default 256)
 	MaxString   int // bytes of one string or object key, after unescaping (default 1024)
@@ -32,7 +32,7 @@ const (
 )
 
 // topFields are the members a request may have, in the order of the documentation.
-var topFields = []string{"id", "gateway", "command", "args", "issued_at", "nonce", "key_id", "sig"}
+var topFields = []string{"id", "gateway", "command", "args", "issued_at", "nonce"}
 
 type frame struct {
 	object  bool

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/veraison/go-cose"
 )
 
 // Freshness defaults.
@@ -48,7 +50,8 @@ type VerifierOptions struct {
 // Verifier decides whether a command request is authorised: well-formed within limits, for this
 // gateway, signed by a known key, fresh, and not replayed. It is safe for concurrent use.
 type Verifier struct {
-	o VerifierOptions
+	o   VerifierOptions
+	cvs map[string]cose.Verifier // by key id
 }
 
 // NewVerifier validates o and returns a Verifier.
@@ -99,27 +102,43 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 	if o.UntrustedClockCommands == nil {
 		o.UntrustedClockCommands = DefaultUntrustedClockCommands
 	}
-	return &Verifier{o: o}, nil
+	cvs, err := newVerifiers(o.Keys)
+	if err != nil {
+		return nil, err
+	}
+	return &Verifier{o: o, cvs: cvs}, nil
 }
 
 // Gateway returns the gateway id the verifier accepts.
 func (v *Verifier) Gateway() string { return v.o.Gateway }
 
-// Verify checks payload, received on the command topic of topicCommand, in this order: size,
-// decoding within the limits, field syntax, gateway, topic against the command field, key id,
-// signature, freshness, and last the nonce, which it then remembers. The error is an *Error with
-// the code of the first failed check. The request is returned once it could be decoded, also with
-// an error (its ID may then be invalid: check it before echoing it). A payload that is one JSON
-// object within the limits, without duplicate or unknown members, but is refused for another
-// member's shape returns a Request with only its ID (when "id" is a string), so the answer can echo
-// it.
-func (v *Verifier) Verify(topicCommand string, payload []byte) (*Request, error) {
+// Verify checks msg, received on the command topic of topicCommand, in this order: size, the
+// COSE_Sign1 envelope (tag, alg, kid, no crit), decoding of its JSON payload within the limits,
+// field syntax, gateway, topic against the command field, key id, signature, freshness, and last
+// the nonce, which it then remembers. msg is the COSE_Sign1 bytes, or a JSON string holding their
+// base64 (for platforms whose command payload must be JSON). The error is an *Error with the code
+// of the first failed check. The request is returned once its JSON could be decoded, also with an
+// error (its ID may then be invalid: check it before echoing it). A payload that is one JSON object
+// within the limits, without duplicate or unknown members, but is refused for another member's
+// shape returns a Request with only its ID (when "id" is a string), so the answer can echo it.
+func (v *Verifier) Verify(topicCommand string, msg []byte) (*Request, error) {
 	lim := v.o.Limits
-	if len(payload) > lim.MaxBytes {
-		return nil, Errorf(CodeTooLarge, "payload is %d bytes, more than %d", len(payload), lim.MaxBytes)
+	if len(msg) > lim.MaxBytes {
+		return nil, Errorf(CodeTooLarge, "payload is %d bytes, more than %d", len(msg), lim.MaxBytes)
 	}
+	if len(msg) > 0 && msg[0] == '"' {
+		var err error
+		if msg, err = unwrapJSONString(msg); err != nil {
+			return nil, err
+		}
+	}
+	env, err := openEnvelope(msg)
+	if err != nil {
+		return nil, err
+	}
+	payload := env.msg.Payload
 	if !utf8.Valid(payload) {
-		return nil, Errorf(CodeBadRequest, "payload is not valid UTF-8")
+		return nil, Errorf(CodeBadRequest, "request JSON is not valid UTF-8")
 	}
 	kinds, err := scan(payload, lim)
 	if err != nil {
@@ -167,7 +186,8 @@ func (v *Verifier) Verify(topicCommand string, payload []byte) (*Request, error)
 		}
 		return idOnly(), Errorf(CodeBadRequest, "payload: %v", err)
 	}
-	nonce, sig, err := checkFields(req)
+	req.KeyID = env.keyID
+	nonce, err := checkFields(req)
 	if err != nil {
 		return req, err
 	}
@@ -177,11 +197,11 @@ func (v *Verifier) Verify(topicCommand string, payload []byte) (*Request, error)
 	if req.Command != topicCommand {
 		return req, Errorf(CodeBadRequest, "command %q does not match the topic's command %q", req.Command, clip(topicCommand))
 	}
-	pub, ok := v.o.Keys[req.KeyID]
+	cv, ok := v.cvs[req.KeyID]
 	if !ok {
-		return req, Errorf(CodeUnauthorized, "unknown key_id %q", req.KeyID)
+		return req, Errorf(CodeUnauthorized, "unknown kid %q", req.KeyID)
 	}
-	if !ed25519.Verify(pub, SigningInput(req), sig) {
+	if env.msg.Verify(nil, cv) != nil {
 		return req, Errorf(CodeUnauthorized, "signature does not verify with key %q", req.KeyID)
 	}
 

@@ -6,17 +6,16 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"time"
 )
 
-// Request is a command request as it travels on the wire (see the package comment).
+// Request is a command request: the JSON payload of the COSE_Sign1 message that travels on the wire
+// (see the package comment), and the message's kid.
 type Request struct {
 	ID      string `json:"id"`
 	Gateway string `json:"gateway"`
@@ -26,8 +25,8 @@ type Request struct {
 	Args     json.RawMessage `json:"args,omitempty"`
 	IssuedAt int64           `json:"issued_at"` // unix milliseconds
 	Nonce    string          `json:"nonce"`     // base64url of 16..64 random bytes
-	KeyID    string          `json:"key_id"`
-	Sig      string          `json:"sig"` // base64url of the 64-byte Ed25519 signature
+	// KeyID is the COSE kid (header label 4) that chose the verifying key; not part of the JSON.
+	KeyID string `json:"-"`
 }
 
 // Issued returns IssuedAt as a time.
@@ -41,9 +40,9 @@ const (
 	CodeBadRequest     Code = "bad_request"     // malformed payload, missing or invalid field, bad args
 	CodeTooLarge       Code = "too_large"       // a decoder limit: bytes, nesting, elements, string length
 	CodeWrongGateway   Code = "wrong_gateway"   // signed for another gateway
-	CodeUnauthorized   Code = "unauthorized"    // unknown key_id or a signature that does not verify
+	CodeUnauthorized   Code = "unauthorized"    // unknown kid or a signature that does not verify
 	CodeStale          Code = "stale"           // too old, too far in the future, or the clock is not trusted
-	CodeReplayed       Code = "replayed"        // this (key_id, nonce) was already accepted
+	CodeReplayed       Code = "replayed"        // this (kid, nonce) was already accepted
 	CodeBusy           Code = "busy"            // the replay cache is full of unexpired nonces
 	CodeUnknownCommand Code = "unknown_command" // authenticated, but no such command
 	CodeFailed         Code = "failed"          // the command ran and failed (or panicked, or timed out)
@@ -124,28 +123,6 @@ func (r Response) Status() int {
 	return 500
 }
 
-// SigningTag is the first field of the signed bytes; a later incompatible format changes it.
-const SigningTag = "wayside-cmd-v1"
-
-// SigningInput returns the bytes that are signed for r: SigningTag, Gateway, Command, ID, IssuedAt
-// in decimal, Nonce (its base64url text), KeyID and Args (the raw JSON, empty when absent), each
-// preceded by its length as a 4-byte big-endian unsigned integer. Sig is not part of it.
-func SigningInput(r *Request) []byte {
-	issued := strconv.FormatInt(r.IssuedAt, 10)
-	fields := [...][]byte{[]byte(SigningTag), []byte(r.Gateway), []byte(r.Command), []byte(r.ID),
-		[]byte(issued), []byte(r.Nonce), []byte(r.KeyID), r.Args}
-	n := 0
-	for _, f := range fields {
-		n += 4 + len(f)
-	}
-	b := make([]byte, 0, n)
-	for _, f := range fields {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
-		b = append(b, f...)
-	}
-	return b
-}
-
 // Field syntax. Gateway ids, key ids and sensor names follow the configuration's id rule.
 var (
 	nameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
@@ -182,11 +159,11 @@ func decodeB64URL(s string) ([]byte, error) {
 	return enc.DecodeString(s)
 }
 
-// checkFields validates the syntax of every field of r (not the signature's validity) and returns the
-// decoded nonce and signature. Errors are CodeBadRequest and name the field.
-func checkFields(r *Request) (nonce, sig []byte, err error) {
-	bad := func(format string, a ...any) ([]byte, []byte, error) {
-		return nil, nil, Errorf(CodeBadRequest, format, a...)
+// checkFields validates the syntax of every JSON field of r (not the kid, not the signature) and
+// returns the decoded nonce. Errors are CodeBadRequest and name the field.
+func checkFields(r *Request) (nonce []byte, err error) {
+	bad := func(format string, a ...any) ([]byte, error) {
+		return nil, Errorf(CodeBadRequest, format, a...)
 	}
 	switch {
 	case !validRequestID(r.ID):
@@ -197,8 +174,6 @@ func checkFields(r *Request) (nonce, sig []byte, err error) {
 		return bad("command: %q is not a command name (^[a-z][a-z0-9-]{0,31}$)", clip(r.Command))
 	case r.IssuedAt <= 0:
 		return bad("issued_at: want unix milliseconds, got %d", r.IssuedAt)
-	case !idRe.MatchString(r.KeyID):
-		return bad("key_id: %q is not a key id (letters, digits, '-', '_', '.'; at most 64)", clip(r.KeyID))
 	}
 	if r.Args != nil {
 		a := bytes.TrimSpace(r.Args)
@@ -210,11 +185,7 @@ func checkFields(r *Request) (nonce, sig []byte, err error) {
 	if err != nil || len(nonce) < minNonce || len(nonce) > maxNonce {
 		return bad("nonce: want base64url (RFC 4648 section 5) of %d to %d random bytes", minNonce, maxNonce)
 	}
-	sig, err = decodeB64URL(r.Sig)
-	if err != nil || len(sig) != ed25519.SignatureSize {
-		return bad("sig: want base64url of a %d-byte Ed25519 signature", ed25519.SignatureSize)
-	}
-	return nonce, sig, nil
+	return nonce, nil
 }
 
 // clip shortens untrusted text quoted in an error message.
@@ -225,15 +196,17 @@ func clip(s string) string {
 	return s
 }
 
-// Sign builds a signed request from r, signed by priv under keyID, and returns its JSON: the
-// reference implementation for the cloud side. An empty r.Nonce gets 24 random bytes, a zero
-// r.IssuedAt the current time; r.KeyID and r.Sig are set here. Args, when present, must be a JSON
-// object; it is compacted and the compacted bytes are both signed and sent.
+// Sign builds a signed request from r, signed by priv under keyID, and returns its COSE_Sign1
+// bytes: the reference implementation for the cloud side. An empty r.Nonce gets 24 random bytes, a
+// zero r.IssuedAt the current time; r.KeyID is ignored (keyID is the kid). Args, when present, must
+// be a JSON object; it is compacted.
 func Sign(priv ed25519.PrivateKey, keyID string, r Request) ([]byte, error) {
 	if len(priv) != ed25519.PrivateKeySize {
 		return nil, errors.New("command: sign: the private key is not an Ed25519 private key")
 	}
-	r.KeyID = keyID
+	if !idRe.MatchString(keyID) {
+		return nil, fmt.Errorf("command: sign: %w", Errorf(CodeBadRequest, "kid: %q is not a key id (letters, digits, '-', '_', '.'; at most 64)", clip(keyID)))
+	}
 	if r.Nonce == "" {
 		n := make([]byte, 24)
 		rand.Read(n)
@@ -251,48 +224,28 @@ func Sign(priv ed25519.PrivateKey, keyID string, r Request) ([]byte, error) {
 	} else {
 		r.Args = nil
 	}
-	r.Sig = base64.RawURLEncoding.EncodeToString(make([]byte, ed25519.SignatureSize)) // placeholder for checkFields
-	if _, _, err := checkFields(&r); err != nil {
+	if _, err := checkFields(&r); err != nil {
 		return nil, fmt.Errorf("command: sign: %w", err)
 	}
-	r.Sig = base64.RawURLEncoding.EncodeToString(ed25519.Sign(priv, SigningInput(&r)))
-
-	// Written by hand so that Args goes out byte for byte as signed (json.Marshal would re-escape it).
-	var b bytes.Buffer
-	str := func(key, v string) {
-		k, _ := json.Marshal(key)
-		s, _ := json.Marshal(v)
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(s)
+	var jb bytes.Buffer
+	enc := json.NewEncoder(&jb)
+	enc.SetEscapeHTML(false) // args go out as given (compacted)
+	if err := enc.Encode(r); err != nil {
+		return nil, fmt.Errorf("command: sign: %w", err)
 	}
-	b.WriteByte('{')
-	str("id", r.ID)
-	b.WriteByte(',')
-	str("gateway", r.Gateway)
-	b.WriteByte(',')
-	str("command", r.Command)
-	if r.Args != nil {
-		b.WriteString(`,"args":`)
-		b.Write(r.Args)
-	}
-	b.WriteString(`,"issued_at":`)
-	b.WriteString(strconv.FormatInt(r.IssuedAt, 10))
-	b.WriteByte(',')
-	str("nonce", r.Nonce)
-	b.WriteByte(',')
-	str("key_id", r.KeyID)
-	b.WriteByte(',')
-	str("sig", r.Sig)
-	b.WriteByte('}')
-	// What the gateway would refuse (too large, too deep, duplicate keys in args) is refused here.
-	if b.Len() > DefaultLimits.MaxBytes {
-		return nil, fmt.Errorf("command: sign: the request is %d bytes, more than the gateway's %d", b.Len(), DefaultLimits.MaxBytes)
-	}
-	if _, err := scan(b.Bytes(), DefaultLimits); err != nil {
+	p := bytes.TrimSuffix(jb.Bytes(), []byte("\n"))
+	// What the gateway would refuse (too deep, duplicate keys in args) is refused here.
+	if _, err := scan(p, DefaultLimits); err != nil {
 		return nil, fmt.Errorf("command: sign: the gateway would refuse the request: %w", err)
 	}
-	return b.Bytes(), nil
+	out, err := seal(priv, keyID, p)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > DefaultLimits.MaxBytes {
+		return nil, fmt.Errorf("command: sign: the request is %d bytes, more than the gateway's %d", len(out), DefaultLimits.MaxBytes)
+	}
+	return out, nil
 }
 
 // GenerateKey returns a new Ed25519 key pair from crypto/rand.

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"os"
@@ -15,27 +16,37 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/veraison/go-cose"
 )
 
-// The reference vector of the package comment's format. The key's seed is the bytes 0..31; the
-// signed bytes below were built independently (Python's struct.pack(">I", len(f)) + f for each field)
-// and the signature made once by OpenSSL 3.0:
-//
-//	openssl pkeyutl -sign -rawin -inkey key.pem -in msg.bin | base64 -w0 | tr '+/' '-_' | tr -d '='
+// The reference vector of the package comment and docs/mqtt.md. The key's seed is the bytes 0..31.
+// The expected message was made independently of this package and of go-cose: CBOR written by hand
+// following RFC 8949 and RFC 9052 sections 4.2 and 4.4 (a Python script of twelve lines), the
+// signature by pyca/cryptography 48's Ed25519 over the Sig_structure below.
 var vector = struct {
-	req    Request
-	signed string // hex
-	sig    string
-	pubB64 string
-	pubPEM string
+	req     Request
+	kid     string
+	payload string
+	tbs     string // hex of the Sig_structure (ToBeSigned)
+	msg     string // hex of the tagged COSE_Sign1
+	pubB64  string
+	pubPEM  string
 }{
 	req: Request{ID: "req-0001", Gateway: "gw-0042", Command: "set-interval", IssuedAt: 1767225600000,
-		Args: json.RawMessage(`{"sensor":"env1","interval":"5s"}`), Nonce: "EBESExQVFhcYGRobHB0eHw", KeyID: "city-ops-2026"},
-	signed: "0000000e776179736964652d636d642d76310000000767772d303034320000000c7365742d696e74657276616c00000008" +
-		"7265712d303030310000000d313736373232353630303030300000001645424553457851564668635947526f624842306548" +
-		"770000000d636974792d6f70732d32303236000000217b2273656e736f72223a22656e7631222c22696e74657276616c223a" +
-		"223573227d",
-	sig:    "QWggMmltgiatyNkhd0DPpl95Hx_aI7cFEC3-rkGqA8EF8tH7TDmsZl27j8jN9WonhBvUBCIlRAE3z3GXmyLmCw",
+		Args: json.RawMessage(`{"sensor":"env1","interval":"5s"}`), Nonce: "EBESExQVFhcYGRobHB0eHw"},
+	kid:     "city-ops-2026",
+	payload: `{"id":"req-0001","gateway":"gw-0042","command":"set-interval","args":{"sensor":"env1","interval":"5s"},"issued_at":1767225600000,"nonce":"EBESExQVFhcYGRobHB0eHw"}`,
+	tbs: "846a5369676e61747572653155a30127031832044d636974792d6f70732d323032364058a2" +
+		"7b226964223a227265712d30303031222c2267617465776179223a2267772d30303432222c22636f6d6d616e64223a227365742d696e74657276616c222c" +
+		"2261726773223a7b2273656e736f72223a22656e7631222c22696e74657276616c223a223573227d2c226973737565645f6174223a3137363732323536" +
+		"30303030302c226e6f6e6365223a2245424553457851564668635947526f62484230654877227d",
+	msg: "d28455a30127031832044d636974792d6f70732d32303236a058a2" +
+		"7b226964223a227265712d30303031222c2267617465776179223a2267772d30303432222c22636f6d6d616e64223a227365742d696e74657276616c222c" +
+		"2261726773223a7b2273656e736f72223a22656e7631222c22696e74657276616c223a223573227d2c226973737565645f6174223a3137363732323536" +
+		"30303030302c226e6f6e6365223a2245424553457851564668635947526f62484230654877227d" +
+		"58402b817dc234ae42f2ab2344602a004fb4c5d1ed58e19041fef61d5a48dae6b0946a94750d97ef20d976e7007ce961dc607f49ad3716cd930f348e97f8a0b19e07",
 	pubB64: "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",
 	pubPEM: "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAA6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=\n-----END PUBLIC KEY-----\n",
 }
@@ -48,43 +59,32 @@ func vectorKey() ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(seed)
 }
 
-func TestSigningInputLayout(t *testing.T) {
-	r := Request{ID: "r1", Gateway: "g", Command: "ping", IssuedAt: 42, Nonce: "n", KeyID: "k"}
-	// Written out by hand: tag, gateway, command, id, issued_at, nonce, key_id, args (absent: length 0).
-	want := []byte{0, 0, 0, 14}
-	want = append(want, "wayside-cmd-v1"...)
-	want = append(want, 0, 0, 0, 1, 'g', 0, 0, 0, 4, 'p', 'i', 'n', 'g', 0, 0, 0, 2, 'r', '1', 0, 0, 0, 2, '4', '2',
-		0, 0, 0, 1, 'n', 0, 0, 0, 1, 'k', 0, 0, 0, 0)
-	if got := SigningInput(&r); !bytes.Equal(got, want) {
-		t.Errorf("signing input\n got %x\nwant %x", got, want)
-	}
-	// Moving bytes between neighbouring fields changes the input (the reason for the lengths).
-	a := SigningInput(&Request{ID: "ab", Gateway: "g", Command: "c"})
-	b := SigningInput(&Request{ID: "b", Gateway: "g", Command: "ca"})
-	if bytes.Equal(a, b) {
-		t.Error("fields are not delimited")
-	}
-}
-
-func TestReferenceVector(t *testing.T) {
-	priv := vectorKey()
-	r := vector.req
-	if got := SigningInput(&r); hexOf(got) != vector.signed {
-		t.Errorf("signing input\n got %s\nwant %s", hexOf(got), vector.signed)
-	}
-	out, err := Sign(priv, vector.req.KeyID, vector.req)
+func unhex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got Request
-	if err := json.Unmarshal(out, &got); err != nil {
+	return b
+}
+
+// TestReferenceVector: Sign reproduces the independently made message byte for byte, and a gateway
+// accepts it.
+func TestReferenceVector(t *testing.T) {
+	priv := vectorKey()
+	got, err := Sign(priv, vector.kid, vector.req)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Sig != vector.sig {
-		t.Errorf("signature\n got %s\nwant %s (OpenSSL's)", got.Sig, vector.sig)
+	if want := unhex(t, vector.msg); !bytes.Equal(got, want) {
+		t.Errorf("Sign\n got %x\nwant %x", got, want)
 	}
-	if !bytes.Equal(got.Args, vector.req.Args) {
-		t.Errorf("args sent as %s, signed as %s", got.Args, vector.req.Args)
+	if !bytes.Contains(unhex(t, vector.msg), []byte(vector.payload)) || !bytes.Contains(unhex(t, vector.tbs), []byte(vector.payload)) {
+		t.Error("the vector does not carry its payload")
+	}
+	sig := unhex(t, vector.msg)[len(unhex(t, vector.msg))-64:]
+	if !ed25519.Verify(priv.Public().(ed25519.PublicKey), unhex(t, vector.tbs), sig) {
+		t.Error("the vector's signature does not verify over its Sig_structure")
 	}
 	if pub := EncodePublicKey(priv.Public().(ed25519.PublicKey)); pub != vector.pubB64 {
 		t.Errorf("public key %s, want %s", pub, vector.pubB64)
@@ -95,19 +95,66 @@ func TestReferenceVector(t *testing.T) {
 			t.Errorf("ParsePublicKey(%q) = %x, %v", form, pub, err)
 		}
 	}
-}
-
-func hexOf(b []byte) string {
-	const digits = "0123456789abcdef"
-	s := make([]byte, 0, 2*len(b))
-	for _, x := range b {
-		s = append(s, digits[x>>4], digits[x&15])
+	// A gateway gw-0042 holding the key accepts it at its time.
+	c, err := OpenReplayCache(t.TempDir()+"/n", ReplayOptions{Now: func() time.Time { return time.UnixMilli(vector.req.IssuedAt) }})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return string(s)
+	defer c.Close()
+	v, err := NewVerifier(VerifierOptions{Gateway: "gw-0042", Replay: c, Now: func() time.Time { return time.UnixMilli(vector.req.IssuedAt) },
+		Keys: map[string]ed25519.PublicKey{vector.kid: priv.Public().(ed25519.PublicKey)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := v.Verify(CmdSetInterval, unhex(t, vector.msg)); err != nil || r.KeyID != vector.kid || string(r.Args) != `{"sensor":"env1","interval":"5s"}` {
+		t.Errorf("Verify: %+v, %v", r, err)
+	}
 }
 
-// TestOpenSSLInterop signs with OpenSSL a request built by this package, reads OpenSSL's keys, and has
-// OpenSSL read ours: the cloud side may well use it.
+// TestCOSEWGExample checks go-cose, which signs and verifies commands, against the COSE working
+// group's example eddsa-sig-01 (github.com/cose-wg/Examples, eddsa-examples/eddsa-sig-01.json,
+// "EdDSA-01: EdDSA - 25519 - sign0"): the key is RFC 8032 section 7.1 TEST 1's. The gateway itself
+// refuses that message for its content type 0 (text/plain), and says so.
+func TestCOSEWGExample(t *testing.T) {
+	const (
+		d   = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60" // RFC 8032 7.1 TEST 1 SECRET KEY
+		x   = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a" // its PUBLIC KEY
+		out = "D28445A201270300A10442313154546869732069732074686520636F6E74656E742E58407142FD2FF96D56DB85BEE905A76BA1D0B7321A95C8C4D3607C5781932B7AFB8711497DFA751BF40B58B3BCC32300B1487F3DB34085EEF013BF08F4A44D6FEF0D"
+	)
+	priv := ed25519.NewKeyFromSeed(unhex(t, d))
+	if !bytes.Equal(priv.Public().(ed25519.PublicKey), unhex(t, x)) {
+		t.Fatal("RFC 8032 TEST 1 key pair does not match")
+	}
+	signer, _ := cose.NewSigner(cose.AlgorithmEdDSA, priv)
+	m := cose.Sign1Message{Headers: cose.Headers{
+		Protected:   cose.ProtectedHeader{cose.HeaderLabelAlgorithm: cose.AlgorithmEdDSA, cose.HeaderLabelContentType: 0},
+		Unprotected: cose.UnprotectedHeader{cose.HeaderLabelKeyID: []byte("11")},
+	}, Payload: []byte("This is the content.")}
+	if err := m.Sign(nil, nil, signer); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := m.MarshalCBOR()
+	if !bytes.Equal(got, unhex(t, out)) {
+		t.Errorf("go-cose\n got %X\nwant %s", got, out)
+	}
+	var back cose.Sign1Message
+	verifier, _ := cose.NewVerifier(cose.AlgorithmEdDSA, priv.Public())
+	if err := back.UnmarshalCBOR(unhex(t, out)); err != nil || back.Verify(nil, verifier) != nil {
+		t.Errorf("the example does not verify: %v", err)
+	}
+	tampered := unhex(t, out)
+	tampered[20] ^= 1
+	if back.UnmarshalCBOR(tampered) == nil && back.Verify(nil, verifier) == nil {
+		t.Error("a tampered example verifies")
+	}
+	if _, err := openEnvelope(unhex(t, out)); err == nil || !strings.Contains(err.Error(), "content type") {
+		t.Errorf("openEnvelope: %v, want a content type refusal", err)
+	}
+}
+
+// TestOpenSSLInterop has OpenSSL sign a request's Sig_structure, assembled here byte by byte with the
+// kid in the unprotected header and no content type (what a minimal pycose or cose-js sender makes),
+// and reads OpenSSL's keys.
 func TestOpenSSLInterop(t *testing.T) {
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
@@ -134,39 +181,29 @@ func TestOpenSSLInterop(t *testing.T) {
 	if !priv.Public().(ed25519.PublicKey).Equal(pub) {
 		t.Fatal("openssl's private and public keys do not match as read")
 	}
-
-	r := Request{ID: "ossl-1", Gateway: testGateway, Command: CmdSetLogLevel, Args: json.RawMessage(`{"level":"debug"}`),
-		IssuedAt: t0.UnixMilli(), Nonce: base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, 16)), KeyID: "ossl"}
-	msg := filepath.Join(dir, "msg.bin")
-	os.WriteFile(msg, SigningInput(&r), 0o600)
-	sig, err := exec.Command(openssl, "pkeyutl", "-sign", "-rawin", "-inkey", keyFile, "-in", msg).Output()
-	if err != nil {
-		t.Fatal(err)
+	e := newEnv(t, envConfig{})
+	e.keys["ossl"] = pub
+	e.open()
+	payload := []byte(`{"id":"ossl-1","gateway":"gw-1","command":"set-log-level","args":{"level":"debug"},"issued_at":` +
+		itoa(t0.UnixMilli()) + `,"nonce":"BwcHBwcHBwcHBwcHBwcHBw"}`)
+	prot := []byte{0xa1, 0x01, 0x27} // {1: -8}
+	tbs := append([]byte{0x84, 0x6a}, "Signature1"...)
+	tbs = append(append(tbs, 0x43), prot...)
+	tbs = append(tbs, 0x40, 0x58, byte(len(payload)))
+	tbs = append(tbs, payload...)
+	msgFile := filepath.Join(dir, "tbs.bin")
+	os.WriteFile(msgFile, tbs, 0o600)
+	sig, err := exec.Command(openssl, "pkeyutl", "-sign", "-rawin", "-inkey", keyFile, "-in", msgFile).Output()
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("openssl sign: %v (%d bytes)", err, len(sig))
 	}
-	ours, err := Sign(priv, "ossl", r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var signed Request
-	json.Unmarshal(ours, &signed)
-	if signed.Sig != base64.RawURLEncoding.EncodeToString(sig) {
-		t.Errorf("our signature %s differs from openssl's %x", signed.Sig, sig)
-	}
-
-	// OpenSSL verifies with the key we write and the signature we make.
-	_, ourPriv, _ := GenerateKey()
-	pemOut, err := MarshalPrivateKey(ourPriv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ourKey := filepath.Join(dir, "ours.pem")
-	os.WriteFile(ourKey, pemOut, 0o600)
-	os.WriteFile(filepath.Join(dir, "sig.bin"), ed25519.Sign(ourPriv, SigningInput(&r)), 0o600)
-	out, err := exec.Command(openssl, "pkeyutl", "-verify", "-rawin", "-inkey", ourKey, "-in", msg,
-		"-sigfile", filepath.Join(dir, "sig.bin")).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "Verified Successfully") {
-		t.Errorf("openssl verify: %v\n%s", err, out)
-	}
+	msg := append([]byte{0xd2, 0x84, 0x43}, prot...)
+	msg = append(msg, 0xa1, 0x04, 0x44, 'o', 's', 's', 'l') // {4: h'ossl'}
+	msg = append(append(msg, 0x58, byte(len(payload))), payload...)
+	msg = append(append(msg, 0x58, 0x40), sig...)
+	e.wantCode(CmdSetLogLevel, msg, "")
+	msg[len(msg)-1] ^= 1
+	e.wantCode(CmdSetLogLevel, msg, CodeUnauthorized)
 }
 
 // TestArgsBytesAsSent checks that args go out byte for byte as signed, whatever they contain, and
@@ -182,18 +219,16 @@ func TestArgsBytesAsSent(t *testing.T) {
 		p := e.sign(e.req("echo", args))
 		var compact bytes.Buffer
 		json.Compact(&compact, []byte(args))
-		if !bytes.Contains(p, compact.Bytes()) {
+		if field(t, p, "args") != compact.String() {
 			t.Errorf("signed request %s does not carry the compacted args %s verbatim", p, compact.Bytes())
 		}
 		e.wantCode("echo", p, "")
 	}
-	// A sender that keeps whitespace in args and around members, signing the bytes as they appear.
-	r := e.req("echo", `{ "k" :  [ 1 , 2 ] }`)
-	r.Nonce, r.KeyID = base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{9}, 20)), "city"
-	r.Sig = base64.RawURLEncoding.EncodeToString(ed25519.Sign(e.city, SigningInput(&r)))
+	// A sender that keeps whitespace in the JSON, signing the bytes as they are.
+	r := e.req("echo", "")
 	p := `{ "id" : "` + r.ID + `", "gateway":"gw-1","command" :"echo",` + "\n\t" + `"args" :  { "k" :  [ 1 , 2 ] }  ,"issued_at": ` +
-		itoa(r.IssuedAt) + `, "nonce":"` + r.Nonce + `","key_id":"city","sig":"` + r.Sig + `" }`
-	resp := e.wantCode("echo", []byte(p), "")
+		itoa(r.IssuedAt) + `, "nonce":"` + base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{9}, 20)) + `" }`
+	resp := e.wantCode("echo", e.signRaw("city", []byte(p)), "")
 	if string(resp.Result) != `{"args_bytes":20}` {
 		t.Errorf("echo saw args of %s, want the 20 bytes as sent", resp.Result)
 	}
@@ -213,7 +248,7 @@ func TestSignRefuses(t *testing.T) {
 		{"bad command", func(r *Request) { r.Command = "Ping" }, "city", "command:"},
 		{"bad gateway", func(r *Request) { r.Gateway = "gw 1" }, "city", "gateway:"},
 		{"bad id", func(r *Request) { r.ID = "" }, "city", "id:"},
-		{"bad key id", nil, "ci/ty", "key_id:"},
+		{"bad key id", nil, "ci/ty", "kid:"},
 		{"args array", func(r *Request) { r.Args = json.RawMessage(`[1]`) }, "city", "args:"},
 		{"args invalid", func(r *Request) { r.Args = json.RawMessage(`{"a":}`) }, "city", "args are not valid JSON"},
 		{"args duplicate", func(r *Request) { r.Args = json.RawMessage(`{"a":1,"a":2}`) }, "city", "duplicate key"},
@@ -235,8 +270,8 @@ func TestSignRefuses(t *testing.T) {
 	a, _ := Sign(priv, "city", base)
 	b, _ := Sign(priv, "city", base)
 	var ra, rb Request
-	json.Unmarshal(a, &ra)
-	json.Unmarshal(b, &rb)
+	json.Unmarshal(inner(t, a), &ra)
+	json.Unmarshal(inner(t, b), &rb)
 	if ra.Nonce == rb.Nonce || ra.IssuedAt == 0 || len(ra.Nonce) != 32 {
 		t.Errorf("nonces %q %q, issued_at %d", ra.Nonce, rb.Nonce, ra.IssuedAt)
 	}

@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wayside-iot/wayside/cloudsync/command"
+	"github.com/wayside-iot/wayside/gateway"
 )
 
 // TestCheckConfig: -check-config prints "valid" and then each warning with its path (exit 0), or the
@@ -49,5 +53,35 @@ local_api: {socket: off}
 		if !strings.Contains(errOut, w) {
 			t.Errorf("explicit zeros: stderr %q lacks %q", errOut, w)
 		}
+	}
+}
+
+// TestCheckConfigGatewayKey: -check-config says where the gateway key will be before the first start,
+// and shows its public key and kid once the daemon has made it.
+func TestCheckConfigGatewayKey(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	file := filepath.Join(dir, "waysided.yaml")
+	os.WriteFile(file, []byte(fmt.Sprintf(`gateway: {id: cc-2, board: sim}
+sensors: [{name: env1, driver: bme280, bus: i2c1, interval: 1s}]
+cloud: {brokers: ["tcp://127.0.0.1:1883"]}
+spool: {dir: %q}
+local_api: {socket: off}
+`, state)), 0o600)
+	var stdout, stderr bytes.Buffer
+	if code := checkConfig(file, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "gateway key: none yet in "+state) {
+		t.Fatalf("before the first start: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	// What the daemon writes at its first start (gateway.loadOrCreateKey): a PKCS #8 Ed25519 key.
+	os.MkdirAll(state, 0o700)
+	pemKey, _ := command.MarshalPrivateKey(ed25519.NewKeyFromSeed(make([]byte, 32)))
+	os.WriteFile(filepath.Join(state, gateway.KeyFile), pemKey, 0o600)
+	stdout.Reset()
+	id, _ := gateway.ReadIdentity(state)
+	if code := checkConfig(file, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "gateway key: "+id.PublicKey+" (kid "+id.KeyID) {
+		t.Fatalf("after: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if strings.Contains(stdout.String()+stderr.String(), strings.Split(string(pemKey), "\n")[1][:20]) {
+		t.Error("the private key was printed")
 	}
 }

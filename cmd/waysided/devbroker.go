@@ -16,6 +16,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"go.uber.org/zap"
 
+	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
 	"github.com/wayside-iot/wayside/gateway/config"
 )
@@ -44,7 +45,12 @@ func startDevBroker(cfg *config.Config, log *zap.Logger) (stop func(), err error
 	err = srv.Subscribe(prefix+"#", 1, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
 		switch {
 		case strings.HasSuffix(pk.TopicName, "/telemetry"):
-			p, err := senml.Decode(pk.Payload)
+			// Development only: the signature is not checked here (cloudsync/cityopen does that).
+			pack, err := cosebatch.Unwrap(pk.Payload)
+			var p *senml.Pack
+			if err == nil {
+				p, err = senml.Decode(pack)
+			}
 			if err != nil {
 				log.Warn("undecodable batch", zap.String("topic", pk.TopicName), zap.Error(err))
 				return

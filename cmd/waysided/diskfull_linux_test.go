@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +19,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/wayside-iot/wayside/cloudsync"
-	"github.com/wayside-iot/wayside/cloudsync/senml"
+	"github.com/wayside-iot/wayside/cloudsync/cityopen"
+	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
 	"github.com/wayside-iot/wayside/gateway/localapi/client"
 	"github.com/wayside-iot/wayside/internal/testbroker"
@@ -67,7 +70,7 @@ func TestDiskFull(t *testing.T) {
 	t.Cleanup(func() { exec.Command("umount", "-l", state).Run() })
 
 	broker := testbroker.Start(t, testbroker.Persistent(t.TempDir()))
-	sub := newSeqCollector(t, broker.URL, "df-gw-1")
+	sub := newSeqCollector(t, broker.URL, "df-gw-1", state)
 	broker.StopGraceful() // the outage: the gateway never reaches it until the end
 
 	sock := filepath.Join(t.TempDir(), "local.sock")
@@ -279,13 +282,16 @@ func fillDisk(path string) (int64, error) {
 // that it misses nothing across the broker's restart.
 type seqCollector struct {
 	mu   sync.Mutex
+	op   *cityopen.Opener
 	seen map[uint64]bool
 }
 
-func newSeqCollector(t *testing.T, url, gateway string) *seqCollector {
+// newSeqCollector subscribes to the gateway's telemetry and opens each batch as the city does, with
+// the gateway key in stateDir (read at the first batch: the daemon makes it at its first start).
+func newSeqCollector(t *testing.T, url, gatewayID, stateDir string) *seqCollector {
 	t.Helper()
 	c := &seqCollector{seen: map[uint64]bool{}}
-	topic := cloudsync.TopicsFor("wayside/v1", gateway).Telemetry
+	topic := cloudsync.TopicsFor("wayside/v1", gatewayID).Telemetry
 	var cl mqtt.Client
 	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID("df-subscriber").SetCleanSession(false).
 		SetOrderMatters(false).SetAutoReconnect(true).SetMaxReconnectInterval(200 * time.Millisecond)
@@ -295,11 +301,27 @@ func newSeqCollector(t *testing.T, url, gateway string) *seqCollector {
 	}
 	t.Cleanup(func() { cl.Disconnect(100) })
 	if tok := cl.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
-		p, err := senml.Decode(m.Payload())
+		c.mu.Lock()
+		if c.op == nil {
+			id, err := gateway.ReadIdentity(stateDir)
+			pub, _ := base64.StdEncoding.DecodeString(id.PublicKey)
+			if err == nil {
+				c.op, err = cityopen.New(cityopen.Options{Gateways: []ed25519.PublicKey{pub}})
+			}
+			if err != nil {
+				c.mu.Unlock()
+				t.Errorf("gateway key: %v", err)
+				return
+			}
+		}
+		op := c.op
+		c.mu.Unlock()
+		b, err := op.Open(m.Payload())
 		if err != nil {
-			t.Errorf("decode batch: %v", err)
+			t.Errorf("open batch: %v", err)
 			return
 		}
+		p := b.Pack
 		c.mu.Lock()
 		c.seen[p.Seq] = true
 		c.mu.Unlock()

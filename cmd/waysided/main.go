@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
@@ -114,6 +115,14 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stdout, "  sensors[%d] %s (%s) options: %s\n", i, sc.Name, sc.Driver, text)
+	}
+	switch id, err := gateway.ReadIdentity(cfg.Spool.Dir); {
+	case err == nil:
+		fmt.Fprintf(stdout, "  gateway key: %s (kid %s, %s): register it with the city\n", id.PublicKey, id.KeyID, id.File)
+	case errors.Is(err, fs.ErrNotExist):
+		fmt.Fprintf(stdout, "  gateway key: none yet in %s; the daemon makes it at its first start (then waysided -check-config or wayside status shows it)\n", cfg.Spool.Dir)
+	default: // not a configuration error: often only the daemon's user may read the key
+		fmt.Fprintf(stderr, "%s: warning: spool.dir: %v (run as the daemon's user, or see wayside status)\n", path, err)
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(stderr, "%s: warning: %v\n", path, w)

@@ -112,10 +112,12 @@ type Cloud struct {
 	// platform profiles take their settings from the section of the same name.
 	Profile string `yaml:"profile"`
 	// Commands configures the signed commands from the cloud; without keys none are accepted.
-	Commands Commands    `yaml:"commands"`
-	AWS      CloudAWS    `yaml:"aws"`
-	Azure    CloudAzure  `yaml:"azure"`
-	Aliyun   CloudAliyun `yaml:"aliyun"`
+	Commands Commands `yaml:"commands"`
+	// Seal encrypts every batch to the city's public key (seal.go); absent: signed only.
+	Seal   Seal        `yaml:"seal"`
+	AWS    CloudAWS    `yaml:"aws"`
+	Azure  CloudAzure  `yaml:"azure"`
+	Aliyun CloudAliyun `yaml:"aliyun"`
 }
 
 // Commands is cloud.commands.
@@ -134,7 +136,9 @@ func (c Commands) PublicKeys() (map[string]ed25519.PublicKey, error) {
 	keys := map[string]ed25519.PublicKey{}
 	for id, v := range c.Keys {
 		raw := []byte(v)
-		if strings.HasPrefix(v, "/") || strings.HasPrefix(v, "./") || strings.HasSuffix(v, ".pem") {
+		// A base64 key starts with '/' one time in 64: the 44 characters of 32 bytes are a key, not a path.
+		b64Key := len(v) == 44 && strings.HasSuffix(v, "=") && !strings.HasSuffix(v, ".pem")
+		if !b64Key && (strings.HasPrefix(v, "/") || strings.HasPrefix(v, "./") || strings.HasSuffix(v, ".pem")) {
 			b, err := os.ReadFile(v)
 			if err != nil {
 				return nil, fmt.Errorf("cloud.commands.keys.%s: %w", id, err)
@@ -676,6 +680,14 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 	}
 	if _, err := c.Cloud.Commands.PublicKeys(); err != nil {
 		add("cloud.commands.keys", "%v", err)
+	}
+	if _, err := c.Cloud.Seal.Sealer(); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			errs = append(errs, e)
+		} else {
+			add("cloud.seal", "%v", err)
+		}
 	}
 	if cm := c.Cloud.Commands; cm.MaxAge.D() < 10*time.Second || cm.MaxAge.D() > 24*time.Hour || cm.MaxSkew.D() <= 0 || cm.MaxSkew.D() > time.Hour {
 		add("cloud.commands", "max_age %v, max_skew %v: use max_age 10s..24h (default 5m) and max_skew above 0 up to 1h (default 30s)", cm.MaxAge.D(), cm.MaxSkew.D())

@@ -80,6 +80,10 @@ func (s *Server) status() apitype.Status {
 		Sensors:       s.sensorsFrom(st),
 		Problems:      []string{},
 	}
+	out.SealKID = st.SealKID
+	if st.Key.PublicKey != "" {
+		out.Key = &apitype.GatewayKey{PublicKey: st.Key.PublicKey, KeyID: st.Key.KeyID}
+	}
 	if p, ok := boards.Profiles[cfg.Gateway.Board]; ok {
 		out.BoardModel = p.Model
 	}

@@ -21,6 +21,8 @@ import (
 // App is one run of the CLI. The zero value writes to os.Stdout and os.Stderr.
 type App struct {
 	Stdout, Stderr io.Writer
+	// Stdin is what open reads; nil means os.Stdin.
+	Stdin io.Reader
 	// LookupEnv reads the environment (WAYSIDE_SOCKET, NO_COLOR, TERM); nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// IsTerminal tells whether w is a terminal (colour is used only then); nil checks for a character
@@ -82,8 +84,12 @@ func init() {
 		{name: "config", args: "check FILE", summary: "validate a configuration file locally (no daemon needed)", local: true, run: (*App).cmdConfig},
 		{name: "cmd-keygen", args: "--out FILE", summary: "make a key pair for signing cloud commands (no daemon needed)", local: true,
 			flags: cmdKeygenFlags, run: (*App).cmdKeygen},
-		{name: "cmd-sign", args: "CMD [ARGS_JSON]", summary: "print a signed cloud command for mosquitto_pub (--key, --key-id, --gateway; no daemon needed)",
+		{name: "cmd-sign", args: "CMD [ARGS_JSON]", summary: "write a signed cloud command (COSE_Sign1) for mosquitto_pub -f (--key, --key-id, --gateway, --format; no daemon needed)",
 			local: true, flags: cmdSignFlags, run: (*App).cmdSign},
+		{name: "keys", args: "gen --kid ID --out FILE", summary: "make a city key pair for cloud.seal (--suite; no daemon needed)",
+			local: true, flags: keysFlags, run: (*App).cmdKeys},
+		{name: "open", args: "--key FILE [--gateway-key KEY] < BATCH", summary: "verify and decrypt one telemetry batch, print it as SenML JSON (no daemon needed)",
+			local: true, flags: openFlags, run: (*App).cmdOpen},
 		{name: "version", summary: "this tool's and the daemon's version", run: (*App).cmdVersion},
 	}
 }

@@ -1,11 +1,13 @@
 package cli
 
 // Local commands for the people who sign cloud commands (package cloudsync/command): cmd-keygen makes
-// a key pair, cmd-sign prints a signed request for mosquitto_pub. Neither talks to the daemon.
+// a key pair, cmd-sign writes a signed request (COSE_Sign1) for mosquitto_pub -f. Neither talks to the
+// daemon.
 
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -27,6 +29,7 @@ type signFlags struct {
 	keyID   string
 	gateway string
 	id      string
+	format  string
 }
 
 var signFlagsByRun sync.Map // *cmdOpts → *signFlags
@@ -47,6 +50,8 @@ func cmdSignFlags(fs *flag.FlagSet, o *cmdOpts) {
 	fs.StringVar(&f.keyID, "key-id", "", "the key's `ID`, as the gateways know it")
 	fs.StringVar(&f.gateway, "gateway", "", "the target gateway's `ID`")
 	fs.StringVar(&f.id, "id", "", "the request `ID` echoed in the answer (default: cli- and random hex)")
+	fs.StringVar(&f.format, "format", "cose", "output `FORMAT`: cose (the raw COSE_Sign1 bytes, for mosquitto_pub -f), base64 (one line), "+
+		"or json (a JSON string of the base64, for platforms whose command payload must be JSON: Azure direct methods)")
 }
 
 // cmdKeygen writes a new Ed25519 private key to --out and prints the public key for the gateways.
@@ -116,6 +121,11 @@ func (a *App) cmdSign(_ context.Context, o *cmdOpts, args []string) error {
 	if len(missing) > 0 {
 		return usagef("cmd-sign needs %s", strings.Join(missing, ", "))
 	}
+	switch f.format {
+	case "cose", "base64", "json":
+	default:
+		return usagef("cmd-sign: --format %q: want cose, base64 or json", f.format)
+	}
 	name := args[0]
 	var raw json.RawMessage
 	if len(args) == 2 {
@@ -153,6 +163,13 @@ func (a *App) cmdSign(_ context.Context, o *cmdOpts, args []string) error {
 		}
 		return fmt.Errorf("cmd-sign: %w", err)
 	}
-	_, err = fmt.Fprintf(a.Stdout, "%s\n", out)
+	switch f.format {
+	case "base64":
+		_, err = fmt.Fprintln(a.Stdout, base64.StdEncoding.EncodeToString(out))
+	case "json":
+		_, err = fmt.Fprintf(a.Stdout, "%q\n", base64.StdEncoding.EncodeToString(out))
+	default:
+		_, err = a.Stdout.Write(out)
+	}
 	return err
 }

@@ -111,10 +111,10 @@ func TestCmdSign(t *testing.T) {
 	// Flags before and after the positional arguments; args with whitespace.
 	r = runLocal(t, "cmd-sign", "-key", keyFile, "-key-id", "city", "set-interval", `{"sensor": "env1", "interval": "5s"}`, "-gateway", "gw-7", "-id", "tech-1")
 	mustOK(t, r, "cmd-sign")
-	if strings.Count(r.stdout, "\n") != 1 || r.stderr != "" {
-		t.Errorf("cmd-sign printed %q, stderr %q; want one line", r.stdout, r.stderr)
+	if !strings.HasPrefix(r.stdout, "\xd2\x84") || r.stderr != "" {
+		t.Errorf("cmd-sign wrote %q, stderr %q; want a tagged COSE_Sign1", r.stdout, r.stderr)
 	}
-	payload := []byte(strings.TrimSpace(r.stdout))
+	payload := []byte(r.stdout)
 	resp, _ := d.Handle(context.Background(), "set-interval", payload)
 	if !resp.OK || resp.ID != "tech-1" || string(resp.Result) != `{"ms":5000,"sensor":"env1"}` {
 		t.Fatalf("the gateway answered %s", resp.Encode())
@@ -122,9 +122,12 @@ func TestCmdSign(t *testing.T) {
 	if resp, _ := d.Handle(context.Background(), "set-interval", payload); resp.Error == nil || resp.Error.Code != command.CodeReplayed {
 		t.Errorf("replay: %s", resp.Encode())
 	}
-	// Default id; no args.
-	r = runLocal(t, "cmd-sign", "-key", keyFile, "-key-id", "city", "-gateway", "gw-7", "ping")
+	// Default id; no args; the JSON-string form of Azure direct methods.
+	r = runLocal(t, "cmd-sign", "-key", keyFile, "-key-id", "city", "-gateway", "gw-7", "-format", "json", "ping")
 	mustOK(t, r, "cmd-sign ping")
+	if strings.Count(r.stdout, "\n") != 1 || r.stdout[0] != '"' {
+		t.Errorf("cmd-sign -format json printed %q; want one JSON string", r.stdout)
+	}
 	if resp, _ := d.Handle(context.Background(), "ping", []byte(r.stdout)); !resp.OK || !strings.HasPrefix(resp.ID, "cli-") || len(resp.ID) != 20 {
 		t.Errorf("ping: %s", resp.Encode())
 	}
@@ -148,7 +151,8 @@ func TestCmdSign(t *testing.T) {
 		{[]string{"-key", keyFile, "-key-id", "city", "-gateway", "gw-7", "set-interval", `{"sensor":"env1","interval":"1ms"}`}, cli.ExitUsage, "args.interval: 1ms is out of range"},
 		{[]string{"-key", keyFile, "-key-id", "city", "-gateway", "gw-7", "set-interval", `{"sensor":"env1"`}, cli.ExitUsage, "args: want a JSON object"},
 		{[]string{"-key", keyFile, "-key-id", "city", "-gateway", "gw 7", "ping"}, cli.ExitUsage, `gateway: "gw 7" is not a gateway id`},
-		{[]string{"-key", keyFile, "-key-id", "ci/ty", "-gateway", "gw-7", "ping"}, cli.ExitUsage, "key_id:"},
+		{[]string{"-key", keyFile, "-key-id", "ci/ty", "-gateway", "gw-7", "ping"}, cli.ExitUsage, "kid:"},
+		{[]string{"-key", keyFile, "-key-id", "city", "-gateway", "gw-7", "-format", "hex", "ping"}, cli.ExitUsage, "--format"},
 		{[]string{"-key", keyFile, "-key-id", "city", "-gateway", "gw-7", "-id", "has space", "ping"}, cli.ExitUsage, "id: want"},
 		{[]string{"-key", filepath.Join(dir, "missing.pem"), "-key-id", "city", "-gateway", "gw-7", "ping"}, cli.ExitFailure, "missing.pem"},
 		{[]string{"-key", filepath.Join(dir, "pub.txt"), "-key-id", "city", "-gateway", "gw-7", "ping"}, cli.ExitFailure, `want a PEM "PRIVATE KEY"`},

@@ -114,6 +114,14 @@ func (a *App) printStatus(st *apitype.Status) error {
 	k.add("Spool", "%s", spoolLine(p, &st.Spool))
 	k.add("Log level", "%s", st.LogLevel)
 	k.add("Config", "%s", st.ConfigHash)
+	if st.Key != nil {
+		k.add("Gateway key", "%s (kid %s; register it with the city)", st.Key.PublicKey, st.Key.KeyID)
+	}
+	if st.SealKID != "" {
+		k.add("Sealing", "to city key %s", st.SealKID)
+	} else {
+		k.add("Sealing", "off (batches signed, readable by the broker; see cloud.seal)")
+	}
 	if err := k.write(w); err != nil {
 		return err
 	}

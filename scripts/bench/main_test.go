@@ -27,6 +27,14 @@ func TestWirePhase(t *testing.T) {
 		if w.n != batchSizes[i] || w.readings != 1000 || per >= prev || w.cbor.Wire < w.cbor.MQTT || w.cbor.MQTT < w.cbor.Payload {
 			t.Fatalf("batch %d: %+v (%.1f B/reading after %.1f)", w.n, w, per, prev)
 		}
+		// Signing adds 120 bytes or so per batch (64 of them the signature), sealing with X25519 about
+		// 70 more (32-byte encapsulated key, 16-byte tag), with MLKEM768-X25519 about 1160 (its 1120-byte
+		// ciphertext): docs/mqtt.md "Telemetry protection".
+		batches := (w.readings + w.n - 1) / w.n
+		sig, seal, pq := w.signed.Payload-w.cbor.Payload, w.sealed.Payload-w.signed.Payload, w.sealedPQ.Payload-w.signed.Payload
+		if sig < 100*batches || sig > 130*batches || seal < (32+16)*batches || seal > 90*batches || pq < 1120*batches || pq > 1180*batches {
+			t.Fatalf("batch %d: signing adds %d, sealing %d (X25519) and %d (MLKEM768-X25519) bytes over %d batches", w.n, sig, seal, pq, batches)
+		}
 		if w.n > 1 && (w.senmlJSON.Payload <= w.cbor.Payload || w.naive.Payload <= w.cbor.Payload) {
 			t.Fatalf("batch %d: JSON %d and naive %d bytes, CBOR %d", w.n, w.senmlJSON.Payload, w.naive.Payload, w.cbor.Payload)
 		}
@@ -72,6 +80,7 @@ BenchmarkMPSC4/ring_lossless-2  1000  99 ns/op  0 dropped  10 full  0 B/op  0 al
 		"16.0 MiB (16777216 bytes)",
 		"0 allocs, 18.2 B/reading",
 		"Bytes per reading, cabinet batches of 100",
+		"Bytes per reading added by signing and sealing, cabinet batches of 100",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -81,7 +90,15 @@ BenchmarkMPSC4/ring_lossless-2  1000  99 ns/op  0 dropped  10 full  0 B/op  0 al
 		if strings.Contains(l, "linux/arm64") && !strings.HasSuffix(strings.TrimRight(l, " |"), "| no") {
 			t.Errorf("a 16 MiB arm64 binary meets the 15 MiB target: %s", l)
 		}
-		if strings.Contains(l, "cabinet batches of 100 ") {
+		if strings.Contains(l, "added by signing and sealing, cabinet batches of 100 ") {
+			w := r.wire[2]
+			per := float64(w.sealed.Payload-w.cbor.Payload) / float64(w.readings)
+			want := fmt.Sprintf("| %s (%.2f B)", map[bool]string{true: "yes", false: "no"}[per <= targetSealBytes], per)
+			if !strings.Contains(l, want) {
+				t.Errorf("%.2f bytes per reading against the %v-byte target: want %q in %s", per, targetSealBytes, want, l)
+			}
+		}
+		if strings.Contains(l, "| Bytes per reading, cabinet batches of 100 ") {
 			w := r.wire[2]
 			per := float64(w.cbor.Payload) / float64(w.readings)
 			want := fmt.Sprintf("| %s (%.1f B)", map[bool]string{true: "yes", false: "no"}[per <= targetBytes], per)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
 	"github.com/wayside-iot/wayside/internal/benchsuite"
 	"github.com/wayside-iot/wayside/internal/benchsuite/e2e"
@@ -125,6 +127,9 @@ type wireRow struct {
 	n                      int
 	readings               int
 	cbor, senmlJSON, naive benchsuite.Cost
+	// The same packs signed (cosebatch.Signer), and signed then sealed with X25519 (HPKE-4) and with
+	// the hybrid MLKEM768-X25519 suite (cosebatch.Sealer; city kid "city-2026a"): issue #17.
+	signed, sealed, sealedPQ benchsuite.Cost
 }
 
 var batchSizes = []int{1, 10, 100, 1000}
@@ -146,6 +151,24 @@ func (r *results) wirePhase() error {
 		c.MQTT += b.MQTT
 		c.Wire += b.Wire
 	}
+	signer, err := cosebatch.NewSigner(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)), benchsuite.CabinetBootID, 1<<16)
+	if err != nil {
+		return err
+	}
+	var sealers [2]*cosebatch.Sealer
+	for i, name := range []string{"x25519-chacha20poly1305", "mlkem768x25519-chacha20poly1305"} {
+		suite, err := cosebatch.SuiteByName(name)
+		if err != nil {
+			return err
+		}
+		city, err := suite.KEM.GenerateKey()
+		if err != nil {
+			return err
+		}
+		if sealers[i], err = cosebatch.NewSealer(suite, "city-2026a", city.PublicKey().Bytes()); err != nil {
+			return err
+		}
+	}
 	for _, n := range batchSizes {
 		enc, err := senml.NewEncoder(benchsuite.CabinetGatewayID, benchsuite.CabinetBootID, chans, n)
 		if err != nil {
@@ -160,6 +183,15 @@ func (r *results) wirePhase() error {
 				return err
 			}
 			add(&row.cbor, len(p))
+			signed := signer.Sign(seq, p)
+			add(&row.signed, len(signed))
+			for i, c := range []*benchsuite.Cost{&row.sealed, &row.sealedPQ} {
+				s, err := sealers[i].Seal(signed)
+				if err != nil {
+					return err
+				}
+				add(c, len(s))
+			}
 			if p, err = js.Encode(seq, batch); err != nil {
 				return err
 			}

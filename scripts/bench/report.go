@@ -17,6 +17,7 @@ const (
 	targetCrossRatio    = 1.0    // across goroutines: no slower than the channel
 	targetRate          = 1e6    // readings/s end to end
 	targetBytes         = 12.0   // payload bytes per reading, cabinet batch of 100
+	targetSealBytes     = 1.5    // bytes per reading added by signing and sealing with X25519, batch of 100 (#17)
 	targetRSS           = 20     // MiB under load
 	targetARM64         = 15     // MiB
 	sparkplugPerReading = "≈ 23" // the issue's figures, not measured here
@@ -302,6 +303,18 @@ func (r *results) wireRows(t *benchsuite.Table) {
 			fmt.Sprintf("SenML-CBOR %.1f B payload, %.1f B with MQTT, %.1f B on the wire (TLS 1.3, TCP/IP, both ways)", p, m, wire),
 			fmt.Sprintf("SenML-JSON %.1f B payload, %.1f B on the wire; naive JSON %.1f B, %.1f B", jp, jw, np, nw),
 			target, verdict)
+	}
+	for _, w := range r.wire {
+		added := func(c benchsuite.Cost) float64 { return float64(c.Payload-w.cbor.Payload) / float64(w.readings) }
+		target, verdict := "", ""
+		if w.n == 100 {
+			target = fmt.Sprintf("sign + seal with X25519 ≤ %.1f B/reading (issue #17)", targetSealBytes)
+			verdict = met(added(w.sealed) <= targetSealBytes, fmt.Sprintf("%.2f B", added(w.sealed)))
+		}
+		t.Add(fmt.Sprintf("Bytes per reading added by signing and sealing, cabinet batches of %d", w.n),
+			fmt.Sprintf("signed +%.2f B; signed and sealed, X25519 +%.2f B, MLKEM768-X25519 +%.2f B (payload)",
+				added(w.signed), added(w.sealed), added(w.sealedPQ)),
+			"", target, verdict)
 	}
 	for _, w := range r.wire {
 		if w.n != 100 && w.n != 1000 {

@@ -21,23 +21,33 @@ type Error struct {
 type Status struct {
 	Gateway string `json:"gateway"`
 	// GatewayIDFrom is the machine id file an auto gateway id came from; empty for a configured id.
-	GatewayIDFrom string    `json:"gateway_id_from,omitempty"`
-	Version       string    `json:"version"`
-	Board         string    `json:"board"`
-	BoardModel    string    `json:"board_model"`
-	BootID        string    `json:"boot_id"`
-	ConfigHash    string    `json:"config_hash"`
-	Started       time.Time `json:"started"`
-	UptimeS       float64   `json:"uptime_s"`
-	LogLevel      string    `json:"log_level"`
-	Clock         Clock     `json:"clock"`
-	Pipeline      Pipeline  `json:"pipeline"`
-	Cloud         Cloud     `json:"cloud"`
-	Ring          Ring      `json:"ring"`
-	Spool         Spool     `json:"spool"`
-	Sensors       []Sensor  `json:"sensors"`
+	GatewayIDFrom string `json:"gateway_id_from,omitempty"`
+	Version       string `json:"version"`
+	Board         string `json:"board"`
+	BoardModel    string `json:"board_model"`
+	BootID        string `json:"boot_id"`
+	// Key is the public half of the gateway key that signs every batch: register it with the city.
+	Key *GatewayKey `json:"gateway_key,omitempty"`
+	// SealKID is the city key id new batches are sealed to (cloud.seal); absent when not sealing.
+	SealKID    string    `json:"seal_kid,omitempty"`
+	ConfigHash string    `json:"config_hash"`
+	Started    time.Time `json:"started"`
+	UptimeS    float64   `json:"uptime_s"`
+	LogLevel   string    `json:"log_level"`
+	Clock      Clock     `json:"clock"`
+	Pipeline   Pipeline  `json:"pipeline"`
+	Cloud      Cloud     `json:"cloud"`
+	Ring       Ring      `json:"ring"`
+	Spool      Spool     `json:"spool"`
+	Sensors    []Sensor  `json:"sensors"`
 	// Problems lists, in plain words, everything above that needs attention; empty when all is well.
 	Problems []string `json:"problems"`
+}
+
+// GatewayKey is the gateway's batch-signing key as the city registers it.
+type GatewayKey struct {
+	PublicKey string `json:"public_key"` // standard base64 of the 32-byte Ed25519 public key
+	KeyID     string `json:"kid"`        // hex of the COSE kid its batches carry
 }
 
 // Clock is the gateway's wall clock as the gateway itself judges it: the same trust the retained

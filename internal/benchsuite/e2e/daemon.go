@@ -3,6 +3,8 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -20,7 +22,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/wayside-iot/wayside/cloudsync"
-	"github.com/wayside-iot/wayside/cloudsync/senml"
+	"github.com/wayside-iot/wayside/cloudsync/cityopen"
+	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
 	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
 	"github.com/wayside-iot/wayside/gateway/localapi/client"
 )
@@ -287,7 +290,11 @@ func Measure(ctx context.Context, r Run) (Result, error) {
 		}
 	}
 	sub.close()
-	res.check(sub.take())
+	op, err := opener(st1)
+	if err != nil {
+		return res, err
+	}
+	res.check(sub.take(), op)
 	return res, nil
 }
 
@@ -302,8 +309,20 @@ func status(ctx context.Context, api *client.Client) (*apitype.Status, error) {
 	return st, nil
 }
 
-// check decodes every pack (on two goroutines) and fills the totals.
-func (res *Result) check(msgs []message) {
+// opener opens batches as the city does, with the gateway key the daemon's local API shows.
+func opener(st *apitype.Status) (*cityopen.Opener, error) {
+	if st.Key == nil {
+		return nil, errors.New("e2e: the daemon's status shows no gateway key")
+	}
+	pub, err := base64.StdEncoding.DecodeString(st.Key.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("e2e: gateway key: %w", err)
+	}
+	return cityopen.New(cityopen.Options{Gateways: []ed25519.PublicKey{pub}})
+}
+
+// check opens (verifies and decodes) every batch (on two goroutines) and fills the totals.
+func (res *Result) check(msgs []message, op *cityopen.Opener) {
 	type tally struct {
 		readings, errs int64
 		seqs           map[uint64]int
@@ -318,11 +337,12 @@ func (res *Result) check(msgs []message) {
 			defer wg.Done()
 			t := tally{seqs: map[uint64]int{}, boots: map[string]bool{}}
 			for i := w; i < len(msgs); i += workers {
-				p, err := senml.Decode(msgs[i].payload)
-				if err != nil || int64(len(p.Readings)) != msgs[i].readings {
+				b, err := op.Open(msgs[i].payload)
+				if err != nil || int64(len(b.Pack.Readings)) != msgs[i].readings {
 					t.errs++
 					continue
 				}
+				p := b.Pack
 				t.readings += int64(len(p.Readings))
 				t.seqs[p.Seq]++
 				t.boots[p.BootID] = true
@@ -410,6 +430,9 @@ func (s *subscriber) take() []message {
 // section 3: major type 4, the count in the low bits or the 1, 2, 4 or 8 bytes after). 0 when the
 // payload does not start with a definite-length array.
 func packLen(p []byte) int64 {
+	if pack, err := cosebatch.Unwrap(p); err == nil { // a signed batch: the pack inside
+		p = pack
+	}
 	if len(p) == 0 || p[0]>>5 != 4 {
 		return 0
 	}
