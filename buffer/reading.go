@@ -14,7 +14,8 @@ type Reading struct {
 	Flags uint32
 }
 
-// Reading flags, carried to the cloud in the SenML "wf" label.
+// Reading flags, carried to the cloud in the SenML "wf" label, or in "wf_" (must-understand, RFC 8428
+// section 4.4) when FlagClockUntrusted is set.
 const (
 	// FlagClockUntrusted marks a reading stamped before the wall clock was trusted (no RTC, no NTP
 	// yet) and never corrected: its time is the untrusted boot-time wall clock plus the monotonic

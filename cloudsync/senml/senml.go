@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -43,7 +44,11 @@ const (
 	LabelTime     = 6
 	LabelSeq      = "seq" // extension: batch sequence number, per gateway, increasing
 	LabelBootID   = "bid" // extension: random id of the daemon's boot
-	LabelFlags    = "wf"  // extension: reading flags (1 = time from an untrusted clock, 2 = time corrected)
+	LabelFlags    = "wf"  // extension: reading flags (2 = time corrected), safe to ignore
+	// LabelUntrusted carries the flags of a record whose time came from an untrusted clock (bit 1). It
+	// ends in "_", RFC 8428's must-understand form (section 4.4): a resolver that does not know it must
+	// refuse the record instead of storing a monotonic-clock time as a real one.
+	LabelUntrusted = "wf_"
 )
 
 // record is one SenML record as the encoder writes it. Strings point into the channel table, so
@@ -56,7 +61,18 @@ type record struct {
 	BootID   string  `cbor:"bid,omitempty"`
 	Value    float64 `cbor:"2,keyasint"`
 	Time     float64 `cbor:"6,keyasint,omitempty"`
-	Flags    uint32  `cbor:"wf,omitempty"`
+	Flags    uint32  `cbor:"wf,omitempty"`  // flags without the untrusted bit
+	FlagsMU  uint32  `cbor:"wf_,omitempty"` // flags with it: must-understand
+}
+
+// setFlags puts f under the label its untrusted bit calls for.
+func (r *record) setFlags(f uint32) {
+	r.Flags, r.FlagsMU = 0, 0
+	if f&buffer.FlagClockUntrusted != 0 {
+		r.FlagsMU = f
+	} else {
+		r.Flags = f
+	}
 }
 
 // Channel names one measurement: the SenML name suffix after the gateway id, and its unit.
@@ -141,7 +157,8 @@ func (e *Encoder) Encode(seq uint64, rs []buffer.Reading) ([]byte, error) {
 	for _, i := range e.order {
 		r := &rs[i]
 		ch := &e.channels[r.Channel]
-		rec := record{Value: WireValue(ch, r.Value), Time: relTime(r.Time - base), Flags: r.Flags}
+		rec := record{Value: WireValue(ch, r.Value), Time: relTime(r.Time - base)}
+		rec.setFlags(r.Flags)
 		if int(r.Channel) != prevChan {
 			prevChan = int(r.Channel)
 			rec.BaseName = e.names[r.Channel]
@@ -197,8 +214,8 @@ func (e *Encoder) Restamp(pack []byte, offset time.Duration) ([]byte, error) {
 	}
 	recs[0].BaseTime += offset.Seconds()
 	for i := range recs {
-		if recs[i].Flags&buffer.FlagClockUntrusted != 0 {
-			recs[i].Flags = recs[i].Flags&^buffer.FlagClockUntrusted | buffer.FlagTimeCorrected
+		if f := recs[i].Flags | recs[i].FlagsMU; f&buffer.FlagClockUntrusted != 0 {
+			recs[i].setFlags(f&^buffer.FlagClockUntrusted | buffer.FlagTimeCorrected)
 		}
 	}
 	var out bytes.Buffer
@@ -229,7 +246,7 @@ type Pack struct {
 }
 
 // decRecord accepts every RFC 8428 label we resolve; unknown labels are ignored as the RFC allows for
-// labels not ending in "_", and rejected when they do (must-understand).
+// labels not ending in "_", and rejected when they do (must-understand, see mustUnderstand).
 type decRecord struct {
 	BaseName  *string  `cbor:"-2,keyasint"`
 	BaseTime  *float64 `cbor:"-3,keyasint"`
@@ -243,6 +260,7 @@ type decRecord struct {
 	Seq       *uint64  `cbor:"seq"`
 	BootID    *string  `cbor:"bid"`
 	Flags     uint32   `cbor:"wf"`
+	FlagsMU   uint32   `cbor:"wf_"`
 }
 
 // Limits on what Decode accepts: a pack from a broker is untrusted input.
@@ -277,6 +295,9 @@ func Decode(data []byte) (*Pack, error) {
 	}
 	if len(recs) == 0 {
 		return nil, ErrEmpty
+	}
+	if err := mustUnderstand(data); err != nil {
+		return nil, err
 	}
 	p := &Pack{Readings: make([]Reading, 0, len(recs))}
 	var bt, bv float64
@@ -317,7 +338,25 @@ func Decode(data []byte) (*Pack, error) {
 		if name == "" {
 			return nil, fmt.Errorf("senml: record %d: no name and no base name", i)
 		}
-		p.Readings = append(p.Readings, Reading{Name: name, Unit: unit, Value: bv + *r.Value, Time: bt + r.Time, Flags: r.Flags})
+		p.Readings = append(p.Readings, Reading{Name: name, Unit: unit, Value: bv + *r.Value, Time: bt + r.Time, Flags: r.Flags | r.FlagsMU})
 	}
 	return p, nil
+}
+
+// mustUnderstand refuses a pack with a text label ending in "_" that Decode does not resolve: RFC 8428
+// section 4.4 forbids processing a record whose must-understand label is unknown. The pack was already
+// decoded once, so this second pass only looks at the keys.
+func mustUnderstand(data []byte) error {
+	var recs []map[any]cbor.RawMessage
+	if err := decMode.Unmarshal(data, &recs); err != nil {
+		return fmt.Errorf("senml: decode: %w", err)
+	}
+	for i, r := range recs {
+		for k := range r {
+			if l, ok := k.(string); ok && strings.HasSuffix(l, "_") && l != LabelUntrusted {
+				return fmt.Errorf("senml: record %d: must-understand label %q is not known to this decoder (RFC 8428 section 4.4)", i, l)
+			}
+		}
+	}
+	return nil
 }

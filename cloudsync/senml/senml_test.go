@@ -89,7 +89,7 @@ func TestWireFormat(t *testing.T) {
 		"02" + "f94d60" + // 2: 21.5 (float16)}
 		"a2" + "02" + "fa41aaf5c3" + "06" + "f93800" + // {2: 21.37 (float32), 6: 0.5 (float16)}
 		"a3" + "21" + tstr("gw/traffic1/vehicles") + "23" + tstr("count") + "02" + "f94200" + // {-2: …, -4: "count", 2: 3.0}
-		"a3" + "02" + "f94400" + "06" + "fa3f8020c5" + tstr("wf") + "01" // {2: 4.0, 6: 1.001 (float32), "wf": 1}
+		"a3" + "02" + "f94400" + "06" + "fa3f8020c5" + tstr("wf_") + "01" // {2: 4.0, 6: 1.001 (float32), "wf_": 1}: untrusted, must-understand
 	if got := hex.EncodeToString(b); got != want {
 		var diag any
 		_ = cbor.Unmarshal(b, &diag)
@@ -282,4 +282,32 @@ func TestValuePrecision(t *testing.T) {
 			t.Errorf("%s: %v, want %v to float32 precision (relative error %g)", got.Name, got.Value, want.Value, rel)
 		}
 	}
+}
+
+// TestMustUnderstand: RFC 8428 section 4.4, a record with an unknown label ending in "_" must not be
+// processed; an unknown label without it is ignored. Packs written by hand (RFC 8949):
+// [{0: "x", 2: 1.0 (float16), "zz_": 1}] and the same with "zz".
+func TestMustUnderstand(t *testing.T) {
+	rec := "81" + "a3" + "00" + tstr("x") + "02" + "f93c00"
+	if _, err := Decode(mustHex(t, rec+tstr("zz_")+"01")); err == nil {
+		t.Error("an unknown must-understand label was accepted")
+	}
+	p, err := Decode(mustHex(t, rec+tstr("zz")+"01"))
+	if err != nil || len(p.Readings) != 1 || p.Readings[0].Value != 1 {
+		t.Errorf("an unknown optional label: %v, %+v", err, p)
+	}
+	// Our own must-understand label is known: {0: "x", 2: 1.0, "wf_": 1} resolves with flags 1.
+	p, err = Decode(mustHex(t, rec+tstr("wf_")+"01"))
+	if err != nil || p.Readings[0].Flags != buffer.FlagClockUntrusted {
+		t.Errorf("wf_: %v, %+v", err, p)
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

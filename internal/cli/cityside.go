@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/wayside-iot/wayside/buffer"
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
 	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
 )
@@ -121,7 +122,8 @@ type senmlJSON struct {
 	Unit  string      `json:"u,omitempty"`
 	Value json.Number `json:"v"`
 	Time  float64     `json:"t"`
-	Flags uint32      `json:"wf,omitempty"`
+	Flags uint32      `json:"wf,omitempty"`  // time corrected
+	Untr  uint32      `json:"wf_,omitempty"` // time untrusted: must-understand, as on the wire
 }
 
 // wireValue prints a value sent at float32 precision (docs/mqtt.md "Telemetry") as the shortest
@@ -178,7 +180,12 @@ func (a *App) cmdOpen(_ context.Context, o *cmdOpts, args []string) error {
 	}
 	recs := make([]senmlJSON, len(b.Pack.Readings))
 	for i, r := range b.Pack.Readings {
-		recs[i] = senmlJSON{Name: r.Name, Unit: r.Unit, Value: wireValue(r.Value), Time: float64(r.UnixMilli()) / 1000, Flags: r.Flags}
+		recs[i] = senmlJSON{Name: r.Name, Unit: r.Unit, Value: wireValue(r.Value), Time: float64(r.UnixMilli()) / 1000}
+		if r.Flags&buffer.FlagClockUntrusted != 0 {
+			recs[i].Untr = r.Flags
+		} else {
+			recs[i].Flags = r.Flags
+		}
 	}
 	out, _ := json.MarshalIndent(recs, "", "  ")
 	fmt.Fprintf(a.Stdout, "%s\n", out)
