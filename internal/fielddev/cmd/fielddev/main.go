@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wayside-iot/wayside/drivers/bme280/bme280emu"
@@ -47,6 +48,12 @@ func run(log *slog.Logger, acm int, udc, gadgetDir, ffsDir, ready string, on, of
 		}
 	}
 	log.Info("modules loaded")
+	if _, err := os.Stat(filepath.Dir(gadgetDir)); err != nil {
+		// systemd mounts configfs at boot (sys-kernel-config.mount); a bare system may not have.
+		if err := syscall.Mount("configfs", "/sys/kernel/config", "configfs", 0, ""); err != nil {
+			return fmt.Errorf("mount configfs: %w", err)
+		}
+	}
 
 	c := fielddev.NewCP2112()
 	c.Attach(0x76, bme280emu.New(0x76, true))
