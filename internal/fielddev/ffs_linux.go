@@ -66,14 +66,22 @@ func OpenFFS(name, dir string, c *CP2112, log *slog.Logger) (*FFS, error) {
 func (f *FFS) Serve() error {
 	go f.interrupts()
 	buf := make([]byte, 4*ffsEvent)
+	fails := 0
 	for {
 		n, err := syscall.Read(f.ep0, buf)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("fielddev: functionfs: read ep0: %w", err)
+			// EL2HLT: a control transfer was cancelled or stalled; the next event clears it.
+			if fails++; fails > 100 {
+				return fmt.Errorf("fielddev: functionfs: read ep0: %w", err)
+			}
+			f.log.Warn("read ep0", "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
 		}
+		fails = 0
 		for i := 0; i+ffsEvent <= n; i += ffsEvent {
 			ev := buf[i : i+ffsEvent]
 			if ev[8] != ffsSetup {
@@ -147,7 +155,11 @@ func (f *FFS) interrupts() {
 			f.log.Warn("output report", "err", err)
 		}
 		for _, r := range replies {
-			if _, err := syscall.Write(in, r); err != nil {
+			_, err := syscall.Write(in, r)
+			for err == syscall.EINTR {
+				_, err = syscall.Write(in, r)
+			}
+			if err != nil {
 				f.log.Warn("input report", "report", fmt.Sprintf("%#02x", r[0]), "err", err)
 			}
 		}

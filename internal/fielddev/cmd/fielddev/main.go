@@ -23,7 +23,22 @@ import (
 	"github.com/wayside-iot/wayside/internal/fielddev"
 )
 
+// noPreempt is the GODEBUG fielddev runs with. FunctionFS waits for each control and endpoint
+// transfer interruptibly (f_fs.c __ffs_ep0_queue_wait, ffs_epfile_io): the signals the Go runtime
+// sends to preempt goroutines (SIGURG) make those waits return EINTR and cancel the transfer, which
+// the host sees as a failed request and FunctionFS as a halted ep0.
+const noPreempt = "asyncpreemptoff=1"
+
 func main() {
+	if !strings.Contains(os.Getenv("GODEBUG"), noPreempt) {
+		exe, err := os.Executable()
+		if err == nil {
+			env := append(os.Environ(), "GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+","+noPreempt, ","))
+			err = syscall.Exec(exe, os.Args, env)
+		}
+		fmt.Fprintf(os.Stderr, "fielddev: re-exec with GODEBUG=%s: %v\n", noPreempt, err)
+		os.Exit(1)
+	}
 	acm := flag.Int("acm", 1, "CDC-ACM serial ports; the first carries a PMS5003")
 	udc := flag.String("udc", "dummy_udc.0", "USB device controller to bind the gadget to")
 	gadget := flag.String("gadget", "/sys/kernel/config/usb_gadget/wayside-field", "configfs gadget directory")
