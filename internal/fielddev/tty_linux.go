@@ -11,6 +11,10 @@ import (
 	"time"
 	"unsafe"
 
+	"periph.io/x/conn/v3/physic"
+
+	"github.com/wayside-iot/wayside/drivers/nmea"
+	"github.com/wayside-iot/wayside/drivers/ops243/ops243emu"
 	"github.com/wayside-iot/wayside/drivers/pms5003/pms5003emu"
 )
 
@@ -96,4 +100,56 @@ func Pulses(c *CP2112, line int, on, off time.Duration, log *slog.Logger) {
 			log.Info("gpio pulses sent", "line", line, "pulses", n)
 		}
 	}
+}
+
+// FeedOPS243 makes the tty at dev an OPS243-A radar: ops243emu answers the driver's configuration
+// commands, and a vehicle at speed m/s passes through the beam every period.
+func FeedOPS243(dev string, speed float64, period time.Duration, log *slog.Logger) error {
+	tty, err := OpenRaw(dev)
+	if err != nil {
+		return err
+	}
+	radar := ops243emu.New()
+	go func() {
+		_, err := io.Copy(tty, radar)
+		log.Warn("ops243: tty write ended", "tty", dev, "err", err)
+	}()
+	go func() {
+		_, err := io.Copy(radar, tty)
+		log.Warn("ops243: tty read ended", "tty", dev, "err", err)
+	}()
+	go func() {
+		for {
+			time.Sleep(period)
+			radar.Target(speed, time.Second)
+		}
+	}()
+	log.Info("ops243 on tty", "tty", dev, "speed", speed, "period", period)
+	return nil
+}
+
+// FeedNMEA makes the tty at dev a GPS receiver: a GGA sentence (nmea.AppendGGA) every second with
+// a fix at lat, lon.
+func FeedNMEA(dev string, lat, lon float64, log *slog.Logger) error {
+	tty, err := OpenRaw(dev)
+	if err != nil {
+		return err
+	}
+	go io.Copy(io.Discard, tty) // a receiver ignores what it is sent
+	go func() {
+		var buf []byte
+		for {
+			now := time.Now().UTC()
+			day := now.Sub(now.Truncate(24 * time.Hour))
+			f := nmea.Fix{Lat: lat, Lon: lon, Altitude: 35 * physic.Metre, Quality: 1, Satellites: 9, HDOP: 0.9, TimeOfDay: day}
+			buf = nmea.AppendGGA(buf[:0], &f)
+			if _, err := tty.Write(buf); err != nil {
+				log.Warn("nmea: tty write", "tty", dev, "err", err)
+				return
+			}
+			time.Sleep(time.Second)
+		}
+	}()
+	log.Info("nmea on tty", "tty", dev, "lat", lat, "lon", lon)
+	return nil
 }

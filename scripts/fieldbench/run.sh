@@ -105,13 +105,16 @@ else
 	fail=1
 fi
 # Readings from every bus kind, through the kernel's drivers: I2C (bme280, sht4x on the CP2112),
-# UART (pms5003 on ttyACM0), GPIO (pulses on the CP2112's line 0, edges polled by hid_cp2112). The
-# emulators report 20 degC, 50 %RH (sht4x) and PM2.5 12-31 ug/m3; fielddev pulses about once a second.
+# UART (pms5003, ops243, nmea on ttyACM0-2), GPIO (pulses on the CP2112's line 0, edges polled by hid_cp2112). The
+# emulators report about 20 degC, 50 %RH and PM2.5 12-31 ug/m3, a vehicle every 5 s, a fix at 52.5 N;
+# fielddev pulses about once a second.
 "$work/fieldcheck" -f "$work/telemetry.hex" \
 	-want "i2c-bme280-readings=bench-0001/env1/temperature,15,25" \
 	-want "i2c-bme280-pressure=bench-0001/env1/pressure,90000,110000" \
 	-want "i2c-sht4x-readings=bench-0001/air1/humidity,40,60" \
 	-want "uart-pms5003-readings=bench-0001/pm1/pm2_5,1,100" \
+	-want "uart-ops243-vehicles=bench-0001/radar1/count,1,100000,sum" \
+	-want "uart-nmea-readings=bench-0001/gps1/lat,52,53" \
 	-want "gpio-pulse-edges=bench-0001/loop1/volume,10,100000,sum" | sed 's/^/  /' || fail=1
 grep -aq 'WB-DONE' "$work/console.log" || fail=1
 echo "field-test time:"

@@ -11,12 +11,15 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"periph.io/x/conn/v3/physic"
 
 	"github.com/wayside-iot/wayside/drivers/bme280/bme280emu"
 	"github.com/wayside-iot/wayside/drivers/sht4x/sht4xemu"
@@ -39,7 +42,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "fielddev: re-exec with GODEBUG=%s: %v\n", noPreempt, err)
 		os.Exit(1)
 	}
-	acm := flag.Int("acm", 1, "CDC-ACM serial ports; the first carries a PMS5003")
+	acm := flag.Int("acm", 1, "CDC-ACM serial ports: a PMS5003, an OPS243 radar, a GPS, then idle ones")
 	udc := flag.String("udc", "dummy_udc.0", "USB device controller to bind the gadget to")
 	gadget := flag.String("gadget", "/sys/kernel/config/usb_gadget/wayside-field", "configfs gadget directory")
 	ffsDir := flag.String("ffs", "/dev/ffs-cp2112", "where to mount the CP2112's FunctionFS")
@@ -71,8 +74,24 @@ func run(log *slog.Logger, acm int, udc, gadgetDir, ffsDir, ready string, on, of
 	}
 
 	c := fielddev.NewCP2112()
-	c.Attach(0x76, bme280emu.New(0x76, true))
-	c.Attach(0x44, sht4xemu.New(0x44, 0x1234abcd))
+	bme, sht := bme280emu.New(0x76, true), sht4xemu.New(0x44, 0x1234abcd)
+	c.Attach(0x76, bme)
+	c.Attach(0x44, sht)
+	// A room whose air drifts a little: the drivers flag raw values that never change as stuck.
+	go func() {
+		start := time.Now()
+		for {
+			x := math.Sin(time.Since(start).Seconds() / 20)
+			env := physic.Env{
+				Temperature: physic.ZeroCelsius + physic.Temperature((20+0.5*x)*float64(physic.Celsius)),
+				Humidity:    physic.RelativeHumidity((50 + 2*x) * float64(physic.PercentRH)),
+				Pressure:    physic.Pressure((101325 + 40*x) * float64(physic.Pascal)),
+			}
+			bme.Set(env)
+			sht.Set(env)
+			time.Sleep(500 * time.Millisecond)
+		}
+	}()
 
 	g := &fielddev.Gadget{Dir: gadgetDir, FFSName: "cp2112", ACM: acm}
 	if err := g.Create(); err != nil {
@@ -93,9 +112,15 @@ func run(log *slog.Logger, acm int, udc, gadgetDir, ffsDir, ready string, on, of
 	if err != nil {
 		return err
 	}
+	// The ports in order: a PMS5003, an OPS243 radar (a vehicle at 12 m/s every 5 s), a GPS.
+	feeds := []func(string) error{
+		func(tty string) error { return fielddev.FeedPMS5003(tty, time.Second, log) },
+		func(tty string) error { return fielddev.FeedOPS243(tty, 12, 5*time.Second, log) },
+		func(tty string) error { return fielddev.FeedNMEA(tty, 52.5163, 13.3777, log) },
+	}
 	for i, tty := range ttys {
-		if i == 0 {
-			if err := fielddev.FeedPMS5003(tty, time.Second, log); err != nil {
+		if i < len(feeds) {
+			if err := feeds[i](tty); err != nil {
 				return err
 			}
 		}
