@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -54,17 +55,28 @@ func main() {
 		os.Exit(2)
 	}
 	defer f.Close()
+	lines, ok := check(f, *suffix, ws)
+	for _, l := range lines {
+		fmt.Println(l)
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+// check reads the messages from r and returns one line per want, and whether all passed.
+func check(r io.Reader, suffix string, ws wants) (lines []string, ok bool) {
 	type agg struct {
 		n         int
 		last, sum float64
 	}
 	seen := map[string]*agg{}
 	packs, bad := 0, 0
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<22)
 	for sc.Scan() {
-		topic, payload, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !strings.HasSuffix(topic, *suffix) {
+		topic, payload, found := strings.Cut(sc.Text(), " ")
+		if !found || !strings.HasSuffix(topic, suffix) {
 			continue
 		}
 		b, err := hex.DecodeString(strings.TrimSpace(payload))
@@ -89,26 +101,23 @@ func main() {
 			a.sum += r.Value
 		}
 	}
-	fail := false
+	ok = true
 	for _, w := range ws {
 		a := seen[w.channel]
-		switch {
-		case a == nil:
-			fmt.Printf("%s FAIL no %s in %d packs (%d undecodable)\n", w.label, w.channel, packs, bad)
-			fail = true
-		default:
-			v, what := a.last, "last"
-			if w.sum {
-				v, what = a.sum, "sum"
-			}
-			status := "PASS"
-			if v < w.lo || v > w.hi {
-				status, fail = "FAIL", true
-			}
-			fmt.Printf("%s %s %s: %d readings, %s %.6g (want %g..%g)\n", w.label, status, w.channel, a.n, what, v, w.lo, w.hi)
+		if a == nil {
+			lines = append(lines, fmt.Sprintf("%s FAIL no %s in %d packs (%d undecodable)", w.label, w.channel, packs, bad))
+			ok = false
+			continue
 		}
+		v, what := a.last, "last"
+		if w.sum {
+			v, what = a.sum, "sum"
+		}
+		status := "PASS"
+		if v < w.lo || v > w.hi {
+			status, ok = "FAIL", false
+		}
+		lines = append(lines, fmt.Sprintf("%s %s %s: %d readings, %s %.6g (want %g..%g)", w.label, status, w.channel, a.n, what, v, w.lo, w.hi))
 	}
-	if fail {
-		os.Exit(1)
-	}
+	return lines, ok
 }
