@@ -9,8 +9,13 @@
 //     (/dev/i2c-<N> through i2c_dev, I2C_RDWR supported) and a gpiochip labelled cp2112_gpio whose
 //     line interrupts it polls.
 //   - The CP2112's I2C transfers are answered by the driver packages' emulators (bme280emu,
-//     sht4xemu); its GPIO input levels are driven by a pulse generator; the ACM ports are written by
-//     pms5003emu (and read back for its commands) through /dev/ttyGS<N>.
+//     sht4xemu) in a room whose air drifts a little; its GPIO line 0 carries pulses; the ACM ports are
+//     served through /dev/ttyGS<N> by pms5003emu, ops243emu (both also obey the driver's commands)
+//     and a GPS writing nmea.AppendGGA sentences.
+//
+// FunctionFS waits for each transfer interruptibly, so the program serving it runs with
+// GODEBUG=asyncpreemptoff=1 (cmd/fielddev re-executes itself with it): the runtime's preemption
+// signals would otherwise cancel transfers.
 //
 // CP2112 is the bridge's protocol, independent of how reports travel, and is unit-tested on any
 // host. The report formats follow the kernel's drivers/hid/hid-cp2112.c (Linux 6.1), which is the

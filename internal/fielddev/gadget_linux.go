@@ -57,7 +57,6 @@ func (g *Gadget) Create() error {
 	}
 	funcs = append(funcs, "ffs."+g.FFSName)
 	for _, f := range funcs {
-		f := f
 		steps = append(steps, func() error { return mk("functions/" + f) }, func() error {
 			link := filepath.Join(g.Dir, "configs/c.1", f)
 			if _, err := os.Lstat(link); err == nil {
