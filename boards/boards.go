@@ -59,6 +59,16 @@ func piLines(chip string) []Line {
 	return lines
 }
 
+// usbBridgeLines names the CP2112's GPIO.0-7 as Pi header lines GPIO17-GPIO24, so pulse configs read
+// the same on both boards. The chip is found by its label (hid-cp2112.c: "cp2112_gpio").
+func usbBridgeLines() []Line {
+	lines := make([]Line, 8)
+	for i := range lines {
+		lines[i] = Line{Name: fmt.Sprintf("GPIO%d", 17+i), Chip: "cp2112_gpio", Offset: i}
+	}
+	return lines
+}
+
 // bbbLine names BeagleBone Black header pins by their gpio bank and bit: P8_7 is GPIO2_2 = gpiochip2
 // line 2 (AM335x TRM, BeagleBone Black SRM table 12/13).
 func bbbLines() []Line {
@@ -108,6 +118,26 @@ var Profiles = map[string]*Profile{
 			"i2c":  "enable the bus with a device tree overlay (uboot_overlay_addrN in /boot/uEnv.txt; i2c2 is on by default), and reboot",
 			"uart": "enable the UART with its overlay (uboot_overlay_addrN=/lib/firmware/BB-UART1-00A0.dtbo in /boot/uEnv.txt), and reboot",
 			"gpio": "check that /dev/gpiochip* exists, that the pin is not claimed by an overlay, and that the daemon's user is in the gpio group",
+		},
+	},
+	// A generic Linux machine (a cabinet PC, an x86 or ARM box without a header) with its sensors on
+	// USB: a Silicon Labs CP2112 HID-to-SMBus/GPIO bridge for I2C and GPIO, USB CDC-ACM serial
+	// adapters for the UARTs. Bus and line names match the Raspberry Pi profiles, so a config moves
+	// between them by changing the board.
+	"usb-bridge": {
+		Name: "usb-bridge", Model: "Linux machine with a CP2112 USB bridge and CDC-ACM serial adapters",
+		I2C: []Bus{{"i2c1", AdapterPrefix + "CP2112 SMBus Bridge",
+			"the CP2112's SDA/SCL; found by adapter name, whatever /dev/i2c-N the kernel gave it"}},
+		UART: []Bus{{"uart0", "/dev/ttyACM0", "first CDC-ACM adapter"}, {"uart1", "/dev/ttyACM1", ""},
+			{"uart2", "/dev/ttyACM2", ""}, {"uart3", "/dev/ttyACM3", ""}},
+		GPIO: usbBridgeLines(),
+		Notes: "ttyACM numbers follow the order adapters are enumerated: with more than one, plug them in " +
+			"that order or check /dev/serial/by-id. The CP2112 has no edge interrupts: hid_cp2112 polls " +
+			"its inputs every 10 jiffies (40-100 ms), so pulses shorter than about 0.1 s can be missed.",
+		Enable: map[string]string{
+			"i2c":  "plug in the CP2112 bridge (lsusb lists 10c4:ea90) and load hid_cp2112 and i2c_dev (add i2c_dev to /etc/modules-load.d)",
+			"uart": "plug in the USB serial adapter (cdc_acm makes /dev/ttyACM0 for the first one) and check dmesg",
+			"gpio": "plug in the CP2112 bridge and load hid_cp2112: its gpiochip is labelled cp2112_gpio (gpiodetect lists it); the daemon's user needs the gpio group",
 		},
 	},
 	"sim": {

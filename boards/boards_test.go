@@ -21,7 +21,11 @@ func TestCheck(t *testing.T) {
 		valid             []string
 	}{
 		{"rpi4", "", "", true, nil},
-		{"pi4", "", "", false, []string{"beaglebone-black", "rpi4", "rpi5", "sim"}},
+		{"pi4", "", "", false, []string{"beaglebone-black", "rpi4", "rpi5", "sim", "usb-bridge"}},
+		{"usb-bridge", "gpio", "cp2112_gpio", true, nil},
+		{"usb-bridge", "gpio-line", "GPIO17", true, nil},
+		{"usb-bridge", "uart", "uart0", true, nil},
+		{"usb-bridge", "i2c", "i2c1", true, nil},
 		{"rpi4", "i2c", "i2c1", true, nil},
 		{"rpi4", "i2c", "i2c2", false, []string{"i2c1"}},
 		{"beaglebone-black", "uart", "uart0", false, []string{"uart1", "uart4"}},

@@ -28,6 +28,7 @@ type hwBoard struct {
 
 	mu     sync.Mutex
 	i2c    map[string]i2c.BusCloser     // by bus name; mu must be held
+	i2cN   map[string]string            // the device file each open I2C bus resolved to; mu must be held
 	uart   map[string]*os.File          // by bus name; mu must be held
 	serial map[string]serialport.Config // each open UART's line settings; mu must be held
 }
@@ -36,7 +37,8 @@ func openHardware(p *Profile) (Board, error) {
 	if _, err := host.Init(); err != nil {
 		return nil, fmt.Errorf("boards: %s: initialise periph host drivers: %w", p.Name, err)
 	}
-	return &hwBoard{p: p, i2c: map[string]i2c.BusCloser{}, uart: map[string]*os.File{}, serial: map[string]serialport.Config{}}, nil
+	return &hwBoard{p: p, i2c: map[string]i2c.BusCloser{}, i2cN: map[string]string{}, uart: map[string]*os.File{},
+		serial: map[string]serialport.Config{}}, nil
 }
 
 func (b *hwBoard) Profile() *Profile { return b.p }
@@ -75,8 +77,10 @@ func (b *hwBoard) openI2C(d *registry.Driver, s SensorSpec) (sensor.Sensor, erro
 	dev, err := d.OpenI2C(bus, s.Address, s.Options)
 	if err != nil {
 		b.release(at)
-		return nil, fmt.Errorf("%w (check the wiring, the address and that the part is powered; `i2cdetect -y %s` lists what answers)",
-			err, strings.TrimPrefix(b.device(b.p.I2C, s.Bus), "/dev/i2c-"))
+		b.mu.Lock()
+		n := strings.TrimPrefix(b.i2cN[s.Bus], "/dev/i2c-")
+		b.mu.Unlock()
+		return nil, fmt.Errorf("%w (check the wiring, the address and that the part is powered; `i2cdetect -y %s` lists what answers)", err, n)
 	}
 	return dev, nil
 }
@@ -172,6 +176,16 @@ func (b *hwBoard) i2cBus(name string) (i2c.Bus, error) {
 	if dev == "" {
 		return nil, fmt.Errorf("board has no I2C bus %q; valid: %s", name, names(b.p.I2C))
 	}
+	if prefix, ok := strings.CutPrefix(dev, AdapterPrefix); ok {
+		found, err := adapterDevice(sysI2C, prefix)
+		if err != nil {
+			return nil, err
+		}
+		if found == "" {
+			return nil, b.missing("i2c", fmt.Sprintf("for the I2C adapter %q", prefix))
+		}
+		dev = found
+	}
 	if _, err := os.Stat(dev); errors.Is(err, os.ErrNotExist) {
 		return nil, b.missing("i2c", dev)
 	}
@@ -179,7 +193,7 @@ func (b *hwBoard) i2cBus(name string) (i2c.Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w (is the i2c-dev module loaded, and may the daemon's user open it? group i2c)", dev, err)
 	}
-	b.i2c[name] = bus
+	b.i2c[name], b.i2cN[name] = bus, dev
 	return bus, nil
 }
 
@@ -209,8 +223,33 @@ func (b *hwBoard) uartPort(name string, c serialport.Config) (*os.File, error) {
 	return f, nil
 }
 
+// gpioChip is what findChip needs of periph's gpioioctl.GPIOChip.
+type gpioChip interface {
+	Name() string  // "gpiochip1": the kernel's number, which can change between boots
+	Label() string // "cp2112_gpio", "pinctrl-rp1": the driver's label, which does not
+	LineCount() int
+}
+
+// findChip returns the index of the chip a profile line names, by device name or by label, that has
+// line offset; -1 when there is none. A name wins over a label.
+func findChip(chips []gpioChip, chip string, offset int) int {
+	found := -1
+	for i, c := range chips {
+		if offset >= c.LineCount() {
+			continue
+		}
+		if c.Name() == chip {
+			return i
+		}
+		if found < 0 && c.Label() == chip {
+			found = i
+		}
+	}
+	return found
+}
+
 // gpioLine finds the configured pin: by name through periph's registry, else by the profile's chip
-// and offset.
+// (a gpiochip device name or a chip label) and offset.
 func (b *hwBoard) gpioLine(s SensorSpec, name string) (gpio.PinIn, error) {
 	var line *Line
 	var valid []string
@@ -232,12 +271,17 @@ func (b *hwBoard) gpioLine(s SensorSpec, name string) (gpio.PinIn, error) {
 	if p := gpioreg.ByName(line.Name); p != nil {
 		return p, nil
 	}
-	for _, c := range gpioioctl.Chips {
-		if c.Name() == line.Chip && line.Offset < c.LineCount() {
-			if l := c.ByNumber(line.Offset); l != nil {
-				return l, nil
-			}
+	chips := make([]gpioChip, len(gpioioctl.Chips))
+	for i, c := range gpioioctl.Chips {
+		chips[i] = c
+	}
+	if i := findChip(chips, line.Chip, line.Offset); i >= 0 {
+		if l := gpioioctl.Chips[i].ByNumber(line.Offset); l != nil {
+			return l, nil
 		}
+	}
+	if !strings.HasPrefix(line.Chip, "gpiochip") {
+		return nil, b.missing("gpio", "labelled "+line.Chip+" (gpiodetect lists the chips and their labels)")
 	}
 	if _, err := os.Stat("/dev/" + line.Chip); errors.Is(err, os.ErrNotExist) {
 		return nil, b.missing("gpio", "/dev/"+line.Chip)

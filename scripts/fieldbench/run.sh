@@ -24,7 +24,7 @@ declare -a timing=()
 step() { timing+=("$(printf '%-34s %4d s' "$1" "$2")"); }
 log() { printf '%s field-test: %s\n' "$(date +%T)" "$*" >&2; }
 cleanup() {
-	[[ -n ${subpid:-} ]] && kill "$subpid" 2>/dev/null
+	[[ -n ${subpid:-} ]] && kill $subpid 2>/dev/null
 	[[ -n ${brokerpid:-} ]] && kill "$brokerpid" 2>/dev/null
 	wait 2>/dev/null || true
 	[[ ${WAYSIDE_BENCH_KEEP:-} == 1 ]] || rm -rf "$work"
@@ -45,6 +45,9 @@ cp "$here/payload/wb-run.service" "$ov/etc/systemd/system/"
 ln -s ../wb-run.service "$ov/etc/systemd/system/multi-user.target.wants/wb-run.service"
 ln -s /lib/systemd/system/systemd-networkd.service "$ov/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
 printf '[Match]\nName=e*\n[Network]\nDHCP=ipv4\n' >"$ov/etc/systemd/network/10-bench.network"
+# fielddev makes the devices inside the VM (internal/fielddev): a static arm64 binary on the payload.
+(cd "$root" && CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -o "$ov/usr/local/sbin/fielddev" ./internal/fielddev/cmd/fielddev) >>"$work/deb.log" 2>&1 || { cat "$work/deb.log"; exit 1; }
+(cd "$root" && go build -o "$work/fieldcheck" ./internal/fielddev/cmd/fieldcheck) >>"$work/deb.log" 2>&1 || { cat "$work/deb.log"; exit 1; }
 cp "$deb" "$ov/usr/local/share/wb/wayside.deb"
 cp "$here/payload/bench.yaml" "$ov/usr/local/share/wb/bench.yaml"
 cp "$root/systemd/waysided.service" "$ov/usr/local/share/wb/waysided.service"
@@ -61,6 +64,9 @@ brokerpid=$!
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 mosquitto_sub -h 127.0.0.1 -p "$port" -t 'wayside/v1/#' -F '%t %l %p' >"$work/messages" 2>/dev/null &
 subpid=$!
+# The same messages with hex payloads, for fieldcheck's SenML decoding.
+mosquitto_sub -h 127.0.0.1 -p "$port" -t 'wayside/v1/+/telemetry' -F '%t %x' >"$work/telemetry.hex" 2>/dev/null &
+subpid="$subpid $!"
 
 t=$SECONDS
 log "booting the VM (qemu-system-aarch64 -M virt -cpu cortex-a72, no KVM; console in $work/console.log)"
@@ -75,7 +81,7 @@ sleep 1
 
 fail=0
 results=$(grep -a 'WB-CHECK' "$work/console.log" | sed 's/.*WB-CHECK /  /' | tr -d '\r' || true)
-want="dpkg-install installed-unit-unchanged ready status-group-member status-other-refused reload-bad-config-keeps-old watchdog-restart no-eperm-sigsys no-seccomp-audit stop-drains"
+want="dpkg-install installed-unit-unchanged devices-present ready status-group-member status-other-refused reload-bad-config-keeps-old watchdog-restart no-eperm-sigsys no-seccomp-audit stop-drains"
 echo "field-test checks (in the VM):"
 for c in $want; do
 	line=$(grep -m1 "^  $c " <<<"$results" || true)
@@ -98,6 +104,18 @@ else
 	echo "  offline-status-after-stop FAIL last status: ${last:-none}"
 	fail=1
 fi
+# Readings from every bus kind, through the kernel's drivers: I2C (bme280, sht4x on the CP2112),
+# UART (pms5003, ops243, nmea on ttyACM0-2), GPIO (pulses on the CP2112's line 0, edges polled by hid_cp2112). The
+# emulators report about 20 degC, 50 %RH and PM2.5 12-31 ug/m3, a vehicle every 5 s, a fix at 52.5 N;
+# fielddev pulses about once a second.
+"$work/fieldcheck" -f "$work/telemetry.hex" \
+	-want "i2c-bme280-readings=bench-0001/env1/temperature,15,25" \
+	-want "i2c-bme280-pressure=bench-0001/env1/pressure,90000,110000" \
+	-want "i2c-sht4x-readings=bench-0001/air1/humidity,40,60" \
+	-want "uart-pms5003-readings=bench-0001/pm1/pm2_5,1,100" \
+	-want "uart-ops243-vehicles=bench-0001/radar1/count,1,100000,sum" \
+	-want "uart-nmea-readings=bench-0001/gps1/lat,52,53" \
+	-want "gpio-pulse-edges=bench-0001/loop1/volume,10,100000,sum" | sed 's/^/  /' || fail=1
 grep -aq 'WB-DONE' "$work/console.log" || fail=1
 echo "field-test time:"
 printf '  %s\n' "${timing[@]}"
