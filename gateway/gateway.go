@@ -165,15 +165,17 @@ func New(opts Options) (g *Gateway, err error) {
 		g.lock.Close()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	// gw, not g: every error return below sets the named result g to nil before this runs.
+	gw := g
 	defer func() {
 		if err != nil {
-			g.closeSensors()
-			g.board.Close()
-			g.spool.Close()
-			if g.replay != nil {
-				g.replay.Close()
+			gw.closeSensors()
+			gw.board.Close()
+			gw.spool.Close()
+			if gw.replay != nil {
+				gw.replay.Close()
 			}
-			g.lock.Close()
+			gw.lock.Close()
 		}
 	}()
 	for _, sc := range cfg.Sensors {

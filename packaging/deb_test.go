@@ -307,7 +307,7 @@ func TestDebPackage(t *testing.T) {
 	})
 
 	t.Run("maintainer scripts", func(t *testing.T) {
-		for _, name := range []string{"postinst", "prerm", "postrm"} {
+		for _, name := range []string{"preinst", "postinst", "prerm", "postrm"} {
 			p := filepath.Join(ctrl, name)
 			fi, err := os.Stat(p)
 			if err != nil {

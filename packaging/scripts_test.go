@@ -159,6 +159,31 @@ func TestPostinstFreshInstall(t *testing.T) {
 	}
 }
 
+// TestPreinstMakesDeviceGroups: the device groups exist before dpkg unpacks the udev rules that name
+// them (see preinst), and a second run (an upgrade) creates nothing.
+func TestPreinstMakesDeviceGroups(t *testing.T) {
+	e := newScriptEnv(t)
+	if _, calls, err := e.run(t, "preinst", "install"); err != nil {
+		t.Fatalf("preinst install: %v; calls:\n%s", err, strings.Join(calls, "\n"))
+	}
+	group := e.read(t, "group")
+	for _, g := range []string{"i2c", "gpio", "spi"} {
+		if !strings.Contains(group, "\n"+g+":") {
+			t.Errorf("group %s missing after preinst; groups:\n%s", g, group)
+		}
+	}
+	_, calls, err := e.run(t, "preinst", "upgrade", "1.0.0")
+	if err != nil {
+		t.Fatalf("preinst upgrade: %v", err)
+	}
+	if e.read(t, "group") != group || slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "addgroup") && strings.Contains(c, "gpio") }) {
+		t.Errorf("a second preinst re-created a group; calls:\n%s", strings.Join(calls, "\n"))
+	}
+	if _, _, err := e.run(t, "postinst", "configure"); err != nil {
+		t.Fatalf("postinst configure after preinst: %v", err)
+	}
+}
+
 func TestPostinstUpgradeIsIdempotent(t *testing.T) {
 	e := newScriptEnv(t)
 	if _, _, err := e.run(t, "postinst", "configure"); err != nil {

@@ -225,6 +225,8 @@ func TestUnitDevicesCoverBoards(t *testing.T) {
 	// on Raspberry Pi OS and Debian (udev rules).
 	kinds := []deviceKind{
 		{"/dev/i2c-", []string{"i2c"}, "i2c"},
+		// An I2C bus named by its adapter (boards.AdapterPrefix) opens as /dev/i2c-N all the same.
+		{boards.AdapterPrefix, []string{"i2c"}, "i2c"},
 		{"/dev/spidev", []string{"spi"}, "spi"},
 		{"/dev/gpiochip", []string{"gpiochip"}, "gpio"},
 		{"/dev/ttyS", []string{"ttyS"}, "dialout"},
@@ -245,7 +247,8 @@ func TestUnitDevicesCoverBoards(t *testing.T) {
 			devs = append(devs, b.Device)
 		}
 		for _, l := range p.GPIO {
-			devs = append(devs, "/dev/"+l.Chip)
+			// A chip named by its label (cp2112_gpio) rather than gpiochipN is a /dev/gpiochip node too.
+			devs = append(devs, "/dev/gpiochip"+strings.TrimPrefix(l.Chip, "gpiochip"))
 		}
 		slices.Sort(devs)
 		for _, dev := range slices.Compact(devs) {

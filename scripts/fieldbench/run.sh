@@ -13,7 +13,8 @@
 #    FAIL and where the time went, and fails if any check failed or is missing.
 # Environment: WAYSIDE_BENCH_CACHE (default /var/cache/wayside-bench) keeps the image between runs;
 # WAYSIDE_BENCH_TIMEOUT (default 900 s) bounds the VM run; WAYSIDE_BENCH_KEEP=1 keeps the work directory;
-# WAYSIDE_BENCH_IMAGE=DIR uses that image directory as it is (debugging).
+# WAYSIDE_BENCH_IMAGE=DIR uses that image directory as it is (debugging); WAYSIDE_BENCH_BREAK=syscall or
+# deviceallow installs a deliberately broken drop-in, to show the checks failing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here=$root/scripts/fieldbench
@@ -51,6 +52,24 @@ printf '[Match]\nName=e*\n[Network]\nDHCP=ipv4\n' >"$ov/etc/systemd/network/10-b
 cp "$deb" "$ov/usr/local/share/wb/wayside.deb"
 cp "$here/payload/bench.yaml" "$ov/usr/local/share/wb/bench.yaml"
 cp "$root/systemd/waysided.service" "$ov/usr/local/share/wb/waysided.service"
+# WAYSIDE_BENCH_BREAK: a deliberate break the checks must catch, as an administrator's drop-in (the
+# packaged unit stays unchanged): syscall takes the @chown calls out of the filter (the local API gives
+# its socket to local_api.group with fchownat); deviceallow drops DeviceAllow=char-ttyACM (the serial
+# sensors' USB adapters). fsync is cuts.sh's.
+case ${WAYSIDE_BENCH_BREAK:-} in
+syscall | deviceallow)
+	mkdir -p "$ov/etc/systemd/system/waysided.service.d"
+	if [[ $WAYSIDE_BENCH_BREAK == syscall ]]; then
+		printf '[Service]\nSystemCallFilter=~@chown\n'
+	else
+		printf '[Service]\nDeviceAllow=\n'
+		grep '^DeviceAllow=' "$root/systemd/waysided.service" | grep -v ttyACM
+	fi >"$ov/etc/systemd/system/waysided.service.d/break.conf"
+	log "DELIBERATE BREAK $WAYSIDE_BENCH_BREAK: $(tr '\n' ' ' <"$ov/etc/systemd/system/waysided.service.d/break.conf")"
+	;;
+"" | fsync) ;;
+*) log "WAYSIDE_BENCH_BREAK=$WAYSIDE_BENCH_BREAK: not one of syscall, deviceallow, fsync"; exit 2 ;;
+esac
 truncate -s 64M "$work/payload.img"
 mke2fs -q -t ext4 -d "$work/payload" "$work/payload.img"
 qemu-img create -q -f qcow2 -b "$img/root.img" -F raw "$work/root.qcow2"
@@ -81,7 +100,7 @@ sleep 1
 
 fail=0
 results=$(grep -a 'WB-CHECK' "$work/console.log" | sed 's/.*WB-CHECK /  /' | tr -d '\r' || true)
-want="dpkg-install installed-unit-unchanged devices-present ready status-group-member status-other-refused reload-bad-config-keeps-old watchdog-restart no-eperm-sigsys no-seccomp-audit stop-drains"
+want="dpkg-install installed-unit-unchanged devices-present udev-groups ready status-group-member status-other-refused reload-bad-config-keeps-old watchdog-restart no-eperm-sigsys no-seccomp-audit stop-drains"
 echo "field-test checks (in the VM):"
 for c in $want; do
 	line=$(grep -m1 "^  $c " <<<"$results" || true)
