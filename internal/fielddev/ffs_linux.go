@@ -5,7 +5,7 @@ package fielddev
 import (
 	"errors"
 	"fmt"
-	"log/slog"
+	"go.uber.org/zap"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -29,14 +29,14 @@ var ffsEventNames = map[byte]string{ffsBind: "bind", ffsUnbind: "unbind", ffsEna
 type FFS struct {
 	dir string
 	c   *CP2112
-	log *slog.Logger
+	log *zap.SugaredLogger
 	ep0 int
 }
 
 // OpenFFS mounts FunctionFS instance name at dir (unless mounted already) and writes the CP2112's
 // descriptors and strings to its ep0. After that the gadget can be bound to a UDC: a configfs gadget
 // refuses to bind while a FunctionFS function has no descriptors.
-func OpenFFS(name, dir string, c *CP2112, log *slog.Logger) (*FFS, error) {
+func OpenFFS(name, dir string, c *CP2112, log *zap.SugaredLogger) (*FFS, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("fielddev: functionfs: %w", err)
 	}
@@ -57,7 +57,7 @@ func OpenFFS(name, dir string, c *CP2112, log *slog.Logger) (*FFS, error) {
 		syscall.Close(fd)
 		return nil, fmt.Errorf("fielddev: functionfs: write strings: %w", err)
 	}
-	log.Info("functionfs ready", "dir", dir, "report_descriptor_bytes", len(ReportDescriptor()))
+	log.Infow("functionfs ready", "dir", dir, "report_descriptor_bytes", len(ReportDescriptor()))
 	return &FFS{dir: dir, c: c, log: log, ep0: fd}, nil
 }
 
@@ -77,7 +77,7 @@ func (f *FFS) Serve() error {
 			if fails++; fails > 100 {
 				return fmt.Errorf("fielddev: functionfs: read ep0: %w", err)
 			}
-			f.log.Warn("read ep0", "err", err)
+			f.log.Warnw("read ep0", "err", err)
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
@@ -85,7 +85,7 @@ func (f *FFS) Serve() error {
 		for i := 0; i+ffsEvent <= n; i += ffsEvent {
 			ev := buf[i : i+ffsEvent]
 			if ev[8] != ffsSetup {
-				f.log.Info("functionfs event", "event", ffsEventNames[ev[8]])
+				f.log.Infow("functionfs event", "event", ffsEventNames[ev[8]])
 				continue
 			}
 			f.setup(ParseSetup(ev[:8]))
@@ -101,28 +101,28 @@ func (f *FFS) setup(s Setup) {
 	if s.In() {
 		reply, ok := f.c.ControlIn(s)
 		if !ok {
-			f.log.Info("stall", "setup", s.String())
+			f.log.Infow("stall", "setup", s.String())
 			syscall.Read(f.ep0, nil)
 			return
 		}
 		if _, err := syscall.Write(f.ep0, reply); err != nil {
-			f.log.Warn("ep0 reply failed", "setup", s.String(), "err", err)
+			f.log.Warnw("ep0 reply failed", "setup", s.String(), "err", err)
 		}
 		return
 	}
 	if s.RequestType != 0x21 || (s.Request != hidSetReport && s.Request != hidSetIdle && s.Request != hidSetProtocol) {
-		f.log.Info("stall", "setup", s.String())
+		f.log.Infow("stall", "setup", s.String())
 		syscall.Write(f.ep0, nil)
 		return
 	}
 	data := make([]byte, s.Length)
 	n, err := syscall.Read(f.ep0, data)
 	if err != nil {
-		f.log.Warn("ep0 data failed", "setup", s.String(), "err", err)
+		f.log.Warnw("ep0 data failed", "setup", s.String(), "err", err)
 		return
 	}
 	if !f.c.ControlOut(s, data[:n]) {
-		f.log.Warn("request not taken", "setup", s.String(), "data", fmt.Sprintf("% x", data[:n]))
+		f.log.Warnw("request not taken", "setup", s.String(), "data", fmt.Sprintf("% x", data[:n]))
 	}
 }
 
@@ -135,7 +135,7 @@ func (f *FFS) interrupts() {
 			if err == nil {
 				return fd
 			}
-			f.log.Warn("open endpoint", "ep", name, "err", err)
+			f.log.Warnw("open endpoint", "ep", name, "err", err)
 			time.Sleep(time.Second)
 		}
 	}
@@ -152,7 +152,7 @@ func (f *FFS) interrupts() {
 		}
 		replies, err := f.c.Output(buf[:n])
 		if err != nil {
-			f.log.Warn("output report", "err", err)
+			f.log.Warnw("output report", "err", err)
 		}
 		for _, r := range replies {
 			_, err := syscall.Write(in, r)
@@ -160,7 +160,7 @@ func (f *FFS) interrupts() {
 				_, err = syscall.Write(in, r)
 			}
 			if err != nil {
-				f.log.Warn("input report", "report", fmt.Sprintf("%#02x", r[0]), "err", err)
+				f.log.Warnw("input report", "report", fmt.Sprintf("%#02x", r[0]), "err", err)
 			}
 		}
 	}

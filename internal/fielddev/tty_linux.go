@@ -4,8 +4,8 @@ package fielddev
 
 import (
 	"fmt"
+	"go.uber.org/zap"
 	"io"
-	"log/slog"
 	"os"
 	"syscall"
 	"time"
@@ -60,7 +60,7 @@ func OpenRaw(dev string) (*os.File, error) {
 
 // FeedPMS5003 makes the tty at dev a PMS5003: a frame every period with slowly changing
 // concentrations, and the driver's commands (sleep, wake, passive mode) obeyed by pms5003emu.
-func FeedPMS5003(dev string, period time.Duration, log *slog.Logger) error {
+func FeedPMS5003(dev string, period time.Duration, log *zap.SugaredLogger) error {
 	tty, err := OpenRaw(dev)
 	if err != nil {
 		return err
@@ -68,11 +68,11 @@ func FeedPMS5003(dev string, period time.Duration, log *slog.Logger) error {
 	port := pms5003emu.NewPort()
 	go func() {
 		_, err := io.Copy(tty, port)
-		log.Warn("pms5003: tty write ended", "tty", dev, "err", err)
+		log.Warnw("pms5003: tty write ended", "tty", dev, "err", err)
 	}()
 	go func() {
 		_, err := io.Copy(port, tty)
-		log.Warn("pms5003: tty read ended", "tty", dev, "err", err)
+		log.Warnw("pms5003: tty read ended", "tty", dev, "err", err)
 	}()
 	go func() {
 		for i := 0; ; i++ {
@@ -81,7 +81,7 @@ func FeedPMS5003(dev string, period time.Duration, log *slog.Logger) error {
 			time.Sleep(period)
 		}
 	}()
-	log.Info("pms5003 on tty", "tty", dev, "period", period)
+	log.Infow("pms5003 on tty", "tty", dev, "period", period)
 	return nil
 }
 
@@ -89,22 +89,22 @@ func FeedPMS5003(dev string, period time.Duration, log *slog.Logger) error {
 // presence mode counts active-low pulses with a pull-up, as a loop detector's open-collector output
 // gives). hid_cp2112 polls the levels every 10 jiffies (cp2112_gpio_poll_callback), so on and off
 // must be far longer than that.
-func Pulses(c *CP2112, line int, on, off time.Duration, log *slog.Logger) {
-	log.Info("gpio pulses", "line", line, "on", on, "off", off)
+func Pulses(c *CP2112, line int, on, off time.Duration, log *zap.SugaredLogger) {
+	log.Infow("gpio pulses", "line", line, "on", on, "off", off)
 	for n := 1; ; n++ {
 		c.SetInput(line, false)
 		time.Sleep(on)
 		c.SetInput(line, true)
 		time.Sleep(off)
 		if n%60 == 0 {
-			log.Info("gpio pulses sent", "line", line, "pulses", n)
+			log.Infow("gpio pulses sent", "line", line, "pulses", n)
 		}
 	}
 }
 
 // FeedOPS243 makes the tty at dev an OPS243-A radar: ops243emu answers the driver's configuration
 // commands, and a vehicle at speed m/s passes through the beam every period.
-func FeedOPS243(dev string, speed float64, period time.Duration, log *slog.Logger) error {
+func FeedOPS243(dev string, speed float64, period time.Duration, log *zap.SugaredLogger) error {
 	tty, err := OpenRaw(dev)
 	if err != nil {
 		return err
@@ -112,11 +112,11 @@ func FeedOPS243(dev string, speed float64, period time.Duration, log *slog.Logge
 	radar := ops243emu.New()
 	go func() {
 		_, err := io.Copy(tty, radar)
-		log.Warn("ops243: tty write ended", "tty", dev, "err", err)
+		log.Warnw("ops243: tty write ended", "tty", dev, "err", err)
 	}()
 	go func() {
 		_, err := io.Copy(radar, tty)
-		log.Warn("ops243: tty read ended", "tty", dev, "err", err)
+		log.Warnw("ops243: tty read ended", "tty", dev, "err", err)
 	}()
 	go func() {
 		for {
@@ -124,13 +124,13 @@ func FeedOPS243(dev string, speed float64, period time.Duration, log *slog.Logge
 			radar.Target(speed, time.Second)
 		}
 	}()
-	log.Info("ops243 on tty", "tty", dev, "speed", speed, "period", period)
+	log.Infow("ops243 on tty", "tty", dev, "speed", speed, "period", period)
 	return nil
 }
 
 // FeedNMEA makes the tty at dev a GPS receiver: a GGA sentence (nmea.AppendGGA) every second with
 // a fix at lat, lon.
-func FeedNMEA(dev string, lat, lon float64, log *slog.Logger) error {
+func FeedNMEA(dev string, lat, lon float64, log *zap.SugaredLogger) error {
 	tty, err := OpenRaw(dev)
 	if err != nil {
 		return err
@@ -144,12 +144,12 @@ func FeedNMEA(dev string, lat, lon float64, log *slog.Logger) error {
 			f := nmea.Fix{Lat: lat, Lon: lon, Altitude: 35 * physic.Metre, Quality: 1, Satellites: 9, HDOP: 0.9, TimeOfDay: day}
 			buf = nmea.AppendGGA(buf[:0], &f)
 			if _, err := tty.Write(buf); err != nil {
-				log.Warn("nmea: tty write", "tty", dev, "err", err)
+				log.Warnw("nmea: tty write", "tty", dev, "err", err)
 				return
 			}
 			time.Sleep(time.Second)
 		}
 	}()
-	log.Info("nmea on tty", "tty", dev, "lat", lat, "lon", lon)
+	log.Infow("nmea on tty", "tty", dev, "lat", lat, "lon", lon)
 	return nil
 }

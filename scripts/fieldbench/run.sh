@@ -127,7 +127,8 @@ fi
 # UART (pms5003, ops243, nmea on ttyACM0-2), GPIO (pulses on the CP2112's line 0, edges polled by hid_cp2112). The
 # emulators report about 20 degC, 50 %RH and PM2.5 12-31 ug/m3, a vehicle every 5 s, a fix at 52.5 N;
 # fielddev pulses about once a second.
-"$work/fieldcheck" -f "$work/telemetry.hex" \
+gwkey=$(grep -a -o 'WB-KEY [A-Za-z0-9+/=]*' "$work/console.log" | tail -1 | cut -d' ' -f2 || true)
+"$work/fieldcheck" -f "$work/telemetry.hex" -gateway-key "${gwkey:-none}" \
 	-want "i2c-bme280-readings=bench-0001/env1/temperature,15,25" \
 	-want "i2c-bme280-pressure=bench-0001/env1/pressure,90000,110000" \
 	-want "i2c-sht4x-readings=bench-0001/air1/humidity,40,60" \

@@ -1,12 +1,17 @@
 // Command fieldcheck is the field bench's broker-side check: it reads the telemetry the broker
-// received (mosquitto_sub -F '%t %x': topic, then the payload in hex, one message a line), decodes
-// each SenML pack and checks that named channels carried values in range. Each -want is
+// received (mosquitto_sub -F '%t %x': topic, then the payload in hex, one message a line), verifies
+// each batch's COSE_Sign1 with the gateway's public key (-gateway-key, as `wayside status --json`
+// shows it; cloudsync/cityopen, the city's reference opener), decodes its SenML pack and checks that
+// named channels carried values in range. A batch that does not verify counts as undecodable and
+// fails the run. Each -want is
 // label=channel,min,max[,sum]: the last value (or with sum, the sum of all values) must lie in
 // [min, max]. It prints one "label PASS|FAIL detail" line per want and exits 1 if any failed.
 package main
 
 import (
 	"bufio"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -15,7 +20,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/wayside-iot/wayside/cloudsync/senml"
+	"github.com/wayside-iot/wayside/cloudsync/cityopen"
 )
 
 type want struct {
@@ -46,16 +51,27 @@ func (w *wants) Set(s string) error {
 func main() {
 	file := flag.String("f", "", "messages, one '<topic> <hex payload>' a line")
 	suffix := flag.String("topic-suffix", "/telemetry", "only topics ending so are telemetry")
+	key := flag.String("gateway-key", "", "the gateway's Ed25519 public key, standard base64 (required)")
 	var ws wants
 	flag.Var(&ws, "want", "label=channel,min,max[,sum] (repeatable)")
 	flag.Parse()
+	pub, err := base64.StdEncoding.DecodeString(*key)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		fmt.Fprintf(os.Stderr, "fieldcheck: -gateway-key %q is not a base64 Ed25519 public key\n", *key)
+		os.Exit(2)
+	}
+	op, err := cityopen.New(cityopen.Options{Gateways: []ed25519.PublicKey{pub}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fieldcheck:", err)
+		os.Exit(2)
+	}
 	f, err := os.Open(*file)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fieldcheck:", err)
 		os.Exit(2)
 	}
 	defer f.Close()
-	lines, ok := check(f, *suffix, ws)
+	lines, ok := check(f, *suffix, op, ws)
 	for _, l := range lines {
 		fmt.Println(l)
 	}
@@ -65,7 +81,7 @@ func main() {
 }
 
 // check reads the messages from r and returns one line per want, and whether all passed.
-func check(r io.Reader, suffix string, ws wants) (lines []string, ok bool) {
+func check(r io.Reader, suffix string, op *cityopen.Opener, ws wants) (lines []string, ok bool) {
 	type agg struct {
 		n         int
 		last, sum float64
@@ -84,11 +100,12 @@ func check(r io.Reader, suffix string, ws wants) (lines []string, ok bool) {
 			bad++
 			continue
 		}
-		p, err := senml.Decode(b)
-		if err != nil {
+		batch, err := op.Open(b)
+		if err != nil || !batch.Verified {
 			bad++
 			continue
 		}
+		p := batch.Pack
 		packs++
 		for _, r := range p.Readings {
 			a := seen[r.Name]
@@ -101,7 +118,12 @@ func check(r io.Reader, suffix string, ws wants) (lines []string, ok bool) {
 			a.sum += r.Value
 		}
 	}
-	ok = true
+	ok = bad == 0
+	if bad > 0 {
+		lines = append(lines, fmt.Sprintf("batches-verify FAIL %d of %d telemetry batches did not verify with the gateway key or did not decode", bad, packs+bad))
+	} else {
+		lines = append(lines, fmt.Sprintf("batches-verify PASS %d telemetry batches verified with the gateway key", packs))
+	}
 	for _, w := range ws {
 		a := seen[w.channel]
 		if a == nil {

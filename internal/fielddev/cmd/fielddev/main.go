@@ -10,7 +10,7 @@ package main
 import (
 	"flag"
 	"fmt"
-	"log/slog"
+	"go.uber.org/zap"
 	"math"
 	"os"
 	"os/exec"
@@ -50,14 +50,19 @@ func main() {
 	on := flag.Duration("pulse-on", 300*time.Millisecond, "GPIO line 0 pulse: time low")
 	off := flag.Duration("pulse-off", 700*time.Millisecond, "GPIO line 0 pulse: time high between pulses")
 	flag.Parse()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	zl, err := zap.NewDevelopment()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fielddev:", err)
+		os.Exit(1)
+	}
+	log := zl.Sugar()
 	if err := run(log, *acm, *udc, *gadget, *ffsDir, *ready, *on, *off); err != nil {
-		log.Error("fielddev failed", "err", err)
+		log.Errorw("fielddev failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(log *slog.Logger, acm int, udc, gadgetDir, ffsDir, ready string, on, off time.Duration) error {
+func run(log *zap.SugaredLogger, acm int, udc, gadgetDir, ffsDir, ready string, on, off time.Duration) error {
 	// The gadget side (dummy_hcd, configfs, the functions) and the host side's drivers; udev
 	// would load the host drivers on enumeration, loading them first makes that independent of it.
 	for _, m := range []string{"dummy_hcd", "libcomposite", "usb_f_acm", "usb_f_fs", "cdc_acm", "usbhid", "hid_cp2112", "i2c_dev"} {
@@ -65,7 +70,7 @@ func run(log *slog.Logger, acm int, udc, gadgetDir, ffsDir, ready string, on, of
 			return fmt.Errorf("modprobe %s: %v: %s", m, err, strings.TrimSpace(string(out)))
 		}
 	}
-	log.Info("modules loaded")
+	log.Infow("modules loaded")
 	if _, err := os.Stat(filepath.Dir(gadgetDir)); err != nil {
 		// systemd mounts configfs at boot (sys-kernel-config.mount); a bare system may not have.
 		if err := syscall.Mount("configfs", "/sys/kernel/config", "configfs", 0, ""); err != nil {
@@ -106,7 +111,7 @@ func run(log *slog.Logger, acm int, udc, gadgetDir, ffsDir, ready string, on, of
 	if err := g.Bind(udc); err != nil {
 		return err
 	}
-	log.Info("gadget bound", "udc", udc, "acm", acm, "vid", fmt.Sprintf("%04x", fielddev.USBVendor), "pid", fmt.Sprintf("%04x", fielddev.USBProduct))
+	log.Infow("gadget bound", "udc", udc, "acm", acm, "vid", fmt.Sprintf("%04x", fielddev.USBVendor), "pid", fmt.Sprintf("%04x", fielddev.USBProduct))
 
 	ttys, err := g.TTYs()
 	if err != nil {
@@ -130,10 +135,10 @@ func run(log *slog.Logger, acm int, udc, gadgetDir, ffsDir, ready string, on, of
 	go func() {
 		devs, err := waitDevices(acm, 60*time.Second)
 		if err != nil {
-			log.Error("devices", "err", err)
+			log.Errorw("devices", "err", err)
 			return
 		}
-		log.Info("devices present", "devices", strings.Join(devs, " "))
+		log.Infow("devices present", "devices", strings.Join(devs, " "))
 		if err := os.MkdirAll(filepath.Dir(ready), 0o755); err == nil {
 			os.WriteFile(ready, []byte(strings.Join(devs, "\n")+"\n"), 0o644)
 		}
@@ -147,7 +152,7 @@ func run(log *slog.Logger, acm int, udc, gadgetDir, ffsDir, ready string, on, of
 			return err
 		case <-tick.C:
 			s := c.Snapshot()
-			log.Info("cp2112", "transfers", s.Transfers, "nacks", s.NACKs, "reads", s.Reads, "features", s.Features, "gpio_reads", s.GPIOReads)
+			log.Infow("cp2112", "transfers", s.Transfers, "nacks", s.NACKs, "reads", s.Reads, "features", s.Features, "gpio_reads", s.GPIOReads)
 		}
 	}
 }
