@@ -48,7 +48,7 @@ func (in *Ingest) keepStatus(ctx context.Context, lock *pgxpool.Conn) {
 	filter := in.cfg.MQTT.TopicPrefix + "/+/status"
 	// Clean session and automatic acks: the retained messages give the whole state at every subscribe.
 	// In order, and the handler only queues: it never calls back into paho.
-	c := mqtt.NewClient(in.mqttOptions(in.cfg.MQTT.ClientID+"-status").SetCleanSession(true).SetOrderMatters(true).
+	c := mqtt.NewClient(in.mqttOptions(in.cfg.MQTT.ClientID + "-status").SetCleanSession(true).SetOrderMatters(true).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { msgs <- m })
 		}))
