@@ -49,6 +49,8 @@ type gateway struct {
 	conn   net.Conn // the client's connection, to cut it (the last will)
 	mu     sync.Mutex
 	signed map[uint64][]byte // seq -> the signed batch, kept to check the database and to republish
+	// untrusted batches are stamped from a clock that is not trusted (wf 1)
+	untrusted map[uint64]bool
 }
 
 func newGateway(t testing.TB, id string, sealer *cosebatch.Sealer) *gateway {
@@ -56,7 +58,7 @@ func newGateway(t testing.TB, id string, sealer *cosebatch.Sealer) *gateway {
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	var bid [16]byte
 	rand.Read(bid[:])
-	g := &gateway{id: id, priv: priv, pub: pub, bootID: hex.EncodeToString(bid[:]), seal: sealer, signed: map[uint64][]byte{}}
+	g := &gateway{id: id, priv: priv, pub: pub, bootID: hex.EncodeToString(bid[:]), seal: sealer, signed: map[uint64][]byte{}, untrusted: map[uint64]bool{}}
 	var err error
 	if g.enc, err = senml.NewEncoder(id, g.bootID, channels, 100); err != nil {
 		t.Fatal(err)
@@ -94,6 +96,9 @@ func (g *gateway) batch(t testing.TB, seq uint64, n int) []byte {
 		rs[i] = buffer.Reading{Time: t0 + int64(i)*int64(250*time.Millisecond), Channel: uint32(ch), Value: 10 + 90*mrand.Float64()}
 		if ch == 5 {
 			rs[i].Value = 52 + mrand.Float64()
+		}
+		if g.untrusted[seq] { // stamped before the clock was trusted: seconds since boot
+			rs[i].Time, rs[i].Flags = int64(42+i)*int64(time.Second), buffer.FlagClockUntrusted
 		}
 	}
 	pack, err := g.enc.Encode(seq, rs)

@@ -45,6 +45,7 @@ func TestExactlyOnce(t *testing.T) {
 			s = nil
 		}
 		gws[i] = newGateway(t, fmt.Sprintf("gw-%02d", i+1), s)
+		gws[i].untrusted[5] = true
 		if _, err := pool.Exec(ctx, `INSERT INTO wayside_gateway_keys (gateway, public_key) VALUES ($1, $2)`, gws[i].id, []byte(gws[i].pub)); err != nil {
 			t.Fatal(err)
 		}
@@ -216,6 +217,14 @@ func TestExactlyOnce(t *testing.T) {
 		}
 	}
 	sums.Close()
+
+	// Untrusted times (wf 1) are stored as the arrival time, the flag kept.
+	if n := count(t, pool, `SELECT count(*) FROM wayside_readings WHERE seq = 5 AND (flags <> 1 OR t < now() - interval '1 hour')`); n != 0 {
+		t.Errorf("%d readings of the batches stamped from an untrusted clock keep that time or lost their flag", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM wayside_readings WHERE seq <> 5 AND (flags <> 0 OR t < now() - interval '1 hour')`); n != 0 {
+		t.Errorf("%d readings with a trusted time are flagged or not at their time", n)
+	}
 
 	// Quarantine: one row per bad message, with its reason.
 	for reason := range badInput {

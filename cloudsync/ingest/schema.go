@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS wayside_batches (
 	received_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (gateway, boot_id, seq)
 );
+CREATE INDEX IF NOT EXISTS wayside_batches_received ON wayside_batches (gateway, received_at);
 CREATE TABLE IF NOT EXISTS wayside_readings (
 	gateway text NOT NULL,
 	boot_id uuid NOT NULL,

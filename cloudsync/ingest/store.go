@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -13,6 +14,9 @@ import (
 
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
 )
+
+// flagTimeCorrected is the wf bit of a time corrected once the clock was trusted: a real time.
+const flagTimeCorrected = 2
 
 var readingColumns = []string{"gateway", "boot_id", "seq", "idx", "channel", "unit", "t", "value", "flags"}
 
@@ -26,9 +30,17 @@ func writeBatch(ctx context.Context, pool *pgxpool.Pool, gw string, b *cityopen.
 	if err != nil {
 		return false, err
 	}
-	first, last := rs[0].UnixMilli(), rs[0].UnixMilli()
-	for _, r := range rs[1:] {
-		first, last = min(first, r.UnixMilli()), max(last, r.UnixMilli())
+	// docs/mqtt.md "Clock trust": a time with wf bit 1 (or an unknown bit) is not a wall-clock time.
+	// Such a reading keeps its value, with the arrival time in t, marked by its flags.
+	arrived := time.Now().UnixMilli()
+	times := make([]int64, len(rs))
+	first, last := int64(math.MaxInt64), int64(math.MinInt64)
+	for i, r := range rs {
+		times[i] = r.UnixMilli()
+		if r.Flags&^flagTimeCorrected != 0 {
+			times[i] = arrived
+		}
+		first, last = min(first, times[i]), max(last, times[i])
 	}
 	var cityKID *string
 	if b.Sealed {
@@ -50,7 +62,7 @@ func writeBatch(ctx context.Context, pool *pgxpool.Pool, gw string, b *cityopen.
 			pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) {
 				r := &rs[i]
 				return []any{gw, bid, int64(b.Seq), int32(i), r.Name[prefix:], r.Unit,
-					time.UnixMilli(r.UnixMilli()), r.Value, int32(r.Flags)}, nil
+					time.UnixMilli(times[i]), r.Value, int32(r.Flags)}, nil
 			}))
 		if err != nil {
 			return fmt.Errorf("copy readings: %w", err)
