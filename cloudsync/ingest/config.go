@@ -21,8 +21,11 @@ type Config struct {
 	MQTT     MQTTConfig     `yaml:"mqtt"`
 	Postgres PostgresConfig `yaml:"postgres"`
 	Keys     KeysConfig     `yaml:"keys"`
-	// Workers is how many batches are opened and written at once (default 4).
+	// Workers is how many transactions are written at once (default 4).
 	Workers int `yaml:"workers"`
+	// BatchesPerTx bounds how many batches, among those already waiting, one transaction writes
+	// (default 16; 1 writes each batch alone). It never waits for more to arrive.
+	BatchesPerTx int `yaml:"batches_per_transaction"`
 }
 
 // MQTTConfig says where the telemetry comes from.
@@ -76,6 +79,9 @@ func (c *Config) Defaults() {
 	if c.Workers <= 0 {
 		c.Workers = 4
 	}
+	if c.BatchesPerTx <= 0 {
+		c.BatchesPerTx = 16
+	}
 	if c.Postgres.MaxConns <= 0 {
 		c.Postgres.MaxConns = int32(c.Workers) + 2
 	}
@@ -112,6 +118,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Workers > 256 {
 		errs = append(errs, fmt.Errorf("workers %d: use 1 to 256 (each holds a database connection)", c.Workers))
+	}
+	if c.BatchesPerTx > 1000 {
+		errs = append(errs, fmt.Errorf("batches_per_transaction %d: use 1 to 1000", c.BatchesPerTx))
 	}
 	if c.Keys.RequireSealed && len(c.Keys.CityKeyFiles) == 0 {
 		errs = append(errs, errors.New("keys.require_sealed is set but keys.city_key_files is empty: give the city key files from wayside keys gen (flag -city-key)"))

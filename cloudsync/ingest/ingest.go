@@ -159,7 +159,19 @@ func (in *Ingest) Run(ctx context.Context) error {
 			for {
 				select {
 				case m := <-work:
-					in.process(workCtx, m)
+					// With messages waiting, take up to batches_per_transaction of them: one
+					// commit for several batches. Never waits for more.
+					group := []mqtt.Message{m}
+				fill:
+					for len(group) < in.cfg.BatchesPerTx {
+						select {
+						case m := <-work:
+							group = append(group, m)
+						default:
+							break fill
+						}
+					}
+					in.process(workCtx, group)
 				case <-stop:
 					return
 				}
@@ -280,41 +292,65 @@ func (in *Ingest) gatewayOf(topic, kind string) string {
 	return gw
 }
 
-// process opens one telemetry message and writes it, or quarantines it, then acknowledges it. When
-// ctx ends first, the message stays unacknowledged.
-func (in *Ingest) process(ctx context.Context, m mqtt.Message) {
-	topic, payload := m.Topic(), m.Payload()
-	gw := in.gatewayOf(topic, "telemetry")
-	reason, detail, b := in.open(gw, payload)
-	if reason != "" {
-		if in.retry(ctx, "quarantine", func() error { return quarantine(ctx, in.pool, topic, gw, reason, detail, payload) }) != nil {
-			return
+// process opens a group of telemetry messages and writes them in one transaction, quarantining those
+// it refuses, then acknowledges them. When ctx ends first, the messages not yet written stay
+// unacknowledged.
+func (in *Ingest) process(ctx context.Context, msgs []mqtt.Message) {
+	var items []*item
+	var acks []mqtt.Message
+	arrived := time.Now().UnixMilli()
+	for _, m := range msgs {
+		topic, payload := m.Topic(), m.Payload()
+		gw := in.gatewayOf(topic, "telemetry")
+		reason, detail, b := in.open(gw, payload)
+		var it *item
+		if reason == "" {
+			var err error
+			if it, err = newItem(gw, b, arrived); err != nil {
+				reason, detail = ReasonUndecodable, err.Error()
+			}
 		}
-		in.quarantined.Add(1)
-		in.log.Warn("ingest: quarantined", zap.String("topic", topic), zap.String("reason", reason), zap.String("detail", detail))
-		m.Ack()
+		if reason != "" {
+			if in.retry(ctx, "quarantine", func() error { return quarantine(ctx, in.pool, topic, gw, reason, detail, payload) }) != nil {
+				return
+			}
+			in.quarantined.Add(1)
+			in.log.Warn("ingest: quarantined", zap.String("topic", topic), zap.String("reason", reason), zap.String("detail", detail))
+			m.Ack()
+			continue
+		}
+		items = append(items, it)
+		acks = append(acks, m)
+	}
+	if len(items) == 0 {
 		return
 	}
-	var dup bool
-	if in.retry(ctx, "write batch", func() (err error) { dup, err = writeBatch(ctx, in.pool, gw, b); return err }) != nil {
+	byItem := make(map[*item]mqtt.Message, len(items))
+	for i, it := range items {
+		byItem[it] = acks[i]
+	}
+	if in.retry(ctx, "write batches", func() error { return writeBatches(ctx, in.pool, items) }) != nil {
 		return
 	}
-	if dup {
-		in.duplicates.Add(1)
-		if ce := in.log.Check(zap.DebugLevel, "ingest: duplicate batch"); ce != nil {
-			ce.Write(zap.String("gateway", gw), zap.String("boot_id", b.BootID), zap.Uint64("seq", b.Seq))
+	for _, it := range items {
+		b := it.b
+		if it.dup {
+			in.duplicates.Add(1)
+			if ce := in.log.Check(zap.DebugLevel, "ingest: duplicate batch"); ce != nil {
+				ce.Write(zap.String("gateway", it.gw), zap.String("boot_id", b.BootID), zap.Uint64("seq", b.Seq))
+			}
+		} else {
+			if ce := in.log.Check(zap.DebugLevel, "ingest: batch written"); ce != nil {
+				ce.Write(zap.String("gateway", it.gw), zap.String("boot_id", b.BootID), zap.Uint64("seq", b.Seq), zap.Int("readings", len(b.Pack.Readings)))
+			}
+			in.batches.Add(1)
+			in.readings.Add(int64(len(b.Pack.Readings)))
 		}
-	} else {
-		if ce := in.log.Check(zap.DebugLevel, "ingest: batch written"); ce != nil {
-			ce.Write(zap.String("gateway", gw), zap.String("boot_id", b.BootID), zap.Uint64("seq", b.Seq), zap.Int("readings", len(b.Pack.Readings)))
+		if in.afterCommit != nil && !in.afterCommit(it.gw, b.Seq) {
+			continue
 		}
-		in.batches.Add(1)
-		in.readings.Add(int64(len(b.Pack.Readings)))
+		byItem[it].Ack()
 	}
-	if in.afterCommit != nil && !in.afterCommit(gw, b.Seq) {
-		return
-	}
-	m.Ack()
 }
 
 // open checks and opens a batch; a non-empty reason says why it is refused.

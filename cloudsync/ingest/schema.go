@@ -40,7 +40,6 @@ CREATE TABLE IF NOT EXISTS wayside_readings (
 	flags   integer NOT NULL DEFAULT 0,
 	PRIMARY KEY (gateway, boot_id, seq, idx)
 );
-CREATE INDEX IF NOT EXISTS wayside_readings_channel_t ON wayside_readings (gateway, channel, t);
 CREATE INDEX IF NOT EXISTS wayside_readings_t ON wayside_readings USING brin (t);
 CREATE TABLE IF NOT EXISTS wayside_status (
 	gateway     text PRIMARY KEY,

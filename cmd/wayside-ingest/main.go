@@ -45,7 +45,8 @@ func run(args []string) error {
 	var cityKeys listFlag
 	fs.Var(&cityKeys, "city-key", "keys.city_key_files: a city key `FILE` from wayside keys gen (repeat)")
 	requireSealed := fs.Bool("require-sealed", false, "keys.require_sealed: quarantine batches that are not sealed")
-	workers := fs.Int("workers", 0, "batches written at once (default 4)")
+	workers := fs.Int("workers", 0, "workers: transactions written at once (default 4)")
+	perTx := fs.Int("batches-per-transaction", 0, "batches_per_transaction: of the batches already waiting, at most `N` a transaction (default 16)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "auto", "json, console, or auto (console on a terminal)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
@@ -80,6 +81,9 @@ func run(args []string) error {
 	set(&cfg.Keys.GatewaysFile, *gateways)
 	cfg.Keys.CityKeyFiles = append(cfg.Keys.CityKeyFiles, cityKeys...)
 	cfg.Keys.RequireSealed = cfg.Keys.RequireSealed || *requireSealed
+	if *perTx > 0 {
+		cfg.BatchesPerTx = *perTx
+	}
 	if *workers > 0 {
 		cfg.Workers = *workers
 	}
