@@ -45,18 +45,27 @@ func (in *Ingest) statusLoop(ctx context.Context) {
 // keepStatus subscribes to the statuses and writes them until ctx ends or the lock's connection fails.
 func (in *Ingest) keepStatus(ctx context.Context, lock *pgxpool.Conn) {
 	msgs := make(chan mqtt.Message, 1024)
+	done := make(chan struct{}) // closed before Disconnect, which waits for a handler still queueing
 	filter := in.cfg.MQTT.TopicPrefix + "/+/status"
 	// Clean session and automatic acks: the retained messages give the whole state at every subscribe.
 	// In order, and the handler only queues: it never calls back into paho.
 	c := mqtt.NewClient(in.mqttOptions(in.cfg.MQTT.ClientID + "-status").SetCleanSession(true).SetOrderMatters(true).
 		SetOnConnectHandler(func(c mqtt.Client) {
-			c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { msgs <- m })
+			c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) {
+				select {
+				case msgs <- m:
+				case <-done:
+				}
+			})
 		}))
 	if err := wait(c.Connect(), "status: connect to "+in.cfg.MQTT.Broker); err != nil {
 		in.log.Warn("ingest: statuses not kept", zap.Error(err))
 		return
 	}
-	defer c.Disconnect(250)
+	defer func() {
+		close(done)
+		c.Disconnect(250)
+	}()
 	in.log.Info("ingest: keeping gateway statuses", zap.String("filter", filter))
 	check := time.NewTicker(statusRetry)
 	defer check.Stop()
