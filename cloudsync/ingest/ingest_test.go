@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testgw"
 	"github.com/wayside-iot/wayside/internal/testpg"
 )
 
@@ -35,22 +36,22 @@ func TestExactlyOnce(t *testing.T) {
 	if err := Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	cityFile, sealer := cityKey(t, t.TempDir())
+	cityFile, sealer := testgw.CityKey(t, t.TempDir())
 
 	const nGateways, nBatches = 5, 60
-	gws := make([]*gateway, nGateways)
+	gws := make([]*testgw.Gateway, nGateways)
 	for i := range gws {
 		var s = sealer
 		if i < 3 {
 			s = nil
 		}
-		gws[i] = newGateway(t, fmt.Sprintf("gw-%02d", i+1), s)
-		gws[i].untrusted[5] = true
-		if _, err := pool.Exec(ctx, `INSERT INTO wayside_gateway_keys (gateway, public_key) VALUES ($1, $2)`, gws[i].id, []byte(gws[i].pub)); err != nil {
+		gws[i] = testgw.New(t, fmt.Sprintf("gw-%02d", i+1), s)
+		gws[i].Untrusted[5] = true
+		if _, err := pool.Exec(ctx, `INSERT INTO wayside_gateway_keys (gateway, public_key) VALUES ($1, $2)`, gws[i].ID, []byte(gws[i].Pub)); err != nil {
 			t.Fatal(err)
 		}
-		gws[i].connect(t, broker.URL)
-		gws[i].publish(t, "status", gws[i].status("online"), true) // retained before any ingest runs
+		gws[i].Connect(t, broker.URL)
+		gws[i].Publish(t, "status", gws[i].Status("online"), true) // retained before any ingest runs
 	}
 
 	cfg := Config{MQTT: MQTTConfig{Broker: broker.URL, ClientID: "ingest-a"}, Postgres: PostgresConfig{DSN: pg.DSN},
@@ -83,7 +84,7 @@ func TestExactlyOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for seq := uint64(1); seq <= nBatches; seq++ {
-				g.publish(t, "telemetry", g.batch(t, seq, 1+int(seq*37%100)), false)
+				g.Publish(t, "telemetry", g.Batch(t, seq, 1+int(seq*37%100)), false)
 				time.Sleep(2 * time.Millisecond)
 			}
 		}()
@@ -98,16 +99,16 @@ func TestExactlyOnce(t *testing.T) {
 	t.Logf("instance A killed after %d commits, %d of them not acknowledged", commitsA.Load(), unacked)
 
 	// The last will: gw-05's connection drops, the broker publishes its offline status.
-	gws[4].conn.Close()
+	gws[4].Conn.Close()
 
 	// A restarts with its client id: its session still holds what it had not acknowledged.
 	a2 := startIngest(t, cfg, log.Named("A2"), nil)
 
 	// Republish: the same bytes, and for a sealing gateway the same signed batch sealed again.
 	for _, g := range gws[:2] {
-		g.publish(t, "telemetry", g.signed[7], false)
+		g.Publish(t, "telemetry", g.Signed[7], false)
 	}
-	gws[3].publish(t, "telemetry", gws[3].wire(t, gws[3].signed[9]), false)
+	gws[3].Publish(t, "telemetry", gws[3].Wire(t, gws[3].Signed[9]), false)
 	republished := 3
 
 	// Bad input, on a client of its own.
@@ -115,16 +116,16 @@ func TestExactlyOnce(t *testing.T) {
 	if err := bad.Connect(); err != nil {
 		t.Fatal(err)
 	}
-	tamper := append([]byte(nil), gws[0].signed[3]...)
+	tamper := append([]byte(nil), gws[0].Signed[3]...)
 	tamper[len(tamper)-1] ^= 1
-	stranger := newGateway(t, "gw-01", nil)
-	foreign := newGateway(t, "gw-99", nil)
+	stranger := testgw.New(t, "gw-01", nil)
+	foreign := testgw.New(t, "gw-99", nil)
 	badInput := map[string][]byte{
 		ReasonUndecodable:    []byte("garbage, not CBOR"),
-		ReasonUnknownGateway: foreign.batch(t, 1, 5),
-		ReasonWrongGateway:   gws[0].signed[4], // gw-01's batch on gw-02's topic
+		ReasonUnknownGateway: foreign.Batch(t, 1, 5),
+		ReasonWrongGateway:   gws[0].Signed[4], // gw-01's batch on gw-02's topic
 		ReasonSignature:      tamper,
-		ReasonUnknownKey:     stranger.batch(t, 1, 5), // claims gw-01's topic, signed by an unregistered key
+		ReasonUnknownKey:     stranger.Batch(t, 1, 5), // claims gw-01's topic, signed by an unregistered key
 	}
 	topics := map[string]string{ReasonUnknownGateway: "gw-99", ReasonWrongGateway: "gw-02"}
 	for reason, payload := range badInput {
@@ -132,9 +133,9 @@ func TestExactlyOnce(t *testing.T) {
 		if gw == "" {
 			gw = "gw-01"
 		}
-		publish(t, bad.C, "wayside/v1/"+gw+"/telemetry", payload, false)
+		testgw.Publish(t, bad.C, "wayside/v1/"+gw+"/telemetry", payload, false)
 	}
-	publish(t, bad.C, "wayside/v1/gw-01/status", []byte("{not json"), false)
+	testgw.Publish(t, bad.C, "wayside/v1/gw-01/status", []byte("{not json"), false)
 
 	// Expected, from the published bytes decoded independently.
 	type key struct {
@@ -145,10 +146,10 @@ func TestExactlyOnce(t *testing.T) {
 	wantSum := map[string]float64{}
 	total := 0
 	for _, g := range gws {
-		for seq, signed := range g.signed {
-			n, sum := plainReadings(t, signed)
-			want[key{g.id, int64(seq)}] = n
-			wantSum[g.id] += sum
+		for seq, signed := range g.Signed {
+			n, sum := testgw.PlainReadings(t, signed)
+			want[key{g.ID, int64(seq)}] = n
+			wantSum[g.ID] += sum
 			total += n
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
+	"github.com/wayside-iot/wayside/internal/testgw"
 	"github.com/wayside-iot/wayside/internal/testpg"
 )
 
@@ -24,17 +25,17 @@ func TestWriteBatchesGroup(t *testing.T) {
 	if err := Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	g := newGateway(t, "gw-1", nil)
-	op, err := cityopen.New(cityopen.Options{Gateways: []ed25519.PublicKey{g.pub}})
+	g := testgw.New(t, "gw-1", nil)
+	op, err := cityopen.New(cityopen.Options{Gateways: []ed25519.PublicKey{g.Pub}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mk := func(seq uint64, n int) *item {
-		b, err := op.Open(g.batch(t, seq, n))
+		b, err := op.Open(g.Batch(t, seq, n))
 		if err != nil {
 			t.Fatal(err)
 		}
-		it, err := newItem(g.id, b, 0)
+		it, err := newItem(g.ID, b, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testgw"
 	"github.com/wayside-iot/wayside/internal/testpg"
 )
 
@@ -39,13 +40,13 @@ func TestThroughput(t *testing.T) {
 
 	// Gateways and their batches, registered in a keys file.
 	var keys strings.Builder
-	gws := make([]*gateway, nGateways)
+	gws := make([]*testgw.Gateway, nGateways)
 	payloads := make([][][]byte, nGateways)
 	for i := range gws {
-		gws[i] = newGateway(t, fmt.Sprintf("tp-%03d", i), nil)
-		fmt.Fprintf(&keys, "%s %s\n", gws[i].id, base64.StdEncoding.EncodeToString(gws[i].pub))
+		gws[i] = testgw.New(t, fmt.Sprintf("tp-%03d", i), nil)
+		fmt.Fprintf(&keys, "%s %s\n", gws[i].ID, base64.StdEncoding.EncodeToString(gws[i].Pub))
 		for seq := 1; seq <= nBatches; seq++ {
-			payloads[i] = append(payloads[i], gws[i].batch(t, uint64(seq), perBatch))
+			payloads[i] = append(payloads[i], gws[i].Batch(t, uint64(seq), perBatch))
 		}
 	}
 	keysFile := filepath.Join(t.TempDir(), "gateways")
@@ -63,10 +64,10 @@ func TestThroughput(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			g.connect(t, broker.URL)
+			g.Connect(t, broker.URL)
 			toks := make([]mqtt.Token, 0, len(payloads[i]))
 			for _, p := range payloads[i] {
-				toks = append(toks, g.c.Publish("wayside/v1/"+g.id+"/telemetry", 1, false, p))
+				toks = append(toks, g.C.Publish("wayside/v1/"+g.ID+"/telemetry", 1, false, p))
 			}
 			for _, tok := range toks {
 				if !tok.WaitTimeout(60*time.Second) || tok.Error() != nil {
