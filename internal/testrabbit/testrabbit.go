@@ -94,7 +94,10 @@ func Start(t testing.TB, n int) *Cluster {
 		os.WriteFile(filepath.Join(nd.dir, "rabbitmq.conf"), []byte(conf), 0o600)
 		os.WriteFile(filepath.Join(nd.dir, "enabled_plugins"), []byte("[rabbitmq_mqtt].\n"), 0o600)
 		nd.env = append(os.Environ(), "HOME="+base, "RABBITMQ_NODENAME="+nd.Name, "RABBITMQ_USE_LONGNAME=false",
-			"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1", fmt.Sprintf("RABBITMQ_NODE_PORT=%d", amqp), fmt.Sprintf("ERL_EPMD_PORT=%d", c.epmd),
+			"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1", fmt.Sprintf("RABBITMQ_NODE_PORT=%d", amqp),
+			// Without it the node derives its distribution port as the AMQP port + 20000 and refuses to
+			// boot when that passes 65535, whatever the config says.
+			fmt.Sprintf("RABBITMQ_DIST_PORT=%d", dist), fmt.Sprintf("ERL_EPMD_PORT=%d", c.epmd),
 			"RABBITMQ_MNESIA_BASE="+filepath.Join(nd.dir, "mnesia"), "RABBITMQ_LOG_BASE="+filepath.Join(nd.dir, "log"),
 			"RABBITMQ_CONFIG_FILE="+filepath.Join(nd.dir, "rabbitmq.conf"), "RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(nd.dir, "enabled_plugins"),
 			"RABBITMQ_PID_FILE="+filepath.Join(nd.dir, "pid"), "RUNNING_UNDER_SYSTEMD=1") // exec erl: the process is the node
