@@ -85,6 +85,13 @@ func TestCluster(t *testing.T) {
 		t.Errorf("retained, exact topic, another node: got %v; docs/mqtt.md says the store is per node", r)
 	}
 
+	// QoS 2 is granted as QoS 1.
+	tok := x.Subscribe("wayside/v1/gw-1/cmd/+", 2, nil)
+	wait(t, tok)
+	if q := tok.(*mqtt.SubscribeToken).Result()["wayside/v1/gw-1/cmd/+"]; q != 1 {
+		t.Errorf("QoS 2 subscription granted QoS %d; docs/mqtt.md says 1", q)
+	}
+
 	// $share: granted, then silent.
 	sh := connect(t, n2, "sub-share", true, got, nil)
 	wait(t, sh.Subscribe("$share/city/wayside/v1/+/telemetry", 1, nil))
