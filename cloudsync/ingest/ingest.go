@@ -53,6 +53,7 @@ type Ingest struct {
 	dial        func(network, addr string) (net.Conn, error)
 	afterCommit func(gw string, seq uint64) (ack bool)
 	subscribed  chan struct{} // closed once the telemetry subscription is in place
+	lastMsg     atomic.Int64  // Unix ns of the last telemetry message received
 	abortWork   func()        // rolls back the batches being written (set by Run)
 }
 
@@ -180,6 +181,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 	}
 
 	handler := func(_ mqtt.Client, m mqtt.Message) {
+		in.lastMsg.Store(time.Now().UnixNano())
 		select {
 		case work <- m:
 		case <-stop: // not acknowledged: the persistent session redelivers it
@@ -209,6 +211,9 @@ func (in *Ingest) Run(ctx context.Context) error {
 	close(in.subscribed)
 
 	var side sync.WaitGroup
+	in.lastMsg.Store(time.Now().UnixNano())
+	side.Add(1)
+	go func() { defer side.Done(); in.watchSilence(ctx, filter) }()
 	side.Add(1)
 	go func() { defer side.Done(); in.statusLoop(ctx) }()
 	if in.cfg.Keys.GatewaysFile == "" {
@@ -464,6 +469,38 @@ func (in *Ingest) refreshKeys(ctx context.Context) {
 			if err := in.loadKeyTable(ctx); err != nil && ctx.Err() == nil {
 				in.log.Warn("ingest: gateway keys not refreshed; the previous ones stay", zap.Error(err))
 			}
+		}
+	}
+}
+
+// silentAfter is how long without telemetry makes the ingest say so.
+var silentAfter = 5 * time.Minute
+
+// watchSilence logs once when no telemetry has arrived for silentAfter, and once when it flows again.
+// A whole city falling silent is rare; a subscription that a broker grants and never serves is not
+// (RabbitMQ 3.10 does that with $share/...).
+func (in *Ingest) watchSilence(ctx context.Context, filter string) {
+	t := time.NewTicker(silentAfter / 5)
+	defer t.Stop()
+	silent := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		quiet := time.Since(time.Unix(0, in.lastMsg.Load()))
+		switch {
+		case !silent && quiet >= silentAfter:
+			silent = true
+			hint := "check the gateways and the broker"
+			if *in.cfg.MQTT.Shared {
+				hint = "on RabbitMQ set mqtt.shared: false (it grants $share subscriptions and delivers nothing to them)"
+			}
+			in.log.Warn("ingest: no telemetry", zap.Duration("for", quiet.Round(time.Second)), zap.String("filter", filter), zap.String("hint", hint))
+		case silent && quiet < silentAfter:
+			silent = false
+			in.log.Info("ingest: telemetry flowing again", zap.String("filter", filter))
 		}
 	}
 }
