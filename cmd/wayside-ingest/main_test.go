@@ -115,7 +115,10 @@ func TestProcessKilled(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(250 * time.Millisecond) // mid-stream
+	// Mid-stream: once the first batches are in.
+	for deadline := time.Now().Add(20 * time.Second); count(`SELECT count(*) FROM wayside_batches`) < 10 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := a.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
