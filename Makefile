@@ -18,13 +18,19 @@ DEB_ARCHES ?= amd64 arm64 armhf
 
 # WAYSIDE_SKIP: groups of test dependencies that make test neither installs nor runs, e.g.
 # WAYSIDE_SKIP="arm packaging" on a machine that cannot run them (scripts/deps.sh --list shows the
-# groups: broker, arm, packaging, field). Empty by default: make test installs and runs everything, as CI does,
+# groups: broker, cloud, cluster, arm, packaging, field). Empty by default: make test installs and runs everything, as CI does,
 # and says at the end what it skipped.
 WAYSIDE_SKIP ?=
 comma := ,
 skip_groups := $(subst $(comma), ,$(WAYSIDE_SKIP)) $(if $(filter 1,$(WAYSIDE_SKIP_BROKER_TESTS)),broker)
 ifneq ($(filter broker,$(skip_groups)),)
 export WAYSIDE_SKIP_BROKER_TESTS := 1
+endif
+ifneq ($(filter cloud,$(skip_groups)),)
+export WAYSIDE_SKIP_CLOUD_TESTS := 1
+endif
+ifneq ($(filter cluster,$(skip_groups)),)
+export WAYSIDE_SKIP_CLUSTER_TESTS := 1
 endif
 # Installed by make deps, so a unit or package test that finds no systemd-analyze or dpkg-deb fails.
 ifeq ($(filter packaging,$(skip_groups)),)

@@ -39,6 +39,8 @@ packaging | systemd-machine-id-setup           | systemd          | creates /etc
 packaging | /bin/kill                          | procps           | systemd-analyze verify checks that ExecReload= of the unit, /bin/kill, exists
 packaging | dpkg-deb                           | dpkg             | the package test (packaging/deb_test.go) validates versions and unpacks the .deb
 packaging | lintian                            | lintian          | the package test runs lintian on the amd64 .deb and fails on its errors and warnings
+cloud     | /usr/lib/postgresql/*/bin/initdb   | postgresql       | the ingest tests start a real PostgreSQL (internal/testpg: cloudsync/ingest), initdb and pg_ctl from the Debian package
+cluster   | /usr/lib/rabbitmq/bin/rabbitmq-server | rabbitmq-server | the RabbitMQ tests start a 3-node cluster with its MQTT plugin on loopback (internal/testrabbit, cmd/wayside-ingest)
 field     | qemu-system-aarch64                | qemu-system-arm  | make field-test boots the Debian arm64 kernel and systemd (scripts/fieldbench)
 field     | qemu-img                           | qemu-utils       | make field-test gives each run a throw-away qcow2 overlay of the cached root
 field     | debootstrap                        | debootstrap      | make field-test builds the arm64 Debian root (first stage here, second in the VM)
@@ -56,6 +58,8 @@ group_about() {
 	base) echo "go test -race, the package build and the signature interop tests (cannot be skipped)" ;;
 	broker) echo "the broker tests (they skip when mosquitto is missing; WAYSIDE_SKIP_BROKER_TESTS=1)" ;;
 	arm) echo "the ARM suite: buffer, driver and encoder tests for arm64 and armv7 under qemu-user" ;;
+	cloud) echo "the ingest tests with a real PostgreSQL (cloudsync/ingest, internal/testpg; WAYSIDE_SKIP_CLOUD_TESTS=1)" ;;
+	cluster) echo "the RabbitMQ cluster tests (internal/testrabbit, cmd/wayside-ingest; WAYSIDE_SKIP_CLUSTER_TESTS=1)" ;;
 	packaging) echo "the systemd unit checks and the .deb package test (they skip when systemd-analyze or dpkg-deb is missing)" ;;
 	field) echo "make field-test: the packaged daemon on Debian's arm64 kernel and systemd under qemu-system-aarch64" ;;
 	*) return 1 ;;
@@ -155,8 +159,8 @@ done
 # mosquitto in /usr/sbin, which is not on a normal user's PATH; the tests look there too).
 have() {
 	local d
-	if [[ $1 == /* ]]; then
-		[[ -e $1 ]]
+	if [[ $1 == /* ]]; then # a path, or a glob of them (PostgreSQL lives under its version)
+		compgen -G "$1" >/dev/null
 		return
 	fi
 	command -v "$1" >/dev/null 2>&1 && return 0

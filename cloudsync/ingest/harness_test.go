@@ -1,0 +1,126 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+)
+
+// killSwitch stands in for the network of one ingest instance: kill cuts its broker connections
+// without a DISCONNECT (as a crashed process's) and refuses new ones.
+type killSwitch struct {
+	mu    sync.Mutex
+	conns []net.Conn
+	dead  bool
+}
+
+func (k *killSwitch) dial(network, addr string) (net.Conn, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.dead {
+		return nil, errors.New("killed")
+	}
+	c, err := net.Dial(network, addr)
+	if err == nil {
+		k.conns = append(k.conns, c)
+	}
+	return c, err
+}
+
+func (k *killSwitch) kill() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.dead = true
+	for _, c := range k.conns {
+		c.Close()
+	}
+}
+
+// instance is a running Ingest.
+type instance struct {
+	in     *Ingest
+	ks     *killSwitch
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startIngest(t testing.TB, cfg Config, log *zap.Logger, hook func(*Ingest)) *instance {
+	t.Helper()
+	in, err := New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := &killSwitch{}
+	in.dial = ks.dial
+	if hook != nil {
+		hook(in)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	inst := &instance{in: in, ks: ks, cancel: cancel, done: make(chan error, 1)}
+	go func() { inst.done <- in.Run(ctx) }()
+	t.Cleanup(inst.stop)
+	select {
+	case <-in.subscribed:
+	case err := <-inst.done:
+		t.Fatalf("ingest: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("ingest: not subscribed within 20s")
+	}
+	return inst
+}
+
+// stop ends Run and waits for it.
+func (i *instance) stop() {
+	i.cancel()
+	if err := <-i.done; err != nil {
+		panic(err) // only once: done is read once
+	}
+	i.done <- nil
+}
+
+// onTimeout, when set, runs before waitFor fails, to say more.
+var onTimeout func()
+
+// waitFor polls cond until it holds, or fails the test after d.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			if onTimeout != nil {
+				onTimeout()
+			}
+			t.Fatalf("%s: not within %v: %s", what, d, state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func count(t testing.TB, pool *pgxpool.Pool, q string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+func newLog(t testing.TB) *zap.Logger {
+	lvl := zap.WarnLevel
+	if os.Getenv("WAYSIDE_INGEST_DEBUG") == "1" {
+		lvl = zap.DebugLevel
+	}
+	return zaptest.NewLogger(t, zaptest.Level(lvl))
+}

@@ -1,0 +1,506 @@
+package ingest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/wayside-iot/wayside/cloudsync/cityopen"
+	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
+)
+
+// Quarantine reasons (the reason column of wayside_quarantine).
+const (
+	ReasonUnknownGateway = "unknown_gateway" // the topic's gateway is not registered
+	ReasonUnknownKey     = "unknown_key"     // signed by a key no gateway is registered with
+	ReasonWrongGateway   = "wrong_gateway"   // signed by another gateway's key, or readings named for another gateway
+	ReasonSignature      = "bad_signature"   // the signature does not verify
+	ReasonBinding        = "binding"         // the signed seq or boot id differ from the pack's
+	ReasonDecrypt        = "decrypt"         // sealed, but to an unknown city key, or tampered with
+	ReasonNotSealed      = "not_sealed"      // keys.require_sealed and the batch is signed only
+	ReasonUndecodable    = "undecodable"     // not a COSE batch, or not SenML-CBOR inside
+	ReasonBadStatus      = "bad_status"      // a status message that is not a Wayside status
+)
+
+// Stats counts what an Ingest did since it started.
+type Stats struct {
+	Batches, Readings, Duplicates, Quarantined, Statuses, DBRetries int64
+}
+
+// Ingest consumes telemetry and statuses into PostgreSQL. Run it once.
+type Ingest struct {
+	cfg  Config
+	log  *zap.Logger
+	city []cityopen.CityKey
+	reg  atomic.Pointer[registry]
+	pool *pgxpool.Pool
+
+	batches, readings, duplicates, quarantined, statuses, dbRetries atomic.Int64
+
+	// test seams
+	dial        func(network, addr string) (net.Conn, error)
+	afterCommit func(gw string, seq uint64) (ack bool)
+	subscribed  chan struct{} // closed once the telemetry subscription is in place
+	lastMsg     atomic.Int64  // Unix ns of the last telemetry message received
+	abortWork   func()        // rolls back the batches being written (set by Run)
+}
+
+// registry is the set of registered gateways and the opener built from it; replaced whole on a refresh.
+type registry struct {
+	keys   map[string]ed25519.PublicKey // by gateway id
+	byKID  map[string]string            // kid -> gateway id
+	opener *cityopen.Opener
+}
+
+// New checks cfg (after Defaults) and reads the key files.
+func New(cfg Config, log *zap.Logger) (*Ingest, error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ingest: config: %w", err)
+	}
+	in := &Ingest{cfg: cfg, log: log, dial: net.Dial, subscribed: make(chan struct{})}
+	city, err := loadCityKeys(cfg.Keys.CityKeyFiles)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	in.city = city
+	if cfg.Keys.GatewaysFile != "" {
+		b, err := os.ReadFile(cfg.Keys.GatewaysFile)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: keys.gateways_file: %w", err)
+		}
+		keys, err := ParseGatewayKeys(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("ingest: keys.gateways_file %s: %w", cfg.Keys.GatewaysFile, err)
+		}
+		if err := in.setKeys(keys); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+// setKeys builds the opener for keys.
+func (in *Ingest) setKeys(keys map[string]ed25519.PublicKey) error {
+	r := &registry{keys: keys, byKID: map[string]string{}}
+	o := cityopen.Options{CityKeys: in.city, RequireSealed: in.cfg.Keys.RequireSealed, Unverified: len(keys) == 0}
+	for gw, pub := range keys {
+		kid := string(cosebatch.KeyID(pub))
+		if other, dup := r.byKID[kid]; dup {
+			return fmt.Errorf("ingest: gateways %s and %s are registered with the same key: each gateway has its own", other, gw)
+		}
+		r.byKID[kid] = gw
+		o.Gateways = append(o.Gateways, pub)
+	}
+	op, err := cityopen.New(o)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	r.opener = op
+	in.reg.Store(r)
+	return nil
+}
+
+// Stats returns the counters.
+func (in *Ingest) Stats() Stats {
+	return Stats{Batches: in.batches.Load(), Readings: in.readings.Load(), Duplicates: in.duplicates.Load(),
+		Quarantined: in.quarantined.Load(), Statuses: in.statuses.Load(), DBRetries: in.dbRetries.Load()}
+}
+
+// drainTimeout bounds how long Run waits, when its context ends, for batches being written.
+const drainTimeout = 5 * time.Second
+
+// Run connects to PostgreSQL and the broker and ingests until ctx ends. It returns an error only when
+// it cannot start (database unreachable, schema refused, broker refusing the subscription); after
+// that, failures are retried and logged.
+func (in *Ingest) Run(ctx context.Context) error {
+	pcfg, err := pgxpool.ParseConfig(in.cfg.Postgres.DSN)
+	if err != nil {
+		return fmt.Errorf("ingest: postgres.dsn: %w", err)
+	}
+	pcfg.MaxConns = in.cfg.Postgres.MaxConns
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return fmt.Errorf("ingest: postgres: %w", err)
+	}
+	defer pool.Close()
+	in.pool = pool
+	if err := Migrate(ctx, pool); err != nil {
+		return err
+	}
+	if in.cfg.Keys.GatewaysFile == "" {
+		if err := in.loadKeyTable(ctx); err != nil {
+			return err
+		}
+	}
+
+	// Workers: a paho handler hands each message over and returns; a worker opens, writes, then acks.
+	work := make(chan mqtt.Message)
+	stop := make(chan struct{})
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	in.abortWork = cancelWork
+	var wg sync.WaitGroup
+	for range in.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case m := <-work:
+					// With messages waiting, take up to batches_per_transaction of them: one
+					// commit for several batches. Never waits for more.
+					group := []mqtt.Message{m}
+				fill:
+					for len(group) < in.cfg.BatchesPerTx {
+						select {
+						case m := <-work:
+							group = append(group, m)
+						default:
+							break fill
+						}
+					}
+					in.process(workCtx, group)
+				case <-stop:
+					return
+				}
+			}
+		}()
+	}
+
+	handler := func(_ mqtt.Client, m mqtt.Message) {
+		in.lastMsg.Store(time.Now().UnixNano())
+		select {
+		case work <- m:
+		case <-stop: // not acknowledged: the persistent session redelivers it
+		}
+	}
+	// The default handler only, with no route per subscription: the session delivers messages before
+	// Subscribe returns, and paho routes a shared subscription under its topic without "$share/GROUP/"
+	// (a route added under the full filter would be a second route, each message handled and
+	// acknowledged twice, and a second PUBACK can acknowledge the next message that reuses the id).
+	c := mqtt.NewClient(in.mqttOptions(in.cfg.MQTT.ClientID).
+		SetCleanSession(false).SetAutoAckDisabled(true).SetOrderMatters(false).SetDefaultPublishHandler(handler).
+		SetOnConnectHandler(func(mqtt.Client) { in.log.Info("ingest: connected", zap.String("broker", in.cfg.MQTT.Broker)) }).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) { in.log.Warn("ingest: connection lost", zap.Error(err)) }))
+	if err := wait(c.Connect(), "connect to "+in.cfg.MQTT.Broker); err != nil {
+		close(stop)
+		wg.Wait()
+		return err
+	}
+	filter := in.TelemetryFilter()
+	if err := wait(c.Subscribe(filter, 1, nil), "subscribe "+filter); err != nil {
+		c.Disconnect(0)
+		close(stop)
+		wg.Wait()
+		return err
+	}
+	in.log.Info("ingest: consuming", zap.String("filter", filter), zap.Int("workers", in.cfg.Workers))
+	close(in.subscribed)
+
+	var side sync.WaitGroup
+	in.lastMsg.Store(time.Now().UnixNano())
+	side.Add(1)
+	go func() { defer side.Done(); in.watchSilence(ctx, filter) }()
+	side.Add(1)
+	go func() { defer side.Done(); in.statusLoop(ctx) }()
+	if in.cfg.Keys.GatewaysFile == "" {
+		side.Add(1)
+		go func() { defer side.Done(); in.refreshKeys(ctx) }()
+	}
+
+	<-ctx.Done()
+	close(stop)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(drainTimeout):
+		cancelWork() // the batches being written roll back and stay unacknowledged
+		<-done
+	}
+	c.Disconnect(250)
+	side.Wait()
+	s := in.Stats()
+	in.log.Info("ingest: stopped", zap.Int64("batches", s.Batches), zap.Int64("readings", s.Readings),
+		zap.Int64("duplicates", s.Duplicates), zap.Int64("quarantined", s.Quarantined))
+	return nil
+}
+
+// TelemetryFilter is the subscription: shared unless mqtt.shared is false.
+func (in *Ingest) TelemetryFilter() string {
+	f := in.cfg.MQTT.TopicPrefix + "/+/telemetry"
+	if *in.cfg.MQTT.Shared {
+		f = "$share/" + in.cfg.MQTT.Group + "/" + f
+	}
+	return f
+}
+
+func (in *Ingest) mqttOptions(clientID string) *mqtt.ClientOptions {
+	o := mqtt.NewClientOptions().AddBroker(in.cfg.MQTT.Broker).SetClientID(clientID).
+		SetConnectTimeout(10 * time.Second).SetAutoReconnect(true).SetMaxReconnectInterval(10 * time.Second).
+		SetKeepAlive(30 * time.Second)
+	if in.cfg.MQTT.Username != "" {
+		o.SetUsername(in.cfg.MQTT.Username)
+	}
+	if in.cfg.MQTT.PasswordFile != "" {
+		o.SetCredentialsProvider(func() (string, string) {
+			b, err := os.ReadFile(in.cfg.MQTT.PasswordFile)
+			if err != nil {
+				in.log.Error("ingest: mqtt.password_file", zap.Error(err))
+			}
+			return in.cfg.MQTT.Username, strings.TrimSpace(string(b))
+		})
+	}
+	o.SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
+		if u.Scheme != "tcp" && u.Scheme != "mqtt" {
+			return nil, fmt.Errorf("ingest: mqtt.broker scheme %q: this reference ingest speaks plain tcp:// (put it beside the broker, or terminate TLS in front)", u.Scheme)
+		}
+		return in.dial("tcp", u.Host)
+	})
+	return o
+}
+
+// wait waits for a paho token, bounded.
+func wait(tok mqtt.Token, what string) error {
+	if !tok.WaitTimeout(15 * time.Second) {
+		return fmt.Errorf("ingest: %s: no answer within 15s", what)
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("ingest: %s: %w", what, err)
+	}
+	return nil
+}
+
+// gatewayOf returns the gateway id in <prefix>/<gw>/<kind>, or "".
+func (in *Ingest) gatewayOf(topic, kind string) string {
+	rest, ok := strings.CutPrefix(topic, in.cfg.MQTT.TopicPrefix+"/")
+	if !ok {
+		return ""
+	}
+	gw, ok := strings.CutSuffix(rest, "/"+kind)
+	if !ok || strings.Contains(gw, "/") {
+		return ""
+	}
+	return gw
+}
+
+// process opens a group of telemetry messages and writes them in one transaction, quarantining those
+// it refuses, then acknowledges them. When ctx ends first, the messages not yet written stay
+// unacknowledged.
+func (in *Ingest) process(ctx context.Context, msgs []mqtt.Message) {
+	var items []*item
+	var acks []mqtt.Message
+	arrived := time.Now().UnixMilli()
+	for _, m := range msgs {
+		topic, payload := m.Topic(), m.Payload()
+		gw := in.gatewayOf(topic, "telemetry")
+		reason, detail, b := in.open(gw, payload)
+		var it *item
+		if reason == "" {
+			var err error
+			if it, err = newItem(gw, b, arrived); err != nil {
+				reason, detail = ReasonUndecodable, err.Error()
+			}
+		}
+		if reason != "" {
+			if in.retry(ctx, "quarantine", func() error { return quarantine(ctx, in.pool, topic, gw, reason, detail, payload) }) != nil {
+				return
+			}
+			in.quarantined.Add(1)
+			in.log.Warn("ingest: quarantined", zap.String("topic", topic), zap.String("reason", reason), zap.String("detail", detail))
+			m.Ack()
+			continue
+		}
+		items = append(items, it)
+		acks = append(acks, m)
+	}
+	if len(items) == 0 {
+		return
+	}
+	byItem := make(map[*item]mqtt.Message, len(items))
+	for i, it := range items {
+		byItem[it] = acks[i]
+	}
+	if in.retry(ctx, "write batches", func() error { return writeBatches(ctx, in.pool, items) }) != nil {
+		return
+	}
+	for _, it := range items {
+		b := it.b
+		if it.dup {
+			in.duplicates.Add(1)
+			if ce := in.log.Check(zap.DebugLevel, "ingest: duplicate batch"); ce != nil {
+				ce.Write(zap.String("gateway", it.gw), zap.String("boot_id", b.BootID), zap.Uint64("seq", b.Seq))
+			}
+		} else {
+			if ce := in.log.Check(zap.DebugLevel, "ingest: batch written"); ce != nil {
+				ce.Write(zap.String("gateway", it.gw), zap.String("boot_id", b.BootID), zap.Uint64("seq", b.Seq), zap.Int("readings", len(b.Pack.Readings)))
+			}
+			in.batches.Add(1)
+			in.readings.Add(int64(len(b.Pack.Readings)))
+		}
+		if in.afterCommit != nil && !in.afterCommit(it.gw, b.Seq) {
+			continue
+		}
+		byItem[it].Ack()
+	}
+}
+
+// open checks and opens a batch; a non-empty reason says why it is refused.
+func (in *Ingest) open(gw string, payload []byte) (reason, detail string, b *cityopen.Batch) {
+	reg := in.reg.Load()
+	if gw == "" {
+		return ReasonUndecodable, "topic is not <prefix>/<gateway>/telemetry", nil
+	}
+	if _, ok := reg.keys[gw]; !ok {
+		return ReasonUnknownGateway, "gateway " + gw + " is not registered (keys.gateways_file or table wayside_gateway_keys)", nil
+	}
+	b, err := reg.opener.Open(payload)
+	switch {
+	case err == nil:
+	case errors.Is(err, cityopen.ErrUnknownKey):
+		return ReasonUnknownKey, err.Error(), nil
+	case errors.Is(err, cityopen.ErrSignature):
+		return ReasonSignature, err.Error(), nil
+	case errors.Is(err, cityopen.ErrBinding):
+		return ReasonBinding, err.Error(), nil
+	case errors.Is(err, cityopen.ErrDecrypt):
+		return ReasonDecrypt, err.Error(), nil
+	case errors.Is(err, cityopen.ErrSealRequired):
+		return ReasonNotSealed, err.Error(), nil
+	default:
+		return ReasonUndecodable, err.Error(), nil
+	}
+	if owner := reg.byKID[string(b.GatewayKID)]; owner != gw {
+		return ReasonWrongGateway, fmt.Sprintf("signed with the key of gateway %s, published on the topic of %s", owner, gw), nil
+	}
+	if len(b.Pack.Readings) == 0 {
+		return ReasonUndecodable, "no readings", nil
+	}
+	for _, r := range b.Pack.Readings {
+		if !strings.HasPrefix(r.Name, gw+"/") || len(r.Name) == len(gw)+1 {
+			return ReasonWrongGateway, fmt.Sprintf("reading named %q in a batch of %s", r.Name, gw), nil
+		}
+	}
+	return "", "", b
+}
+
+// retry runs f until it succeeds or ctx ends, with backoff; database errors are logged once per
+// outage, not per attempt.
+func (in *Ingest) retry(ctx context.Context, what string, f func() error) error {
+	delay := 100 * time.Millisecond
+	failed := false
+	for {
+		err := f()
+		if err == nil {
+			if failed {
+				in.log.Info("ingest: database back", zap.String("step", what))
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !failed {
+			in.log.Warn("ingest: database error, retrying; the message stays unacknowledged", zap.String("step", what), zap.Error(err))
+			failed = true
+		}
+		in.dbRetries.Add(1)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// loadKeyTable reads wayside_gateway_keys.
+func (in *Ingest) loadKeyTable(ctx context.Context) error {
+	rows, err := in.pool.Query(ctx, `SELECT gateway, public_key FROM wayside_gateway_keys`)
+	if err != nil {
+		return fmt.Errorf("ingest: read wayside_gateway_keys: %w", err)
+	}
+	keys := map[string]ed25519.PublicKey{}
+	for rows.Next() {
+		var gw string
+		var pub []byte
+		if err := rows.Scan(&gw, &pub); err != nil {
+			return fmt.Errorf("ingest: read wayside_gateway_keys: %w", err)
+		}
+		keys[gw] = pub
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("ingest: read wayside_gateway_keys: %w", err)
+	}
+	if len(keys) == 0 {
+		in.log.Warn("ingest: no gateway registered: every batch goes to quarantine until wayside_gateway_keys has rows (or give keys.gateways_file)")
+	}
+	old := in.reg.Load()
+	if err := in.setKeys(keys); err != nil {
+		return err
+	}
+	if old == nil || len(old.keys) != len(keys) {
+		in.log.Info("ingest: gateway keys loaded", zap.Int("gateways", len(keys)))
+	}
+	return nil
+}
+
+func (in *Ingest) refreshKeys(ctx context.Context) {
+	t := time.NewTicker(in.cfg.Keys.Refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := in.loadKeyTable(ctx); err != nil && ctx.Err() == nil {
+				in.log.Warn("ingest: gateway keys not refreshed; the previous ones stay", zap.Error(err))
+			}
+		}
+	}
+}
+
+// silentAfter is how long without telemetry makes the ingest say so.
+var silentAfter = 5 * time.Minute
+
+// watchSilence logs once when no telemetry has arrived for silentAfter, and once when it flows again.
+// A whole city falling silent is rare; a subscription that a broker grants and never serves is not
+// (RabbitMQ 3.10 does that with $share/...).
+func (in *Ingest) watchSilence(ctx context.Context, filter string) {
+	t := time.NewTicker(silentAfter / 5)
+	defer t.Stop()
+	silent := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		quiet := time.Since(time.Unix(0, in.lastMsg.Load()))
+		switch {
+		case !silent && quiet >= silentAfter:
+			silent = true
+			hint := "check the gateways and the broker"
+			if *in.cfg.MQTT.Shared {
+				hint = "on RabbitMQ set mqtt.shared: false (it grants $share subscriptions and delivers nothing to them)"
+			}
+			in.log.Warn("ingest: no telemetry", zap.Duration("for", quiet.Round(time.Second)), zap.String("filter", filter), zap.String("hint", hint))
+		case silent && quiet < silentAfter:
+			silent = false
+			in.log.Info("ingest: telemetry flowing again", zap.String("filter", filter))
+		}
+	}
+}

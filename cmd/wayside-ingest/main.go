@@ -1,0 +1,129 @@
+// Command wayside-ingest is the city's reference ingest: it consumes Wayside gateways' telemetry from
+// an MQTT broker (a shared subscription: run several with the same -group to share the load), verifies
+// and opens each batch, and writes the readings into PostgreSQL exactly once. See docs/ingest.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/wayside-iot/wayside/cloudsync/ingest"
+)
+
+var version = "dev"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "wayside-ingest: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("wayside-ingest", flag.ContinueOnError)
+	configPath := fs.String("config", "", "a YAML `FILE` (docs/ingest.md); the flags below override it")
+	broker := fs.String("broker", "", "mqtt.broker: the broker `URL`, e.g. tcp://127.0.0.1:1883")
+	clientID := fs.String("client-id", "", "mqtt.client_id: this instance's stable, unique client `ID`")
+	group := fs.String("group", "", "mqtt.group: the shared subscription's `GROUP` (default wayside-ingest)")
+	prefix := fs.String("topic-prefix", "", "mqtt.topic_prefix: the gateways' cloud.topic_prefix (default wayside/v1)")
+	dsn := fs.String("dsn", "", "postgres.dsn: the database, e.g. postgres://wayside@db:5432/wayside")
+	gateways := fs.String("gateway-keys", "", "keys.gateways_file: a `FILE` of `<gateway id> <base64 key>` lines (default: the table wayside_gateway_keys)")
+	var cityKeys listFlag
+	fs.Var(&cityKeys, "city-key", "keys.city_key_files: a city key `FILE` from wayside keys gen (repeat)")
+	requireSealed := fs.Bool("require-sealed", false, "keys.require_sealed: quarantine batches that are not sealed")
+	workers := fs.Int("workers", 0, "workers: transactions written at once (default 4)")
+	perTx := fs.Int("batches-per-transaction", 0, "batches_per_transaction: of the batches already waiting, at most `N` a transaction (default 16)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "auto", "json, console, or auto (console on a terminal)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *showVersion {
+		fmt.Println(version)
+		return nil
+	}
+	var cfg ingest.Config
+	if *configPath != "" {
+		c, err := ingest.LoadConfig(*configPath)
+		if err != nil {
+			return err
+		}
+		cfg = c
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.MQTT.Broker, *broker)
+	set(&cfg.MQTT.ClientID, *clientID)
+	set(&cfg.MQTT.Group, *group)
+	set(&cfg.MQTT.TopicPrefix, *prefix)
+	set(&cfg.Postgres.DSN, *dsn)
+	set(&cfg.Keys.GatewaysFile, *gateways)
+	cfg.Keys.CityKeyFiles = append(cfg.Keys.CityKeyFiles, cityKeys...)
+	cfg.Keys.RequireSealed = cfg.Keys.RequireSealed || *requireSealed
+	if *perTx > 0 {
+		cfg.BatchesPerTx = *perTx
+	}
+	if *workers > 0 {
+		cfg.Workers = *workers
+	}
+	log, err := newLogger(*logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	in, err := ingest.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log.Info("wayside-ingest starting", zap.String("version", version))
+	return in.Run(ctx)
+}
+
+func newLogger(level, format string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	if format == "auto" {
+		format = "json"
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			format = "console"
+		}
+	}
+	var zc zap.Config
+	switch format {
+	case "json":
+		zc = zap.NewProductionConfig()
+	case "console":
+		zc = zap.NewDevelopmentConfig()
+		zc.DisableStacktrace = true
+	default:
+		return nil, fmt.Errorf("-log-format %q: use json, console or auto", format)
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.OutputPaths, zc.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
+	return zc.Build()
+}

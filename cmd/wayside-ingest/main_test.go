@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testgw"
+	"github.com/wayside-iot/wayside/internal/testpg"
+)
+
+// The test binary runs as wayside-ingest when asked: the process test kills real processes.
+func TestMain(m *testing.M) {
+	if os.Getenv("WAYSIDE_INGEST_RUN_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// syncBuffer is a process's stderr, read while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startProcess runs wayside-ingest with args and waits until it consumes.
+func startProcess(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "WAYSIDE_INGEST_RUN_MAIN=1")
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "ingest: consuming") {
+		if time.Now().After(deadline) {
+			t.Fatalf("wayside-ingest %s: not consuming within 20s:\n%s", strings.Join(args, " "), out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return cmd, out
+}
+
+// TestProcessKilled runs two wayside-ingest processes from a YAML file and flags, SIGKILLs one while
+// three gateways publish, restarts it, and checks that every reading is in PostgreSQL exactly once.
+func TestProcessKilled(t *testing.T) {
+	pg := testpg.Start(t)
+	broker := testbroker.Start(t, "max_queued_messages 0")
+	dir := t.TempDir()
+	city, sealer := testgw.CityKey(t, dir)
+	gws := []*testgw.Gateway{testgw.New(t, "cab-1", nil), testgw.New(t, "cab-2", nil), testgw.New(t, "cab-3", sealer)}
+	var keys strings.Builder
+	for _, g := range gws {
+		fmt.Fprintf(&keys, "%s %s\n", g.ID, base64.StdEncoding.EncodeToString(g.Pub))
+		g.Connect(t, broker.URL)
+	}
+	os.WriteFile(filepath.Join(dir, "gateways"), []byte(keys.String()), 0o600)
+	conf := filepath.Join(dir, "ingest.yaml")
+	os.WriteFile(conf, fmt.Appendf(nil, "mqtt:\n  broker: %s\n  group: city\npostgres:\n  dsn: %s\nkeys:\n  gateways_file: %s\n  city_key_files: [%s]\nworkers: 2\n",
+		broker.URL, pg.DSN, filepath.Join(dir, "gateways"), city), 0o600)
+
+	a, _ := startProcess(t, "-config", conf, "-client-id", "ingest-a", "-log-format", "json")
+	startProcess(t, "-config", conf, "-client-id", "ingest-b", "-log-format", "json")
+
+	const nBatches = 80
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	count := func(q string, args ...any) (n int) {
+		if err := pool.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	want := len(gws) * nBatches
+	var wg sync.WaitGroup
+	for _, g := range gws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := uint64(1); seq <= nBatches; seq++ {
+				g.Publish(t, "telemetry", g.Batch(t, seq, 1+int(seq*53%100)), false)
+				time.Sleep(3 * time.Millisecond)
+			}
+		}()
+	}
+	// Mid-stream: once the first batches are in.
+	for deadline := time.Now().Add(20 * time.Second); count(`SELECT count(*) FROM wayside_batches`) < 10 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := a.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a.Wait()
+	if n := count(`SELECT count(*) FROM wayside_batches`); n == 0 || n >= want {
+		t.Fatalf("%d of %d batches written when the process was killed: not mid-stream", n, want)
+	}
+	startProcess(t, "-config", conf, "-client-id", "ingest-a", "-log-format", "json")
+	wg.Wait()
+	for _, g := range gws { // republished
+		g.Publish(t, "telemetry", g.Wire(t, g.Signed[10]), false)
+	}
+
+	deadline := time.Now().Add(30 * time.Second)
+	for count(`SELECT count(*) FROM wayside_batches`) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d batches written within 30s", count(`SELECT count(*) FROM wayside_batches`), want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // the republished batches and redeliveries come last
+	for _, g := range gws {
+		for seq, signed := range g.Signed {
+			n, _ := testgw.PlainReadings(t, signed)
+			if got := count(`SELECT count(*) FROM wayside_readings WHERE gateway = $1 AND seq = $2`, g.ID, int64(seq)); got != n {
+				t.Errorf("%s seq %d: %d readings in the database, %d published", g.ID, seq, got, n)
+			}
+		}
+	}
+	if n := count(`SELECT count(*) FROM wayside_batches`); n != want {
+		t.Errorf("%d batches in the database, %d published", n, want)
+	}
+	if n := count(`SELECT count(*) FROM wayside_quarantine`); n != 0 {
+		t.Errorf("%d messages quarantined, want none", n)
+	}
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	err := run([]string{"-broker", "127.0.0.1:1883"})
+	if err == nil {
+		t.Fatal("no error without a client id or a database")
+	}
+	for _, want := range []string{"mqtt.broker", "write tcp://127.0.0.1:1883", "mqtt.client_id", "-client-id", "postgres.dsn", "-dsn"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}

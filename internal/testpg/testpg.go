@@ -1,0 +1,153 @@
+// Package testpg starts a real PostgreSQL for tests: Debian's postgresql package (initdb and pg_ctl
+// under /usr/lib/postgresql/<version>/bin), a throw-away cluster in a temporary directory, listening on
+// a free 127.0.0.1 port and on a unix socket in that directory only, stopped and removed when the test
+// ends. PostgreSQL refuses to run as root: as root the cluster belongs to the postgres user (which
+// Debian's package creates), or to nobody, and its commands run through runuser.
+//
+// Tests fail with install instructions when PostgreSQL is missing, unless WAYSIDE_SKIP_CLOUD_TESTS=1
+// is set (then they skip).
+package testpg
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Server is a running PostgreSQL cluster.
+type Server struct {
+	// DSN connects as the superuser postgres to the database postgres over TCP (trust authentication,
+	// loopback only).
+	DSN  string
+	Port int
+	Dir  string // the cluster's parent directory: data/, the socket and the log
+
+	t     testing.TB
+	bin   string
+	owner string // the user the cluster runs as, "" for the test's own user
+}
+
+// BinDir returns the directory holding initdb and pg_ctl, the newest version when several are
+// installed, or fails (or skips) the test with how to install them.
+func BinDir(t testing.TB) string {
+	t.Helper()
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p)
+	}
+	if os.Getenv("WAYSIDE_SKIP_CLOUD_TESTS") == "1" {
+		t.Skip("PostgreSQL not installed; skipped because WAYSIDE_SKIP_CLOUD_TESTS=1")
+	}
+	t.Fatal("this test needs a real PostgreSQL and initdb was found neither under /usr/lib/postgresql/*/bin nor on PATH: " +
+		"install it with `sudo apt-get install -y postgresql` (or run scripts/deps.sh cloud), " +
+		"or set WAYSIDE_SKIP_CLOUD_TESTS=1 to skip these tests")
+	return ""
+}
+
+func version(dir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+	return v
+}
+
+// Start makes a cluster and starts it; the test's end stops it (immediate shutdown) and removes it.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: BinDir(t)}
+	// Not t.TempDir(): its parents are 0700 root's, which the postgres user cannot enter.
+	dir, err := os.MkdirTemp("", "wayside-pg-")
+	if err != nil {
+		t.Fatalf("testpg: %v", err)
+	}
+	s.Dir = dir
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if os.Geteuid() == 0 {
+		s.owner = "postgres"
+		if _, err := user.Lookup("postgres"); err != nil {
+			s.owner = "nobody"
+		}
+		u, err := user.Lookup(s.owner)
+		if err != nil {
+			t.Fatalf("testpg: running as root and neither postgres nor nobody exists to own the cluster: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatalf("testpg: chown %s to %s: %v", dir, s.owner, err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := s.run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
+		t.Fatalf("testpg: initdb: %v: %s", err, out)
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ { // a free port can be taken before postgres binds it
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("testpg: %v", err)
+		}
+		// fsync off: a test cluster is thrown away, and the machine is shared.
+		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories=%s -c fsync=off "+
+			"-c synchronous_commit=off -c full_page_writes=off -c max_connections=50", port, dir)
+		out, err := s.run("pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "30", "start")
+		if err == nil {
+			s.Port = port
+			s.DSN = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+			t.Cleanup(s.Stop)
+			return s
+		}
+		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+		lastErr = fmt.Errorf("pg_ctl start: %v: %s %s", err, out, log)
+	}
+	t.Fatalf("testpg: %v", lastErr)
+	return nil
+}
+
+// Stop stops the cluster at once (pg_ctl stop -m immediate). It is safe to call twice.
+func (s *Server) Stop() {
+	s.run("pg_ctl", "-D", filepath.Join(s.Dir, "data"), "-m", "immediate", "-w", "stop")
+}
+
+// Log returns the server's log so far, for a failing test's message.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(filepath.Join(s.Dir, "log"))
+	return string(b)
+}
+
+// run runs a PostgreSQL program as the cluster's owner.
+func (s *Server) run(prog string, args ...string) (string, error) {
+	path := filepath.Join(s.bin, prog)
+	var cmd *exec.Cmd
+	if s.owner != "" {
+		cmd = exec.Command("runuser", append([]string{"-u", s.owner, "--", path}, args...)...)
+	} else {
+		cmd = exec.Command(path, args...)
+	}
+	cmd.Dir = s.Dir // runuser keeps the working directory, which the owner must be able to enter
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return strings.TrimSpace(out.String()), err
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
