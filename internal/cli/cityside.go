@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -82,23 +81,8 @@ func (a *App) cmdKeys(_ context.Context, o *cmdOpts, args []string) error {
 	if err != nil {
 		return err
 	}
-	file, err := os.OpenFile(f.out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("keys gen: %s exists; refusing to overwrite a key: choose another --out or move it away", f.out)
-	}
-	if err != nil {
-		return fmt.Errorf("keys gen: create %s: %w", f.out, err)
-	}
-	_, err = file.Write(b)
-	if err == nil {
-		err = file.Sync()
-	}
-	if cerr := file.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.out)
-		return fmt.Errorf("keys gen: write %s: %w", f.out, err)
+	if err := writeKeyFile("keys gen", f.out, b); err != nil {
+		return err
 	}
 	if a.json {
 		out, _ := json.MarshalIndent(struct {

@@ -72,23 +72,8 @@ func (a *App) cmdKeygen(_ context.Context, o *cmdOpts, args []string) error {
 	if err != nil {
 		return err
 	}
-	file, err := os.OpenFile(f.out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("cmd-keygen: %s exists; refusing to overwrite a key: choose another --out or move it away", f.out)
-	}
-	if err != nil {
-		return fmt.Errorf("cmd-keygen: create %s: %w", f.out, err)
-	}
-	_, err = file.Write(pemKey)
-	if err == nil {
-		err = file.Sync()
-	}
-	if cerr := file.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.out)
-		return fmt.Errorf("cmd-keygen: write %s: %w", f.out, err)
+	if err := writeKeyFile("cmd-keygen", f.out, pemKey); err != nil {
+		return err
 	}
 	pubB64 := cloudcmd.EncodePublicKey(pub)
 	if a.json {
@@ -172,4 +157,28 @@ func (a *App) cmdSign(_ context.Context, o *cmdOpts, args []string) error {
 		_, err = a.Stdout.Write(out)
 	}
 	return err
+}
+
+// writeKeyFile writes a private key to a new file, mode 0600, fsync'd; it never overwrites one, and
+// removes what it wrote when the write fails. cmd names the command in the errors.
+func writeKeyFile(cmd, path string, key []byte) error {
+	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s: %s exists; refusing to overwrite a key: choose another --out or move it away", cmd, path)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: create %s: %w", cmd, path, err)
+	}
+	_, err = file.Write(key)
+	if err == nil {
+		err = file.Sync()
+	}
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("%s: write %s: %w", cmd, path, err)
+	}
+	return nil
 }
