@@ -186,7 +186,7 @@ func New(opts Options) (g *Gateway, err error) {
 			retimed: make(chan struct{}, 1)}
 		st.interval.Store(int64(sc.Interval.D()))
 		for _, ch := range dev.Channels() {
-			g.chans = append(g.chans, senml.Channel{Name: "/" + sc.Name + "/" + ch.Name, Unit: ch.Unit})
+			g.chans = append(g.chans, senml.Channel{Name: "/" + sc.Name + "/" + ch.Name, Unit: ch.Unit, Resolution: ch.Resolution})
 		}
 		g.sensors = append(g.sensors, st)
 	}

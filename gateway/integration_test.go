@@ -176,7 +176,7 @@ func checkBatches(t *testing.T, cfg *config.Config, got [][]byte, bootID string,
 				continue // an aggregate of the real time since the previous sample: the driver's tests check it
 			}
 			want, ok := sim.Expected(cfg.Sim.Seed, sc.Name, sc.Driver, parts[1], r.UnixMilli(), sc.Interval.D())
-			want = senml.WireValue(&senml.Channel{Unit: r.Unit}, want)
+			want = senml.WireValue(&senml.Channel{Unit: r.Unit, Resolution: resolution(t, cfg, sc, parts[1])}, want)
 			if !ok || want != r.Value {
 				if res.mismatches++; res.mismatches < 5 {
 					t.Errorf("%s at %d: got %v, sim produced %v (ok=%v)", r.Name, r.UnixMilli(), r.Value, want, ok)
@@ -273,3 +273,27 @@ func TestBrokerOutage(t *testing.T) {
 		}
 	}
 }
+
+// resolution is the resolution the driver of sc declares for channel ch, read from the driver opened
+// on a sim bus of its own.
+func resolution(t *testing.T, cfg *config.Config, sc config.Sensor, ch string) float64 {
+	t.Helper()
+	key := sc.Name + "/" + ch
+	if r, ok := resolutions.Load(key); ok {
+		return r.(float64)
+	}
+	s, err := sim.Open(sim.Spec{Seed: cfg.Sim.Seed, Name: sc.Name, Driver: sc.Driver, Bus: sim.NewBus("res"),
+		Port: "res", Interval: sc.Interval.D(), Options: sc.Opts, Pins: sc.Pins})
+	if err != nil {
+		t.Fatalf("open %s for its channels: %v", sc.Name, err)
+	}
+	defer s.Halt()
+	for _, c := range s.Channels() {
+		resolutions.Store(sc.Name+"/"+c.Name, c.Resolution)
+	}
+	r, _ := resolutions.Load(key)
+	res, _ := r.(float64)
+	return res
+}
+
+var resolutions sync.Map

@@ -106,7 +106,11 @@ func NewWithOptions(bus i2c.Bus, addr uint16, opts *Options) (*Dev, error) {
 		name: fmt.Sprintf("scd4x(%s@%#x)", bus, addr),
 		opts: *opts,
 		channels: []sensor.Channel{
-			{Name: "co2", Unit: "ppm"}, {Name: "temperature", Unit: "Cel"}, {Name: "humidity", Unit: "%RH"},
+			// CO2 is an integer word in ppm (section 3.5.2: 1 ppm). Temperature and humidity words step
+			// by 175/65535 = 0.0027 °C and 100/65535 = 0.0015 %RH; the datasheet's repeatability is
+			// 0.1 °C and 0.4 %RH (table 2), so 0.01 of each keeps 10 times finer than what repeats.
+			{Name: "co2", Unit: "ppm", Resolution: 1}, {Name: "temperature", Unit: "Cel", Resolution: 0.01},
+			{Name: "humidity", Unit: "%RH", Resolution: 0.01},
 		},
 	}
 	if d.opts.DataTimeout == 0 {

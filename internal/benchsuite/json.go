@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/wayside-iot/wayside/buffer"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
@@ -93,7 +94,14 @@ func (e *JSONEncoder) Encode(seq uint64, rs []buffer.Reading) ([]byte, error) {
 		base = min(base, r.Time)
 		e.order = append(e.order, i)
 	}
-	slices.SortStableFunc(e.order, func(a, b int) int { return int(rs[a].Channel) - int(rs[b].Channel) })
+	// The CBOR pack's order: by channel, channels of the same unit together (senml.Encoder).
+	slices.SortStableFunc(e.order, func(a, b int) int {
+		ca, cb := rs[a].Channel, rs[b].Channel
+		if c := strings.Compare(e.channels[ca].Unit, e.channels[cb].Unit); c != 0 {
+			return c
+		}
+		return int(ca) - int(cb)
+	})
 	e.recs = e.recs[:0]
 	prevChan, prevUnit := -1, ""
 	for _, i := range e.order {
