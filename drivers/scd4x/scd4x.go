@@ -107,8 +107,9 @@ func NewWithOptions(bus i2c.Bus, addr uint16, opts *Options) (*Dev, error) {
 		opts: *opts,
 		channels: []sensor.Channel{
 			// CO2 is an integer word in ppm (section 3.5.2: 1 ppm). Temperature and humidity words step
-			// by 175/65535 = 0.0027 °C and 100/65535 = 0.0015 %RH; the datasheet's repeatability is
-			// 0.1 °C and 0.4 %RH (table 2), so 0.01 of each keeps 10 times finer than what repeats.
+			// by 175/65535 = 0.0027 °C and 100/65535 = 0.0015 %RH, finer than the built-in SHT4x that
+			// measures them (section 3.6, on-chip compensation) resolves: sent at its 0.01 °C and
+			// 0.01 %RH (SHT4x datasheet, table 1 and 2).
 			{Name: "co2", Unit: "ppm", Resolution: 1}, {Name: "temperature", Unit: "Cel", Resolution: 0.01},
 			{Name: "humidity", Unit: "%RH", Resolution: 0.01},
 		},
