@@ -34,7 +34,7 @@ sensors:
   - {name: loop1,  driver: pulse,   bus: sim,   pin: GPIO17, interval: 30ms}
   - {name: radar,  driver: ops243,  bus: uart2, interval: 20ms}
   - {name: bay1,   driver: vl53l0x, bus: i2c2,  interval: 50ms}
-  - {name: gps,    driver: nmea,    bus: uart0, interval: 200ms}
+  - {name: gps,    driver: nmea,    bus: uart0, interval: 200ms, phase: -50ms}
 cloud: {brokers: [%s], max_inflight: 16}
 batch: {max_readings: 50, max_age: 200ms}
 buffer: {capacity: 4096}
@@ -142,6 +142,7 @@ type checkResult struct {
 	distinct                  uint64
 	readings                  int // distinct batches' readings
 	dups, missing, mismatches int
+	offGrid                   int // trusted readings not stamped on their sensor's grid
 	maxSeq                    uint64
 }
 
@@ -171,6 +172,13 @@ func checkBatches(t *testing.T, cfg *config.Config, got [][]byte, bootID string,
 			sc, ok := sensors[parts[0]]
 			if len(parts) != 2 || !ok {
 				t.Fatalf("reading name %q", r.Name)
+			}
+			// Sampled on the grid: stamped with a whole multiple of the interval (phase only moves
+			// when the sample is taken), unless stamped before the clock was trusted.
+			if iv := sc.Interval.D().Milliseconds(); r.Flags == 0 && r.UnixMilli()%iv != 0 {
+				if res.offGrid++; res.offGrid < 5 {
+					t.Errorf("%s at %d ms: not a multiple of the interval %d ms", r.Name, r.UnixMilli(), iv)
+				}
 			}
 			if !sim.Checked(sc.Driver, parts[1]) {
 				continue // an aggregate of the real time since the previous sample: the driver's tests check it
