@@ -24,8 +24,11 @@
 // datasheet), then sent as an integer when integral (counts, ppm, satellites, a temperature of exactly
 // 21 °C), else as the narrowest float (float16, float32, float64) that a receiver rounding to the
 // resolution turns back into the same step: 21.4 dB at 0.1 dB travels as the float16 21.40625.
-// Channels without a declared resolution keep float32 precision, latitude and longitude float64. -0
-// stays -0; NaN and infinities are refused. The pack is plain SenML-CBOR: any RFC 8428 decoder reads it.
+// A group whose values differ only in their last digits (a position, a pressure) goes relative to a
+// base value when that is smaller (bv, RFC 8428 section 4.1: each value is bv + v; the next group sets
+// bv back to 0). Channels without a declared resolution keep float32 precision, undeclared latitudes
+// and longitudes float64. -0 stays -0; NaN and infinities are refused. The pack is plain SenML-CBOR:
+// any RFC 8428 decoder reads it.
 package senml
 
 import (
@@ -44,16 +47,17 @@ import (
 
 // SenML CBOR labels (RFC 8428 table 6) and our extension labels.
 const (
-	LabelBaseName = -2
-	LabelBaseTime = -3
-	LabelBaseUnit = -4
-	LabelName     = 0
-	LabelUnit     = 1
-	LabelValue    = 2
-	LabelTime     = 6
-	LabelSeq      = "seq" // extension: batch sequence number, per gateway, increasing
-	LabelBootID   = "bid" // extension: random id of the daemon's boot
-	LabelFlags    = "wf"  // extension: reading flags (2 = time corrected), safe to ignore
+	LabelBaseName  = -2
+	LabelBaseTime  = -3
+	LabelBaseUnit  = -4
+	LabelBaseValue = -5
+	LabelName      = 0
+	LabelUnit      = 1
+	LabelValue     = 2
+	LabelTime      = 6
+	LabelSeq       = "seq" // extension: batch sequence number, per gateway, increasing
+	LabelBootID    = "bid" // extension: random id of the daemon's boot
+	LabelFlags     = "wf"  // extension: reading flags (2 = time corrected), safe to ignore
 	// LabelUntrusted carries the flags of a record whose time came from an untrusted clock (bit 1). It
 	// ends in "_", RFC 8428's must-understand form (section 4.4): a resolver that does not know it must
 	// refuse the record instead of storing a monotonic-clock time as a real one.
@@ -68,6 +72,7 @@ type record struct {
 	BaseTime float64         `cbor:"-3,keyasint,omitempty"`
 	Seq      uint64          `cbor:"seq,omitempty"`
 	BootID   string          `cbor:"bid,omitempty"`
+	BaseVal  cbor.RawMessage `cbor:"-5,keyasint,omitempty"`
 	Value    cbor.RawMessage `cbor:"2,keyasint"`
 	Time     cbor.RawMessage `cbor:"6,keyasint,omitempty"`
 	Flags    uint32          `cbor:"wf,omitempty"`  // flags without the untrusted bit
@@ -188,23 +193,49 @@ func (e *Encoder) Encode(seq uint64, rs []buffer.Reading) ([]byte, error) {
 	}
 	b := appendHead(e.buf[:0], majArray, uint64(len(rs)))
 	prevChan, prevUnit := -1, ""
+	var bv float64   // the base value in force (RFC 8428 section 4.1: it carries over)
+	var bvw wire     // bv as written
+	var groupBV bool // the current group's values are relative to bv
 	for n, i := range e.order {
 		r := &rs[i]
 		ch := &e.channels[r.Channel]
-		w, err := wireOf(ch, r.Value)
-		if err != nil {
-			return nil, fmt.Errorf("senml: batch %d, %s: %w", seq, e.names[r.Channel], err)
-		}
 		var bn, bu string
+		setBV := false // this record writes bv (a group's own, or 0 to end the previous group's)
 		if int(r.Channel) != prevChan {
 			prevChan = int(r.Channel)
 			bn = e.names[r.Channel]
 			if ch.Unit != prevUnit {
 				bu, prevUnit = ch.Unit, ch.Unit
 			}
+			end := n + 1
+			for end < len(e.order) && rs[e.order[end]].Channel == r.Channel {
+				end++
+			}
+			nbv, ok, err := e.baseValue(ch, rs, e.order[n:end])
+			if err != nil {
+				return nil, fmt.Errorf("senml: batch %d, %s: %w", seq, e.names[r.Channel], err)
+			}
+			groupBV = ok
+			if ok || bv != 0 {
+				setBV = true
+				bv, bvw = 0, wire{head: majUint}
+				if ok {
+					bv, bvw = nbv, numberOf(nbv)
+				}
+			}
+		}
+		var w wire
+		var err error
+		if groupBV {
+			w, _ = wireOfBase(ch, r.Value, bv)
+		} else if w, err = wireOf(ch, r.Value); err != nil {
+			return nil, fmt.Errorf("senml: batch %d, %s: %w", seq, e.names[r.Channel], err)
 		}
 		d := r.Time - base
 		pairs := 1 // the value
+		if setBV {
+			pairs++
+		}
 		if bn != "" {
 			pairs++
 		}
@@ -231,6 +262,9 @@ func (e *Encoder) Encode(seq uint64, rs []buffer.Reading) ([]byte, error) {
 			b = appendTime(appendInt(b, LabelBaseTime), base)
 			b = appendHead(appendText(b, LabelSeq), majUint, seq)
 			b = appendText(appendText(b, LabelBootID), e.bootID)
+		}
+		if setBV {
+			b = bvw.append(appendInt(b, LabelBaseValue))
 		}
 		b = w.append(appendInt(b, LabelValue))
 		if d != 0 {
@@ -366,6 +400,108 @@ func Quantize(ch *Channel, v float64) float64 {
 		return v
 	}
 	return float64(float32(v))
+}
+
+// baseValue decides whether a channel group's values go relative to a base value (bv, RFC 8428
+// section 4.1: a record's value is bv + v): when it makes the group smaller, as for a position whose
+// records differ in the last digits, or a pressure near 100000 Pa. bv is the group's first value at
+// the channel's resolution; every resolved value must still be the reported one at the resolution
+// (else no bv). Only for channels with a declared resolution: an undeclared value's difference is not
+// shorter than the value.
+func (e *Encoder) baseValue(ch *Channel, rs []buffer.Reading, group []int32) (float64, bool, error) {
+	plain := 0
+	for _, i := range group {
+		w, err := wireOf(ch, rs[i].Value)
+		if err != nil {
+			return 0, false, err
+		}
+		plain += w.size()
+	}
+	if ch.Resolution <= 0 || len(group) < 2 {
+		return 0, false, nil
+	}
+	bv := Quantize(ch, rs[group[0]].Value)
+	if bv == 0 || math.Signbit(bv) {
+		return 0, false, nil
+	}
+	rel := 1 + numberOf(bv).size() + 2 // the bv pair, and ending it in the next group
+	for _, i := range group {
+		if math.Signbit(Quantize(ch, rs[i].Value)) && Quantize(ch, rs[i].Value) == 0 {
+			return 0, false, nil // -0 cannot be bv + v
+		}
+		w, ok := wireOfBase(ch, rs[i].Value, bv)
+		if !ok {
+			return 0, false, nil
+		}
+		rel += w.size()
+	}
+	return bv, rel < plain, nil
+}
+
+// wireOfBase is v as the difference from base value bv: an integer or the narrowest float d for
+// which bv + d (as every RFC 8428 resolver computes it, in float64) is v at ch's resolution. ok is
+// false when no float does.
+func wireOfBase(ch *Channel, v, bv float64) (wire, bool) {
+	q := Quantize(ch, v)
+	k := steps(ch.Resolution, q)
+	holds := func(f float64) bool { return steps(ch.Resolution, bv+f) == k }
+	d := q - bv
+	if d == 0 {
+		return wire{head: majUint}, holds(0)
+	}
+	if d == math.Trunc(d) && math.Abs(d) < twoTo64 && holds(d) {
+		if d > 0 {
+			return wire{head: majUint, u: uint64(d)}, true
+		}
+		return wire{head: majNegInt, u: uint64(-d) - 1}, true
+	}
+	if h, f, ok := toFloat16(d); ok && holds(f) {
+		return wire{head: headFloat16, h: h, f: f}, true
+	}
+	if f := float64(float32(d)); !math.IsInf(f, 0) && holds(f) {
+		return wire{head: headFloat32, f: f}, true
+	}
+	return wire{head: headFloat64, f: d}, holds(d)
+}
+
+// numberOf is x exactly: an integer when integral, else the narrowest float that holds it.
+func numberOf(x float64) wire {
+	if x == math.Trunc(x) && math.Abs(x) < twoTo64 && !(x == 0 && math.Signbit(x)) {
+		if x >= 0 {
+			return wire{head: majUint, u: uint64(x)}
+		}
+		return wire{head: majNegInt, u: uint64(-x) - 1}
+	}
+	if h, f, ok := toFloat16(x); ok && f == x && math.Signbit(f) == math.Signbit(x) {
+		return wire{head: headFloat16, h: h, f: f}
+	}
+	if f := float64(float32(x)); f == x {
+		return wire{head: headFloat32, f: f}
+	}
+	return wire{head: headFloat64, f: x}
+}
+
+// size is the bytes w takes.
+func (w wire) size() int {
+	switch w.head {
+	case majUint, majNegInt:
+		switch {
+		case w.u < 24:
+			return 1
+		case w.u <= math.MaxUint8:
+			return 2
+		case w.u <= math.MaxUint16:
+			return 3
+		case w.u <= math.MaxUint32:
+			return 5
+		}
+		return 9
+	case headFloat16:
+		return 3
+	case headFloat32:
+		return 5
+	}
+	return 9
 }
 
 // WireValue is v as a decoder reads it from a pack for channel ch: Quantize's value, or the float16

@@ -4,8 +4,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/wayside-iot/wayside/buffer"
 )
@@ -250,6 +253,79 @@ func TestGridTimesAcrossCorrection(t *testing.T) {
 		got := p.Readings[i]
 		if got.UnixMilli() != (want.Time+int64(offset))/1e6 || got.Flags != buffer.FlagTimeCorrected || got.Value != want.Value {
 			t.Errorf("reading %d: %+v, want %d ms value %v", i, got, (want.Time+int64(offset))/1e6, want.Value)
+		}
+	}
+}
+
+// TestBaseValue: a group whose values differ only in their last digits goes relative to a base value
+// (RFC 8428 section 4.1, label -5: each value is bv + v), and the next group ends it with bv 0.
+// Hand-written pack (RFC 8949): latitudes at 1e-7° and then a CO2 level ("lat" < "ppm"):
+//
+//	[{-2: "gw/gps/lat", -4: "lat", -3: 1, "seq": 1, "bid": "b", -5: 52.5280783, 2: 0},
+//	 {2: -0.0000016 (float16), 6: 1},
+//	 {-2: "gw/co2/co2", -4: "ppm", -5: 0, 2: 446}]
+//
+// -5 is 0x24. 52.5280783 needs float64: 0x404a439812... (its IEEE 754 bits, checked below by
+// math.Float64bits rather than our encoder). -0.0000016 is a float16 subnormal: 0.0000016 / 2^-24 =
+// 26.84 → 27 steps = 0x801b, which resolves to 52.5280783 - 0.00000160933 = 52.52807669..., 52.5280767
+// at 1e-7°.
+func TestBaseValue(t *testing.T) {
+	chans := []Channel{{Name: "/gps/lat", Unit: "lat", Resolution: 1e-7}, {Name: "/co2/co2", Unit: "ppm", Resolution: 1}}
+	e, _ := NewEncoder("gw", "b", chans, 3)
+	b, err := e.Encode(1, []buffer.Reading{
+		{Time: 1e9, Value: 52.52807833333333}, {Time: 2e9, Value: 52.528076666666664}, {Time: 1e9, Value: 446, Channel: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bits := math.Float64bits(52.5280783)
+	f64 := "fb" + hex.EncodeToString([]byte{byte(bits >> 56), byte(bits >> 48), byte(bits >> 40), byte(bits >> 32),
+		byte(bits >> 24), byte(bits >> 16), byte(bits >> 8), byte(bits)})
+	want := "83" +
+		"a7" + "21" + tstr("gw/gps/lat") + "23" + tstr("lat") + "22" + "01" + tstr("seq") + "01" + tstr("bid") + tstr("b") +
+		"24" + f64 + "02" + "00" +
+		"a2" + "02" + "f9801b" + "06" + "01" +
+		"a4" + "21" + tstr("gw/co2/co2") + "23" + tstr("ppm") + "24" + "00" + "02" + "1901be" // 446 = 0x01be
+	if got := hex.EncodeToString(b); got != want {
+		t.Fatalf("\n got %s\nwant %s", got, want)
+	}
+	p, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range []float64{52.5280783, 52.5280767, 446} {
+		ch := chans[min(i, 2)/2]
+		if got := Quantize(&ch, p.Readings[i].Value); got != w {
+			t.Errorf("reading %d: %v (%v at the resolution), want %v", i, p.Readings[i].Value, got, w)
+		}
+	}
+	// Restamp keeps the base values: a corrected batch resolves to the same values.
+	out, err := e.Restamp(append([]byte(nil), b...), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Decode(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range p.Readings {
+		if q.Readings[i].Value != p.Readings[i].Value || q.Readings[i].Time != p.Readings[i].Time+3600 {
+			t.Errorf("restamped reading %d: %+v, was %+v", i, q.Readings[i], p.Readings[i])
+		}
+	}
+}
+
+// TestBaseValueOnlyWhenSmaller: a group of unrelated values keeps plain values (no -5 label).
+func TestBaseValueOnlyWhenSmaller(t *testing.T) {
+	e, _ := NewEncoder("gw", "b", []Channel{{Name: "/c", Unit: "count", Resolution: 1}}, 3)
+	b, _ := e.Encode(1, []buffer.Reading{{Time: 1e9, Value: 3}, {Time: 2e9, Value: 5}, {Time: 3e9, Value: 1}})
+	if strings.Contains(hex.EncodeToString(b), "24") {
+		var recs []map[any]any
+		_ = cbor.Unmarshal(b, &recs)
+		for _, r := range recs {
+			if _, ok := r[int64(-5)]; ok {
+				t.Fatalf("bv used for small counts: %v", recs)
+			}
 		}
 	}
 }

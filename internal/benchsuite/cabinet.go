@@ -35,7 +35,7 @@ var Cabinet = []CabinetSensor{
 	{"loop1", "pulse", chans("volume", "count", 1)},
 	{"radar1", "ops243", chans("speed", "m/s", 0.01)},
 	{"bay1", "vl53l0x", chans("distance", "m", 0.001, "occupied", "/", 1)},
-	{"gps", "nmea", chans("lat", "lat", 0, "lon", "lon", 0, "altitude", "m", 0.1, "fix_quality", "/", 1, "satellites", "count", 1)},
+	{"gps", "nmea", chans("lat", "lat", 1e-7, "lon", "lon", 1e-7, "altitude", "m", 0.1, "fix_quality", "/", 1, "satellites", "count", 1)},
 }
 
 // chans lists channels as name, unit, resolution triples; the resolutions are the drivers' own

@@ -107,8 +107,9 @@ func (e *JSONEncoder) Encode(seq uint64, rs []buffer.Reading) ([]byte, error) {
 	for _, i := range e.order {
 		r := &rs[i]
 		ch := &e.channels[r.Channel]
-		wide := ch.Float64 || ch.Unit == "lat" || ch.Unit == "lon"
-		rec := jsonRecord{Value: jsonValue{senml.WireValue(ch, r.Value), wide},
+		// A value at a declared resolution prints as its decimal (13.12); others as before.
+		wide := ch.Float64 || ch.Unit == "lat" || ch.Unit == "lon" || ch.Resolution > 0
+		rec := jsonRecord{Value: jsonValue{senml.Quantize(ch, r.Value), wide},
 			Time: jsonTime(math.Round(float64(r.Time-base)/1e6) / 1e3), Flags: r.Flags}
 		if int(r.Channel) != prevChan {
 			prevChan = int(r.Channel)
