@@ -109,10 +109,13 @@ type Encoder struct {
 	em       cbor.UserBufferEncMode // Restamp's re-encoding
 	bootID   string
 	channels []Channel
-	names    []string // gateway id + channel name, the base name of each channel's group
-	rank     []int32  // per channel, its group's place in the pack: channels sorted by unit
-	counts   []int    // per rank, then the start of its group (counting sort by rank)
-	order    []int32  // reading indexes grouped by channel, in input order within a channel
+	names    []string  // gateway id + channel name, the base name of each channel's group
+	rank     []int32   // per channel, its group's place in the pack: channels sorted by unit
+	counts   []int     // per rank, then the start of its group (counting sort by rank)
+	order    []int32   // reading indexes grouped by channel, in input order within a channel
+	inv      []float64 // per channel, 1/Resolution when that is an integer (see invOf), else 0
+	plain    []wire    // per slot of order: the value as it goes without a base value
+	rel      []wire    // per slot of order: the value relative to its group's base value
 	buf      []byte
 }
 
@@ -133,7 +136,8 @@ func NewEncoder(gatewayID, bootID string, channels []Channel, maxReadings int) (
 	}
 	e := &Encoder{em: em, bootID: bootID, channels: make([]Channel, len(channels)),
 		names: make([]string, len(channels)), counts: make([]int, len(channels)+1),
-		order: make([]int32, 0, maxReadings), rank: make([]int32, len(channels))}
+		order: make([]int32, 0, maxReadings), rank: make([]int32, len(channels)),
+		inv: make([]float64, len(channels)), plain: make([]wire, 0, maxReadings), rel: make([]wire, 0, maxReadings)}
 	// Groups of the same unit go together, so the base unit is written once per unit rather than
 	// once per channel (it carries over, RFC 8428 section 4.1); otherwise the table's order.
 	byUnit := make([]int, len(channels))
@@ -150,6 +154,7 @@ func NewEncoder(gatewayID, bootID string, channels []Channel, maxReadings int) (
 		}
 		e.channels[i] = ch
 		e.channels[i].Float64 = ch.Float64 || ch.Unit == "lat" || ch.Unit == "lon"
+		e.inv[i] = invOf(ch.Resolution)
 		e.names[i] = gatewayID + ch.Name
 	}
 	e.buf = make([]byte, 0, 128+16*maxReadings)
@@ -186,6 +191,7 @@ func (e *Encoder) Encode(seq uint64, rs []buffer.Reading) ([]byte, error) {
 		e.counts[c] += e.counts[c-1]
 	}
 	e.order = e.order[:len(rs)]
+	e.plain, e.rel = slices.Grow(e.plain[:0], len(rs))[:len(rs)], slices.Grow(e.rel[:0], len(rs))[:len(rs)]
 	for i, r := range rs {
 		k := e.rank[r.Channel]
 		e.order[e.counts[k]] = int32(i)
@@ -211,7 +217,7 @@ func (e *Encoder) Encode(seq uint64, rs []buffer.Reading) ([]byte, error) {
 			for end < len(e.order) && rs[e.order[end]].Channel == r.Channel {
 				end++
 			}
-			nbv, ok, err := e.baseValue(ch, rs, e.order[n:end])
+			nbv, ok, err := e.baseValue(ch, e.inv[r.Channel], rs, e.order[n:end], e.plain[n:end], e.rel[n:end])
 			if err != nil {
 				return nil, fmt.Errorf("senml: batch %d, %s: %w", seq, e.names[r.Channel], err)
 			}
@@ -224,12 +230,9 @@ func (e *Encoder) Encode(seq uint64, rs []buffer.Reading) ([]byte, error) {
 				}
 			}
 		}
-		var w wire
-		var err error
+		w := e.plain[n]
 		if groupBV {
-			w, _ = wireOfBase(ch, r.Value, bv)
-		} else if w, err = wireOf(ch, r.Value); err != nil {
-			return nil, fmt.Errorf("senml: batch %d, %s: %w", seq, e.names[r.Channel], err)
+			w = e.rel[n]
 		}
 		d := r.Time - base
 		pairs := 1 // the value
@@ -345,11 +348,14 @@ const twoTo64 = 18446744073709551616.0
 // when integral, else the narrowest float that a decoder rounding to the resolution turns back into
 // the same step (float16 often does: 21.4 °C at 0.1 °C travels as 21.40625 in 3 bytes). -0 stays a
 // float16 -0; NaN and infinities are refused.
-func wireOf(ch *Channel, v float64) (wire, error) {
+func wireOf(ch *Channel, v float64) (wire, error) { return wireOfInv(ch, invOf(ch.Resolution), v) }
+
+// wireOfInv is wireOf with the channel's invOf precomputed.
+func wireOfInv(ch *Channel, inv, v float64) (wire, error) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return wire{}, ErrNotFinite
 	}
-	q := Quantize(ch, v)
+	q := quantize(ch, inv, v)
 	if q == 0 {
 		if math.Signbit(q) {
 			return wire{head: headFloat16, h: 0x8000, f: q}, nil
@@ -364,8 +370,8 @@ func wireOf(ch *Channel, v float64) (wire, error) {
 	}
 	holds := func(f float64) bool { return f == q }
 	if ch.Resolution > 0 {
-		k := steps(ch.Resolution, q)
-		holds = func(f float64) bool { return steps(ch.Resolution, f) == k }
+		k := stepsInv(ch.Resolution, inv, q)
+		holds = func(f float64) bool { return stepsInv(ch.Resolution, inv, f) == k }
 	}
 	if h, f, ok := toFloat16(q); ok && holds(f) {
 		return wire{head: headFloat16, h: h, f: f}, nil
@@ -378,21 +384,38 @@ func wireOf(ch *Channel, v float64) (wire, error) {
 
 // steps is x in whole steps of res: x * (1/res) when 1/res is an integer (0.01 → 100, exact for
 // decimal resolutions), x / res otherwise.
-func steps(res, x float64) float64 {
-	if inv := math.Round(1 / res); inv >= 1 && math.Abs(1/res-inv) <= 1e-9*inv {
+func steps(res, x float64) float64 { return stepsInv(res, invOf(res), x) }
+
+// stepsInv is steps with invOf(res) precomputed.
+func stepsInv(res, inv, x float64) float64 {
+	if inv > 0 {
 		return math.Round(x * inv)
 	}
 	return math.Round(x / res)
 }
 
+// invOf is 1/res when that is an integer (0.01 → 100, 1 → 1), else 0.
+func invOf(res float64) float64 {
+	if !(res > 0) {
+		return 0
+	}
+	if inv := math.Round(1 / res); inv >= 1 && math.Abs(1/res-inv) <= 1e-9*inv {
+		return inv
+	}
+	return 0
+}
+
 // Quantize is v at ch's resolution: the float64 nearest to a whole number of steps (21.374 at 0.01 →
 // 21.37). Without a declared resolution it is v at float32 precision, or v itself for a Float64
 // channel (or the units "lat" and "lon").
-func Quantize(ch *Channel, v float64) float64 {
+func Quantize(ch *Channel, v float64) float64 { return quantize(ch, invOf(ch.Resolution), v) }
+
+// quantize is Quantize with invOf(ch.Resolution) precomputed.
+func quantize(ch *Channel, inv, v float64) float64 {
 	switch res := ch.Resolution; {
 	case res > 0:
-		k := steps(res, v)
-		if inv := math.Round(1 / res); inv >= 1 && math.Abs(1/res-inv) <= 1e-9*inv {
+		k := stepsInv(res, inv, v)
+		if inv > 0 {
 			return k / inv
 		}
 		return k * res
@@ -408,43 +431,48 @@ func Quantize(ch *Channel, v float64) float64 {
 // the channel's resolution; every resolved value must still be the reported one at the resolution
 // (else no bv). Only for channels with a declared resolution: an undeclared value's difference is not
 // shorter than the value.
-func (e *Encoder) baseValue(ch *Channel, rs []buffer.Reading, group []int32) (float64, bool, error) {
-	plain := 0
-	for _, i := range group {
-		w, err := wireOf(ch, rs[i].Value)
+// It fills plain and rel, the group's values without and with the base value.
+func (e *Encoder) baseValue(ch *Channel, inv float64, rs []buffer.Reading, group []int32, plain, rel []wire) (float64, bool, error) {
+	size := 0
+	for j, i := range group {
+		w, err := wireOfInv(ch, inv, rs[i].Value)
 		if err != nil {
 			return 0, false, err
 		}
-		plain += w.size()
+		plain[j] = w
+		size += w.size()
 	}
 	if ch.Resolution <= 0 || len(group) < 2 {
 		return 0, false, nil
 	}
-	bv := Quantize(ch, rs[group[0]].Value)
+	bv := quantize(ch, inv, rs[group[0]].Value)
 	if bv == 0 || math.Signbit(bv) {
 		return 0, false, nil
 	}
-	rel := 1 + numberOf(bv).size() + 2 // the bv pair, and ending it in the next group
-	for _, i := range group {
-		if math.Signbit(Quantize(ch, rs[i].Value)) && Quantize(ch, rs[i].Value) == 0 {
+	relSize := 1 + numberOf(bv).size() + 2 // the bv pair, and ending it in the next group
+	for j, i := range group {
+		if q := quantize(ch, inv, rs[i].Value); q == 0 && math.Signbit(q) {
 			return 0, false, nil // -0 cannot be bv + v
 		}
-		w, ok := wireOfBase(ch, rs[i].Value, bv)
+		w, ok := wireOfBase(ch, inv, rs[i].Value, bv)
 		if !ok {
 			return 0, false, nil
 		}
-		rel += w.size()
+		rel[j] = w
+		if relSize += w.size(); relSize >= size {
+			return 0, false, nil
+		}
 	}
-	return bv, rel < plain, nil
+	return bv, true, nil
 }
 
 // wireOfBase is v as the difference from base value bv: an integer or the narrowest float d for
 // which bv + d (as every RFC 8428 resolver computes it, in float64) is v at ch's resolution. ok is
 // false when no float does.
-func wireOfBase(ch *Channel, v, bv float64) (wire, bool) {
-	q := Quantize(ch, v)
-	k := steps(ch.Resolution, q)
-	holds := func(f float64) bool { return steps(ch.Resolution, bv+f) == k }
+func wireOfBase(ch *Channel, inv, v, bv float64) (wire, bool) {
+	q := quantize(ch, inv, v)
+	k := stepsInv(ch.Resolution, inv, q)
+	holds := func(f float64) bool { return stepsInv(ch.Resolution, inv, bv+f) == k }
 	d := q - bv
 	if d == 0 {
 		return wire{head: majUint}, holds(0)
