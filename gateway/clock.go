@@ -34,11 +34,18 @@ func newWallClock(isTrusted func() bool, wall func() time.Time) *wallClock {
 // stamp returns the time for a reading taken now, in Unix ns truncated to the millisecond, and its
 // flags.
 func (c *wallClock) stamp() (int64, uint32) {
+	ns, flags := c.now()
+	return ns - ns%1e6, flags
+}
+
+// now returns the time now on the timeline readings are stamped on, in Unix ns, and its flags: the
+// wall clock once trusted; before, the wall time at start plus the monotonic time since, so the
+// samplers' grid follows the monotonic clock until trust arrives.
+func (c *wallClock) now() (int64, uint32) {
 	if c.trusted.Load() {
-		return c.wall().UnixMilli() * 1e6, 0
+		return c.wall().UnixNano(), 0
 	}
-	ns := c.startWall + int64(time.Since(c.start))
-	return ns - ns%1e6, buffer.FlagClockUntrusted
+	return c.startWall + int64(time.Since(c.start)), buffer.FlagClockUntrusted
 }
 
 // check asks whether the wall clock is trusted now; the first time it is, it fixes the offset that

@@ -105,6 +105,28 @@ func TestClockCorrection(t *testing.T) {
 		}
 	}
 	t.Logf("batches=%d readings=%d corrected=%d plain=%d", batches, len(rs), corrected, plain)
+	// The grid: plain readings sit on whole multiples of their sensor's interval; corrected ones were
+	// on the grid of the monotonic timeline, so one sensor's corrected readings share one offset from
+	// the interval's multiples (the correction), to the millisecond of the stamps' truncation.
+	intervals := map[string]int64{"env1": 50, "air1": 70, "co2": 100, "pm": 60, "noise": 40, "light": 90,
+		"loop1": 30, "radar": 20, "bay1": 50, "gps": 200}
+	residue := map[string]int64{}
+	for _, r := range rs {
+		s := strings.Split(r.Name, "/")[1]
+		iv, ms := intervals[s], r.UnixMilli()
+		switch r.Flags {
+		case 0:
+			if ms%iv != 0 {
+				t.Errorf("%s at %d: off its %d ms grid", r.Name, ms, iv)
+			}
+		case buffer.FlagTimeCorrected:
+			got := ((ms % iv) + iv) % iv
+			if want, ok := residue[s]; ok && got != want && (got-want+iv)%iv > 1 && (want-got+iv)%iv > 1 {
+				t.Errorf("%s at %d: corrected time %d ms past the grid, its sensor's others %d", r.Name, ms, got, want)
+			}
+			residue[s] = got
+		}
+	}
 	if corrected == 0 || plain == 0 {
 		t.Fatalf("corrected %d, plain %d: want both", corrected, plain)
 	}

@@ -55,6 +55,8 @@ type sensorState struct {
 	driver    string
 	dev       sensor.Sensor
 	interval  atomic.Int64  // ns; set-interval changes it while the sampler runs
+	phase     time.Duration // when the sample is taken relative to its grid slot (config sensors[].phase)
+	delay     delayStats    // how late samples start after slot + phase
 	retimed   chan struct{} // wakes the sampler to re-arm its timer with a new interval
 	firstChan uint32
 	health    sensor.Health
@@ -185,10 +187,10 @@ func New(opts Options) (g *Gateway, err error) {
 			return nil, fmt.Errorf("gateway: open sensor %s: %w", sc.Name, err)
 		}
 		st := &sensorState{name: sc.Name, driver: sc.Driver, dev: dev, firstChan: uint32(len(g.chans)),
-			retimed: make(chan struct{}, 1)}
+			retimed: make(chan struct{}, 1), phase: sc.Phase.D()}
 		st.interval.Store(int64(sc.Interval.D()))
 		for _, ch := range dev.Channels() {
-			g.chans = append(g.chans, senml.Channel{Name: "/" + sc.Name + "/" + ch.Name, Unit: ch.Unit})
+			g.chans = append(g.chans, senml.Channel{Name: "/" + sc.Name + "/" + ch.Name, Unit: ch.Unit, Resolution: ch.Resolution})
 		}
 		g.sensors = append(g.sensors, st)
 	}
@@ -368,6 +370,9 @@ func (g *Gateway) SetInterval(name string, d time.Duration) (time.Duration, erro
 	}
 	for _, s := range g.sensors {
 		if s.name == name {
+			if s.phase <= -d || s.phase >= d {
+				return 0, fmt.Errorf("gateway: interval %v is not longer than sensor %s's phase %v; choose an interval above %v or change sensors[].phase", d, name, s.phase, s.phase.Abs())
+			}
 			prev := time.Duration(s.interval.Swap(int64(d)))
 			select {
 			case s.retimed <- struct{}{}:
@@ -484,7 +489,10 @@ type SensorStats struct {
 	Name     string
 	Driver   string
 	Interval time.Duration
+	Phase    time.Duration
 	Health   sensor.HealthSnapshot
+	// Delay is how late its samples started after their grid slot (plus phase).
+	Delay DelaySnapshot
 }
 
 // Stats returns a snapshot; safe from any goroutine.
@@ -496,7 +504,8 @@ func (g *Gateway) Stats() Stats {
 		st.ClockOffset = time.Duration(g.clock.offset.Load())
 	}
 	for _, s := range g.sensors {
-		st.Sensors = append(st.Sensors, SensorStats{Name: s.name, Driver: s.driver, Interval: s.every(), Health: s.health.Snapshot()})
+		st.Sensors = append(st.Sensors, SensorStats{Name: s.name, Driver: s.driver, Interval: s.every(), Phase: s.phase,
+			Health: s.health.Snapshot(), Delay: s.delay.snapshot()})
 	}
 	return st
 }

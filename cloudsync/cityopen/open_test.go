@@ -74,7 +74,7 @@ func TestOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Seq != 42 || b.BootID != bootID || b.Sealed || !b.Verified || len(b.Pack.Readings) != 10 || b.Pack.Readings[9].Name != "gw-1/env1/humidity" ||
+	if b.Seq != 42 || b.BootID != bootID || b.Sealed || !b.Verified || len(b.Pack.Readings) != 10 || b.Pack.Readings[9].Name != "gw-1/env1/temperature" || // groups by unit: "%RH" before "Cel"
 		!bytes.Equal(b.GatewayKID, cosebatch.KeyID(g.priv.Public().(ed25519.PublicKey))) {
 		t.Errorf("opened %+v", b)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,10 +31,19 @@ func batch(n int, start time.Time) []buffer.Reading {
 	return rs
 }
 
-// grouped is rs in the pack's order: by channel, input order within a channel.
-func grouped(rs []buffer.Reading) []buffer.Reading {
+// grouped is rs in the pack's order for testChannels: by channel, channels of the same unit
+// together in the byte order of their units ("%RH" < "Cel" < "count"), input order within a channel.
+func grouped(rs []buffer.Reading) []buffer.Reading { return groupedBy(testChannels, rs) }
+
+// groupedBy is rs in the pack's order for the channel table chans.
+func groupedBy(chans []Channel, rs []buffer.Reading) []buffer.Reading {
 	out := slices.Clone(rs)
-	slices.SortStableFunc(out, func(a, b buffer.Reading) int { return int(a.Channel) - int(b.Channel) })
+	slices.SortStableFunc(out, func(a, b buffer.Reading) int {
+		if c := strings.Compare(chans[a.Channel].Unit, chans[b.Channel].Unit); c != 0 {
+			return c
+		}
+		return int(a.Channel) - int(b.Channel)
+	})
 	return out
 }
 
@@ -53,7 +63,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Seq != 42 || p.BootID != "b00t" || p.BaseName != "gw-1/env1/temperature" || len(p.Readings) != len(rs) {
+	if p.Seq != 42 || p.BootID != "b00t" || p.BaseName != "gw-1/env1/humidity" || len(p.Readings) != len(rs) {
 		t.Fatalf("pack header: seq=%d bid=%q bn=%q n=%d", p.Seq, p.BootID, p.BaseName, len(p.Readings))
 	}
 	want := grouped(rs)
@@ -84,12 +94,12 @@ func TestWireFormat(t *testing.T) {
 	// table 6 (labels): -2 is 0x21, -3 0x22, -4 0x23; value 2 is 0x02, time 6 is 0x06.
 	want := "84" + // array of 4 records
 		"a6" + "21" + tstr("gw/env1/temperature") + "23" + tstr("Cel") + // {-2: "gw/env1/temperature", -4: "Cel",
-		"22" + "f93c00" + // -3: 1.0 (float16)
+		"22" + "01" + // -3: 1 (whole seconds: an unsigned integer, major type 0, RFC 8428 section 6)
 		tstr("seq") + "01" + tstr("bid") + tstr("b") + // "seq": 1, "bid": "b"
 		"02" + "f94d60" + // 2: 21.5 (float16)}
 		"a2" + "02" + "fa41aaf5c3" + "06" + "f93800" + // {2: 21.37 (float32), 6: 0.5 (float16)}
-		"a3" + "21" + tstr("gw/traffic1/vehicles") + "23" + tstr("count") + "02" + "f94200" + // {-2: …, -4: "count", 2: 3.0}
-		"a3" + "02" + "f94400" + "06" + "fa3f8020c5" + tstr("wf_") + "01" // {2: 4.0, 6: 1.001 (float32), "wf_": 1}: untrusted, must-understand
+		"a3" + "21" + tstr("gw/traffic1/vehicles") + "23" + tstr("count") + "02" + "03" + // {-2: …, -4: "count", 2: 3 (an integer)}
+		"a3" + "02" + "04" + "06" + "fa3f8020c5" + tstr("wf_") + "01" // {2: 4, 6: 1.001 (float32), "wf_": 1}: untrusted, must-understand
 	if got := hex.EncodeToString(b); got != want {
 		var diag any
 		_ = cbor.Unmarshal(b, &diag)
@@ -269,7 +279,7 @@ func TestValuePrecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range grouped(rs) {
+	for i, want := range groupedBy(chans, rs) {
 		got := p.Readings[i]
 		if got.UnixMilli() != want.Time/1e6 {
 			t.Errorf("%s: time %d ms, want %d", got.Name, got.UnixMilli(), want.Time/1e6)

@@ -29,6 +29,10 @@ var version = "dev"
 
 const defaultConfig = "/etc/wayside/waysided.yaml"
 
+// profileFlag adds -memprofile when the daemon is built with -tags memprofile (memprofile.go); nil
+// otherwise, so release builds do not carry runtime/pprof.
+var profileFlag func(fs *flag.FlagSet) (start func(*zap.Logger) (stop func()))
+
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
@@ -44,6 +48,10 @@ func run(args []string) int {
 	check := fs.String("check-config", "", "validate the configuration `file` and exit (0 when valid)")
 	logFormat := fs.String("log-format", "auto", "log format: json, console, or auto (console on a terminal)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	var startProfile func(*zap.Logger) (stop func())
+	if profileFlag != nil { // built with -tags memprofile
+		startProfile = profileFlag(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -73,6 +81,9 @@ func run(args []string) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	if startProfile != nil {
+		defer startProfile(log)()
+	}
 	if cfg.Cloud.DevBroker {
 		stopBroker, err := startDevBroker(cfg, log)
 		if err != nil {

@@ -44,8 +44,11 @@ type NoiseMeter struct {
 
 // NoiseChannels are kind noise's channels, in Sample's order.
 var NoiseChannels = []sensor.Channel{
-	{Name: "laeq", Unit: "dB"}, {Name: "lamax", Unit: "dB"}, {Name: "lamin", Unit: "dB"},
-	{Name: "l10", Unit: "dB"}, {Name: "l90", Unit: "dB"}, {Name: "samples", Unit: "count"},
+	// Levels at 0.1 dB, the display resolution IEC 61672-1 asks of a sound level meter (and finer
+	// than a class 2 meter's tolerance of about 1 dB); the sample count is an integer.
+	{Name: "laeq", Unit: "dB", Resolution: 0.1}, {Name: "lamax", Unit: "dB", Resolution: 0.1},
+	{Name: "lamin", Unit: "dB", Resolution: 0.1}, {Name: "l10", Unit: "dB", Resolution: 0.1},
+	{Name: "l90", Unit: "dB", Resolution: 0.1}, {Name: "samples", Unit: "count", Resolution: 1},
 }
 
 // NewStepped opens a noise meter (o.Kind must be noise) whose goroutine takes a fast sample on each

@@ -58,7 +58,7 @@ func TestNoiseInterval(t *testing.T) {
 	if m.String() != "noise-ads1115(playback@0x48)" {
 		t.Errorf("name %q", m)
 	}
-	if ch := m.Channels(); len(ch) != 6 || ch[0] != (sensor.Channel{Name: "laeq", Unit: "dB"}) || ch[5] != (sensor.Channel{Name: "samples", Unit: "count"}) {
+	if ch := m.Channels(); len(ch) != 6 || ch[0] != (sensor.Channel{Name: "laeq", Unit: "dB", Resolution: 0.1}) || ch[5] != (sensor.Channel{Name: "samples", Unit: "count", Resolution: 1}) {
 		t.Fatalf("channels %v", ch)
 	}
 	dst := make([]float64, 6)

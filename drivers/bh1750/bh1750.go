@@ -12,6 +12,18 @@ import (
 // Mode is a one-time measurement mode (datasheet instruction set architecture table).
 type Mode uint8
 
+// resolution is the mode's resolution in lx (datasheet page 2 and the mode table on page 5: 1 lx,
+// 0.5 lx, 4 lx at the default MTreg), the step the illuminance is sent at.
+func (m Mode) resolution() float64 {
+	switch m {
+	case HighRes2:
+		return 0.5
+	case LowRes:
+		return 4
+	}
+	return 1
+}
+
 // One-time measurement modes.
 const (
 	HighRes  Mode = 0x20 // 1 lx resolution
@@ -100,7 +112,7 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		d:        i2c.Dev{Bus: bus, Addr: addr},
 		name:     fmt.Sprintf("bh1750(%s@%#x)", bus, addr),
 		opts:     *opts,
-		channels: []sensor.Channel{{Name: "illuminance", Unit: "lx"}},
+		channels: []sensor.Channel{{Name: "illuminance", Unit: "lx", Resolution: opts.Mode.resolution()}},
 		on:       [1]byte{opPowerOn},
 		mode:     [1]byte{byte(opts.Mode)},
 	}

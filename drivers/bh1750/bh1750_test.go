@@ -46,7 +46,7 @@ func TestDatasheetExample(t *testing.T) {
 	if d.String() != "bh1750(playback@0x23)" {
 		t.Errorf("name %q", d)
 	}
-	if ch := d.Channels(); len(ch) != 1 || ch[0] != (sensor.Channel{Name: "illuminance", Unit: "lx"}) {
+	if ch := d.Channels(); len(ch) != 1 || ch[0] != (sensor.Channel{Name: "illuminance", Unit: "lx", Resolution: 1}) {
 		t.Fatalf("channels %v", ch)
 	}
 	dst := make([]float64, 1)

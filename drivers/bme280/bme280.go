@@ -240,12 +240,18 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	} else {
 		d.ctrl = []byte{regCtrlMeas, meas}
 	}
-	d.channels = []sensor.Channel{{Name: "temperature", Unit: "Cel"}}
+	// Resolutions (datasheet section 1, tables 1-3, and section 4.2.3): temperature 0.01 °C, the
+	// compensation's own output step. Humidity 0.008 %RH: its output is Q22.10 (1/1024 %RH), rounded
+	// to 1/128 %RH (0.0078), the binary step just finer than 0.008, so nothing the part resolves is
+	// lost and the value is exact in a float32. Pressure 0.18 Pa at 16x oversampling (1.3 Pa at 1x):
+	// its output is Q24.8 (1/256 Pa), rounded to 1/8 Pa (0.125), the binary step just finer than 0.18,
+	// exact in a float32 up to 2^21 Pa.
+	d.channels = []sensor.Channel{{Name: "temperature", Unit: "Cel", Resolution: 0.01}}
 	if d.humidity {
-		d.channels = append(d.channels, sensor.Channel{Name: "humidity", Unit: "%RH"})
+		d.channels = append(d.channels, sensor.Channel{Name: "humidity", Unit: "%RH", Resolution: 1.0 / 128})
 	}
 	if d.pressure {
-		d.channels = append(d.channels, sensor.Channel{Name: "pressure", Unit: "Pa"})
+		d.channels = append(d.channels, sensor.Channel{Name: "pressure", Unit: "Pa", Resolution: 1.0 / 8})
 	}
 	h := 0
 	if d.humidity {

@@ -187,8 +187,8 @@ func TestBME280Sample(t *testing.T) {
 		t.Fatalf("got %q", d)
 	}
 	ch := d.Channels()
-	if len(ch) != 3 || ch[0] != (sensor.Channel{Name: "temperature", Unit: "Cel"}) ||
-		ch[1] != (sensor.Channel{Name: "humidity", Unit: "%RH"}) || ch[2] != (sensor.Channel{Name: "pressure", Unit: "Pa"}) {
+	if len(ch) != 3 || ch[0] != (sensor.Channel{Name: "temperature", Unit: "Cel", Resolution: 0.01}) ||
+		ch[1] != (sensor.Channel{Name: "humidity", Unit: "%RH", Resolution: 1.0 / 128}) || ch[2] != (sensor.Channel{Name: "pressure", Unit: "Pa", Resolution: 0.125}) {
 		t.Fatalf("channels %v", ch)
 	}
 	dst := make([]float64, 3)

@@ -39,7 +39,7 @@ func New(bus *Bus, o *Options) (*Dev, error) {
 	d := &Dev{bus: bus, name: fmt.Sprintf("modbus(%s#%d)", bus, o.Slave), slave: byte(o.Slave), timeout: o.Timeout}
 	d.reqs, d.fields = plan(o.Registers, o.MaxRead)
 	for _, r := range o.Registers {
-		d.chans = append(d.chans, sensor.Channel{Name: r.Name, Unit: r.Unit})
+		d.chans = append(d.chans, sensor.Channel{Name: r.Name, Unit: r.Unit, Resolution: r.resolution()})
 	}
 	return d, nil
 }

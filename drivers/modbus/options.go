@@ -3,7 +3,9 @@ package modbus
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -56,6 +58,16 @@ type Register struct {
 	// Scale and Offset turn the raw value into the reported one: raw × scale + offset.
 	Scale  float64 `yaml:"scale"`
 	Offset float64 `yaml:"offset"`
+}
+
+// resolution is the step of the reported value: an integer register's raw step times the scale (a
+// temperature register in 0.01 °C with scale 0.01 reports 0.01 °C steps); 0 (undeclared, float32
+// precision) for float registers, whose step the device does not say.
+func (r *Register) resolution() float64 {
+	if strings.HasPrefix(r.Type, "f") {
+		return 0
+	}
+	return math.Abs(r.Scale)
 }
 
 // DefaultRegister is what a register map entry leaves out: a holding register read as u16, high

@@ -110,11 +110,15 @@ func New(r io.Reader, opts *Opts) (*Dev, error) {
 func (d *Dev) String() string { return d.name }
 
 var channels = []sensor.Channel{
-	{Name: "lat", Unit: "lat"},
-	{Name: "lon", Unit: "lon"},
-	{Name: "altitude", Unit: "m"},
-	{Name: "fix_quality", Unit: "/"},
-	{Name: "satellites", Unit: "count"},
+	// Latitude and longitude carry as many decimals of a minute as the receiver prints (NMEA 0183
+	// leaves it open; 4 or 5 for most, 1.7e-6° or 1.7e-7°): sent at 1e-7° (1.1 cm), finer than any
+	// of them and than an RTK fix resolves. GGA's altitude field is printed to 0.1 m by the
+	// receivers we know (u-blox, Quectel); the fix quality and the satellite count are integers.
+	{Name: "lat", Unit: "lat", Resolution: 1e-7},
+	{Name: "lon", Unit: "lon", Resolution: 1e-7},
+	{Name: "altitude", Unit: "m", Resolution: 0.1},
+	{Name: "fix_quality", Unit: "/", Resolution: 1},
+	{Name: "satellites", Unit: "count", Resolution: 1},
 }
 
 // Channels implements sensor.Sensor: latitude and longitude in degrees (SenML "lat"/"lon"), altitude

@@ -65,7 +65,7 @@ func TestRMCOnly(t *testing.T) {
 		t.Error(d)
 	}
 	ch := d.Channels()
-	if len(ch) != 2 || ch[0] != (sensor.Channel{Name: "lat", Unit: "lat"}) || ch[1] != (sensor.Channel{Name: "lon", Unit: "lon"}) {
+	if len(ch) != 2 || ch[0] != (sensor.Channel{Name: "lat", Unit: "lat", Resolution: 1e-7}) || ch[1] != (sensor.Channel{Name: "lon", Unit: "lon", Resolution: 1e-7}) {
 		t.Fatalf("channels %v", ch)
 	}
 	dst := make([]float64, 2)

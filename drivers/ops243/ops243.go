@@ -134,10 +134,12 @@ func New(port io.ReadWriter, name string, o *Options) (*Dev, error) {
 func (d *Dev) String() string { return d.name }
 
 var channels = []sensor.Channel{
-	{Name: "count", Unit: "count"},
-	{Name: "speed", Unit: "m/s"},
-	{Name: "speed_p85", Unit: "m/s"},
-	{Name: "speed_max", Unit: "m/s"},
+	// Speeds are reported to 0.1 of the configured unit at most (the F1 decimals setting; 0.1 km/h
+	// = 0.028 m/s): sent at 0.01 m/s, finer than any unit's step.
+	{Name: "count", Unit: "count", Resolution: 1},
+	{Name: "speed", Unit: "m/s", Resolution: 0.01},
+	{Name: "speed_p85", Unit: "m/s", Resolution: 0.01},
+	{Name: "speed_max", Unit: "m/s", Resolution: 0.01},
 }
 
 // Channels implements sensor.Sensor: per interval, the vehicles counted, their mean speed, 85th

@@ -144,7 +144,9 @@ func newDev(r io.Reader, w io.Writer, name string, opts *Opts) (*Dev, error) {
 		name: fmt.Sprintf("pms5003(%s)", name),
 		opts: *opts,
 		channels: []sensor.Channel{
-			{Name: "pm1", Unit: "ug/m3"}, {Name: "pm2_5", Unit: "ug/m3"}, {Name: "pm10", Unit: "ug/m3"},
+			// Appendix I: the frame carries each concentration as an integer in ug/m3 (1 ug/m3).
+			{Name: "pm1", Unit: "ug/m3", Resolution: 1}, {Name: "pm2_5", Unit: "ug/m3", Resolution: 1},
+			{Name: "pm10", Unit: "ug/m3", Resolution: 1},
 		},
 		startedAt: now(),
 		w:         w,

@@ -144,7 +144,7 @@ func TestStreamOverPipe(t *testing.T) {
 	if d.String() != "pms5003(ttyAMA1)" {
 		t.Errorf("name %q", d)
 	}
-	if ch := d.Channels(); len(ch) != 3 || ch[0] != (sensor.Channel{Name: "pm1", Unit: "ug/m3"}) || ch[1].Name != "pm2_5" || ch[2].Name != "pm10" {
+	if ch := d.Channels(); len(ch) != 3 || ch[0] != (sensor.Channel{Name: "pm1", Unit: "ug/m3", Resolution: 1}) || ch[1].Name != "pm2_5" || ch[2].Name != "pm10" {
 		t.Fatalf("channels %v", ch)
 	}
 	dst := make([]float64, 3)

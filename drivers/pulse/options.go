@@ -148,27 +148,30 @@ func (m Mode) pinCount() int {
 
 // Channels lists what Sample reports in mode m, with Rate for the count mode.
 func channelsFor(m Mode, rate bool) []sensor.Channel {
+	// Resolutions: counts are integers; edges are timed to the millisecond at best (the kernel's
+	// line events carry ns, but loop detector cards debounce by milliseconds), so headway and gap go
+	// at 0.001 s, occupancy at 0.1 %, speeds at 0.01 m/s, lengths at 0.01 m and rates at 0.01/min.
 	presence := []sensor.Channel{
-		{Name: "volume", Unit: "count"},
-		{Name: "occupancy", Unit: "%"},
-		{Name: "headway", Unit: "s"},
-		{Name: "gap", Unit: "s"},
+		{Name: "volume", Unit: "count", Resolution: 1},
+		{Name: "occupancy", Unit: "%", Resolution: 0.1},
+		{Name: "headway", Unit: "s", Resolution: 0.001},
+		{Name: "gap", Unit: "s", Resolution: 0.001},
 	}
 	switch m {
 	case ModeSpeedTrap:
 		return append(presence,
-			sensor.Channel{Name: "matched", Unit: "count"},
-			sensor.Channel{Name: "speed", Unit: "m/s"},
-			sensor.Channel{Name: "speed_p85", Unit: "m/s"},
-			sensor.Channel{Name: "length", Unit: "m"},
-			sensor.Channel{Name: "unmatched", Unit: "count"})
+			sensor.Channel{Name: "matched", Unit: "count", Resolution: 1},
+			sensor.Channel{Name: "speed", Unit: "m/s", Resolution: 0.01},
+			sensor.Channel{Name: "speed_p85", Unit: "m/s", Resolution: 0.01},
+			sensor.Channel{Name: "length", Unit: "m", Resolution: 0.01},
+			sensor.Channel{Name: "unmatched", Unit: "count", Resolution: 1})
 	case ModeAxle:
-		return []sensor.Channel{{Name: "vehicles", Unit: "count"}, {Name: "axles", Unit: "count"}}
+		return []sensor.Channel{{Name: "vehicles", Unit: "count", Resolution: 1}, {Name: "axles", Unit: "count", Resolution: 1}}
 	case ModeCount:
-		c := []sensor.Channel{{Name: "count", Unit: "count"}}
+		c := []sensor.Channel{{Name: "count", Unit: "count", Resolution: 1}}
 		if rate {
 			// RFC 8798 registers "1/min", events per minute.
-			c = append(c, sensor.Channel{Name: "rate", Unit: "1/min"})
+			c = append(c, sensor.Channel{Name: "rate", Unit: "1/min", Resolution: 0.01})
 		}
 		return c
 	}

@@ -106,7 +106,12 @@ func NewWithOptions(bus i2c.Bus, addr uint16, opts *Options) (*Dev, error) {
 		name: fmt.Sprintf("scd4x(%s@%#x)", bus, addr),
 		opts: *opts,
 		channels: []sensor.Channel{
-			{Name: "co2", Unit: "ppm"}, {Name: "temperature", Unit: "Cel"}, {Name: "humidity", Unit: "%RH"},
+			// CO2 is an integer word in ppm (section 3.5.2: 1 ppm). Temperature and humidity words step
+			// by 175/65535 = 0.0027 °C and 100/65535 = 0.0015 %RH, finer than the built-in SHT4x that
+			// measures them (section 3.6, on-chip compensation) resolves: sent at its 0.01 °C and
+			// 0.01 %RH (SHT4x datasheet, table 1 and 2).
+			{Name: "co2", Unit: "ppm", Resolution: 1}, {Name: "temperature", Unit: "Cel", Resolution: 0.01},
+			{Name: "humidity", Unit: "%RH", Resolution: 0.01},
 		},
 	}
 	if d.opts.DataTimeout == 0 {

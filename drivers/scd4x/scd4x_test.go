@@ -82,7 +82,7 @@ func TestSampleDatasheetExample(t *testing.T) {
 		t.Fatalf("serial %#x name %q", d.Serial(), d)
 	}
 	ch := d.Channels()
-	if len(ch) != 3 || ch[0] != (sensor.Channel{Name: "co2", Unit: "ppm"}) || ch[1].Unit != "Cel" || ch[2].Unit != "%RH" {
+	if len(ch) != 3 || ch[0] != (sensor.Channel{Name: "co2", Unit: "ppm", Resolution: 1}) || ch[1].Unit != "Cel" || ch[2].Unit != "%RH" {
 		t.Fatalf("channels %v", ch)
 	}
 	dst := make([]float64, 3)

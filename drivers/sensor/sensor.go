@@ -21,6 +21,12 @@ type Channel struct {
 	Name string
 	// Unit is the SenML unit symbol (RFC 8428 section 12.1, RFC 8798), e.g. "Cel", "%RH", "Pa".
 	Unit string
+	// Resolution is the step, in Unit, at which the part resolves the quantity, from its datasheet
+	// (BME280 temperature: 0.01 °C): the telemetry pack rounds values to it and sends each in the
+	// narrowest form that keeps it at that step (an integer when integral, else float16, 32 or 64).
+	// 1 for counts. 0 when undeclared: values then keep float32 precision. Drivers say in a comment
+	// which datasheet figure they declare and why.
+	Resolution float64
 }
 
 // Sensor is what the gateway samples. Call order: Channels any time, Sample from one goroutine at a

@@ -93,10 +93,11 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("sht4x: Opts.StuckAfter %d is negative: use 0 to disable", opts.StuckAfter)
 	}
 	d := &Dev{
-		d:        i2c.Dev{Bus: bus, Addr: addr},
-		name:     fmt.Sprintf("sht4x(%s@%#x)", bus, addr),
-		opts:     *opts,
-		channels: []sensor.Channel{{Name: "temperature", Unit: "Cel"}, {Name: "humidity", Unit: "%RH"}},
+		d:    i2c.Dev{Bus: bus, Addr: addr},
+		name: fmt.Sprintf("sht4x(%s@%#x)", bus, addr),
+		opts: *opts,
+		// Datasheet section 2 (table 1 and 2): resolution 0.01 °C and 0.01 %RH at high repeatability.
+		channels: []sensor.Channel{{Name: "temperature", Unit: "Cel", Resolution: 0.01}, {Name: "humidity", Unit: "%RH", Resolution: 0.01}},
 	}
 	switch opts.Repeatability {
 	case High:

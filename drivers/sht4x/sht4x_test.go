@@ -68,7 +68,7 @@ func TestSample(t *testing.T) {
 	if d.Serial() != 0x0F2ABEEF || d.String() != "sht4x(playback@0x44)" {
 		t.Fatalf("serial %#x name %q", d.Serial(), d)
 	}
-	if ch := d.Channels(); len(ch) != 2 || ch[0] != (sensor.Channel{Name: "temperature", Unit: "Cel"}) || ch[1] != (sensor.Channel{Name: "humidity", Unit: "%RH"}) {
+	if ch := d.Channels(); len(ch) != 2 || ch[0] != (sensor.Channel{Name: "temperature", Unit: "Cel", Resolution: 0.01}) || ch[1] != (sensor.Channel{Name: "humidity", Unit: "%RH", Resolution: 0.01}) {
 		t.Fatalf("channels %v", ch)
 	}
 	dst := make([]float64, 2)

@@ -253,9 +253,11 @@ func (d *Dev) refCalibration(what string, sequence, initByte byte) error {
 // String implements sensor.Sensor.
 func (d *Dev) String() string { return d.name }
 
+// The range is reported in millimetres (datasheet section 2.5, the result register's mm count):
+// distance at 0.001 m; occupancy is 0 or 1.
 var channels = []sensor.Channel{
-	{Name: "distance", Unit: "m"},
-	{Name: "occupied", Unit: "/"},
+	{Name: "distance", Unit: "m", Resolution: 0.001},
+	{Name: "occupied", Unit: "/", Resolution: 1},
 }
 
 // Channels implements sensor.Sensor: distance in metres and occupancy, 1 or 0.

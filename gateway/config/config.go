@@ -79,6 +79,11 @@ type Sensor struct {
 	Options  yaml.Node      `yaml:"options"`
 	Opts     sensor.Options `yaml:"-"`
 	Interval Duration       `yaml:"interval"`
+	// Phase moves when the sensor is sampled relative to its grid slot (whole multiples of Interval on
+	// the wall clock), without moving the time its readings are stamped with: -800ms starts a part
+	// whose measurement takes 800 ms before the slot; 250ms keeps a part off a shared bus at the slot.
+	// Its magnitude must be below Interval. Default 0.
+	Phase Duration `yaml:"phase"`
 }
 
 // Cloud configures the MQTT link.
@@ -582,6 +587,9 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 		}
 		if s.Interval.D() < 10*time.Millisecond || s.Interval.D() > 24*time.Hour {
 			add(p+".interval", "%v is not valid; set a duration between 10ms and 24h, e.g. 1s", s.Interval.D())
+		} else if ph := s.Phase.D(); ph <= -s.Interval.D() || ph >= s.Interval.D() {
+			add(p+".phase", "%v is not within the interval %v; set a phase between -%v and %v (exclusive), e.g. -800ms to start a part that takes 800 ms to measure before its grid slot, or leave it out for 0",
+				ph, s.Interval.D(), s.Interval.D(), s.Interval.D())
 		}
 		errs = append(errs, c.checkOptions(i, d)...)
 		if s.Bus == "" {

@@ -51,7 +51,7 @@ func TestBadConfigs(t *testing.T) {
 		want       []string // substrings of the error
 	}{
 		{"unknown top key", good + "colud: {}\n", []string{"colud (line", "unknown key", "valid keys here: batch, buffer, clock, cloud"}},
-		{"unknown nested key", strings.Replace(good, "interval: 1s", "intervl: 1s", 1), []string{"sensors[0].intervl", "valid keys here: address, bus, driver, interval, name, options, pin, pins"}},
+		{"unknown nested key", strings.Replace(good, "interval: 1s", "intervl: 1s", 1), []string{"sensors[0].intervl", "valid keys here: address, bus, driver, interval, name, options, phase, pin, pins"}},
 		{"missing id", strings.Replace(good, "id: gw-1, ", "", 1), []string{"gateway.id: missing"}},
 		{"bad id", strings.Replace(good, "gw-1", "gw/1", 1), []string{"gateway.id", "not valid"}},
 		{"unknown board", strings.Replace(good, "board: b", "board: rpi9", 1), []string{"gateway.board", `unknown board "rpi9"; valid: b`}},
@@ -59,6 +59,8 @@ func TestBadConfigs(t *testing.T) {
 		{"bad interval", strings.Replace(good, "interval: 1s", "interval: fast", 1), []string{"sensors[0].interval (line 4)", "want a duration like 500ms"}},
 		{"bad address", strings.Replace(good, "bus: i2c1,", "bus: i2c1, address: lots,", 1), []string{"sensors[0].address (line 4)", "want an integer that fits uint16"}},
 		{"short interval", strings.Replace(good, "interval: 1s", "interval: 1ms", 1), []string{"sensors[0].interval", "between 10ms and 24h"}},
+		{"phase not within the interval", strings.Replace(good, "interval: 1s", "interval: 1s, phase: 1s", 1), []string{"sensors[0].phase", "not within the interval 1s", "between -1s and 1s"}},
+		{"phase before the interval", strings.Replace(good, "interval: 1s", "interval: 1s, phase: -1500ms", 1), []string{"sensors[0].phase", "-1.5s is not within"}},
 		{"bus the board lacks", strings.Replace(good, "bus: i2c1", "bus: i2c7", 1), []string{"sensors[0].bus", `no i2c bus "i2c7"; valid: i2c1`}},
 		{"pin the board lacks", strings.Replace(good, "GPIO17", "GPIO99", 1), []string{"sensors[1].pin", "valid: GPIO17"}},
 		{"bad address", strings.Replace(good, "bus: i2c1,", "bus: i2c1, address: 0x80,", 1), []string{"sensors[0].address", "0x08..0x77"}},

@@ -249,7 +249,9 @@ func (s *Server) sensorsFrom(st gateway.Stats) []apitype.Sensor {
 	for i, ss := range st.Sensors {
 		h := ss.Health
 		sn := apitype.Sensor{Name: ss.Name, Driver: ss.Driver, IntervalMs: ss.Interval.Milliseconds(),
-			State: h.State.String(), Reads: h.Reads, Good: h.Good, NoData: h.NoData, Errors: h.Errors,
+			PhaseMs: ss.Phase.Milliseconds(), DelayLastMs: ms(ss.Delay.Last), DelayMaxMs: ms(ss.Delay.Max),
+			MissedSlots: ss.Delay.Missed,
+			State:       h.State.String(), Reads: h.Reads, Good: h.Good, NoData: h.NoData, Errors: h.Errors,
 			ConsecutiveFailures: h.Consecutive, LastError: h.LastError, LastErrorAt: h.LastErrorAt,
 			LastGoodAt: h.LastGoodAt}
 		// Stats lists sensors in configuration order; match by name anyway.
@@ -585,3 +587,6 @@ func LikelyParts(addr uint16) []string {
 	}
 	return out
 }
+
+// ms is d in milliseconds to 0.01 ms.
+func ms(d time.Duration) float64 { return math.Round(float64(d)/1e4) / 100 }

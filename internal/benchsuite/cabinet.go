@@ -27,21 +27,27 @@ type CabinetSensor struct {
 // keeps one channel each, as the wire figures have always counted them: the noise meter's LAeq, the
 // loop's volume and the radar's mean speed (0 in a second without a vehicle).
 var Cabinet = []CabinetSensor{
-	{"env1", "bme280", chans("temperature", "Cel", "humidity", "%RH", "pressure", "Pa")},
-	{"co2", "scd4x", chans("co2", "ppm", "temperature", "Cel", "humidity", "%RH")},
-	{"pm1", "pms5003", chans("pm1", "ug/m3", "pm2_5", "ug/m3", "pm10", "ug/m3")},
-	{"noise1", "ads1115", chans("laeq", "dB")},
-	{"light1", "bh1750", chans("illuminance", "lx")},
-	{"loop1", "pulse", chans("volume", "count")},
-	{"radar1", "ops243", chans("speed", "m/s")},
-	{"bay1", "vl53l0x", chans("distance", "m", "occupied", "/")},
-	{"gps", "nmea", chans("lat", "lat", "lon", "lon", "altitude", "m", "fix_quality", "/", "satellites", "count")},
+	{"env1", "bme280", chans("temperature", "Cel", 0.01, "humidity", "%RH", 1.0/128, "pressure", "Pa", 0.125)},
+	{"co2", "scd4x", chans("co2", "ppm", 1, "temperature", "Cel", 0.01, "humidity", "%RH", 0.01)},
+	{"pm1", "pms5003", chans("pm1", "ug/m3", 1, "pm2_5", "ug/m3", 1, "pm10", "ug/m3", 1)},
+	{"noise1", "ads1115", chans("laeq", "dB", 0.1)},
+	{"light1", "bh1750", chans("illuminance", "lx", 1)},
+	{"loop1", "pulse", chans("volume", "count", 1)},
+	{"radar1", "ops243", chans("speed", "m/s", 0.01)},
+	{"bay1", "vl53l0x", chans("distance", "m", 0.001, "occupied", "/", 1)},
+	{"gps", "nmea", chans("lat", "lat", 1e-7, "lon", "lon", 1e-7, "altitude", "m", 0.1, "fix_quality", "/", 1, "satellites", "count", 1)},
 }
 
-func chans(nameUnit ...string) []sensor.Channel {
-	cs := make([]sensor.Channel, 0, len(nameUnit)/2)
-	for i := 0; i+1 < len(nameUnit); i += 2 {
-		cs = append(cs, sensor.Channel{Name: nameUnit[i], Unit: nameUnit[i+1]})
+// chans lists channels as name, unit, resolution triples; the resolutions are the drivers' own
+// (TestCabinetMatchesSimBoard compares them).
+func chans(nameUnitRes ...any) []sensor.Channel {
+	cs := make([]sensor.Channel, 0, len(nameUnitRes)/3)
+	for i := 0; i+2 < len(nameUnitRes); i += 3 {
+		res, ok := nameUnitRes[i+2].(float64)
+		if !ok {
+			res = float64(nameUnitRes[i+2].(int))
+		}
+		cs = append(cs, sensor.Channel{Name: nameUnitRes[i].(string), Unit: nameUnitRes[i+1].(string), Resolution: res})
 	}
 	return cs
 }
@@ -57,7 +63,8 @@ const (
 	CabinetSeq       = 500_000
 	// CabinetInterval is every cabinet sensor's sampling interval.
 	CabinetInterval = time.Second
-	// CabinetJitter bounds how late a sample is taken after its slot (timer and bus latency).
+	// CabinetJitter bounds how late a sample is taken after its grid slot (timer and bus latency):
+	// the gateway stamps the slot, so it orders the readings but does not show in their times.
 	CabinetJitter = 15 * time.Millisecond
 )
 
@@ -69,7 +76,7 @@ func CabinetChannels() []senml.Channel {
 	var cs []senml.Channel
 	for _, s := range Cabinet {
 		for _, c := range s.Channels {
-			cs = append(cs, senml.Channel{Name: "/" + s.Name + "/" + c.Name, Unit: c.Unit})
+			cs = append(cs, senml.Channel{Name: "/" + s.Name + "/" + c.Name, Unit: c.Unit, Resolution: c.Resolution})
 		}
 	}
 	return cs
@@ -79,15 +86,17 @@ func CabinetChannels() []senml.Channel {
 func CabinetReadingsPerSecond() int { return len(CabinetChannels()) }
 
 // CabinetReadings returns the cabinet's first n readings from CabinetStart, in the order the gateway
-// pushes them: samples in time order, a sample's channels in the driver's order. Sensor i is sampled
-// in second k at CabinetStart + k s + its phase (spread over the second by a hash of its name) + up to
-// CabinetJitter, at millisecond resolution like the gateway's stamps. Values are what the sim board's
-// real drivers report at that time (sim.Expected); a sensor with nothing to report then (no vehicle
-// in the radar's beam) gives no reading.
+// pushes them: samples in the order they are taken, a sample's channels in the driver's order. Every
+// sensor is sampled on the wall clock's grid, as the gateway does (gateway/sample.go): in second k
+// its slot is CabinetStart + k s and the reading is stamped with it; the sample is taken up to
+// CabinetJitter later (a hash of its name and k), which only orders the readings. Values are what
+// the sim board's real drivers report at the slot (sim.Expected); a sensor with nothing to report
+// then (no vehicle in the radar's beam) gives no reading.
 func CabinetReadings(n int) ([]buffer.Reading, error) {
 	type sample struct {
-		ms     int64
+		ms     int64 // the grid slot, the reading's time
 		sensor int
+		late   int64 // ms after the slot the sample is taken
 	}
 	rs := make([]buffer.Reading, 0, n)
 	first := make([]uint32, len(Cabinet)) // each sensor's first channel index
@@ -99,13 +108,11 @@ func CabinetReadings(n int) ([]buffer.Reading, error) {
 			return nil, fmt.Errorf("benchsuite: cabinet: only %d of %d readings after %d s", len(rs), n, sec)
 		}
 		samples := make([]sample, len(Cabinet))
+		slot := CabinetStart.UnixMilli() + sec*CabinetInterval.Milliseconds()
 		for i, s := range Cabinet {
-			h := hash(s.Name, 0)
-			phase := int64(h % 1000)
-			jitter := int64(hash(s.Name, sec) % uint64(CabinetJitter.Milliseconds()+1))
-			samples[i] = sample{ms: CabinetStart.UnixMilli() + sec*CabinetInterval.Milliseconds() + phase + jitter, sensor: i}
+			samples[i] = sample{ms: slot, sensor: i, late: int64(hash(s.Name, sec) % uint64(CabinetJitter.Milliseconds()+1))}
 		}
-		slices.SortFunc(samples, func(a, b sample) int { return int(a.ms - b.ms) })
+		slices.SortStableFunc(samples, func(a, b sample) int { return int(a.late - b.late) })
 		for _, smp := range samples {
 			s := Cabinet[smp.sensor]
 			vals := make([]float64, len(s.Channels))

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,6 +128,10 @@ func TestJSONMatchesCBOR(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		byName := map[string]senml.Channel{}
+		for _, c := range chans {
+			byName[c.Name] = c
+		}
 		js, err := NewJSONEncoder(CabinetGatewayID, CabinetBootID, chans).Encode(CabinetSeq, rs)
 		if err != nil {
 			t.Fatal(err)
@@ -138,11 +143,9 @@ func TestJSONMatchesCBOR(t *testing.T) {
 		for i, w := range want.Readings {
 			g := got[i]
 			same := g.Name == w.Name && g.Unit == w.Unit && g.UnixMilli() == w.UnixMilli() && g.Flags == w.Flags
-			if w.Unit == "lat" || w.Unit == "lon" {
-				same = same && g.Value == w.Value
-			} else {
-				same = same && float32(g.Value) == float32(w.Value)
-			}
+			// Both give the value at the channel's resolution (JSON prints it as a decimal).
+			ch := byName[strings.TrimPrefix(w.Name, CabinetGatewayID)]
+			same = same && senml.Quantize(&ch, g.Value) == senml.Quantize(&ch, w.Value)
 			if !same {
 				t.Fatalf("batch %d record %d: JSON %+v, CBOR %+v\n%s", n, i, g, w, js)
 			}

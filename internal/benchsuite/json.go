@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/wayside-iot/wayside/buffer"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
@@ -93,14 +94,22 @@ func (e *JSONEncoder) Encode(seq uint64, rs []buffer.Reading) ([]byte, error) {
 		base = min(base, r.Time)
 		e.order = append(e.order, i)
 	}
-	slices.SortStableFunc(e.order, func(a, b int) int { return int(rs[a].Channel) - int(rs[b].Channel) })
+	// The CBOR pack's order: by channel, channels of the same unit together (senml.Encoder).
+	slices.SortStableFunc(e.order, func(a, b int) int {
+		ca, cb := rs[a].Channel, rs[b].Channel
+		if c := strings.Compare(e.channels[ca].Unit, e.channels[cb].Unit); c != 0 {
+			return c
+		}
+		return int(ca) - int(cb)
+	})
 	e.recs = e.recs[:0]
 	prevChan, prevUnit := -1, ""
 	for _, i := range e.order {
 		r := &rs[i]
 		ch := &e.channels[r.Channel]
-		wide := ch.Float64 || ch.Unit == "lat" || ch.Unit == "lon"
-		rec := jsonRecord{Value: jsonValue{senml.WireValue(ch, r.Value), wide},
+		// A value at a declared resolution prints as its decimal (13.12); others as before.
+		wide := ch.Float64 || ch.Unit == "lat" || ch.Unit == "lon" || ch.Resolution > 0
+		rec := jsonRecord{Value: jsonValue{senml.Quantize(ch, r.Value), wide},
 			Time: jsonTime(math.Round(float64(r.Time-base)/1e6) / 1e3), Flags: r.Flags}
 		if int(r.Channel) != prevChan {
 			prevChan = int(r.Channel)

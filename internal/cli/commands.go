@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -208,8 +209,8 @@ func spoolLine(p painter, s *apitype.Spool) string {
 func (a *App) sensorTable(ss []apitype.Sensor, now time.Time, full bool) error {
 	t := &table{colour: map[int]func(string) string{}}
 	if full {
-		t.header = []string{"SENSOR", "DRIVER", "BUS", "ADDR/PIN", "EVERY", "STATE", "READS", "GOOD", "NO DATA", "ERRORS", "LAST GOOD", "LAST ERROR"}
-		t.colour[5] = stateColour
+		t.header = []string{"SENSOR", "DRIVER", "BUS", "ADDR/PIN", "EVERY", "DELAY LAST/MAX", "STATE", "READS", "GOOD", "NO DATA", "ERRORS", "LAST GOOD", "LAST ERROR"}
+		t.colour[6] = stateColour
 	} else {
 		t.header = []string{"SENSOR", "DRIVER", "BUS", "STATE", "READS", "ERRORS", "LAST GOOD", "LAST ERROR"}
 		t.colour[3] = stateColour
@@ -233,7 +234,15 @@ func (a *App) sensorTable(ss []apitype.Sensor, now time.Time, full bool) error {
 			if where == "" {
 				where = s.Pin
 			}
-			t.add(s.Name, s.Driver, s.Bus, orDash(where), humanDuration(time.Duration(s.IntervalMs)*time.Millisecond),
+			every := humanDuration(time.Duration(s.IntervalMs) * time.Millisecond)
+			if s.PhaseMs != 0 {
+				every += fmt.Sprintf(" %+dms", s.PhaseMs)
+			}
+			delay := fmt.Sprintf("%s/%s", fmtMs(s.DelayLastMs), fmtMs(s.DelayMaxMs))
+			if s.MissedSlots > 0 {
+				delay += fmt.Sprintf(" (%s missed)", count(s.MissedSlots))
+			}
+			t.add(s.Name, s.Driver, s.Bus, orDash(where), every, delay,
 				s.State, count(s.Reads), count(s.Good), count(s.NoData), errs, ago(now, s.LastGoodAt), lastErr)
 		} else {
 			t.add(s.Name, s.Driver, s.Bus, s.State, count(s.Reads), errs, ago(now, s.LastGoodAt), lastErr)
@@ -596,4 +605,15 @@ func (a *App) cmdVersion(ctx context.Context, _ *cmdOpts, args []string) error {
 	}
 	fmt.Fprintf(a.Stdout, "waysided %s (%s, %s/%s) on gateway %s\n", v.Version, v.GoVersion, v.OS, v.Arch, v.Gateway)
 	return nil
+}
+
+// fmtMs prints a delay in ms: "0.42ms", "12ms", "1.5s".
+func fmtMs(ms float64) string {
+	switch {
+	case ms >= 1000:
+		return strconv.FormatFloat(ms/1000, 'f', 1, 64) + "s"
+	case ms >= 10:
+		return strconv.FormatFloat(math.Round(ms), 'f', -1, 64) + "ms"
+	}
+	return strconv.FormatFloat(ms, 'f', 2, 64) + "ms"
 }

@@ -179,11 +179,19 @@ type Sensor struct {
 	Address    string `json:"address,omitempty"` // "0x76", I2C only
 	Pin        string `json:"pin,omitempty"`
 	IntervalMs int64  `json:"interval_ms"`
-	State      string `json:"state"` // ok, degraded, failing
-	Reads      uint64 `json:"reads"`
-	Good       uint64 `json:"good"`
-	NoData     uint64 `json:"no_data"`
-	Errors     uint64 `json:"errors"`
+	// PhaseMs is sensors[].phase: samples start this long after their grid slot (negative: before).
+	PhaseMs int64 `json:"phase_ms,omitempty"`
+	// DelayLastMs and DelayMaxMs are how late the last sample, and the latest since start, began
+	// after its grid slot plus phase; readings are stamped with the slot whatever the delay.
+	DelayLastMs float64 `json:"delay_last_ms"`
+	DelayMaxMs  float64 `json:"delay_max_ms"`
+	// MissedSlots counts grid slots skipped because the sampler was a whole interval or more late.
+	MissedSlots uint64 `json:"missed_slots,omitempty"`
+	State       string `json:"state"` // ok, degraded, failing
+	Reads       uint64 `json:"reads"`
+	Good        uint64 `json:"good"`
+	NoData      uint64 `json:"no_data"`
+	Errors      uint64 `json:"errors"`
 	// ErrorsByKind counts errors by kind (bus, timeout, crc, frame, range, stuck, exception, other); zeros left out.
 	ErrorsByKind        map[string]uint64 `json:"errors_by_kind,omitempty"`
 	ConsecutiveFailures int               `json:"consecutive_failures"`
