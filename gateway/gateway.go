@@ -232,7 +232,8 @@ func New(opts Options) (g *Gateway, err error) {
 		MaxInflight: cfg.Cloud.MaxInflight, Version: opts.Version, BootID: g.bootID,
 		ConfigHash: cfg.Hash, Log: g.log, OnResult: g.onResult, Detail: g.statusDetail,
 		ReconnectMin: cfg.Cloud.Reconnect.Min.D(), ReconnectMax: cfg.Cloud.Reconnect.Max.D(),
-		StatusEvery: cfg.Cloud.StatusInterval.D(),
+		ReconnectSpread: cfg.Cloud.Reconnect.Spread.D(),
+		StatusEvery:     cfg.Cloud.StatusInterval.D(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -284,6 +285,9 @@ func (g *Gateway) sealKID() string {
 	}
 	return g.sealer.KeyID()
 }
+
+// LinkStats returns the MQTT link's counters (cheaper than Stats: no spool or sensor walk).
+func (g *Gateway) LinkStats() cloudsync.Stats { return g.link.Stats() }
 
 // Identity returns the gateway key's public half.
 func (g *Gateway) Identity() Identity { return g.ident }
