@@ -198,4 +198,3 @@ func (c *checker) count() (received, distinct, duplicates, bad int) {
 	}
 	return c.received, distinct, duplicates, c.badCount
 }
-

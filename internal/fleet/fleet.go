@@ -65,7 +65,7 @@ const (
 // Result is what a run measured.
 type Result struct {
 	N             int
-	Channels      int // channels of one gateway: the nominal rate is Channels readings/s per gateway
+	Channels      int           // channels of one gateway: the nominal rate is Channels readings/s per gateway
 	Opened        time.Duration // opening every gateway (New), in parallel
 	Connected     time.Duration // from the first Run until every link was connected
 	Steady        Window        // the fleet running, before the storm
