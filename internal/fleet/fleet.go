@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/cloudsync/command"
+	"github.com/wayside-iot/wayside/drivers/sensor"
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/config"
 	"github.com/wayside-iot/wayside/internal/benchsuite"
@@ -42,14 +44,23 @@ type Options struct {
 	// BrokerURL, when set, is an already running broker (one an ingest also subscribes to): no broker
 	// is started and there is no storm.
 	BrokerURL string
+	// KeysFile, when set, receives the fleet's gateway keys as JSON once every gateway is open, before
+	// any publishes: {"<gateway id>": {"public_key": "<base64>", "kid": "<hex>"}}, what an ingest
+	// registers to verify their batches.
+	KeysFile string
 	// Commands is how many gateways get a signed ping after Run (default min(N, 50)).
 	Commands int
 	// OpenParallel bounds the gateways opened at once (default 256).
 	OpenParallel int
+	// Poll is each gateway's gateway.Options.Poll (0: the daemon's 20 ms).
+	Poll time.Duration
 	// RingCapacity is buffer.capacity (default 1024: 51 s of the cabinet's 20 readings/s).
 	RingCapacity int
 	// Log is the fleet's logger; GatewayLog the gateways' (default: Log at error level).
 	Log, GatewayLog *zap.Logger
+	// OnSteady, when set, is called with true as the steady window begins and false as it ends
+	// (a CPU profile of just that window).
+	OnSteady func(start bool)
 	// Progress, when set, is called once a second during the run with a one-line summary.
 	Progress func(string)
 }
@@ -104,6 +115,7 @@ type Window struct {
 	RSSBefore   int64 // the process before the gateways were opened
 	OpenFDs     int
 	RingDropped uint64
+	SensorsBad  int // sensors not ok at the end of the window, fleet-wide
 }
 
 // Storm is the reconnect storm's series, one entry per second from the broker's stop.
@@ -115,7 +127,7 @@ type Storm struct {
 	Back        []int         // gateways connected at the end of each second
 	AllBack     time.Duration // from the stop until every gateway was connected again; 0: not all
 	PeakAttempt int
-	Limit       int           // 5% of the fleet
+	Limit       float64       // 5% of the fleet, attempts a second
 	BackLimit   time.Duration // 2 × reconnect.max
 	Spread, Max time.Duration
 }
@@ -225,6 +237,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		keys[m.id] = ed25519.PublicKey(b)
 	}
+	if o.KeysFile != "" {
+		if err := writeKeys(o.KeysFile, members); err != nil {
+			for _, m := range members {
+				m.g.Close()
+			}
+			return nil, err
+		}
+	}
 	chk, err := newChecker(url, Prefix, keys)
 	if err != nil {
 		for _, m := range members {
@@ -266,7 +286,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// Steady state: let the first batches go out, then measure a window.
 	settle := min(o.Run/4, 10*time.Second)
 	sleepCtx(ctx, settle)
+	if o.OnSteady != nil {
+		o.OnSteady(true)
+	}
 	res.Steady = measure(ctx, o, members, broker, chk, o.Run-settle)
+	if o.OnSteady != nil {
+		o.OnSteady(false)
+	}
 	res.Steady.RSSBefore = rssBefore
 
 	if o.Storm && broker != nil && ctx.Err() == nil {
@@ -373,7 +399,7 @@ func (m *member) open(o Options, i int, url, dir string, sensors string, cityPub
 		return fmt.Errorf("fleet: %s configuration: %w", m.id, err)
 	}
 	m.g, err = gateway.New(gateway.Options{Config: cfg, Version: "fleet", Log: o.GatewayLog.With(zap.String("gw", m.id)),
-		DrainTimeout: 10 * time.Second, OnBatch: func(seq uint64, _, _ int) {
+		DrainTimeout: 10 * time.Second, Poll: o.Poll, OnBatch: func(seq uint64, _, _ int) {
 			m.mu.Lock()
 			m.seqs = append(m.seqs, seq)
 			m.mu.Unlock()
@@ -499,7 +525,13 @@ func measure(ctx context.Context, o Options, ms []*member, b *Broker, chk *check
 		w.OpenFDs = len(ents)
 	}
 	for _, m := range ms {
-		w.RingDropped += m.g.Stats().Ring.Dropped
+		st := m.g.Stats()
+		w.RingDropped += st.Ring.Dropped
+		for _, s := range st.Sensors {
+			if s.Health.State != sensor.StateOK {
+				w.SensorsBad++
+			}
+		}
 	}
 	return w
 }
@@ -513,7 +545,7 @@ func storm(ctx context.Context, o Options, ms []*member, b *Broker) (*Storm, err
 	if cfgSpread == 0 {
 		cfgSpread = min(30*time.Second, cfgMax)
 	}
-	st := &Storm{Limit: o.N * 5 / 100, BackLimit: 2 * cfgMax, Spread: cfgSpread, Max: cfgMax}
+	st := &Storm{Limit: 0.05 * float64(o.N), BackLimit: 2 * cfgMax, Spread: cfgSpread, Max: cfgMax}
 	attempts := func() (sum uint64, back int) {
 		for _, m := range ms {
 			ls := m.g.LinkStats()
@@ -602,6 +634,31 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// writeKeys writes the gateways' public keys for an ingest (Options.KeysFile), atomically.
+func writeKeys(path string, ms []*member) error {
+	type key struct {
+		PublicKey string `json:"public_key"`
+		KeyID     string `json:"kid"`
+	}
+	all := make(map[string]key, len(ms))
+	for _, m := range ms {
+		id := m.g.Identity()
+		all[m.id] = key{PublicKey: id.PublicKey, KeyID: id.KeyID}
+	}
+	b, err := json.MarshalIndent(all, "", "  ")
+	if err != nil {
+		return fmt.Errorf("fleet: keys: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("fleet: keys: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("fleet: keys: %w", err)
+	}
+	return nil
 }
 
 func nonce() string {

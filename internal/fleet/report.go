@@ -20,9 +20,16 @@ func Report(o Options, r *Result) string {
 	readRate := float64(w.Readings) / secs
 	nominal := n * float64(r.Channels)
 	fmt.Fprintf(&b, "Run: %d gateways (sim board cabinet: 9 sensors through their real drivers, each sampled every second: %d channels, "+
-		"batches of %d readings or %v, buffer.capacity %d), mosquitto %s on loopback, %d CPUs (%s), %s.\n\n",
-		r.N, r.Channels, CabinetMaxReadings, CabinetMaxAge, o.RingCapacity, "2.0", runtime.NumCPU(), runtime.GOARCH,
+		"batches of %d readings or %v, buffer.capacity %d, batcher poll %v), mosquitto %s on loopback, %d CPUs (%s), %s.\n\n",
+		r.N, r.Channels, CabinetMaxReadings, CabinetMaxAge, o.RingCapacity, pollOf(o), "2.0", runtime.NumCPU(), runtime.GOARCH,
 		time.Now().UTC().Format("2006-01-02"))
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		f := strings.Fields(string(la))
+		if len(f) >= 3 {
+			fmt.Fprintf(&b, "Load average at the end (the machine is shared): %s %s %s. CPU figures are CPU time used, "+
+				"from /proc; the fleet process includes the checker (decoding and verifying every batch).\n\n", f[0], f[1], f[2])
+		}
+	}
 	b.WriteString("| figure | value |\n|---|---|\n")
 	row := func(k, f string, a ...any) { fmt.Fprintf(&b, "| %s | %s |\n", k, fmt.Sprintf(f, a...)) }
 	row("opening the fleet (gateway.New, 256 at a time) / all connected", "%v / %v", r.Opened.Round(100*time.Millisecond), r.Connected.Round(100*time.Millisecond))
@@ -37,7 +44,8 @@ func Report(o Options, r *Result) string {
 	}
 	msgs := float64(w.Messages) / secs
 	row("broker: CPU / RSS", "%.2f cores / %s", w.BrokerCPU.Seconds()/secs, mib(w.BrokerRSS))
-	row("broker: telemetry messages in (= out to the checker)", "%.0f/s, %.0f readings/s", float64(w.Batches)/secs, msgs*float64(CabinetMaxReadings))
+	row("broker: telemetry messages in (batches) / out to the checker", "%.0f/s / %.0f/s (%.0f readings a batch)",
+		float64(w.Batches)/secs, msgs, float64(w.Readings)/max(float64(w.Batches), 1))
 	if w.Readings > 0 {
 		row("broker CPU per million readings", "%.1f s", w.BrokerCPU.Seconds()/float64(w.Readings)*1e6)
 	}
@@ -47,8 +55,8 @@ func Report(o Options, r *Result) string {
 			total += a
 		}
 		row("storm: broker down (SIGTERM to listening again)", "%v", s.Down.Round(time.Millisecond))
-		row("storm: peak connection attempts (links' counters)", "%d/s = %.1f%% of the fleet (limit 5%%: %d/s) %s",
-			s.PeakAttempt, 100*float64(s.PeakAttempt)/n, s.Limit, verdict(s.PeakAttempt <= s.Limit))
+		row("storm: peak connection attempts (links' counters)", "%d/s = %.1f%% of the fleet (limit 5%%: %.1f/s) %s",
+			s.PeakAttempt, 100*float64(s.PeakAttempt)/n, s.Limit, verdict(float64(s.PeakAttempt) <= s.Limit))
 		back := "not all"
 		if s.AllBack > 0 {
 			back = s.AllBack.Round(100 * time.Millisecond).String()
@@ -62,7 +70,7 @@ func Report(o Options, r *Result) string {
 	row("duplicates (redelivered, de-duplicated on gateway and seq) / failed checks", "%d / %d", r.Duplicates, r.Bad)
 	row("signed pings answered", "%d of %d", r.CommandsOK, r.CommandsSent)
 	row("retained status seen / orderly offline at stop", "%d / %d of %d", r.OnlineSeen, r.OfflineClean, r.N)
-	row("ring drops", "%d", r.RingDropped)
+	row("ring drops / sensors not ok at the end of the window", "%d / %d", r.RingDropped, w.SensorsBad)
 	for _, s := range r.BadSamples {
 		row("failed check", "%s", s)
 	}
@@ -79,6 +87,13 @@ func Report(o Options, r *Result) string {
 		b.WriteString("```\n")
 	}
 	return b.String()
+}
+
+func pollOf(o Options) time.Duration {
+	if o.Poll > 0 {
+		return o.Poll
+	}
+	return 20 * time.Millisecond
 }
 
 func verdict(ok bool) string {

@@ -15,6 +15,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,21 +28,36 @@ import (
 
 func main() { os.Exit(run(os.Args[1:])) }
 
+func parseSizes(s string) ([]int, error) {
+	var ns []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("fleet: -n %q: want positive numbers separated by commas", s)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
+}
+
 func run(args []string) int {
 	var o fleet.Options
 	fs := flag.NewFlagSet("fleet", flag.ContinueOnError)
-	fs.IntVar(&o.N, "n", 500, "virtual gateways")
+	ns := fs.String("n", "500", "virtual gateways; a comma-separated list runs one fleet of each size in turn")
 	fs.DurationVar(&o.Run, "run", 60*time.Second, "how long the fleet runs before the storm (and measures)")
 	fs.BoolVar(&o.Storm, "storm", false, "restart the broker with the fleet connected and follow the reconnections")
 	fs.DurationVar(&o.ReconnectMin, "reconnect-min", 0, "cloud.reconnect.min of every gateway (0: the default, 1s)")
 	fs.DurationVar(&o.ReconnectSpread, "reconnect-spread", 0, "cloud.reconnect.spread (0: the default, 30s)")
 	fs.DurationVar(&o.ReconnectMax, "reconnect-max", 0, "cloud.reconnect.max (0: the default, 2m)")
 	fs.StringVar(&o.BrokerURL, "broker", "", "an already running broker `url` (tcp://host:port); no broker is started and there is no storm")
+	fs.StringVar(&o.KeysFile, "keys", "", "write the gateways' public keys as JSON to `file` before they publish (for an ingest)")
 	fs.StringVar(&o.Dir, "dir", "", "`directory` for the spools and the broker's files (default a new temp dir)")
+	fs.DurationVar(&o.Poll, "poll", 0, "gateway.Options.Poll of every gateway: the batcher's look at the ring (0: the daemon's 20ms)")
 	fs.IntVar(&o.RingCapacity, "ring", 1024, "buffer.capacity of every gateway")
 	write := fs.Bool("write", false, "write the fleet section into -doc")
 	doc := fs.String("doc", "BENCHMARKS.md", "the `file` -write updates")
 	quiet := fs.Bool("q", false, "no progress lines")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the steady window's process to `file`")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -53,17 +71,48 @@ func run(args []string) int {
 	if !*quiet {
 		o.Progress = func(s string) { fmt.Fprintln(os.Stderr, s) }
 	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer f.Close()
+		o.OnSteady = func(start bool) {
+			if start {
+				pprof.StartCPUProfile(f)
+			} else {
+				pprof.StopCPUProfile()
+			}
+		}
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	res, err := fleet.Run(ctx, o)
+	sizes, err := parseSizes(*ns)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return 2
 	}
-	md := fleet.Report(o, res)
-	fmt.Print(md)
+	var md strings.Builder
+	for _, n := range sizes {
+		o.N = n
+		res, err := fleet.Run(ctx, o)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		sec := fleet.Report(o, res)
+		if len(sizes) > 1 {
+			sec = fmt.Sprintf("### %d gateways\n\n%s\n", n, sec)
+		}
+		fmt.Print(sec)
+		md.WriteString(sec)
+		if ctx.Err() != nil {
+			return 1
+		}
+	}
 	if *write {
-		if err := fleet.WriteSection(*doc, md); err != nil {
+		if err := fleet.WriteSection(*doc, md.String()); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
