@@ -54,6 +54,10 @@ type Options struct {
 	OpenParallel int
 	// Poll is each gateway's gateway.Options.Poll (0: the daemon's 20 ms).
 	Poll time.Duration
+	// Synthetic replaces the cabinet's nine sensors by the sim board's synthetic load part (one
+	// sampler, no emulated bus or driver goroutines) at the cabinet's rate: 100 readings every
+	// SyntheticInterval. The rest of the pipeline is the same. It measures what the drivers cost.
+	Synthetic bool
 	// RingCapacity is buffer.capacity (default 1024: 51 s of the cabinet's 20 readings/s).
 	RingCapacity int
 	// Log is the fleet's logger; GatewayLog the gateways' (default: Log at error level).
@@ -71,12 +75,16 @@ const (
 	CabinetMaxReadings = 100
 	CabinetMaxAge      = 5 * time.Second
 	Prefix             = "wayside/v1"
+	// SyntheticInterval is the synthetic part's interval: its 100 channels at about the cabinet's 31
+	// readings a second, one batch a sample.
+	SyntheticInterval = 3200 * time.Millisecond
 )
 
 // Result is what a run measured.
 type Result struct {
 	N             int
-	Channels      int           // channels of one gateway: the nominal rate is Channels readings/s per gateway
+	Channels      int           // channels of one gateway
+	Nominal       float64       // readings a second one gateway's sensors are configured for
 	Opened        time.Duration // opening every gateway (New), in parallel
 	Connected     time.Duration // from the first Run until every link was connected
 	Steady        Window        // the fleet running, before the storm
@@ -184,9 +192,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		defer broker.Stop()
 		url = broker.URL
 	}
-	sensors, err := cabinetSensors()
-	if err != nil {
-		return nil, err
+	sensors := fmt.Sprintf("  - {name: syn, driver: synthetic, bus: sim, interval: %s}\n", SyntheticInterval)
+	if !o.Synthetic {
+		var err error
+		if sensors, err = cabinetSensors(); err != nil {
+			return nil, err
+		}
 	}
 	cityPub, cityPriv, err := command.GenerateKey()
 	if err != nil {
@@ -227,6 +238,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Opened = time.Since(t0)
 	res.Channels = len(members[0].g.Channels())
+	res.Nominal = float64(res.Channels) / benchsuite.CabinetInterval.Seconds()
+	if o.Synthetic {
+		res.Nominal = float64(res.Channels) / SyntheticInterval.Seconds()
+	}
 	o.Log.Info("fleet opened", zap.Int("gateways", o.N), zap.Duration("took", res.Opened))
 
 	keys := make(map[string]ed25519.PublicKey, o.N)

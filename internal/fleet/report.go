@@ -18,10 +18,14 @@ func Report(o Options, r *Result) string {
 	perGwCPU := w.CPU.Seconds() / secs / n // cores per gateway
 	perGwMem := float64(w.RSS-w.RSSBefore) / n
 	readRate := float64(w.Readings) / secs
-	nominal := n * float64(r.Channels)
-	fmt.Fprintf(&b, "Run: %d gateways (sim board cabinet: 9 sensors through their real drivers, each sampled every second: %d channels, "+
+	nominal := n * r.Nominal
+	sensors := fmt.Sprintf("sim board cabinet: 9 sensors through their real drivers, each sampled every second: %d channels", r.Channels)
+	if o.Synthetic {
+		sensors = fmt.Sprintf("sim board synthetic load part instead of the cabinet's drivers: %d channels every %v", r.Channels, SyntheticInterval)
+	}
+	fmt.Fprintf(&b, "Run: %d gateways (%s, "+
 		"batches of %d readings or %v, buffer.capacity %d, batcher poll %v), mosquitto %s on loopback, %d CPUs (%s), %s.\n\n",
-		r.N, r.Channels, CabinetMaxReadings, CabinetMaxAge, o.RingCapacity, pollOf(o), "2.0", runtime.NumCPU(), runtime.GOARCH,
+		r.N, sensors, CabinetMaxReadings, CabinetMaxAge, o.RingCapacity, pollOf(o), "2.0", runtime.NumCPU(), runtime.GOARCH,
 		time.Now().UTC().Format("2006-01-02"))
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		f := strings.Fields(string(la))
@@ -34,7 +38,7 @@ func Report(o Options, r *Result) string {
 	row := func(k, f string, a ...any) { fmt.Fprintf(&b, "| %s | %s |\n", k, fmt.Sprintf(f, a...)) }
 	row("opening the fleet (gateway.New, 256 at a time) / all connected", "%v / %v", r.Opened.Round(100*time.Millisecond), r.Connected.Round(100*time.Millisecond))
 	row("steady window", "%.0f s", secs)
-	row("readings taken / channels × 1/s", "%.0f/s of %.0f/s (%.1f%%; the radar reports only when a vehicle passes)", readRate, nominal, 100*readRate/nominal)
+	row("readings taken / configured", "%.0f/s of %.0f/s (%.1f%%; the radar reports only when a vehicle passes)", readRate, nominal, 100*readRate/nominal)
 	row("fleet process CPU (gateways + checker)", "%.2f cores", cores)
 	row("CPU per gateway", "%.3f%% of a core (%.0f µs per second)", 100*perGwCPU, perGwCPU*1e6)
 	row("fleet process RSS / per gateway", "%s / %.0f KiB (Go heap in use %s; %d goroutines, %.1f per gateway; %d open files)",

@@ -53,10 +53,14 @@ func run(args []string) int {
 	fs.StringVar(&o.KeysFile, "keys", "", "write the gateways' public keys as JSON to `file` before they publish (for an ingest)")
 	fs.StringVar(&o.Dir, "dir", "", "`directory` for the spools and the broker's files (default a new temp dir)")
 	fs.DurationVar(&o.Poll, "poll", 0, "gateway.Options.Poll of every gateway: the batcher's look at the ring (0: the daemon's 20ms)")
+	fs.BoolVar(&o.Synthetic, "synthetic", false, "the sim board's synthetic load part instead of the cabinet's nine drivers (same reading rate)")
+	timeout := fs.Duration("timeout", 20*time.Minute, "stop everything after this long, whatever the phase")
 	fs.IntVar(&o.RingCapacity, "ring", 1024, "buffer.capacity of every gateway")
 	write := fs.Bool("write", false, "write the fleet section into -doc")
 	doc := fs.String("doc", "BENCHMARKS.md", "the `file` -write updates")
 	quiet := fs.Bool("q", false, "no progress lines")
+	bench := fs.Bool("bench", false, "make bench-fleet's plan: 500 gateways with the cabinet's real drivers, then each -n "+
+		"with -synthetic and -poll 250ms (what fits on 2 cores), every fleet with -storm")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the steady window's process to `file`")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -88,22 +92,47 @@ func run(args []string) int {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, *timeout)
+	defer cancelT()
 	sizes, err := parseSizes(*ns)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	var md strings.Builder
+	type step struct {
+		o     fleet.Options
+		title string
+	}
+	var plan []step
 	for _, n := range sizes {
-		o.N = n
+		st := step{o: o}
+		st.o.N = n
+		plan = append(plan, st)
+	}
+	if *bench {
+		cab := o
+		cab.N, cab.Storm = 500, true
+		plan = []step{{cab, "500 gateways, the cabinet's real drivers"}}
+		for _, n := range sizes {
+			syn := o
+			syn.N, syn.Storm, syn.Synthetic, syn.Poll = n, true, true, 250*time.Millisecond
+			plan = append(plan, step{syn, fmt.Sprintf("%d gateways, the synthetic part and a 250 ms poll", n)})
+		}
+	}
+	var md strings.Builder
+	for _, st := range plan {
+		o := st.o
 		res, err := fleet.Run(ctx, o)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		sec := fleet.Report(o, res)
-		if len(sizes) > 1 {
-			sec = fmt.Sprintf("### %d gateways\n\n%s\n", n, sec)
+		switch {
+		case st.title != "":
+			sec = fmt.Sprintf("### %s\n\n%s\n", st.title, sec)
+		case len(plan) > 1:
+			sec = fmt.Sprintf("### %d gateways\n\n%s\n", o.N, sec)
 		}
 		fmt.Print(sec)
 		md.WriteString(sec)
