@@ -68,6 +68,14 @@ func Report(o Options, r *Result) string {
 		row("storm: whole fleet back after", "%s (limit 2 × reconnect.max = %v; spread %v) %s", back, s.BackLimit, s.Spread,
 			verdict(s.AllBack > 0 && s.AllBack <= s.BackLimit))
 		row("storm: attempts in all", "%d for %d gateways", total, r.N)
+		if k := min(int(s.Spread/time.Second), len(s.Attempts)); k > 0 {
+			first := 0
+			for _, a := range s.Attempts[:k] {
+				first += a
+			}
+			row("storm: mean over the first spread", "%.1f/s = %.1f%% of the fleet (1/spread: %.1f%%)",
+				float64(first)/float64(k), 100*float64(first)/float64(k)/n, 100/s.Spread.Seconds())
+		}
 	}
 	row("batches spooled / distinct at the checker / still spooled / missing", "%d / %d / %d / **%d** %s",
 		r.Batches, r.Distinct, r.StillSpooled, r.Missing, verdict(r.Missing <= r.StillSpooled && r.Bad == 0))
