@@ -99,6 +99,7 @@ type Result struct {
 	Missing       int      // spooled, never received
 	StillSpooled  int      // batches left in the gateways' spools at stop
 	RingDropped   uint64
+	SensorsBad    int // sensors not ok when the gateways stopped, fleet-wide
 	CommandsSent  int
 	CommandsOK    int // gateways whose ping was answered with 200
 	OnlineSeen    int // gateways whose retained status said online
@@ -110,20 +111,18 @@ type Result struct {
 
 // Window is a measured steady interval.
 type Window struct {
-	Duration    time.Duration
-	CPU         time.Duration // the fleet process (gateways and checker)
-	BrokerCPU   time.Duration
-	RSS         int64 // the fleet process at the end of the window
-	HeapInuse   uint64
-	BrokerRSS   int64
-	Readings    uint64 // taken by the samplers in the window
-	Batches     uint64
-	Messages    int // telemetry messages the checker received in the window
-	Goroutines  int
-	RSSBefore   int64 // the process before the gateways were opened
-	OpenFDs     int
-	RingDropped uint64
-	SensorsBad  int // sensors not ok at the end of the window, fleet-wide
+	Duration   time.Duration
+	CPU        time.Duration // the fleet process (gateways and checker)
+	BrokerCPU  time.Duration
+	RSS        int64 // the fleet process at the end of the window
+	HeapInuse  uint64
+	BrokerRSS  int64
+	Readings   uint64 // in the batches spooled in the window
+	Batches    uint64
+	Messages   int // telemetry messages the checker received in the window
+	Goroutines int
+	RSSBefore  int64 // the process before the gateways were opened
+	OpenFDs    int
 }
 
 // Storm is the reconnect storm's series, one entry per second from the broker's stop.
@@ -141,12 +140,14 @@ type Storm struct {
 }
 
 type member struct {
-	id      string
-	g       *gateway.Gateway
-	mu      sync.Mutex
-	seqs    []uint64 // spooled, from OnBatch
-	done    chan error
-	stopped gateway.Stats
+	id       string
+	g        *gateway.Gateway
+	mu       sync.Mutex
+	seqs     []uint64      // spooled, from OnBatch
+	batches  atomic.Uint64 // spooled, from OnBatch: read by measure without touching the gateway's locks
+	readings atomic.Uint64 // in those batches
+	done     chan error
+	stopped  gateway.Stats
 }
 
 // Run runs a fleet as o says and returns what it measured. It fails when a part could not start; the
@@ -358,6 +359,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.Readings += m.stopped.Readings
 		res.StillSpooled += m.stopped.Spool.Backlog
 		res.RingDropped += m.stopped.Ring.Dropped
+		for _, s := range m.stopped.Sensors {
+			if s.Health.State != sensor.StateOK {
+				res.SensorsBad++
+			}
+		}
 	}
 	// Wait for the checker to have everything that left the spools (bounded).
 	want := res.Batches - res.StillSpooled
@@ -421,7 +427,9 @@ func (m *member) open(o Options, i int, url, dir string, sensors string, cityPub
 		return fmt.Errorf("fleet: %s configuration: %w", m.id, err)
 	}
 	m.g, err = gateway.New(gateway.Options{Config: cfg, Version: "fleet", Log: o.GatewayLog.With(zap.String("gw", m.id)),
-		DrainTimeout: 10 * time.Second, Poll: o.Poll, OnBatch: func(seq uint64, _, _ int) {
+		DrainTimeout: 10 * time.Second, Poll: o.Poll, OnBatch: func(seq uint64, readings, _ int) {
+			m.batches.Add(1)
+			m.readings.Add(uint64(readings))
 			m.mu.Lock()
 			m.seqs = append(m.seqs, seq)
 			m.mu.Unlock()
@@ -501,13 +509,15 @@ func connectedCount(ms []*member) int {
 	return n
 }
 
-// measure samples the fleet over d: CPU of this process and of the broker, memory, readings taken.
+// measure samples the fleet over d: CPU of this process and of the broker, memory, readings
+// spooled. It reads the members' own counters, never a gateway's Stats: that takes the spool's lock,
+// which a batcher holds through an fsync, and on a loaded disk a walk over thousands of gateways then
+// takes minutes.
 func measure(ctx context.Context, o Options, ms []*member, b *Broker, chk *checker, d time.Duration) Window {
 	readings := func() (r, batches uint64) {
 		for _, m := range ms {
-			st := m.g.Stats()
-			r += st.Readings
-			batches += st.Batches
+			r += m.readings.Load()
+			batches += m.batches.Load()
 		}
 		return r, batches
 	}
@@ -545,15 +555,6 @@ func measure(ctx context.Context, o Options, ms []*member, b *Broker, chk *check
 	w.Goroutines = runtime.NumGoroutine()
 	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
 		w.OpenFDs = len(ents)
-	}
-	for _, m := range ms {
-		st := m.g.Stats()
-		w.RingDropped += st.Ring.Dropped
-		for _, s := range st.Sensors {
-			if s.Health.State != sensor.StateOK {
-				w.SensorsBad++
-			}
-		}
 	}
 	return w
 }

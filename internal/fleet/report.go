@@ -38,7 +38,7 @@ func Report(o Options, r *Result) string {
 	row := func(k, f string, a ...any) { fmt.Fprintf(&b, "| %s | %s |\n", k, fmt.Sprintf(f, a...)) }
 	row("opening the fleet (gateway.New, 256 at a time) / all connected", "%v / %v", r.Opened.Round(100*time.Millisecond), r.Connected.Round(100*time.Millisecond))
 	row("steady window", "%.0f s", secs)
-	row("readings taken / configured", "%.0f/s of %.0f/s (%.1f%%; the radar reports only when a vehicle passes)", readRate, nominal, 100*readRate/nominal)
+	row("readings spooled / configured", "%.0f/s of %.0f/s (%.1f%%; the radar reports only when a vehicle passes)", readRate, nominal, 100*readRate/nominal)
 	row("fleet process CPU (gateways + checker)", "%.2f cores", cores)
 	row("CPU per gateway", "%.3f%% of a core (%.0f µs per second)", 100*perGwCPU, perGwCPU*1e6)
 	row("fleet process RSS / per gateway", "%s / %.0f KiB (Go heap in use %s; %d goroutines, %.1f per gateway; %d open files)",
@@ -82,7 +82,7 @@ func Report(o Options, r *Result) string {
 	row("duplicates (redelivered, de-duplicated on gateway and seq) / failed checks", "%d / %d", r.Duplicates, r.Bad)
 	row("signed pings answered", "%d of %d", r.CommandsOK, r.CommandsSent)
 	row("retained status seen / orderly offline at stop", "%d / %d of %d", r.OnlineSeen, r.OfflineClean, r.N)
-	row("ring drops / sensors not ok at the end of the window", "%d / %d", r.RingDropped, w.SensorsBad)
+	row("ring drops / sensors not ok at the stop", "%d / %d", r.RingDropped, r.SensorsBad)
 	for _, s := range r.BadSamples {
 		row("failed check", "%s", s)
 	}

@@ -120,26 +120,35 @@ func run(args []string) int {
 		}
 	}
 	var md strings.Builder
+	rc := 0
 	for _, st := range plan {
 		o := st.o
-		res, err := fleet.Run(ctx, o)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+		title := st.title
+		if title == "" && len(plan) > 1 {
+			title = fmt.Sprintf("%d gateways", o.N)
 		}
-		sec := fleet.Report(o, res)
+		res, err := fleet.Run(ctx, o)
+		var sec string
 		switch {
-		case st.title != "":
-			sec = fmt.Sprintf("### %s\n\n%s\n", st.title, sec)
-		case len(plan) > 1:
-			sec = fmt.Sprintf("### %d gateways\n\n%s\n", o.N, sec)
+		case err != nil:
+			fmt.Fprintln(os.Stderr, err)
+			sec, rc = fmt.Sprintf("Did not complete: %v\n", err), 1
+		case ctx.Err() != nil:
+			sec, rc = fleet.Report(o, res)+fmt.Sprintf("\nCut short (%v): the figures above cover what ran.\n", context.Cause(ctx)), 1
+		default:
+			sec = fleet.Report(o, res)
+		}
+		if title != "" {
+			sec = fmt.Sprintf("### %s\n\n%s\n", title, sec)
 		}
 		fmt.Print(sec)
 		md.WriteString(sec)
 		if ctx.Err() != nil {
-			return 1
+			break
 		}
 	}
+	// Written even when a step failed or the time ran out, saying so: a run that cannot finish on a
+	// loaded machine is a result too.
 	if *write {
 		if err := fleet.WriteSection(*doc, md.String()); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -147,5 +156,5 @@ func run(args []string) int {
 		}
 		fmt.Fprintf(os.Stderr, "%s: fleet section written\n", *doc)
 	}
-	return 0
+	return rc
 }
