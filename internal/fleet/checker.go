@@ -180,8 +180,11 @@ func (c *checker) verify(gw string, msg []byte) (seq uint64, readings int, err e
 // publishCommand sends a signed command request on the gateway's command topic at QoS 1.
 func (c *checker) publishCommand(gw, name string, payload []byte) error {
 	tok := c.client.Publish(c.prefix+"/"+gw+"/cmd/"+name, 1, false, payload)
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return fmt.Errorf("fleet: command %s to %s: %v", name, gw, tok.Error())
+	if !tok.WaitTimeout(10 * time.Second) {
+		return fmt.Errorf("fleet: command %s to %s: no PUBACK within 10s", name, gw)
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("fleet: command %s to %s: %w", name, gw, err)
 	}
 	return nil
 }

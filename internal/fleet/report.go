@@ -87,14 +87,14 @@ func Report(o Options, r *Result) string {
 		row("failed check", "%s", s)
 	}
 	if s := r.Storm; s != nil {
-		b.WriteString("\nStorm, per second from the broker's stop: connection attempts by the links / TCP connections " +
+		b.WriteString("\nStorm, per second from the broker's stop (second 0 is the first; the links' counters are read every 100 ms): connection attempts by the links / TCP connections " +
 			"accepted by the broker (its log) / CONNECTs accepted / gateways back.\n\n```\n")
 		for i := range s.Attempts {
 			tcp, conn := 0, 0
 			if i < len(s.BrokerTCP) {
 				tcp, conn = s.BrokerTCP[i], s.BrokerConn[i]
 			}
-			fmt.Fprintf(&b, "%3d s %5d %5d %5d %6d\n", i+1, s.Attempts[i], tcp, conn, s.Back[i])
+			fmt.Fprintf(&b, "%3d s %5d %5d %5d %6d\n", i, s.Attempts[i], tcp, conn, s.Back[i])
 		}
 		b.WriteString("```\n")
 	}
