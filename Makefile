@@ -7,9 +7,13 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO ?= go
 
-.PHONY: help run deps test test-arm field-test field-cuts vet bench fuzz build build-arm64 build-armv7 fmt tidy-check clean deb size
+.PHONY: help run deps test test-arm field-test field-cuts vet bench fleet bench-fleet fuzz build build-arm64 build-armv7 fmt tidy-check clean deb size
 
 FUZZTIME ?= 30s
+FLEET_N ?= 500
+FLEET_RUN ?= 60s
+FLEET_FLAGS ?=
+BENCH_FLEET_N ?= 3500
 CUTS ?= 20
 BENCHTIME ?= 1s
 BENCHFLAGS ?=
@@ -77,6 +81,12 @@ test-arm: deps ## run the buffer, driver and encoder tests for arm64 and armv7 u
 
 bench: ## the performance suite, ~4 min, prints one table and never asserts times (BENCHTIME=1s per micro-benchmark; BENCHFLAGS=-write updates BENCHMARKS.md)
 	GO="$(GO)" $(GO) run ./scripts/bench -benchtime $(BENCHTIME) $(BENCHFLAGS)
+
+fleet: ## N=FLEET_N (500) virtual gateways, each the real pipeline, against a local mosquitto for FLEET_RUN (60s); prints their cost (FLEET_FLAGS="-storm", "-broker tcp://host:port" for a broker an ingest reads)
+	$(GO) run ./scripts/fleet -n $(FLEET_N) -run $(FLEET_RUN) $(FLEET_FLAGS)
+
+bench-fleet: ## the fleet measurement: 500 gateways on the cabinet's real drivers, then BENCH_FLEET_N (3500: 5 open files each, and the hard limit here is 20000) on the synthetic part, each 60s then a broker restart (the reconnect storm); writes its section of BENCHMARKS.md (~7 min, stops by 20 min)
+	$(GO) run ./scripts/fleet -q -bench -n $(BENCH_FLEET_N) -run 60s -write $(FLEET_FLAGS)
 
 fuzz: ## fuzz the decoders of untrusted input, FUZZTIME each (default 30s); new finds land in testdata/fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzRecover$$' -fuzztime $(FUZZTIME) ./buffer/spool/

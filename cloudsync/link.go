@@ -49,6 +49,13 @@ type Options struct {
 	// row the link waits a uniformly random time in [0, min(ReconnectMax, ReconnectMin*2^n)] ("full
 	// jitter"), so a city's gateways spread out instead of reconnecting together after a broker restart.
 	ReconnectMin, ReconnectMax time.Duration
+	// ReconnectSpread replaces ReconnectMin once a connection has been lost: the first attempt after a
+	// loss waits a uniformly random time in [0, ReconnectSpread] and failed rounds after it double from
+	// there, within ReconnectMax. A broker restart drops a city's gateways in the same instant; with a
+	// spread of S seconds they come back at about 1/S of the fleet per second (30 s: 3.3%). Attempts
+	// before the first connection keep ReconnectMin, so a gateway being commissioned retries quickly.
+	// Zero: ReconnectMin.
+	ReconnectSpread time.Duration
 	// ConnectTimeout bounds one connection attempt to one broker.
 	ConnectTimeout time.Duration
 	// TLS, when set, returns the TLS configuration for a connection attempt to broker (called per
@@ -83,7 +90,7 @@ type Options struct {
 // time ends the run of short sessions; a rolling restart then never adds up to a hold.
 //
 // Not told apart: a broker back before our next attempt (a restart faster than the jittered wait after
-// a loss, at most ReconnectMin) leaves no refused connect, so Count such restarts in a row, each less
+// a loss, at most ReconnectSpread) leaves no refused connect, so Count such restarts in a row, each less
 // than Short after we reconnected, still look like a takeover. The CONNACK session-present flag does not
 // help either way: a broker with persistence resumes our session after a restart (present, as in a
 // takeover), and a client taking our id with a clean session discards it (absent, as after a restart of
@@ -195,6 +202,8 @@ type Stats struct {
 	Failed     uint64 // batches whose publish reported an error
 	Inflight   int
 	Connects   uint64
+	// Attempts counts connection attempts to a broker, failed ones included (one per broker tried).
+	Attempts   uint64
 	LastAckRTT time.Duration
 }
 
@@ -231,6 +240,7 @@ type Link struct {
 	acked      atomic.Uint64
 	failed     atomic.Uint64
 	connects   atomic.Uint64
+	attempts   atomic.Uint64
 	commands   atomic.Uint64
 	events     atomic.Uint64
 	eventsLost atomic.Uint64
@@ -270,6 +280,7 @@ func New(opts Options) (*Link, error) {
 	if opts.ReconnectMax < opts.ReconnectMin {
 		opts.ReconnectMax = max(2*time.Minute, opts.ReconnectMin)
 	}
+	opts.ReconnectSpread = min(max(opts.ReconnectSpread, opts.ReconnectMin), opts.ReconnectMax)
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 10 * time.Second
 	}
@@ -370,6 +381,7 @@ func (l *Link) Start() {
 // that attempt's TLS configuration (certificate files are re-read when they change).
 func (l *Link) onAttempt(b *url.URL, tc *tls.Config) *tls.Config {
 	l.broker.Store(b.String())
+	l.attempts.Add(1)
 	l.log.Debug("mqtt connecting", zap.String("broker", b.String()))
 	if l.opts.TLS == nil {
 		return tc
@@ -393,6 +405,7 @@ func (l *Link) onAttempt(b *url.URL, tc *tls.Config) *tls.Config {
 func (l *Link) connectLoop() {
 	defer close(l.loopDone)
 	failures := 0
+	lost := false         // a connection has been lost: backoffs start from ReconnectSpread
 	var short []time.Time // when recent sessions that the broker closed early ended
 	for {
 		select {
@@ -458,6 +471,7 @@ func (l *Link) connectLoop() {
 			case <-l.stop:
 				return
 			}
+			lost = true
 			now := time.Now()
 			if now.Sub(began) < l.opts.Takeover.Short {
 				short = append(short, now)
@@ -478,17 +492,22 @@ func (l *Link) connectLoop() {
 				continue
 			}
 		}
-		if l.sleep(l.backoff(failures), "backoff") {
+		if l.sleep(l.backoff(failures, lost), "backoff") {
 			return
 		}
 	}
 }
 
 // backoff is the wait before the next attempt after failures failed rounds in a row: uniformly random
-// in [0, min(ReconnectMax, ReconnectMin * 2^failures)]. After a lost connection (failures 0) it is
-// within [0, ReconnectMin], so gateways dropped by the same broker restart come back spread out.
-func (l *Link) backoff(failures int) time.Duration {
-	return FullJitter(l.rng, l.opts.ReconnectMin, l.opts.ReconnectMax, failures)
+// in [0, min(ReconnectMax, base * 2^failures)], base being ReconnectMin until a connection has been
+// lost and ReconnectSpread after. Right after a lost connection (failures 0) it is within
+// [0, ReconnectSpread], so gateways dropped by the same broker restart come back spread out.
+func (l *Link) backoff(failures int, lost bool) time.Duration {
+	base := l.opts.ReconnectMin
+	if lost {
+		base = l.opts.ReconnectSpread
+	}
+	return FullJitter(l.rng, base, l.opts.ReconnectMax, failures)
 }
 
 // FullJitter returns a uniformly random duration in [0, min(hi, lo*2^n)] ("full jitter", AWS
@@ -829,6 +848,7 @@ func (l *Link) Stats() Stats {
 		Failed:     l.failed.Load(),
 		Inflight:   len(l.slots),
 		Connects:   l.connects.Load(),
+		Attempts:   l.attempts.Load(),
 		Commands:   l.commands.Load(),
 		Events:     l.events.Load(),
 		EventsLost: l.eventsLost.Load(),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,73 @@ func TestFullJitter(t *testing.T) {
 		mean := sum / samples
 		if mean < ceil*4/10 || mean > ceil*6/10 || minD > ceil/10 || maxD < ceil*9/10 {
 			t.Errorf("n=%d: waits not spread over [0, %v]: mean %v, min %v, max %v", n, ceil, mean, minD, maxD)
+		}
+	}
+}
+
+// TestReconnectSpread restarts the broker under 16 connected links whose ReconnectMin is 20 ms and
+// ReconnectSpread 2 s: right after the loss each link waits a random time in [0, 2 s], so they come back
+// spread over that window (with ReconnectMin alone all of them would be back within a few tens of
+// milliseconds, and a city's gateways in the same second). Attempts counts every try.
+func TestReconnectSpread(t *testing.T) {
+	broker := testbroker.Start(t)
+	const n = 16
+	spread := 2 * time.Second
+	links := make([]*cloudsync.Link, n)
+	for i := range links {
+		id := "spread-" + string(rune('a'+i))
+		l, err := cloudsync.New(cloudsync.Options{Brokers: []string{broker.URL}, ClientID: id, GatewayID: id,
+			TopicPrefix: "wayside/v1", KeepAlive: 5 * time.Second, ReconnectMin: 20 * time.Millisecond,
+			ReconnectSpread: spread, ReconnectMax: 4 * time.Second, ConnectTimeout: time.Second, Log: zap.NewNop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Start()
+		defer l.Close(time.Second)
+		links[i] = l
+	}
+	waitFor(t, "every link connected", 10*time.Second, func() bool {
+		for _, l := range links {
+			if !l.Connected() {
+				return false
+			}
+		}
+		return true
+	})
+	before := make([]uint64, n)
+	for i, l := range links {
+		before[i] = l.Stats().Attempts
+		if before[i] == 0 {
+			t.Fatalf("link %d connected with no attempt counted", i)
+		}
+	}
+	broker.Stop()
+	broker.Restart()
+	restarted := time.Now()
+	back := make([]time.Duration, n)
+	for left := n; left > 0; time.Sleep(5 * time.Millisecond) {
+		if time.Since(restarted) > 2*spread+2*time.Second {
+			t.Fatalf("%d links not back within %v of the restart", left, 2*spread+2*time.Second)
+		}
+		left = 0
+		for i, l := range links {
+			if back[i] == 0 && l.Connected() && l.Stats().Connects == 2 {
+				back[i] = time.Since(restarted)
+			}
+			if back[i] == 0 {
+				left++
+			}
+		}
+	}
+	first, last := slices.Min(back), slices.Max(back)
+	t.Logf("back after the restart: first %v, last %v", first.Round(time.Millisecond), last.Round(time.Millisecond))
+	// 16 uniform draws over 2 s: the chance that all fall within 700 ms of each other is below 1e-4.
+	if last-first < 700*time.Millisecond {
+		t.Errorf("reconnections not spread: all %d links back between %v and %v after the restart", n, first, last)
+	}
+	for i, l := range links {
+		if got := l.Stats().Attempts; got <= before[i] {
+			t.Errorf("link %d: attempts %d after the restart, %d before", i, got, before[i])
 		}
 	}
 }

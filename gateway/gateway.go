@@ -47,6 +47,11 @@ type Options struct {
 	OnReloadRequest func(why string)
 	// Level, when set, is the daemon logger's level, which the set-log-level command changes.
 	Level *zap.AtomicLevel
+	// Poll, when not zero, is how often the batcher looks at the ring (default 20 ms), and the
+	// sender's longest idle wait is max(Poll, 50 ms). Readings wait at most batch.max_age plus Poll.
+	// The two loops' wake-ups are most of an idle gateway's CPU at cabinet rates; the fleet simulator
+	// measures a longer poll (BENCHMARKS.md, "Fleet").
+	Poll time.Duration
 }
 
 // sensorState is one opened sensor and its sampler's bookkeeping.
@@ -89,6 +94,7 @@ type Gateway struct {
 	lock    *os.File             // holds the state directory's lock until the gateway is done
 	// appended wakes the sender when the batcher has spooled a batch.
 	appended chan struct{}
+	sendIdle time.Duration // the sender's longest wait between turns
 	clock    *wallClock
 	// Batches bootSeq..lastUntrusted were stamped before the wall clock was trusted.
 	bootSeq       uint64
@@ -121,7 +127,11 @@ func New(opts Options) (g *Gateway, err error) {
 	if opts.DrainTimeout == 0 {
 		opts.DrainTimeout = 10 * time.Second
 	}
-	g = &Gateway{opts: opts, cfg: cfg, log: opts.Log, started: time.Now(), appended: make(chan struct{}, 1)}
+	if opts.Poll <= 0 {
+		opts.Poll = batchPoll
+	}
+	g = &Gateway{opts: opts, cfg: cfg, log: opts.Log, started: time.Now(), appended: make(chan struct{}, 1),
+		sendIdle: max(opts.Poll, sendIdle)}
 	if g.bootID, err = newBootID(); err != nil {
 		return nil, err
 	}
@@ -236,7 +246,8 @@ func New(opts Options) (g *Gateway, err error) {
 		MaxInflight: cfg.Cloud.MaxInflight, Version: opts.Version, BootID: g.bootID,
 		ConfigHash: cfg.Hash, Log: g.log, OnResult: g.onResult, Detail: g.statusDetail,
 		ReconnectMin: cfg.Cloud.Reconnect.Min.D(), ReconnectMax: cfg.Cloud.Reconnect.Max.D(),
-		StatusEvery: cfg.Cloud.StatusInterval.D(),
+		ReconnectSpread: cfg.Cloud.Reconnect.Spread.D(),
+		StatusEvery:     cfg.Cloud.StatusInterval.D(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -288,6 +299,9 @@ func (g *Gateway) sealKID() string {
 	}
 	return g.sealer.KeyID()
 }
+
+// LinkStats returns the MQTT link's counters (cheaper than Stats: no spool or sensor walk).
+func (g *Gateway) LinkStats() cloudsync.Stats { return g.link.Stats() }
 
 // Identity returns the gateway key's public half.
 func (g *Gateway) Identity() Identity { return g.ident }

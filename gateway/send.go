@@ -39,7 +39,7 @@ func (g *Gateway) send(stop <-chan struct{}) {
 	liveMark := g.bootSeq - 1
 	replayEvery := time.Duration(float64(time.Second) / g.cfg.Spool.ReplayRate)
 	var lastReplay time.Time
-	idle := time.NewTimer(50 * time.Millisecond)
+	idle := time.NewTimer(g.sendIdle)
 	defer idle.Stop()
 	for ctx.Err() == nil {
 		g.senderBeat.Store(time.Now().UnixNano())
@@ -116,7 +116,7 @@ func (g *Gateway) send(stop <-chan struct{}) {
 		}
 		g.spool.MaybeSync()
 		// Wake for a new batch, the next replay slot, or at the latest the idle tick.
-		wake := 50 * time.Millisecond
+		wake := g.sendIdle
 		if d := replayEvery - time.Since(lastReplay); d > 0 && d < wake {
 			wake = d
 		}

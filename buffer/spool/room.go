@@ -178,3 +178,11 @@ func (s *Spool) RecordLost() {
 	defer s.mu.Unlock()
 	s.st.Lost++
 }
+
+// Losses returns Stats' Evicted and Lost without the rest of Stats (no statfs, no walk of the index):
+// cheap enough for a loop that watches them every few milliseconds.
+func (s *Spool) Losses() (evicted, lost uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.Evicted, s.st.Lost
+}

@@ -287,6 +287,10 @@ func TestQuotaEvictsOldest(t *testing.T) {
 	if st.Bytes > 8192 || st.Evicted == 0 || st.Evicted+uint64(st.Backlog) != 300 {
 		t.Fatalf("quota: %+v", st)
 	}
+	s.RecordLost()
+	if ev, lost := s.Losses(); ev != st.Evicted || lost != st.Lost+1 {
+		t.Fatalf("Losses() = %d, %d; Stats: evicted %d, lost %d, then one RecordLost", ev, lost, st.Evicted, st.Lost)
+	}
 	got := drain(t, s)
 	if got[len(got)-1] != 300 || got[0] != 300-uint64(len(got))+1 {
 		t.Fatalf("kept %d..%d, want the newest", got[0], got[len(got)-1])

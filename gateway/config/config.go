@@ -101,7 +101,8 @@ type Cloud struct {
 	// DevBroker starts an in-process MQTT broker on the (loopback) address of Brokers[0]. Only for
 	// the sim board in a build made with the devbroker tag (make run): it is refused otherwise.
 	DevBroker bool `yaml:"dev_broker"`
-	// Reconnect bounds the reconnect backoff (full jitter between 0 and min(max, min*2^failures)).
+	// Reconnect bounds the reconnect backoff (full jitter between 0 and min(max, base*2^failures), base
+	// being min before the first connection and spread once a connection has been lost).
 	Reconnect Reconnect `yaml:"reconnect"`
 	// StatusInterval is how often the retained status message is refreshed while connected.
 	StatusInterval Duration `yaml:"status_interval"`
@@ -224,6 +225,10 @@ type TLS struct {
 type Reconnect struct {
 	Min Duration `yaml:"min"`
 	Max Duration `yaml:"max"`
+	// Spread is the window of the first attempt after a lost connection (and the base the backoff
+	// doubles from after it): a broker restart drops a city's gateways together, and a spread of S
+	// brings them back at about 1/S of the fleet per second (default 30s: 3.3%).
+	Spread Duration `yaml:"spread"`
 }
 
 // Batch configures how readings are grouped into SenML packs.
@@ -460,6 +465,9 @@ func (c *Config) applyDefaults(set map[string]bool) {
 	}
 	if unset("cloud.reconnect.max") {
 		c.Cloud.Reconnect.Max = Duration(2 * time.Minute)
+	}
+	if unset("cloud.reconnect.spread") { // within [min, max] whatever those are set to
+		c.Cloud.Reconnect.Spread = Duration(min(max(30*time.Second, c.Cloud.Reconnect.Min.D()), c.Cloud.Reconnect.Max.D()))
 	}
 	if unset("cloud.commands.max_age") {
 		c.Cloud.Commands.MaxAge = Duration(command.DefaultMaxAge)
@@ -717,6 +725,8 @@ func (c *Config) validate(knownBus BusChecker) Errors {
 	}
 	if r := c.Cloud.Reconnect; r.Min.D() < 10*time.Millisecond || r.Max.D() < r.Min.D() {
 		add("cloud.reconnect", "min %v, max %v: use min >= 10ms and max >= min (defaults 1s and 2m)", r.Min.D(), r.Max.D())
+	} else if r.Spread.D() < r.Min.D() || r.Spread.D() > r.Max.D() {
+		add("cloud.reconnect", "spread %v: use min <= spread <= max (here %v..%v; default 30s)", r.Spread.D(), r.Min.D(), r.Max.D())
 	}
 	if c.Cloud.StatusInterval.D() < time.Second {
 		add("cloud.status_interval", "%v is too short; use at least 1s (default 1m)", c.Cloud.StatusInterval.D())

@@ -30,6 +30,7 @@ func TestExplicitZero(t *testing.T) {
 		{withCloud("keepalive: 0s"), []string{"cloud.keepalive", "at least 1s"}},
 		{withCloud("status_interval: 0s"), []string{"cloud.status_interval", "at least 1s"}},
 		{withCloud("reconnect: {min: 0s}"), []string{"cloud.reconnect", "min >= 10ms"}},
+		{withCloud("reconnect: {spread: 5m}"), []string{"cloud.reconnect", "spread 5m0s", "min <= spread <= max"}},
 		{withCloud("commands: {max_age: 0s}"), []string{"cloud.commands", "max_age 10s..24h"}},
 		{withCloud("commands: {max_skew: 0s}"), []string{"cloud.commands", "max_skew above 0 up to 1h"}},
 		{strings.Replace(good, "bus: i2c1,", "bus: i2c1, address: 0,", 1), []string{"sensors[0].address", "0x00", "0x08..0x77"}},

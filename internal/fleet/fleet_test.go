@@ -1,0 +1,95 @@
+package fleet
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/wayside-iot/wayside/internal/testbroker"
+)
+
+// TestFleetStorm is the short fleet of `make test`: 50 gateways, each the real pipeline, against
+// mosquitto; the broker is restarted under them once. It checks the storm criterion of issue 18 as a
+// counted property of the per-second series, that the whole fleet is back within 2 × reconnect.max,
+// that every batch spooled reached a separate subscriber (verified with plain CBOR and Ed25519) or
+// is still spooled, and that signed commands, retained status and the orderly offline work for each.
+// About 40 s on 2 cores; it asserts no time other than the criterion's bound.
+func TestFleetStorm(t *testing.T) {
+	testbroker.Binary(t) // fails (or skips with WAYSIDE_SKIP_BROKER_TESTS=1) with how to install mosquitto
+	const n = 50
+	// spread 20 s is the narrowest window that keeps the mean rate at 5% of the fleet per second
+	// (n/20 per second); max 40 s bounds the test.
+	o := Options{N: n, Run: 6 * time.Second, Storm: true, ReconnectSpread: 20 * time.Second,
+		ReconnectMax: 40 * time.Second, Log: zaptest.NewLogger(t), Commands: n}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	r, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + Report(o, r))
+	s := r.Storm
+	if s == nil {
+		t.Fatal("no storm")
+	}
+	// The criterion is a rate: at most 5% of the fleet per second, 2.5 attempts/s here. At this size a
+	// second's count is Poisson noise around the rate, so the check is that no second exceeds what a
+	// rate of 5% gives with probability 1e-4 over the whole series (q below, 12 at n = 50). A
+	// fleet reconnecting without a spread puts all 50 into the same second or two.
+	q := poissonQuantile(0.05*n, 1e-4/float64(len(s.Attempts)))
+	if s.PeakAttempt > q {
+		t.Errorf("storm: %d connection attempts in one second, more than %d (5%% of %d gateways a second, "+
+			"with Poisson noise): %v", s.PeakAttempt, q, n, s.Attempts)
+	}
+	total := 0
+	for _, a := range s.Attempts {
+		total += a
+	}
+	if total < n {
+		t.Errorf("storm: %d attempts counted for %d gateways that all reconnected", total, n)
+	}
+	if s.AllBack == 0 || s.AllBack > s.BackLimit {
+		t.Errorf("storm: whole fleet back after %v, want within 2 × reconnect.max = %v; back per second %v",
+			s.AllBack, s.BackLimit, s.Back)
+	}
+	if r.Bad != 0 {
+		t.Errorf("%d batches failed the independent check: %v", r.Bad, r.BadSamples)
+	}
+	if r.Batches == 0 || r.Missing > r.StillSpooled {
+		t.Errorf("%d batches spooled, %d never received, %d still spooled: batches lost", r.Batches, r.Missing, r.StillSpooled)
+	}
+	if r.CommandsOK != r.CommandsSent || r.CommandsSent != n {
+		t.Errorf("signed pings: %d answered of %d sent to %d gateways", r.CommandsOK, r.CommandsSent, n)
+	}
+	if r.OfflineClean != n {
+		t.Errorf("%d of %d gateways left an orderly offline status", r.OfflineClean, n)
+	}
+}
+
+// poissonQuantile is the smallest q with P(X > q) <= p for X ~ Poisson(lambda).
+func poissonQuantile(lambda, p float64) int {
+	term := math.Exp(-lambda) // P(X = 0)
+	cdf := term
+	q := 0
+	for 1-cdf > p && q < 10000 {
+		q++
+		term *= lambda / float64(q)
+		cdf += term
+	}
+	return q
+}
+
+// TestPoissonQuantile pins the bound the storm check uses.
+func TestPoissonQuantile(t *testing.T) {
+	for _, tc := range []struct {
+		lambda, p float64
+		want      int
+	}{{2.5, 0.05, 5}, {2.5, 4e-6, 12}, {250, 1e-4, 311}} {
+		if got := poissonQuantile(tc.lambda, tc.p); got != tc.want {
+			t.Errorf("poissonQuantile(%v, %v) = %d, want %d", tc.lambda, tc.p, got, tc.want)
+		}
+	}
+}
