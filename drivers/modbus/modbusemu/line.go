@@ -23,8 +23,10 @@ type Line struct {
 // maxLog bounds the requests a Line remembers.
 const maxLog = 4096
 
-// Request is one request frame the line saw, when its last byte arrived and when the answer was
-// written (zero for none).
+// Request is one request frame the line saw, when its last byte arrived and when the answer started
+// to go out (zero for none). Answered is taken before the write, never after it: the master cannot
+// hold the answer before then, so the next request's At minus Answered is at least the silence the
+// master kept, however late this goroutine runs on a loaded machine.
 type Request struct {
 	Frame    []byte
 	At       time.Time
@@ -99,12 +101,12 @@ func (l *Line) run() {
 			if delay > 0 {
 				time.Sleep(delay)
 			}
-			if _, err := l.port.Write(out); err != nil {
-				return
-			}
 			l.mu.Lock()
 			l.log[i].Answered = time.Now()
 			l.mu.Unlock()
+			if _, err := l.port.Write(out); err != nil {
+				return
+			}
 		}
 		if err != nil {
 			return
