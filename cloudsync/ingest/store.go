@@ -34,7 +34,7 @@ type item struct {
 	dup   bool // set by writeBatches: the key was already there (or earlier in the group)
 }
 
-// newItem prepares b for writing. docs/mqtt.md "Clock trust": a time with wf bit 1 (or an unknown
+// newItem prepares b for writing. docs/mqtt.md "Clock trust": a time with bit 1 (the must-understand wf_) (or an unknown
 // bit) is not a wall-clock time; such a reading keeps its value, with the arrival time in t, marked by
 // its flags.
 func newItem(gw string, b *cityopen.Batch, arrived int64) (*item, error) {
