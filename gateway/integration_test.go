@@ -219,18 +219,26 @@ func TestBrokerOutage(t *testing.T) {
 	// is for a city's fleet), as this test always has.
 	cfg.Cloud.Reconnect.Spread = cfg.Cloud.Reconnect.Min
 	sub := subscribe(t, broker.URL, cfg.Gateway.ID)
-	run := func(d time.Duration, during func()) *gateway.Gateway {
+	// run runs a gateway for d, calling during meanwhile; with until, it goes on after d until until
+	// holds (a guard of 30 s more, so a loaded machine changes the timing, not the outcome).
+	run := func(d time.Duration, during func(), until ...func(*gateway.Gateway) bool) *gateway.Gateway {
 		g, err := gateway.New(gateway.Options{Config: cfg, Version: "it", Log: zaptest.NewLogger(t), DrainTimeout: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), d)
+		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
+		start := time.Now()
 		done := make(chan error, 1)
 		go func() { done <- g.Run(ctx) }()
 		if during != nil {
 			during()
 		}
+		time.Sleep(time.Until(start.Add(d)))
+		for deadline := time.Now().Add(30 * time.Second); len(until) > 0 && !until[0](g) && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+		}
+		cancel()
 		if err := <-done; err != nil {
 			t.Fatalf("Run: %v", err)
 		}
@@ -252,8 +260,9 @@ func TestBrokerOutage(t *testing.T) {
 		t.Fatalf("gateway 2 stopped with the broker down and an empty spool: %+v", st2.Spool)
 	}
 	broker.Restart()
-	// 3: a new gateway on the same spool sends the backlog, then its own batches.
-	g3 := run(2*time.Second, nil)
+	// 3: a new gateway on the same spool sends the backlog, then its own batches, until the backlog
+	// is empty.
+	g3 := run(2*time.Second, nil, func(g *gateway.Gateway) bool { return g.Stats().Spool.Backlog == 0 })
 	st3 := g3.Stats()
 	if st3.Spool.Recovered == 0 || st3.Spool.Backlog != 0 {
 		t.Fatalf("gateway 3 spool: recovered %d, backlog %d at stop", st3.Spool.Recovered, st3.Spool.Backlog)
