@@ -182,6 +182,9 @@ func (d *daemon) serve(ctx context.Context, cfg *config.Config) error {
 	d.sd.ready(inst.status())
 	stopWatchdog := d.sd.watchdog(func(within time.Duration) error { return inst.g.Alive(within) })
 	defer func() { stopWatchdog() }()
+	stopTrim := make(chan struct{})
+	defer close(stopTrim)
+	go d.trimCode(stopTrim)
 	for {
 		select {
 		case <-ctx.Done():

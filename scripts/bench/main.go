@@ -41,6 +41,7 @@ type options struct {
 	batches   []int
 	replay    float64
 	warmup    time.Duration
+	settle    time.Duration
 	window    time.Duration
 	phases    map[string]bool
 }
@@ -62,6 +63,7 @@ func run(args []string) int {
 	batches := fs.String("batches", "1000,5000", "comma-separated batch.max_readings of the synthetic end-to-end runs, one run each")
 	fs.Float64Var(&o.replay, "replay-rate", 10000, "spool.replay_rate of the synthetic runs (see BENCHMARKS.md: the default 20 caps the sender)")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "how long each daemon run goes on before its measurement window")
+	fs.DurationVar(&o.settle, "idle-settle", 40*time.Second, "how long the idle daemon run goes on before its window: past the daemon's last code-page trim, 30 s after ready (internal/codepages), so its RSS is the settled one")
 	fs.DurationVar(&o.window, "window", 6*time.Second, "measurement window of each daemon run (the synthetic run gets 1.5 times this)")
 	phases := fs.String("phases", strings.Join(allPhases, ","), "comma-separated phases to run: "+strings.Join(allPhases, ", "))
 	if err := fs.Parse(args); err != nil {

@@ -236,15 +236,16 @@ func (r *results) e2ePhase(ctx context.Context, dir string) error {
 		label  string
 		spec   e2e.Spec
 		window time.Duration
+		warmup time.Duration
 	}{
 		{&r.idle, "idle: configs/sim.yaml sensors at their intervals",
-			e2e.Spec{GatewayID: "bench-idle", Seed: 42, Sensors: idle, MaxReadings: 100, MaxAge: 2 * time.Second}, o.window},
+			e2e.Spec{GatewayID: "bench-idle", Seed: 42, Sensors: idle, MaxReadings: 100, MaxAge: 2 * time.Second}, o.window, max(o.settle, o.warmup)},
 		{&r.load10k, "synthetic load at 10k readings/s",
-			e2e.Spec{GatewayID: "bench-10k", Seed: 42, Sensors: e2e.Synthetic(1e4), ReplayRate: o.replay}, o.window},
+			e2e.Spec{GatewayID: "bench-10k", Seed: 42, Sensors: e2e.Synthetic(1e4), ReplayRate: o.replay}, o.window, o.warmup},
 		{&r.defaults, "synthetic load at 10k readings/s, default spool.replay_rate",
-			e2e.Spec{GatewayID: "bench-defaults", Seed: 42, Sensors: e2e.Synthetic(1e4)}, o.window},
+			e2e.Spec{GatewayID: "bench-defaults", Seed: 42, Sensors: e2e.Synthetic(1e4)}, o.window, o.warmup},
 		{&r.realSim, "real sim drivers at 10 ms",
-			e2e.Spec{GatewayID: "bench-sim", Seed: 42, Sensors: fast, MaxAge: 200 * time.Millisecond}, o.window},
+			e2e.Spec{GatewayID: "bench-sim", Seed: 42, Sensors: fast, MaxAge: 200 * time.Millisecond}, o.window, o.warmup},
 	}
 	r.high = make([]*daemonRun, len(o.batches))
 	for i, n := range o.batches {
@@ -253,14 +254,15 @@ func (r *results) e2ePhase(ctx context.Context, dir string) error {
 			label  string
 			spec   e2e.Spec
 			window time.Duration
+			warmup time.Duration
 		}{&r.high[i], fmt.Sprintf("synthetic load at %s readings/s, batches of %d", si(o.rate), n),
 			e2e.Spec{GatewayID: fmt.Sprintf("bench-max-%d", n), Seed: 42, Sensors: e2e.Synthetic(o.rate), MaxReadings: n,
-				MaxAge: 200 * time.Millisecond, BufferCapacity: ringFor(o.rate), ReplayRate: o.replay}, o.window})
+				MaxAge: 200 * time.Millisecond, BufferCapacity: ringFor(o.rate), ReplayRate: o.replay}, o.window, o.warmup})
 	}
 	for i, x := range runs {
 		progress("daemon run: %s (%d sensors)", x.label, len(x.spec.Sensors))
 		res, err := e2e.Measure(ctx, e2e.Run{Binary: r.daemon, Dir: filepath.Join(dir, fmt.Sprintf("run%d", i)),
-			Broker: broker, Spec: x.spec, Warmup: o.warmup, Window: x.window})
+			Broker: broker, Spec: x.spec, Warmup: x.warmup, Window: x.window})
 		if err != nil {
 			return fmt.Errorf("%s: %w", x.label, err)
 		}
