@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wayside-iot/wayside/internal/durable"
 	"go.uber.org/zap"
 )
 
@@ -161,7 +162,7 @@ func (s *Spool) rewriteAcks() error {
 		}
 	}
 	path := filepath.Join(s.opts.Dir, ackFile)
-	if err := writeFileSync(path, buf); err != nil {
+	if err := durable.WriteFile(path, buf, 0o640); err != nil {
 		// Keep appending to the old log (or open it, at start): acks.log only grows longer than needed.
 		s.log.Warn("spool: compacting acks.log failed; keeping the old one", zap.Error(err))
 		if s.acks == nil {

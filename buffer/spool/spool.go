@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wayside-iot/wayside/internal/durable"
 	"go.uber.org/zap"
 )
 
@@ -264,7 +265,7 @@ func (s *Spool) activeLocked(seq uint64, n int64) (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spool: create segment %s: %w", seg.path, err)
 	}
-	if err := syncDir(s.opts.Dir); err != nil { // the new name must survive a crash
+	if err := durable.SyncDir(s.opts.Dir); err != nil { // the new name must survive a crash
 		f.Close()
 		os.Remove(seg.path)
 		return nil, fmt.Errorf("spool: sync %s: %w", s.opts.Dir, err)
