@@ -35,7 +35,7 @@ func (s *Spool) Ack(seq uint64) error {
 			if n > 0 { // a torn entry would shift every later one: take it back
 				s.acks.Truncate(s.ackBytes)
 			}
-			s.log.Warn("spool: ack log write failed; the batch may be resent after a restart", zap.Uint64("seq", seq), zap.Error(err))
+			s.log.Warn("ack log write failed; the batch may be resent after a restart", zap.Uint64("seq", seq), zap.Error(err))
 		} else {
 			s.st.BytesWritten += uint64(n)
 			s.ackBytes += int64(n)
@@ -113,7 +113,7 @@ func (s *Spool) rewriteAcks() error {
 	path := filepath.Join(s.opts.Dir, ackFile)
 	if err := durable.WriteFile(path, buf, 0o640); err != nil {
 		// Keep appending to the old log (or open it, at start): acks.log only grows longer than needed.
-		s.log.Warn("spool: compacting acks.log failed; keeping the old one", zap.Error(err))
+		s.log.Warn("compacting acks.log failed; keeping the old one", zap.Error(err))
 		if s.acks == nil {
 			f, oerr := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 			if oerr != nil {

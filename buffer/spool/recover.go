@@ -94,7 +94,7 @@ func (s *Spool) scan(seg *segment, acked, seen map[uint64]bool) error {
 				skipped := next - off
 				s.st.SkippedRecords++
 				s.st.SkippedBytes += skipped
-				s.log.Warn("spool: skipped a corrupt record; the records after it are kept", zap.String("file", seg.path),
+				s.log.Warn("skipped a corrupt record; the records after it are kept", zap.String("file", seg.path),
 					zap.Int64("offset", off), zap.Int64("skipped_bytes", skipped), zap.Error(err))
 				off = next
 				continue
@@ -103,7 +103,7 @@ func (s *Spool) scan(seg *segment, acked, seen map[uint64]bool) error {
 			cut := int64(len(data)) - off
 			s.st.TornRecords++
 			s.st.CutBytes += cut
-			s.log.Warn("spool: cut torn or corrupt record", zap.String("file", seg.path), zap.Int64("offset", off),
+			s.log.Warn("cut torn or corrupt record", zap.String("file", seg.path), zap.Int64("offset", off),
 				zap.Int64("cut_bytes", cut), zap.Error(err))
 			if terr := f.Truncate(off); terr != nil {
 				return fmt.Errorf("truncate at %d: %w", off, terr)
