@@ -12,6 +12,7 @@ import (
 
 	"github.com/wayside-iot/wayside/cloudsync/command"
 	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
+	"github.com/wayside-iot/wayside/internal/durable"
 )
 
 // The gateway's own Ed25519 key signs every batch (cloudsync/cosebatch). It is made at the first
@@ -80,7 +81,7 @@ func loadOrCreateKey(stateDir string) (priv ed25519.PrivateKey, created bool, er
 	if err != nil {
 		return nil, false, fmt.Errorf("gateway: make key: %w", err)
 	}
-	if err := writeFileSyncMode(path, pemKey, 0o600); err != nil {
+	if err := durable.WriteFile(path, pemKey, 0o600); err != nil {
 		return nil, false, fmt.Errorf("gateway: write key %s: %w", path, err)
 	}
 	return priv, true, nil

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/wayside-iot/wayside/internal/durable"
 )
 
 // seqLease is how many sequence numbers one write of the lease file reserves: a crash skips at most
@@ -54,9 +56,9 @@ func openSeq(dir string, makeRoom func() bool) (*seqStore, error) {
 func (s *seqStore) extend() error {
 	target := s.leased + seqLease
 	data := []byte(strconv.FormatUint(target, 10) + "\n")
-	err := writeFileSync(s.path, data)
+	err := durable.WriteFile(s.path, data, 0o640)
 	for tries := 0; err != nil && errors.Is(err, syscall.ENOSPC) && s.makeRoom != nil && tries < 2 && s.makeRoom(); tries++ {
-		err = writeFileSync(s.path, data)
+		err = durable.WriteFile(s.path, data, 0o640)
 	}
 	if err != nil {
 		return fmt.Errorf("gateway: reserve sequence numbers in %s: %w", s.path, err)
@@ -75,35 +77,6 @@ func (s *seqStore) Next() (uint64, error) {
 	n := s.next
 	s.next++
 	return n, nil
-}
-
-// writeFileSync replaces path with data atomically and durably: temp file, fsync, rename, fsync dir.
-func writeFileSync(path string, data []byte) error { return writeFileSyncMode(path, data, 0o640) }
-
-// writeFileSyncMode is writeFileSync with the file's mode; the temporary file has it from creation.
-func writeFileSyncMode(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	os.Remove(tmp) // a leftover of a crash may have another mode; O_CREATE keeps an existing file's
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp) // a stale temp file would hold space on a full disk
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // newBootID returns 16 random bytes in hex: one per daemon start, so the cloud can tell restarts apart.

@@ -10,6 +10,15 @@ import (
 
 // The on-disk encoding of segment records and ack entries (see doc.go for the layout).
 
+const (
+	headerSize = 16 // u32 length, u32 crc, u64 seq
+	ackSize    = 12 // u64 seq, u32 crc
+	// MaxRecord bounds one batch's payload; a longer length field is corruption.
+	MaxRecord = 1 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 // errCorrupt reports a record whose length or checksum is wrong.
 var errCorrupt = errors.New("corrupt record")
 
@@ -68,9 +77,17 @@ func resync(data []byte, from int64, after uint64) (int64, bool) {
 	return 0, false
 }
 
+// appendAck appends the ack entry of seq to dst.
 func appendAck(dst []byte, seq uint64) []byte {
 	var b [ackSize]byte
 	binary.LittleEndian.PutUint64(b[0:8], seq)
 	binary.LittleEndian.PutUint32(b[8:12], crc32.Checksum(b[0:8], castagnoli))
 	return append(dst, b[:]...)
+}
+
+// parseAck decodes the ack entry at the start of b (at least ackSize bytes); ok is false when its
+// checksum does not hold.
+func parseAck(b []byte) (seq uint64, ok bool) {
+	seq = binary.LittleEndian.Uint64(b[0:8])
+	return seq, crc32.Checksum(b[0:8], castagnoli) == binary.LittleEndian.Uint32(b[8:12])
 }

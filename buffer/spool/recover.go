@@ -1,10 +1,7 @@
 package spool
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -97,7 +94,7 @@ func (s *Spool) scan(seg *segment, acked, seen map[uint64]bool) error {
 				skipped := next - off
 				s.st.SkippedRecords++
 				s.st.SkippedBytes += skipped
-				s.log.Warn("spool: skipped a corrupt record; the records after it are kept", zap.String("file", seg.path),
+				s.log.Warn("skipped a corrupt record; the records after it are kept", zap.String("file", seg.path),
 					zap.Int64("offset", off), zap.Int64("skipped_bytes", skipped), zap.Error(err))
 				off = next
 				continue
@@ -106,7 +103,7 @@ func (s *Spool) scan(seg *segment, acked, seen map[uint64]bool) error {
 			cut := int64(len(data)) - off
 			s.st.TornRecords++
 			s.st.CutBytes += cut
-			s.log.Warn("spool: cut torn or corrupt record", zap.String("file", seg.path), zap.Int64("offset", off),
+			s.log.Warn("cut torn or corrupt record", zap.String("file", seg.path), zap.Int64("offset", off),
 				zap.Int64("cut_bytes", cut), zap.Error(err))
 			if terr := f.Truncate(off); terr != nil {
 				return fmt.Errorf("truncate at %d: %w", off, terr)
@@ -129,66 +126,5 @@ func (s *Spool) scan(seg *segment, acked, seen map[uint64]bool) error {
 		off += int64(n)
 	}
 	seg.size = off
-	return nil
-}
-
-func (s *Spool) readAcks() (map[uint64]bool, error) {
-	acked := map[uint64]bool{}
-	path := filepath.Join(s.opts.Dir, ackFile)
-	b, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return nil, fmt.Errorf("spool: read %s: %w", path, err)
-	}
-	// Entries are fixed-size and written whole, so a damaged one (a torn tail, a flipped bit) is
-	// skipped alone: the acks after it still count. A lost ack only means that batch is sent again.
-	for ; len(b) >= ackSize; b = b[ackSize:] {
-		seq := binary.LittleEndian.Uint64(b[0:8])
-		if crc32.Checksum(b[0:8], castagnoli) != binary.LittleEndian.Uint32(b[8:12]) {
-			continue
-		}
-		acked[seq] = true
-	}
-	return acked, nil
-}
-
-// rewriteAcks replaces acks.log with the acks still relevant: those of acknowledged records in
-// segments that still exist. mu must be held (or Open in progress).
-func (s *Spool) rewriteAcks() error {
-	var buf []byte
-	for _, e := range s.index {
-		if e.acked {
-			buf = appendAck(buf, e.seq)
-		}
-	}
-	path := filepath.Join(s.opts.Dir, ackFile)
-	if err := writeFileSync(path, buf); err != nil {
-		// Keep appending to the old log (or open it, at start): acks.log only grows longer than needed.
-		s.log.Warn("spool: compacting acks.log failed; keeping the old one", zap.Error(err))
-		if s.acks == nil {
-			f, oerr := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-			if oerr != nil {
-				return fmt.Errorf("spool: open %s: %w", path, errors.Join(err, oerr))
-			}
-			// Appends go after the last whole entry: a torn one is cut, so later entries stay
-			// aligned, and a failed append truncates back to here, not to 0.
-			if fi, serr := f.Stat(); serr == nil {
-				s.ackBytes = fi.Size() - fi.Size()%ackSize
-				if fi.Size() != s.ackBytes {
-					f.Truncate(s.ackBytes)
-				}
-			}
-			s.acks = f
-		}
-		return nil
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o640)
-	if err != nil {
-		return fmt.Errorf("spool: open %s: %w", path, err)
-	}
-	if s.acks != nil {
-		s.acks.Close()
-	}
-	s.acks, s.ackBytes = f, int64(len(buf))
-	s.st.BytesWritten += uint64(len(buf))
 	return nil
 }

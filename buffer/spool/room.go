@@ -144,7 +144,7 @@ func (s *Spool) evictOldestLocked(why evictReason) bool {
 	s.st.Evicted += evicted
 	s.segs = s.segs[1:]
 	if err := os.Remove(seg.path); err != nil && !os.IsNotExist(err) {
-		s.log.Error("spool: remove evicted segment", zap.String("file", seg.path), zap.Error(err))
+		s.log.Error("remove evicted segment", zap.String("file", seg.path), zap.Error(err))
 	}
 	fields := []zap.Field{zap.String("segment", filepath.Base(seg.path)), zap.Int64("segment_bytes", seg.size),
 		zap.Uint64("evicted", evicted), zap.Uint64("evicted_total", s.st.Evicted)}

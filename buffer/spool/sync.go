@@ -45,7 +45,7 @@ func (s *Spool) syncLocked() error {
 		} else {
 			s.st.FsyncErrors++
 			errs = append(errs, err)
-			s.log.Error("spool: fsync failed; rewriting unsynced batches to a new segment", zap.Error(err),
+			s.log.Error("fsync failed; rewriting unsynced batches to a new segment", zap.Error(err),
 				zap.Int("batches", len(s.unsyncd)))
 			pending := s.unsyncd
 			s.unsyncd = nil

@@ -8,12 +8,12 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/wayside-iot/wayside/internal/durable"
 	"go.uber.org/zap"
 )
 
@@ -379,16 +379,7 @@ func (c *ReplayCache) rewriteLocked(now int64) error {
 	for _, k := range keys {
 		buf = appendRecord(buf, nonceBody(k, c.entries[k]))
 	}
-	tmp := c.path + ".tmp"
-	if err := writeSync(tmp, buf); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("command: replay cache %s: rewrite: %w", c.path, err)
-	}
-	if err := os.Rename(tmp, c.path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("command: replay cache %s: rewrite: %w", c.path, err)
-	}
-	if err := syncDir(filepath.Dir(c.path)); err != nil {
+	if err := durable.WriteFile(c.path, buf, 0o600); err != nil {
 		return fmt.Errorf("command: replay cache %s: rewrite: %w", c.path, err)
 	}
 	f, err := os.OpenFile(c.path, os.O_WRONLY|os.O_APPEND, 0o600)
@@ -403,31 +394,6 @@ func (c *ReplayCache) rewriteLocked(now int64) error {
 	c.dirty = false
 	c.stats.Compactions++
 	return nil
-}
-
-func writeSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Stats returns the cache's counters.

@@ -154,17 +154,13 @@ func TestSampleStuck(t *testing.T) {
 	for range 3 {
 		ops = append(ops, convOps(12000)...)
 	}
+	ops = append(ops, convOps(12001)...) // one LSB of noise again
 	opts := DefaultOpts
 	opts.StuckAfter = 3
-	d, _ := newTestDev(t, &opts, ops...)
-	dst := make([]float64, 1)
-	for i := range 2 {
-		if err := d.Sample(time.Time{}, dst); err != nil {
-			t.Fatalf("sample %d: %v", i, err)
-		}
-	}
-	if err := d.Sample(time.Time{}, dst); !errors.Is(err, sensor.ErrStuck) {
-		t.Fatalf("third identical: %v", err)
+	d, bus := newTestDev(t, &opts, ops...)
+	drivertest.ExpectStuck(t, d, 3)
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

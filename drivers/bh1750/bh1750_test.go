@@ -118,15 +118,11 @@ func TestSampleStuck(t *testing.T) {
 	for range 3 {
 		ops = append(ops, measureOps(0x20, 0x01, 0x00)...)
 	}
-	d, _ := newDev(t, &Opts{Mode: HighRes, StuckAfter: 3}, ops...)
-	dst := make([]float64, 1)
-	for i := range 2 {
-		if err := d.Sample(time.Time{}, dst); err != nil {
-			t.Fatalf("sample %d: %v", i, err)
-		}
-	}
-	if err := d.Sample(time.Time{}, dst); !errors.Is(err, sensor.ErrStuck) {
-		t.Fatalf("third identical: %v", err)
+	ops = append(ops, measureOps(0x20, 0x01, 0x01)...) // the light changed
+	d, bus := newDev(t, &Opts{Mode: HighRes, StuckAfter: 3}, ops...)
+	drivertest.ExpectStuck(t, d, 3)
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -11,38 +11,6 @@ import (
 	"github.com/wayside-iot/wayside/drivers/sensor"
 )
 
-// Registers, named as in ST's API vl53l0x_device.h.
-const (
-	regSysrangeStart          = 0x00 // SYSRANGE_START: bit 0 starts a single-shot measurement.
-	regSystemSequenceConfig   = 0x01 // SYSTEM_SEQUENCE_CONFIG
-	regSystemInterruptConfig  = 0x0A // SYSTEM_INTERRUPT_CONFIG_GPIO
-	regSystemInterruptClear   = 0x0B // SYSTEM_INTERRUPT_CLEAR
-	regResultInterruptStatus  = 0x13 // RESULT_INTERRUPT_STATUS: bits 2:0 non-zero when done.
-	regResultRangeStatus      = 0x14 // RESULT_RANGE_STATUS: start of the 12-byte result block.
-	regFinalRangeMinCountRate = 0x44 // FINAL_RANGE_CONFIG_MIN_COUNT_RATE_RTN_LIMIT, 9.7 MCPS.
-	regMSRCConfigControl      = 0x60 // MSRC_CONFIG_CONTROL
-	regGPIOHVMuxActiveHigh    = 0x84 // GPIO_HV_MUX_ACTIVE_HIGH
-	regI2CMode                = 0x88 // Private: 0x00 selects standard I²C mode (DataInit).
-	regVHVConfigPadSCLSDA     = 0x89 // VHV_CONFIG_PAD_SCL_SDA__EXTSUP_HV: bit 0 is 2.8 V I/O.
-	regStopVariable           = 0x91 // Private page: the stop variable (DataInit).
-	regModelID                = 0xC0 // IDENTIFICATION_MODEL_ID
-	regPowerManagement        = 0x80 // Private page select, with 0xFF.
-	regPageSelect             = 0xFF
-
-	modelID = 0xEE // IDENTIFICATION_MODEL_ID value for the VL53L0X.
-
-	// SYSTEM_SEQUENCE_CONFIG after StaticInit: final range (bit 7), pre-range (bit 6), DSS (bit 3)
-	// and bit 5 as ST sets it; TCC (bit 4) and MSRC (bit 2) off.
-	sequenceDefault = 0xE8
-
-	// RESULT_RANGE_STATUS bits 6:3 are the device range status (GetRangingMeasurementData); 11 is
-	// the only one with a valid range (ST's VL53L0X_get_pal_range_status).
-	statusValid = 11
-
-	// 8190 and 8191 mm: "no target" (no return signal, or phase out of bounds).
-	noTargetMM = 8190
-)
-
 // MaxRange is the datasheet's longest range (long range profile); shorter readings are trusted,
 // longer ones other than the no-target codes are reported as sensor.ErrRange.
 const MaxRange = 2 * physic.Metre
@@ -150,106 +118,6 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	return d, nil
 }
 
-// init runs the minimal initialisation listed in the package documentation.
-func (d *Dev) init() error {
-	// 1. Model id (DataInit checks it through VL53L0X_GetDeviceInfo).
-	id, err := d.readReg(regModelID)
-	if err != nil {
-		return d.busErr("read model id", err)
-	}
-	if id != modelID {
-		return fmt.Errorf("vl53l0x: model id %#02x, want %#02x: not a VL53L0X: %w", id, modelID, sensor.ErrFrame)
-	}
-	// 2. DataInit: 2.8 V I/O when the board needs it.
-	if d.opts.IO2V8 {
-		v, err := d.readReg(regVHVConfigPadSCLSDA)
-		if err != nil {
-			return d.busErr("read VHV config", err)
-		}
-		if err := d.writeReg(regVHVConfigPadSCLSDA, v|0x01); err != nil {
-			return d.busErr("set 2V8 I/O", err)
-		}
-	}
-	// 3. DataInit: standard I²C mode.
-	if err := d.writeReg(regI2CMode, 0x00); err != nil {
-		return d.busErr("set I2C mode", err)
-	}
-	// 4. DataInit: read the stop variable from the private page.
-	if err := d.writeRegs(regPowerManagement, 0x01, regPageSelect, 0x01, regSysrangeStart, 0x00); err != nil {
-		return d.busErr("open private page", err)
-	}
-	if d.stopVariable, err = d.readReg(regStopVariable); err != nil {
-		return d.busErr("read stop variable", err)
-	}
-	if err := d.writeRegs(regSysrangeStart, 0x01, regPageSelect, 0x00, regPowerManagement, 0x00); err != nil {
-		return d.busErr("close private page", err)
-	}
-	// 5. DataInit: disable the MSRC and pre-range signal rate limit checks.
-	v, err := d.readReg(regMSRCConfigControl)
-	if err != nil {
-		return d.busErr("read MSRC config", err)
-	}
-	if err := d.writeReg(regMSRCConfigControl, v|0x12); err != nil {
-		return d.busErr("write MSRC config", err)
-	}
-	// 6. DataInit: final range signal rate limit 0.25 MCPS in 9.7 fixed point.
-	d.w = [3]byte{regFinalRangeMinCountRate, 0x00, 0x20}
-	if err := d.c.Tx(d.w[:3], nil); err != nil {
-		return d.busErr("set signal rate limit", err)
-	}
-	// 7. StaticInit: interrupt on new sample ready, active low, cleared.
-	if err := d.writeReg(regSystemInterruptConfig, 0x04); err != nil {
-		return d.busErr("configure interrupt", err)
-	}
-	if v, err = d.readReg(regGPIOHVMuxActiveHigh); err != nil {
-		return d.busErr("read GPIO polarity", err)
-	}
-	if err := d.writeReg(regGPIOHVMuxActiveHigh, v&^0x10); err != nil {
-		return d.busErr("set GPIO polarity", err)
-	}
-	if err := d.writeReg(regSystemInterruptClear, 0x01); err != nil {
-		return d.busErr("clear interrupt", err)
-	}
-	// 8. StaticInit: sequence steps.
-	if err := d.writeReg(regSystemSequenceConfig, sequenceDefault); err != nil {
-		return d.busErr("set sequence", err)
-	}
-	// 9. PerformRefCalibration: VHV then phase calibration, then the default sequence again.
-	if err := d.refCalibration("VHV", 0x01, 0x40); err != nil {
-		return err
-	}
-	if err := d.refCalibration("phase", 0x02, 0x00); err != nil {
-		return err
-	}
-	if err := d.writeReg(regSystemSequenceConfig, sequenceDefault); err != nil {
-		return d.busErr("restore sequence", err)
-	}
-	return nil
-}
-
-// refCalibration runs one reference calibration (VL53L0X_perform_single_ref_calibration):
-// select the sequence step, start with the calibration's init byte, wait, clear, stop.
-func (d *Dev) refCalibration(what string, sequence, initByte byte) error {
-	if err := d.writeReg(regSystemSequenceConfig, sequence); err != nil {
-		return d.busErr(what+" calibration: set sequence", err)
-	}
-	if err := d.writeReg(regSysrangeStart, 0x01|initByte); err != nil {
-		return d.busErr(what+" calibration: start", err)
-	}
-	left := d.polls
-	if err := d.wait(&left); err != nil {
-		_ = d.writeReg(regSysrangeStart, 0x00) // best effort: New fails either way
-		return fmt.Errorf("vl53l0x: %s calibration: %w", what, err)
-	}
-	if err := d.writeReg(regSystemInterruptClear, 0x01); err != nil {
-		return d.busErr(what+" calibration: clear interrupt", err)
-	}
-	if err := d.writeReg(regSysrangeStart, 0x00); err != nil {
-		return d.busErr(what+" calibration: stop", err)
-	}
-	return nil
-}
-
 // String implements sensor.Sensor.
 func (d *Dev) String() string { return d.name }
 
@@ -296,9 +164,6 @@ func (d *Dev) Sample(at time.Time, dst []float64) error {
 
 // Distance returns the last distance measured by Sample or Measure.
 func (d *Dev) Distance() physic.Distance { return d.dist }
-
-// Occupied returns the occupancy state; false before the first Sample.
-func (d *Dev) Occupied() bool { return d.occupied }
 
 // Measure runs one single-shot measurement and returns the distance, Opts.NoTarget for no target.
 // It does not update the occupancy.
@@ -391,32 +256,6 @@ func (d *Dev) Measure() (physic.Distance, error) {
 	return dist, nil
 }
 
-// update moves the occupancy state machine with one distance.
-func (d *Dev) update(dist physic.Distance) {
-	side := 0 // +1 occupied side of the band, -1 free side, 0 inside.
-	switch {
-	case dist < d.opts.OccupiedBelow:
-		side = 1
-	case dist > d.opts.FreeAbove:
-		side = -1
-	}
-	if !d.known {
-		// First sample: decide at once, the nearer edge of the band when inside it.
-		if side == 0 && dist-d.opts.OccupiedBelow <= d.opts.FreeAbove-dist {
-			side = 1
-		}
-		d.occupied, d.known = side > 0, true
-		return
-	}
-	if side == 0 || (side > 0) == d.occupied {
-		d.streak = 0
-		return
-	}
-	if d.streak++; d.streak >= d.opts.Confirm {
-		d.occupied, d.streak = !d.occupied, 0
-	}
-}
-
 // Halt implements sensor.Sensor. Single-shot mode leaves nothing running between samples.
 func (d *Dev) Halt() error { return nil }
 
@@ -441,27 +280,6 @@ func (d *Dev) wait(left *int) error {
 		}
 	}
 	return errTimeout
-}
-
-func (d *Dev) readReg(reg byte) (byte, error) {
-	d.w[0] = reg
-	err := d.c.Tx(d.w[:1], d.r[:])
-	return d.r[0], err
-}
-
-func (d *Dev) writeReg(reg, v byte) error {
-	d.w[0], d.w[1] = reg, v
-	return d.c.Tx(d.w[:2], nil)
-}
-
-// writeRegs writes register/value pairs, one transaction each, in order.
-func (d *Dev) writeRegs(pairs ...byte) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if err := d.writeReg(pairs[i], pairs[i+1]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (d *Dev) busErr(step string, err error) error {
