@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,25 +99,6 @@ type TakeoverPolicy struct {
 	Count  int           // default 3
 	Window time.Duration // default 2 min
 	Hold   time.Duration // default 5 min
-}
-
-// Topics are the gateway's topics.
-type Topics struct {
-	Telemetry string // SenML-CBOR batches, QoS 1
-	Status    string // retained JSON Status, also the last will's topic
-	Events    string // JSON Event, QoS 1, not retained
-	// Commands arrive on CommandPrefix+<name> (subscribed as CommandPrefix+"+"); replies go to
-	// ReplyPrefix+<name>.
-	CommandPrefix string
-	ReplyPrefix   string
-}
-
-// TopicsFor returns the generic profile's topics of gateway under prefix: <prefix>/<gateway>/telemetry,
-// /status, /events, /cmd/<name> and /reply/<name>.
-func TopicsFor(prefix, gateway string) Topics {
-	p := profile.PrefixTopics(prefix, gateway) // the one definition of the scheme
-	return Topics{Telemetry: p.Telemetry, Status: p.Status, Events: p.Events,
-		CommandPrefix: strings.TrimSuffix(p.CommandFilter, "+"), ReplyPrefix: p.Reply(profile.Command{}, 200)}
 }
 
 // Status is the retained status message, JSON on the status topic. The last will is the same
