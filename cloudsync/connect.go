@@ -1,0 +1,225 @@
+package cloudsync
+
+import (
+	"crypto/tls"
+	"math/rand/v2"
+	"net/url"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"go.uber.org/zap"
+)
+
+// onAttempt runs before each connection attempt to one broker: it records the broker and builds
+// that attempt's TLS configuration (certificate files are re-read when they change).
+func (l *Link) onAttempt(b *url.URL, tc *tls.Config) *tls.Config {
+	l.broker.Store(b.String())
+	l.attempts.Add(1)
+	l.log.Debug("mqtt connecting", zap.String("broker", b.String()))
+	if l.opts.TLS == nil {
+		return tc
+	}
+	c, err := l.opts.TLS(b)
+	if err != nil {
+		l.log.Error("tls configuration", zap.String("broker", b.String()), zap.Error(err))
+		return tc
+	}
+	if c == nil {
+		return tc
+	}
+	if l.opts.NextProtos != nil {
+		c.NextProtos = l.opts.NextProtos(b)
+	}
+	return c
+}
+
+// connectLoop connects, waits for the connection to be lost, and backs off between failures, until
+// Close.
+func (l *Link) connectLoop() {
+	defer close(l.loopDone)
+	failures := 0
+	lost := false         // a connection has been lost: backoffs start from ReconnectSpread
+	var short []time.Time // when recent sessions that the broker closed early ended
+	for {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		l.state.Store("connecting")
+		// paho refuses Connect until it has finished tearing down the previous connection.
+		for i := 0; i < 200 && l.client.IsConnected(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		for len(l.lost) > 0 { // losses of earlier connections, reported late
+			<-l.lost
+		}
+		tok := l.client.Connect()
+		// paho tries each broker in order within one Connect; bound the whole round.
+		round := time.Duration(len(l.opts.Brokers))*(l.opts.ConnectTimeout+2*time.Second) + 5*time.Second
+		completed := waitToken(tok, round, l.stop)
+		if !completed {
+			select {
+			case <-l.stop:
+				return
+			default:
+			}
+			l.log.Error("mqtt connect did not complete; trying again", zap.Duration("waited", round))
+		}
+		if err := tok.Error(); err != nil || !l.client.IsConnectionOpen() {
+			failures++
+			l.log.Warn("mqtt connect failed on every broker", zap.Strings("brokers", l.opts.Brokers), zap.Error(err),
+				zap.Int("failures_in_a_row", failures))
+			// A takeover leaves the broker accepting connections; one that refuses, cannot be reached or
+			// does not answer is restarting (see TakeoverPolicy), so the short sessions before this
+			// round were not another client's doing. A connection the broker accepted and closed at
+			// once (no error) proves nothing either way and leaves the run as it is.
+			if (!completed || err != nil) && len(short) > 0 {
+				l.log.Info("broker refused or unreachable after short sessions: a restart, not a session takeover",
+					zap.Int("short_sessions", len(short)), zap.Error(err))
+				short = short[:0]
+			}
+		} else {
+			began := time.Now()
+			failures = 0
+			var renew <-chan time.Time
+			if l.opts.CredentialsTTL > 0 {
+				renew = time.After(l.opts.CredentialsTTL * 9 / 10)
+			}
+			var lostErr error
+		wait:
+			select {
+			case lostErr = <-l.lost:
+				if l.client.IsConnectionOpen() {
+					goto wait // the loss of an earlier connection, reported after this one came up
+				}
+			case <-renew:
+				// Leave before the platform drops us for an expired token (which would fire the
+				// last will); reconnect at once with fresh credentials.
+				l.log.Info("mqtt credentials about to expire: reconnecting with fresh ones",
+					zap.Duration("ttl", l.opts.CredentialsTTL))
+				l.resumed.Store(false)
+				l.client.Disconnect(250)
+				continue
+			case <-l.stop:
+				return
+			}
+			lost = true
+			now := time.Now()
+			if now.Sub(began) < l.opts.Takeover.Short {
+				short = append(short, now)
+			} else {
+				short = short[:0]
+			}
+			for len(short) > 0 && now.Sub(short[0]) > l.opts.Takeover.Window {
+				short = short[1:]
+			}
+			if len(short) >= l.opts.Takeover.Count {
+				l.holdForTakeover(len(short), now.Sub(short[0]), lostErr)
+				short = short[:0]
+				if l.sleep(l.opts.Takeover.Hold, "takeover-hold") {
+					return
+				}
+				l.takeover.Store(false)
+				l.log.Warn("takeover hold over: reconnecting", zap.String("client_id", l.opts.ClientID))
+				continue
+			}
+		}
+		if l.sleep(l.backoff(failures, lost), "backoff") {
+			return
+		}
+	}
+}
+
+// backoff is the wait before the next attempt after failures failed rounds in a row: uniformly random
+// in [0, min(ReconnectMax, base * 2^failures)], base being ReconnectMin until a connection has been
+// lost and ReconnectSpread after. Right after a lost connection (failures 0) it is within
+// [0, ReconnectSpread], so gateways dropped by the same broker restart come back spread out.
+func (l *Link) backoff(failures int, lost bool) time.Duration {
+	base := l.opts.ReconnectMin
+	if lost {
+		base = l.opts.ReconnectSpread
+	}
+	return FullJitter(l.rng, base, l.opts.ReconnectMax, failures)
+}
+
+// FullJitter returns a uniformly random duration in [0, min(hi, lo*2^n)] ("full jitter", AWS
+// architecture blog, Exponential Backoff and Jitter).
+func FullJitter(r *rand.Rand, lo, hi time.Duration, n int) time.Duration {
+	ceil := hi
+	if n < 62 && lo<<n > 0 && lo<<n < hi {
+		ceil = lo << n
+	}
+	return time.Duration(r.Int64N(int64(ceil) + 1))
+}
+
+// sleep waits d in state, or returns true when the link is closing.
+func (l *Link) sleep(d time.Duration, state string) (closing bool) {
+	l.state.Store(state)
+	l.nextTry.Store(time.Now().Add(d).UnixNano())
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		l.nextTry.Store(0)
+		return false
+	case <-l.stop:
+		return true
+	}
+}
+
+func waitToken(tok mqtt.Token, d time.Duration, stop <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-tok.Done():
+		return true
+	case <-t.C:
+		return false
+	case <-stop:
+		return false
+	}
+}
+
+func (l *Link) onConnect(c mqtt.Client) {
+	l.connects.Add(1)
+	l.state.Store("connected")
+	broker := l.broker.Load().(string)
+	l.log.Info("mqtt connected", zap.String("broker", broker), zap.String("client_id", l.opts.ClientID),
+		zap.Uint64("connects", l.connects.Load()))
+	// Publishing before paho has resumed its store races with the resume (see gateStore): wait, bounded.
+	for i := 0; i < 1000 && !l.Connected(); i++ {
+		if !c.IsConnectionOpen() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if l.opts.Commands != nil || l.topics.ResponseFilter != "" {
+		// Not waited on (this runs on paho's connect goroutine); a failed subscription is logged.
+		filters := map[string]byte{}
+		for _, f := range l.topics.Subscriptions() {
+			if f != "" {
+				filters[f] = 1
+			}
+		}
+		tok := c.SubscribeMultiple(filters, l.onMessage)
+		go func() {
+			if waitToken(tok, 30*time.Second, l.stop) && tok.Error() != nil {
+				l.log.Error("subscribe", zap.Any("filters", filters), zap.Error(tok.Error()))
+			}
+		}()
+	}
+	l.publishStatus()
+}
+
+func (l *Link) onLost(c mqtt.Client, err error) {
+	if !c.IsConnectionOpen() { // not a newer connection already up and resumed
+		l.resumed.Store(false)
+	}
+	l.log.Warn("mqtt disconnected", zap.String("broker", l.broker.Load().(string)), zap.Error(err),
+		zap.Int("inflight", len(l.slots)))
+	select {
+	case l.lost <- err:
+	default:
+	}
+}
