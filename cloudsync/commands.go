@@ -33,7 +33,7 @@ func (l *Link) serveCommands() {
 		case <-l.stop:
 			return
 		case m := <-l.cmds:
-			l.commands.Add(1)
+			l.count.commands.Add(1)
 			c, _ := l.topics.ParseCommand(m.Topic())
 			reply, status := l.opts.Commands(c, m.Payload())
 			if reply == nil || !l.Connected() {

@@ -21,7 +21,7 @@ type Event struct {
 // retained status carries the current state when the link comes back). It never blocks.
 func (l *Link) Event(e Event) {
 	if !l.Connected() || l.topics.Events == "" {
-		l.eventsLost.Add(1)
+		l.count.eventsLost.Add(1)
 		return
 	}
 	e.Gateway = l.opts.GatewayID
@@ -30,13 +30,13 @@ func (l *Link) Event(e Event) {
 	}
 	b, err := json.Marshal(e)
 	if err != nil {
-		l.eventsLost.Add(1)
+		l.count.eventsLost.Add(1)
 		return
 	}
 	select { // paho's Publish can block on its outbound queue: the events goroutine takes that wait
 	case l.evq <- b:
 	default:
-		l.eventsLost.Add(1)
+		l.count.eventsLost.Add(1)
 	}
 }
 
@@ -48,7 +48,7 @@ func (l *Link) publishEvents() {
 			return
 		case b := <-l.evq:
 			l.client.Publish(l.topics.Events, 1, false, b)
-			l.events.Add(1)
+			l.count.events.Add(1)
 		}
 	}
 }

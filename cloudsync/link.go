@@ -84,23 +84,24 @@ type Link struct {
 	client mqtt.Client
 	log    *zap.Logger
 
-	slots    chan struct{} // one per batch in flight
-	queue    chan pending  // published batches in order, for trackAcks
-	lost     chan error    // connection losses, for the connection loop
-	cmds     chan mqtt.Message
-	evq      chan []byte   // events for publishEvents
-	kick     chan struct{} // a status refresh is wanted
-	stop     chan struct{}
-	ackDone  chan struct{}
-	loopDone chan struct{}
-	bgDone   sync.WaitGroup
+	conn  connection // the connection loop's state (connect.go)
+	gate  resumeGate // paho's store resume (paho_workaround.go)
+	acks  inflight   // batches awaiting their PUBACK (publish.go)
+	count counters   // for Stats and the status message
 
-	resumed    atomic.Bool   // paho has snapshotted its store since the connection came up (see gateStore)
-	resumes    atomic.Uint64 // store snapshots taken: each may complete pending tokens without a PUBACK
-	broker     atomic.Value  // string
-	state      atomic.Value  // string
-	nextTry    atomic.Int64  // unix ns of the next connection attempt while backing off
-	takeover   atomic.Bool
+	cmds      chan mqtt.Message // command requests for serveCommands
+	evq       chan []byte       // events for publishEvents
+	kick      chan struct{}     // a status refresh is wanted
+	statusRID atomic.Uint64     // request ids of device twin updates
+
+	started   atomic.Bool
+	stop      chan struct{}  // closed by Close: every goroutine of the link returns
+	bg        sync.WaitGroup // serveCommands, publishEvents, refreshStatus
+	closeOnce sync.Once
+}
+
+// counters are the link's counts since New.
+type counters struct {
 	published  atomic.Uint64
 	acked      atomic.Uint64
 	failed     atomic.Uint64
@@ -109,11 +110,7 @@ type Link struct {
 	commands   atomic.Uint64
 	events     atomic.Uint64
 	eventsLost atomic.Uint64
-	statusRID  atomic.Uint64 // request ids of device twin updates
 	lastAckRTT atomic.Int64
-	closeOnce  sync.Once
-	started    atomic.Bool
-	rng        *rand.Rand // the connection loop's jitter
 }
 
 // New validates opts and prepares the session; Start connects.
@@ -158,22 +155,26 @@ func New(opts Options) (*Link, error) {
 		topics = *opts.Topics
 	}
 	l := &Link{
-		opts:     opts,
-		topics:   topics,
-		log:      opts.Log.Named("cloud"),
-		slots:    make(chan struct{}, opts.MaxInflight),
-		queue:    make(chan pending, opts.MaxInflight),
-		lost:     make(chan error, 1),
-		cmds:     make(chan mqtt.Message, 16),
-		evq:      make(chan []byte, 64),
-		kick:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		ackDone:  make(chan struct{}),
-		loopDone: make(chan struct{}),
-		rng:      rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), hashString(opts.ClientID))),
+		opts:   opts,
+		topics: topics,
+		log:    opts.Log.Named("cloud"),
+		conn: connection{
+			lost: make(chan error, 1),
+			done: make(chan struct{}),
+			rng:  rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), hashString(opts.ClientID))),
+		},
+		acks: inflight{
+			slots: make(chan struct{}, opts.MaxInflight),
+			queue: make(chan pending, opts.MaxInflight),
+			done:  make(chan struct{}),
+		},
+		cmds: make(chan mqtt.Message, 16),
+		evq:  make(chan []byte, 64),
+		kick: make(chan struct{}, 1),
+		stop: make(chan struct{}),
 	}
-	l.broker.Store("")
-	l.state.Store("connecting")
+	l.conn.broker.Store("")
+	l.conn.state.Store("connecting")
 	co := mqtt.NewClientOptions()
 	if l.topics.Will != "" && (opts.Topics == nil || opts.Limits.Will) {
 		will, err := l.statusPayload("offline", false)
@@ -224,14 +225,14 @@ func (l *Link) Start() {
 	}
 	go l.trackAcks()
 	go l.connectLoop()
-	l.bgDone.Add(3)
-	go func() { defer l.bgDone.Done(); l.serveCommands() }()
-	go func() { defer l.bgDone.Done(); l.publishEvents() }()
-	go func() { defer l.bgDone.Done(); l.refreshStatus() }()
+	l.bg.Add(3)
+	go func() { defer l.bg.Done(); l.serveCommands() }()
+	go func() { defer l.bg.Done(); l.publishEvents() }()
+	go func() { defer l.bg.Done(); l.refreshStatus() }()
 }
 
 // Connected tells whether the MQTT connection is up and ready for publishing.
-func (l *Link) Connected() bool { return l.client.IsConnectionOpen() && l.resumed.Load() }
+func (l *Link) Connected() bool { return l.client.IsConnectionOpen() && l.gate.resumed.Load() }
 
 // Stats are the link's counters.
 type Stats struct {
@@ -259,26 +260,26 @@ type Stats struct {
 func (l *Link) Stats() Stats {
 	st := Stats{
 		Connected:  l.Connected(),
-		State:      l.state.Load().(string),
-		Broker:     l.broker.Load().(string),
-		Takeover:   l.takeover.Load(),
-		Published:  l.published.Load(),
-		Acked:      l.acked.Load(),
-		Failed:     l.failed.Load(),
-		Inflight:   len(l.slots),
-		Connects:   l.connects.Load(),
-		Attempts:   l.attempts.Load(),
-		Commands:   l.commands.Load(),
-		Events:     l.events.Load(),
-		EventsLost: l.eventsLost.Load(),
-		LastAckRTT: time.Duration(l.lastAckRTT.Load()),
+		State:      l.conn.state.Load().(string),
+		Broker:     l.conn.broker.Load().(string),
+		Takeover:   l.conn.takeover.Load(),
+		Published:  l.count.published.Load(),
+		Acked:      l.count.acked.Load(),
+		Failed:     l.count.failed.Load(),
+		Inflight:   len(l.acks.slots),
+		Connects:   l.count.connects.Load(),
+		Attempts:   l.count.attempts.Load(),
+		Commands:   l.count.commands.Load(),
+		Events:     l.count.events.Load(),
+		EventsLost: l.count.eventsLost.Load(),
+		LastAckRTT: time.Duration(l.count.lastAckRTT.Load()),
 		Telemetry:  l.topics.Telemetry,
 		StatusOn:   l.topics.Status,
 	}
 	if l.topics.StatusDelivery == profile.StatusTwin {
 		st.StatusOn = "device twin reported properties"
 	}
-	if n := l.nextTry.Load(); n != 0 {
+	if n := l.conn.nextTry.Load(); n != 0 {
 		st.NextTry = time.Unix(0, n)
 	}
 	return st
@@ -297,16 +298,16 @@ func (l *Link) Close(timeout time.Duration) error {
 		}
 		// Acknowledgements come only over a connection: while there is none, waiting cannot help
 		// (unacknowledged batches stay in the spool).
-		for len(l.slots) > 0 && time.Now().Before(deadline) && (l.Connected() || l.state.Load() == "connecting") {
+		for len(l.acks.slots) > 0 && time.Now().Before(deadline) && (l.Connected() || l.conn.state.Load() == "connecting") {
 			time.Sleep(10 * time.Millisecond)
 		}
-		left := len(l.slots)
+		left := len(l.acks.slots)
 		close(l.stop)
-		close(l.queue)
+		close(l.acks.queue)
 		if l.started.Load() {
-			<-l.ackDone
-			<-l.loopDone
-			l.bgDone.Wait()
+			<-l.acks.done
+			<-l.conn.done
+			l.bg.Wait()
 		}
 		if l.client.IsConnected() {
 			if tok := l.sendStatus("offline", true); tok != nil && !tok.WaitTimeout(time.Until(deadline)+time.Second) {
@@ -314,11 +315,11 @@ func (l *Link) Close(timeout time.Duration) error {
 			}
 		}
 		l.client.Disconnect(250)
-		l.state.Store("closed")
+		l.conn.state.Store("closed")
 		if left > 0 {
 			err = fmt.Errorf("cloudsync: %d batches not acknowledged by the broker within %v", left, timeout)
 		}
-		l.log.Info("mqtt closed", zap.Uint64("published", l.published.Load()), zap.Uint64("acked", l.acked.Load()),
+		l.log.Info("mqtt closed", zap.Uint64("published", l.count.published.Load()), zap.Uint64("acked", l.count.acked.Load()),
 			zap.Int("unacked", left))
 	})
 	return err

@@ -71,9 +71,9 @@ func (l *Link) status(state string, clean bool) Status {
 	st := Status{
 		State: state, Gateway: l.opts.GatewayID, Version: l.opts.Version, BootID: l.opts.BootID,
 		Config: l.opts.ConfigHash, Since: time.Now().UTC().Format(time.RFC3339), Clean: clean,
-		Published: l.published.Load(), Connects: l.connects.Load(),
+		Published: l.count.published.Load(), Connects: l.count.connects.Load(),
 	}
-	if b, _ := l.broker.Load().(string); state == "online" {
+	if b, _ := l.conn.broker.Load().(string); state == "online" {
 		st.Broker = b
 	}
 	if l.opts.Detail != nil && (state == "online" || clean) {

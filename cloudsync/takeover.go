@@ -33,13 +33,53 @@ type TakeoverPolicy struct {
 	Hold   time.Duration // default 5 min
 }
 
-func (l *Link) holdForTakeover(n int, within time.Duration, lastErr error) {
-	l.takeover.Store(true)
+// shortSessions are when the recent sessions that the broker closed less than Takeover.Short after
+// they began ended: a run of Takeover.Count of them within Takeover.Window is a takeover loop.
+type shortSessions []time.Time
+
+// ended records a session that began at began and was lost at now, and tells whether the run now
+// makes a takeover loop under p.
+func (s *shortSessions) ended(p TakeoverPolicy, began, now time.Time) (takeover bool) {
+	if now.Sub(began) < p.Short {
+		*s = append(*s, now)
+	} else {
+		*s = (*s)[:0]
+	}
+	for len(*s) > 0 && now.Sub((*s)[0]) > p.Window {
+		*s = (*s)[1:]
+	}
+	return len(*s) >= p.Count
+}
+
+// restartNotTakeover ends the run of short sessions after a round in which the broker refused, could
+// not be reached or did not answer (err): a takeover leaves the broker accepting connections, one that
+// does not is restarting (see TakeoverPolicy), so the short sessions before were not another client's
+// doing.
+func (l *Link) restartNotTakeover(short *shortSessions, err error) {
+	if len(*short) > 0 {
+		l.log.Info("broker refused or unreachable after short sessions: a restart, not a session takeover",
+			zap.Int("short_sessions", len(*short)), zap.Error(err))
+		*short = (*short)[:0]
+	}
+}
+
+// holdForTakeover stays away for Takeover.Hold after the takeover loop in short, the last session of
+// which was lost at now with lastErr, and clears short. It returns true when the link is closing.
+func (l *Link) holdForTakeover(short *shortSessions, now time.Time, lastErr error) (closing bool) {
+	n, within := len(*short), now.Sub((*short)[0])
+	*short = (*short)[:0]
+	l.conn.takeover.Store(true)
 	msg := fmt.Sprintf("the broker closed our session %d times within %v, each less than %v after it began, "+
 		"and accepted every reconnect in between: "+
 		"another client is most likely connecting with the same client id %q (two gateways configured with "+
 		"the same gateway id or cloud.client_id?); not reconnecting for %v", n, within.Round(time.Second),
 		l.opts.Takeover.Short, l.opts.ClientID, l.opts.Takeover.Hold)
 	l.log.Error("mqtt session takeover loop: "+msg, zap.String("client_id", l.opts.ClientID),
-		zap.String("broker", l.broker.Load().(string)), zap.NamedError("last_error", lastErr))
+		zap.String("broker", l.conn.broker.Load().(string)), zap.NamedError("last_error", lastErr))
+	if l.sleep(l.opts.Takeover.Hold, "takeover-hold") {
+		return true
+	}
+	l.conn.takeover.Store(false)
+	l.log.Warn("takeover hold over: reconnecting", zap.String("client_id", l.opts.ClientID))
+	return false
 }
