@@ -3,7 +3,6 @@ package profile
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -309,8 +308,6 @@ func printable(s string) bool {
 	return true
 }
 
-var hostRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$`)
-
 // checkHost validates a bare DNS host name (no scheme, no port, at least one dot).
 func checkHost(c *checker, field, v, example string) {
 	switch {
@@ -318,7 +315,7 @@ func checkHost(c *checker, field, v, example string) {
 		c.add(field, "missing; set the host name, e.g. %s", example)
 	case strings.Contains(v, "://") || strings.ContainsAny(v, ":/"):
 		c.add(field, "%q: give the host name only, without scheme, port or path, e.g. %s", v, example)
-	case !hostRe.MatchString(v):
+	case !validHost(v):
 		c.add(field, "%q is not a host name; e.g. %s", v, example)
 	}
 }
@@ -399,8 +396,6 @@ var awsLimits = Limits{
 	Will:           true,
 }
 
-var thingNameRe = regexp.MustCompile(`^[A-Za-z0-9:_-]{1,128}$`) // CreateThing's thingName pattern
-
 func buildAWS(c *checker, in Input) Params {
 	prefix := in.TopicPrefix
 	if prefix == "" {
@@ -415,7 +410,7 @@ func buildAWS(c *checker, in Input) Params {
 	if in.AWS.ThingName == "" {
 		thingField = "gateway.id"
 	}
-	if !thingNameRe.MatchString(thing) {
+	if !validThingName(thing) {
 		c.add(thingField, "%q is not a valid AWS IoT thing name (1-128 letters, digits, ':', '_', '-'); set cloud.aws.thing_name to the thing's name", thing)
 	}
 	if in.ClientID != "" && in.ClientID != thing {
