@@ -14,7 +14,7 @@ import (
 )
 
 // Request is a command request: the JSON payload of the COSE_Sign1 message that travels on the wire
-// (see the package comment), and the message's kid.
+// (docs/mqtt.md, "Request"), and the message's kid.
 type Request struct {
 	ID      string `json:"id"`
 	Gateway string `json:"gateway"`
