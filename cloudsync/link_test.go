@@ -195,7 +195,7 @@ func (r *results) all(n uint64) bool {
 // acknowledged just before its SIGKILL but had not yet forwarded dies with it.
 func TestFailover(t *testing.T) {
 	a, b := testbroker.Start(t), testbroker.Start(t)
-	topics := cloudsync.TopicsFor("wayside/v1", "fo-gw")
+	topics := profile.PrefixTopics("wayside/v1", "fo-gw")
 	la := listen(t, a.URL, "fo-listen-a", topics.Telemetry)
 	lb := listen(t, b.URL, "fo-listen-b", topics.Telemetry, topics.Status)
 	res := &results{acked: map[uint64]bool{}}
@@ -425,8 +425,9 @@ func messages(obs *observer.ObservedLogs) []string {
 // reply/<name>), health events, and the status detail in the retained status.
 func TestCommandsAndEvents(t *testing.T) {
 	broker := testbroker.Start(t)
-	topics := cloudsync.TopicsFor("wayside/v1", "cmd-gw")
-	ls := listen(t, broker.URL, "cmd-listen", topics.ReplyPrefix+"+", topics.Events, topics.Status)
+	topics := profile.PrefixTopics("wayside/v1", "cmd-gw")
+	replyTopic := func(name string) string { return topics.Reply(profile.Command{Name: name}, 200) }
+	ls := listen(t, broker.URL, "cmd-listen", replyTopic("+"), topics.Events, topics.Status)
 	l, err := cloudsync.New(cloudsync.Options{Brokers: []string{broker.URL}, ClientID: "cmd-gw", GatewayID: "cmd-gw",
 		TopicPrefix: "wayside/v1", KeepAlive: 2 * time.Second, Log: zap.NewNop(),
 		Detail: func() cloudsync.StatusDetail {
@@ -455,10 +456,10 @@ func TestCommandsAndEvents(t *testing.T) {
 	}
 	defer pub.Disconnect(50)
 	waitFor(t, "a command answered", 10*time.Second, func() bool {
-		pub.Publish(topics.CommandPrefix+"ping", 1, false, "x").WaitTimeout(time.Second)
-		return len(ls.get(topics.ReplyPrefix+"ping")) > 0
+		pub.Publish(strings.TrimSuffix(topics.CommandFilter, "+")+"ping", 1, false, "x").WaitTimeout(time.Second)
+		return len(ls.get(replyTopic("ping"))) > 0
 	})
-	if got := string(ls.get(topics.ReplyPrefix + "ping")[0]); got != `{"echo":"ping:x"}` {
+	if got := string(ls.get(replyTopic("ping"))[0]); got != `{"echo":"ping:x"}` {
 		t.Errorf("reply %s", got)
 	}
 	l.Event(cloudsync.Event{Kind: "sensor-state", Sensor: "co2", From: "ok", To: "degraded"})
@@ -477,7 +478,7 @@ func TestCommandsAndEvents(t *testing.T) {
 // will is published (the broker saw an orderly disconnect), and batches keep being acknowledged.
 func TestCredentialsRenewal(t *testing.T) {
 	broker := testbroker.Start(t)
-	topics := cloudsync.TopicsFor("wayside/v1", "ttl-gw")
+	topics := profile.PrefixTopics("wayside/v1", "ttl-gw")
 	ls := listen(t, broker.URL, "ttl-listen", topics.Status)
 	var asked atomic.Int32
 	res := &results{acked: map[uint64]bool{}}

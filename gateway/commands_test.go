@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,8 +15,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/wayside-iot/wayside/boards"
-	"github.com/wayside-iot/wayside/cloudsync"
 	"github.com/wayside-iot/wayside/cloudsync/command"
+	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/config"
 	"github.com/wayside-iot/wayside/internal/testbroker"
@@ -49,14 +50,16 @@ clock: {trust: always}
 		t.Fatal(err)
 	}
 	const gw = "cmd-gw-1"
-	topics := cloudsync.TopicsFor("wayside/v1", gw)
+	topics := profile.PrefixTopics("wayside/v1", gw)
+	cmdTopic := func(name string) string { return strings.TrimSuffix(topics.CommandFilter, "+") + name }
+	replyTopic := func(name string) string { return topics.Reply(profile.Command{Name: name}, 200) }
 	replies := make(chan mqtt.Message, 64)
 	cloud := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL).SetClientID("city-cloud").SetOrderMatters(true))
 	if tok := cloud.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
 	defer cloud.Disconnect(50)
-	if tok := cloud.Subscribe(topics.ReplyPrefix+"+", 1, func(_ mqtt.Client, m mqtt.Message) { replies <- m }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+	if tok := cloud.Subscribe(replyTopic("+"), 1, func(_ mqtt.Client, m mqtt.Message) { replies <- m }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
 
@@ -100,13 +103,13 @@ clock: {trust: always}
 	}
 	ask := func(name string, payload []byte) command.Response {
 		t.Helper()
-		if tok := cloud.Publish(topics.CommandPrefix+name, 1, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		if tok := cloud.Publish(cmdTopic(name), 1, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 			t.Fatal(tok.Error())
 		}
 		select {
 		case m := <-replies:
-			if m.Topic() != topics.ReplyPrefix+name {
-				t.Fatalf("answer on %s, want %s", m.Topic(), topics.ReplyPrefix+name)
+			if m.Topic() != replyTopic(name) {
+				t.Fatalf("answer on %s, want %s", m.Topic(), replyTopic(name))
 			}
 			var r command.Response
 			if err := json.Unmarshal(m.Payload(), &r); err != nil {

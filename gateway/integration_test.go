@@ -15,6 +15,7 @@ import (
 	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/boards/sim"
 	"github.com/wayside-iot/wayside/cloudsync"
+	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/config"
@@ -54,7 +55,7 @@ type collector struct {
 func subscribe(t *testing.T, url, gateway string) *collector {
 	t.Helper()
 	c := &collector{}
-	topics := cloudsync.TopicsFor("wayside/v1", gateway)
+	topics := profile.PrefixTopics("wayside/v1", gateway)
 	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID("it-subscriber").SetOrderMatters(false).
 		SetCleanSession(false).SetAutoReconnect(true).SetMaxReconnectInterval(200 * time.Millisecond)
 	cl := mqtt.NewClient(opts)

@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/wayside-iot/wayside/boards"
-	"github.com/wayside-iot/wayside/cloudsync"
+	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/config"
 	"github.com/wayside-iot/wayside/internal/testbroker"
@@ -77,7 +77,7 @@ clock: {trust: always}
 		t.Fatalf("cloud subscriber: %v", tok.Error())
 	}
 	defer sub.Disconnect(50)
-	topics := cloudsync.TopicsFor("wayside/v1", "sec-gw-1")
+	topics := profile.PrefixTopics("wayside/v1", "sec-gw-1")
 	if tok := sub.Subscribe(topics.Telemetry, 1, func(_ mqtt.Client, m mqtt.Message) {
 		mu.Lock()
 		batches = append(batches, append([]byte(nil), m.Payload()...))

@@ -46,7 +46,7 @@ func (a *SetIntervalArgs) Validate() error {
 	switch d := time.Duration(a.Interval); {
 	case a.Sensor == "":
 		return Errorf(CodeBadRequest, "args.sensor: missing; name the sensor to change")
-	case !idRe.MatchString(a.Sensor):
+	case !validID(a.Sensor):
 		return Errorf(CodeBadRequest, "args.sensor: %q is not a sensor name", clip(a.Sensor))
 	case d == 0:
 		return Errorf(CodeBadRequest, `args.interval: missing; give a duration such as "5s"`)

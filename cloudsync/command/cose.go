@@ -84,7 +84,7 @@ func openEnvelope(b []byte) (*envelope, error) {
 	if !ok || !isBytes {
 		return nil, Errorf(CodeBadRequest, "kid: want the key id as a byte string in header label 4")
 	}
-	if e.keyID = string(kb); !idRe.MatchString(e.keyID) {
+	if e.keyID = string(kb); !validID(e.keyID) {
 		return nil, Errorf(CodeBadRequest, "kid: %q is not a key id (letters, digits, '-', '_', '.'; at most 64)", clip(e.keyID))
 	}
 	if e.msg.Payload == nil {

@@ -56,14 +56,14 @@ type Verifier struct {
 
 // NewVerifier validates o and returns a Verifier.
 func NewVerifier(o VerifierOptions) (*Verifier, error) {
-	if !idRe.MatchString(o.Gateway) {
+	if !validID(o.Gateway) {
 		return nil, fmt.Errorf("command: verifier: gateway id %q is not valid", o.Gateway)
 	}
 	if len(o.Keys) == 0 {
 		return nil, errors.New("command: verifier: no public keys: configure at least one city key (wayside cmd-keygen makes one)")
 	}
 	for id, k := range o.Keys {
-		if !idRe.MatchString(id) {
+		if !validID(id) {
 			return nil, fmt.Errorf("command: verifier: key id %q is not valid: use letters, digits, '-', '_' or '.' (at most 64)", id)
 		}
 		if len(k) != ed25519.PublicKeySize {

@@ -10,12 +10,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 )
 
 // Request is a command request: the JSON payload of the COSE_Sign1 message that travels on the wire
-// (see the package comment), and the message's kid.
+// (docs/mqtt.md, "Request"), and the message's kid.
 type Request struct {
 	ID      string `json:"id"`
 	Gateway string `json:"gateway"`
@@ -123,12 +122,6 @@ func (r Response) Status() int {
 	return 500
 }
 
-// Field syntax. Gateway ids, key ids and sensor names follow the configuration's id rule.
-var (
-	nameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
-	idRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-)
-
 const (
 	maxRequestID = 64
 	minNonce     = 16
@@ -136,7 +129,33 @@ const (
 )
 
 // ValidName reports whether name is a valid command name (^[a-z][a-z0-9-]{0,31}$).
-func ValidName(name string) bool { return nameRe.MatchString(name) }
+func ValidName(name string) bool {
+	if name == "" || len(name) > 32 || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		if c := name[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validID is the configuration's id rule, which gateway ids, key ids and sensor names follow:
+// ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$. (Plain checks, not package-level regular expressions: compiled,
+// those stayed on the heap for the life of the process, #22.)
+func validID(s string) bool {
+	alnum := func(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' }
+	if s == "" || len(s) > 64 || !alnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !alnum(c) && c != '_' && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 func validRequestID(id string) bool {
 	if len(id) == 0 || len(id) > maxRequestID {
@@ -168,9 +187,9 @@ func checkFields(r *Request) (nonce []byte, err error) {
 	switch {
 	case !validRequestID(r.ID):
 		return bad("id: want 1 to %d printable ASCII characters without spaces", maxRequestID)
-	case !idRe.MatchString(r.Gateway):
+	case !validID(r.Gateway):
 		return bad("gateway: %q is not a gateway id (letters, digits, '-', '_', '.'; at most 64)", clip(r.Gateway))
-	case !nameRe.MatchString(r.Command):
+	case !ValidName(r.Command):
 		return bad("command: %q is not a command name (^[a-z][a-z0-9-]{0,31}$)", clip(r.Command))
 	case r.IssuedAt <= 0:
 		return bad("issued_at: want unix milliseconds, got %d", r.IssuedAt)
@@ -204,7 +223,7 @@ func Sign(priv ed25519.PrivateKey, keyID string, r Request) ([]byte, error) {
 	if len(priv) != ed25519.PrivateKeySize {
 		return nil, errors.New("command: sign: the private key is not an Ed25519 private key")
 	}
-	if !idRe.MatchString(keyID) {
+	if !validID(keyID) {
 		return nil, fmt.Errorf("command: sign: %w", Errorf(CodeBadRequest, "kid: %q is not a key id (letters, digits, '-', '_', '.'; at most 64)", clip(keyID)))
 	}
 	if r.Nonce == "" {

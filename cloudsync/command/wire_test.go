@@ -21,7 +21,7 @@ import (
 	"github.com/veraison/go-cose"
 )
 
-// The reference vector of the package comment and docs/mqtt.md. The key's seed is the bytes 0..31.
+// The test vector of docs/mqtt.md ("Request"). The key's seed is the bytes 0..31.
 // The expected message was made independently of this package and of go-cose: CBOR written by hand
 // following RFC 8949 and RFC 9052 sections 4.2 and 4.4 (a Python script of twelve lines), the
 // signature by pyca/cryptography 48's Ed25519 over the Sig_structure below.

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -27,25 +26,16 @@ var aliyunLimits = Limits{
 	Will:           false,
 }
 
-var (
-	aliyunProductKeyRe = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
-	// DeviceName: 4 to 32 characters: letters, digits, hyphens, underscores, at signs, periods, colons.
-	aliyunDeviceNameRe = regexp.MustCompile(`^[A-Za-z0-9_\-@.:]{4,32}$`)
-	aliyunRegionRe     = regexp.MustCompile(`^[a-z]{2}-[a-z0-9-]+$`)
-	aliyunInstanceRe   = regexp.MustCompile(`^iot-[A-Za-z0-9-]{1,60}$`)
-	aliyunClientIDRe   = regexp.MustCompile(`^[A-Za-z0-9_\-@.:]{1,64}$`)
-)
-
 func buildAliyun(c *checker, in Input) Params {
 	a := in.Aliyun
-	if !aliyunProductKeyRe.MatchString(a.ProductKey) {
+	if !validAliyunProductKey(a.ProductKey) {
 		if a.ProductKey == "" {
 			c.add("cloud.aliyun.product_key", "missing; copy the ProductKey from the device's certificate in the IoT Platform console")
 		} else {
 			c.add("cloud.aliyun.product_key", "%q is not a ProductKey (letters and digits); copy it from the device's certificate", a.ProductKey)
 		}
 	}
-	if !aliyunDeviceNameRe.MatchString(a.DeviceName) {
+	if !validAliyunDeviceName(a.DeviceName) {
 		if a.DeviceName == "" {
 			c.add("cloud.aliyun.device_name", "missing; copy the DeviceName from the device's certificate in the IoT Platform console")
 		} else {
@@ -76,7 +66,7 @@ func buildAliyun(c *checker, in Input) Params {
 	cid := a.ClientID
 	if cid == "" {
 		cid = a.ProductKey + "." + a.DeviceName
-	} else if !aliyunClientIDRe.MatchString(cid) {
+	} else if !validAliyunClientID(cid) {
 		c.add("cloud.aliyun.client_id", "%q is not valid: 1-64 letters, digits and _ - @ . : (the MAC address or serial number is a good choice)", cid)
 	}
 	if in.ClientID != "" {
@@ -102,12 +92,12 @@ func buildAliyun(c *checker, in Input) Params {
 	case a.Region != "" && a.InstanceID != "":
 		c.add("cloud.aliyun.region", "set together with cloud.aliyun.instance_id; keep instance_id (instances with an id) or region (legacy public instance)")
 	case a.InstanceID != "":
-		if !aliyunInstanceRe.MatchString(a.InstanceID) {
+		if !validAliyunInstance(a.InstanceID) {
 			c.add("cloud.aliyun.instance_id", "%q is not an instance id (iot-...); copy it from the console's instance overview", a.InstanceID)
 		}
 		brokers = []string{scheme + a.InstanceID + ".mqtt.iothub.aliyuncs.com:1883"}
 	case a.Region != "":
-		if !aliyunRegionRe.MatchString(a.Region) {
+		if !validAliyunRegion(a.Region) {
 			c.add("cloud.aliyun.region", "%q is not a region id; e.g. cn-shanghai, ap-southeast-1, eu-central-1", a.Region)
 		}
 		brokers = []string{scheme + a.ProductKey + ".iot-as-mqtt." + a.Region + ".aliyuncs.com:1883"}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/url"
-	"regexp"
 	"strconv"
 	"time"
 )
@@ -36,11 +35,6 @@ var azureLimits = Limits{
 	Will:           true,  // forwarded to the telemetry channel with iothub-MessageType=Will
 }
 
-// deviceId: "A case-sensitive string (up to 128 characters long) of ASCII 7-bit alphanumeric characters
-// plus certain special characters: - . % _ * ? ! ( ) , : = @ $ '. The special characters: + # are not
-// supported." (Azure IoT Hub identity registry)
-var azureDeviceIDRe = regexp.MustCompile(`^[A-Za-z0-9\-.%_*?!(),:=@$']{1,128}$`)
-
 func buildAzure(c *checker, in Input) Params {
 	az := in.Azure
 	checkHost(c, "cloud.azure.hub_host", az.HubHost, "myhub.azure-devices.net")
@@ -49,7 +43,7 @@ func buildAzure(c *checker, in Input) Params {
 	if device == "" {
 		device, deviceField = in.GatewayID, "gateway.id"
 	}
-	if !azureDeviceIDRe.MatchString(device) {
+	if !validAzureDeviceID(device) {
 		c.add(deviceField, "%q is not an IoT Hub device id (1-128 ASCII letters, digits and - . %% _ * ? ! ( ) , : = @ $ '); set cloud.azure.device_id to the device's id in the hub", device)
 	}
 	if in.ClientID != "" && in.ClientID != device {

@@ -333,7 +333,7 @@ func (l *Loader) logLoaded(msg string, b built) {
 	}
 	l.log.Info(msg, fields...)
 	for _, w := range b.warnings {
-		l.log.Warn("tls: " + w)
+		l.log.Warn(w)
 	}
 	if b.leaf != nil {
 		if left := time.Until(b.leaf.NotAfter); left < ExpiryWarning {

@@ -16,6 +16,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/wayside-iot/wayside/cloudsync"
+	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/internal/testbroker"
 	"github.com/wayside-iot/wayside/internal/testlog"
 )
@@ -230,7 +231,7 @@ func retainedStatus(t *testing.T, url, gateway string) cloudsync.Status {
 		t.Fatalf("connect: %v", tok.Error())
 	}
 	defer cl.Disconnect(100)
-	topic := cloudsync.TopicsFor("wayside/v1", gateway).Status
+	topic := profile.PrefixTopics("wayside/v1", gateway).Status
 	if tok := cl.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
 		select {
 		case got <- append([]byte(nil), m.Payload()...):

@@ -18,8 +18,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/wayside-iot/wayside/cloudsync"
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
+	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
 	"github.com/wayside-iot/wayside/gateway/localapi/client"
@@ -291,7 +291,7 @@ type seqCollector struct {
 func newSeqCollector(t *testing.T, url, gatewayID, stateDir string) *seqCollector {
 	t.Helper()
 	c := &seqCollector{seen: map[uint64]bool{}}
-	topic := cloudsync.TopicsFor("wayside/v1", gatewayID).Telemetry
+	topic := profile.PrefixTopics("wayside/v1", gatewayID).Telemetry
 	var cl mqtt.Client
 	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID("df-subscriber").SetCleanSession(false).
 		SetOrderMatters(false).SetAutoReconnect(true).SetMaxReconnectInterval(200 * time.Millisecond)

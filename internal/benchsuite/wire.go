@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wayside-iot/wayside/cloudsync"
+	"github.com/wayside-iot/wayside/cloudsync/profile"
 )
 
 // CabinetTopic is the cabinet's telemetry topic under the default prefix.
-var CabinetTopic = cloudsync.TopicsFor("wayside/v1", CabinetGatewayID).Telemetry
+var CabinetTopic = profile.PrefixTopics(profile.DefaultTopicPrefix, CabinetGatewayID).Telemetry
 
 // PublishBytes is the size of an MQTT 3.1.1 PUBLISH packet at QoS 1 (paho v1.5.1 connects with
 // protocol level 4): fixed header (1 byte and the remaining length as a 1..4-byte varint), topic (2-byte

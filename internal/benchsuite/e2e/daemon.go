@@ -21,9 +21,9 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/wayside-iot/wayside/cloudsync"
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
 	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
+	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
 	"github.com/wayside-iot/wayside/gateway/localapi/client"
 )
@@ -141,7 +141,7 @@ func Measure(ctx context.Context, r Run) (Result, error) {
 	if err := os.WriteFile(cfgPath, r.Spec.YAML(r.Broker.URL, spool), 0o600); err != nil {
 		return res, fmt.Errorf("e2e: write config: %w", err)
 	}
-	sub, err := subscribe(r.Broker.URL, cloudsync.TopicsFor("wayside/v1", r.Spec.GatewayID).Telemetry)
+	sub, err := subscribe(r.Broker.URL, profile.PrefixTopics("wayside/v1", r.Spec.GatewayID).Telemetry)
 	if err != nil {
 		return res, err
 	}
