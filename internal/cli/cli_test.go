@@ -640,7 +640,8 @@ func TestDaemonDown(t *testing.T) {
 	if r.code != 1 || r.stderr != want {
 		t.Errorf("stale socket: exit %d, stderr %q; want %q", r.code, r.stderr, want)
 	}
-	// config check needs no daemon.
+	// config check needs no daemon (it runs the waysided binary next to wayside).
+	build(t, "waysided")
 	r = run(t, nil, nil, "--socket", sock, "config", "check", "../../configs/sim.yaml")
 	if r.code != 0 || !strings.Contains(r.stdout, "../../configs/sim.yaml: valid (gateway sim-0001, board sim") {
 		t.Errorf("config check: %+v", r)
@@ -648,6 +649,7 @@ func TestDaemonDown(t *testing.T) {
 }
 
 func TestConfigCheck(t *testing.T) {
+	build(t, "waysided") // config check runs waysided -check-config, found next to wayside
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("gateway: {id: gw1, board: sim}\nsensors:\n  - {name: env1, driver: bme280, bus: i2c7, interval: 1s}\ncloud: {brokers: [tcp://127.0.0.1:1883]}\n"), 0o644)
@@ -702,6 +704,36 @@ func TestConfigCheck(t *testing.T) {
 	}
 	if r := run(t, nil, nil, "help"); r.code != 0 || !strings.Contains(r.stdout, "selftest") {
 		t.Errorf("help: %+v", r)
+	}
+}
+
+// TestLinksNoDrivers: config check runs waysided, so the wayside binary links no periph host driver,
+// sensor driver, emulator or board profile.
+func TestLinksNoDrivers(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "../../cmd/wayside").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "periph.io/x/host") || strings.Contains(dep, "/drivers/") || strings.Contains(dep, "/boards") ||
+			strings.HasSuffix(dep, "/gateway/config") {
+			t.Errorf("cmd/wayside links %s", dep)
+		}
+	}
+	// Without a waysided next to it or on PATH, config check says so.
+	alone := filepath.Join(t.TempDir(), "wayside")
+	b, err := os.ReadFile(build(t, "wayside"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(alone, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(alone, "config", "check", "../../configs/sim.yaml")
+	cmd.Env = []string{"PATH=/nonexistent"}
+	out, err = cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "config check runs waysided -check-config, and there is no waysided next to wayside or on PATH") {
+		t.Errorf("config check without waysided: %v\n%s", err, out)
 	}
 }
 

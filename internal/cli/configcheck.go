@@ -1,57 +1,68 @@
 package cli
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-
-	"github.com/wayside-iot/wayside/boards"
-	"github.com/wayside-iot/wayside/gateway/config"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 )
 
-// configCheck is config check --json.
-type configCheck struct {
-	File    string          `json:"file"`
-	Valid   bool            `json:"valid"`
-	Errors  []*config.Error `json:"errors,omitempty"`
-	Gateway string          `json:"gateway,omitempty"`
-	IDFrom  string          `json:"gateway_id_from,omitempty"` // the machine id file of an auto id
-	Board   string          `json:"board,omitempty"`
-	Sensors int             `json:"sensors,omitempty"`
-	Hash    string          `json:"config_hash,omitempty"`
-}
-
-func (a *App) cmdConfig(_ context.Context, _ *cmdOpts, args []string) error {
+// cmdConfig is config check. The check needs the driver registry and the board profiles, so waysided
+// does it (waysided -check-config FILE, with -json for --json) and this tool links no driver, emulator
+// or board code: it prints the verdict's first line, or the errors, as they came.
+func (a *App) cmdConfig(ctx context.Context, _ *cmdOpts, args []string) error {
 	if len(args) != 2 || args[0] != "check" {
 		return usagef("usage: wayside config check FILE")
 	}
 	path := args[1]
-	cfg, err := config.Load(path, boards.Check)
-	if a.json {
-		out := configCheck{File: path, Valid: err == nil}
-		if err != nil {
-			var es config.Errors
-			if errors.As(err, &es) {
-				out.Errors = es
-			} else {
-				out.Errors = []*config.Error{{Path: "(file)", Msg: err.Error()}}
-			}
-		} else {
-			out.Gateway, out.IDFrom, out.Board, out.Sensors, out.Hash = cfg.Gateway.ID, cfg.Gateway.IDSource, cfg.Gateway.Board, len(cfg.Sensors), cfg.Hash
-		}
-		b, _ := json.MarshalIndent(out, "", "  ")
-		fmt.Fprintf(a.Stdout, "%s\n", b)
-		if err != nil {
-			return &exitError{ExitFailure}
-		}
-		return nil
-	}
+	bin, err := waysidedPath()
 	if err != nil {
-		fmt.Fprintln(a.Stderr, err)
+		return err
+	}
+	argv := []string{"-check-config", path}
+	if a.json {
+		argv = append(argv, "-json")
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, argv...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	invalid := errors.As(err, &ee) && ee.ExitCode() == ExitFailure // waysided said why
+	if err != nil && !invalid {
+		return fmt.Errorf("config check: %s %s: %v: %s", bin, strings.Join(argv, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	switch {
+	case a.json:
+		a.Stdout.Write(stdout.Bytes())
+	case invalid:
+		a.Stderr.Write(stderr.Bytes())
+	default: // the "valid" line; the option, key and warning lines are waysided -check-config's own
+		line, _, _ := strings.Cut(stdout.String(), "\n")
+		fmt.Fprintln(a.Stdout, line)
+	}
+	if invalid {
 		return &exitError{ExitFailure}
 	}
-	fmt.Fprintf(a.Stdout, "%s: valid (gateway %s, board %s, %d sensors, config hash %s)\n",
-		path, cfg.Gateway.IDText(), cfg.Gateway.Board, len(cfg.Sensors), cfg.Hash)
 	return nil
+}
+
+// waysidedPath finds the daemon's binary: next to this one (the package installs both in /usr/bin),
+// else on PATH.
+func waysidedPath() (string, error) {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "waysided")
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("waysided")
+	if err != nil {
+		return "", fmt.Errorf("config check runs waysided -check-config, and there is no waysided next to wayside or on PATH: %w", err)
+	}
+	return p, nil
 }
