@@ -87,24 +87,30 @@ func build(t *testing.T, name string, tags ...string) string {
 	return r.path
 }
 
-const testConfig = `
-gateway: {id: cli-gw-1, board: sim, log_level: info}
-sim: {seed: 3}
-sensors:
-  - {name: env1,   driver: bme280,  bus: i2c1,  interval: 50ms}
-  - {name: air1,   driver: sht4x,   bus: i2c1,  interval: 70ms}
-  - {name: co2,    driver: scd4x,   bus: i2c2,  interval: 100ms}
-  - {name: noise,  driver: ads1115, bus: i2c1,  interval: 40ms}
-  - {name: light,  driver: bh1750,  bus: i2c2,  interval: 90ms}
-  - {name: loop1,  driver: pulse,   bus: sim,   pin: GPIO17, interval: 30ms}
-  - {name: radar,  driver: ops243,  bus: uart2, interval: 20ms}
-  - {name: bay1,   driver: vl53l0x, bus: i2c2,  interval: 50ms}
-cloud: {brokers: [%s], max_inflight: 16}
-batch: {max_readings: 50, max_age: 100ms}
-buffer: {capacity: 4096}
-spool: {dir: %s}
-local_api: {socket: %s%s}
-`
+// testConfig is the sim configuration of the gateway's integration tests (configs/testdata/sim.yaml)
+// as these tests run it: their own gateway id, seed and batch age, without the pm and gps sensors, and
+// with a local API socket; %s are the broker URL, the state directory, the socket and a group setting.
+func testConfig(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "configs", "testdata", "sim.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for _, e := range [][2]string{
+		{"id: it-gw-1,", "id: cli-gw-1,"},
+		{"sim: {seed: 7}", "sim: {seed: 3}"},
+		{"  - {name: pm,     driver: pms5003, bus: uart1, interval: 60ms}\n", ""},
+		{"  - {name: gps,    driver: nmea,    bus: uart0, interval: 200ms, phase: -50ms}\n", ""},
+		{"max_age: 200ms}", "max_age: 100ms}"},
+	} {
+		if !strings.Contains(text, e[0]) {
+			t.Fatalf("configs/testdata/sim.yaml lacks %q", e[0])
+		}
+		text = strings.Replace(text, e[0], e[1], 1)
+	}
+	return text + "local_api: {socket: %s%s}\n"
+}
 
 var testSensors = []string{"env1", "air1", "co2", "noise", "light", "loop1", "radar", "bay1"}
 
@@ -147,7 +153,7 @@ func startDaemonWith(t *testing.T, group string, gw func(*gateway.Options), edit
 	if group != "" {
 		groupLine = ", group: " + group
 	}
-	text := fmt.Sprintf(testConfig, d.broker.URL, filepath.Join(d.dir, "state"), d.socket, groupLine)
+	text := fmt.Sprintf(testConfig(t), d.broker.URL, filepath.Join(d.dir, "state"), d.socket, groupLine)
 	for _, edit := range edits {
 		text = edit(text)
 	}
@@ -818,7 +824,7 @@ func TestRealDaemon(t *testing.T) {
 	dir := shortDir(t)
 	sock := filepath.Join(dir, "local.sock")
 	cfgPath := filepath.Join(dir, "waysided.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf(testConfig, b.URL, filepath.Join(dir, "state"), sock, "")), 0o644)
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(testConfig(t), b.URL, filepath.Join(dir, "state"), sock, "")), 0o644)
 	cmd := exec.Command(bin, "-config", cfgPath, "-log-format", "json")
 	var logs testlog.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
