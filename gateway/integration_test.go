@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,25 +24,15 @@ import (
 	"github.com/wayside-iot/wayside/internal/testbroker"
 )
 
-const simConfig = `
-gateway: {id: it-gw-1, board: sim, log_level: info}
-sim: {seed: 7}
-sensors:
-  - {name: env1,   driver: bme280,  bus: i2c1,  interval: 50ms}
-  - {name: air1,   driver: sht4x,   bus: i2c1,  interval: 70ms}
-  - {name: co2,    driver: scd4x,   bus: i2c2,  interval: 100ms}
-  - {name: pm,     driver: pms5003, bus: uart1, interval: 60ms}
-  - {name: noise,  driver: ads1115, bus: i2c1,  interval: 40ms}
-  - {name: light,  driver: bh1750,  bus: i2c2,  interval: 90ms}
-  - {name: loop1,  driver: pulse,   bus: sim,   pin: GPIO17, interval: 30ms}
-  - {name: radar,  driver: ops243,  bus: uart2, interval: 20ms}
-  - {name: bay1,   driver: vl53l0x, bus: i2c2,  interval: 50ms}
-  - {name: gps,    driver: nmea,    bus: uart0, interval: 200ms, phase: -50ms}
-cloud: {brokers: [%s], max_inflight: 16}
-batch: {max_readings: 50, max_age: 200ms}
-buffer: {capacity: 4096}
-spool: {dir: %s}
-`
+// simConfig is the sim board's test configuration (configs/testdata/sim.yaml), shared with the CLI's
+// tests; %s are the broker URL and the spool directory.
+var simConfig = func() string {
+	b, err := os.ReadFile(filepath.Join("..", "configs", "testdata", "sim.yaml"))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // collector is a separate MQTT client that records every message on the gateway's topics.
 type collector struct {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -9,15 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/wayside-iot/wayside/internal/testbroker"
 	"github.com/wayside-iot/wayside/internal/testgw"
+	"github.com/wayside-iot/wayside/internal/testlog"
 	"github.com/wayside-iot/wayside/internal/testpg"
 )
 
@@ -30,30 +26,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// syncBuffer is a process's stderr, read while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startProcess runs wayside-ingest with args and waits until it consumes.
-func startProcess(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
+func startProcess(t *testing.T, args ...string) (*exec.Cmd, *testlog.Buffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "WAYSIDE_INGEST_RUN_MAIN=1")
-	out := &syncBuffer{}
+	out := &testlog.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -92,40 +70,15 @@ func TestProcessKilled(t *testing.T) {
 
 	const nBatches = 80
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pg.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, count := counter(t, ctx, pg.DSN)
 	defer pool.Close()
-	count := func(q string, args ...any) (n int) {
-		if err := pool.QueryRow(ctx, q, args...).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		return n
-	}
 	want := len(gws) * nBatches
-	var wg sync.WaitGroup
-	for _, g := range gws {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for seq := uint64(1); seq <= nBatches; seq++ {
-				g.Publish(t, "telemetry", g.Batch(t, seq, 1+int(seq*53%100)), false)
-				time.Sleep(3 * time.Millisecond)
-			}
-		}()
-	}
+	wg := publishAll(t, gws, nBatches, 3*time.Millisecond)
 	// Mid-stream: once the first batches are in.
 	for deadline := time.Now().Add(20 * time.Second); count(`SELECT count(*) FROM wayside_batches`) < 10 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := a.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	a.Wait()
-	if n := count(`SELECT count(*) FROM wayside_batches`); n == 0 || n >= want {
-		t.Fatalf("%d of %d batches written when the process was killed: not mid-stream", n, want)
-	}
+	killMidStream(t, a, count, want)
 	startProcess(t, "-config", conf, "-client-id", "ingest-a", "-log-format", "json")
 	wg.Wait()
 	for _, g := range gws { // republished
@@ -140,17 +93,7 @@ func TestProcessKilled(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond) // the republished batches and redeliveries come last
-	for _, g := range gws {
-		for seq, signed := range g.Signed {
-			n, _ := testgw.PlainReadings(t, signed)
-			if got := count(`SELECT count(*) FROM wayside_readings WHERE gateway = $1 AND seq = $2`, g.ID, int64(seq)); got != n {
-				t.Errorf("%s seq %d: %d readings in the database, %d published", g.ID, seq, got, n)
-			}
-		}
-	}
-	if n := count(`SELECT count(*) FROM wayside_batches`); n != want {
-		t.Errorf("%d batches in the database, %d published", n, want)
-	}
+	checkReadings(t, gws, count, want)
 	if n := count(`SELECT count(*) FROM wayside_quarantine`); n != 0 {
 		t.Errorf("%d messages quarantined, want none", n)
 	}

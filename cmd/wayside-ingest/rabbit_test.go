@@ -7,12 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wayside-iot/wayside/internal/testgw"
 	"github.com/wayside-iot/wayside/internal/testpg"
@@ -43,39 +39,16 @@ func TestRabbitMQCluster(t *testing.T) {
 	a, _ := startProcess(t, "-config", conf, "-client-id", "ingest-r", "-log-format", "json")
 
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pg.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, count := counter(t, ctx, pg.DSN)
 	defer pool.Close()
-	count := func(q string, args ...any) (n int) {
-		if err := pool.QueryRow(ctx, q, args...).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		return n
-	}
 	const nBatches = 60
 	want := len(gws) * nBatches
-	var wg sync.WaitGroup
-	for _, g := range gws {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for seq := uint64(1); seq <= nBatches; seq++ {
-				g.Publish(t, "telemetry", g.Batch(t, seq, 1+int(seq*53%100)), false)
-				time.Sleep(5 * time.Millisecond)
-			}
-		}()
-	}
+	wg := publishAll(t, gws, nBatches, 5*time.Millisecond)
 	deadline := time.Now().Add(20 * time.Second)
 	for count(`SELECT count(*) FROM wayside_batches`) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	a.Process.Signal(syscall.SIGKILL)
-	a.Wait()
-	if n := count(`SELECT count(*) FROM wayside_batches`); n == 0 || n >= want {
-		t.Fatalf("%d of %d batches written when the process was killed: not mid-stream", n, want)
-	}
+	killMidStream(t, a, count, want)
 	startProcess(t, "-config", conf, "-client-id", "ingest-r", "-log-format", "json")
 	wg.Wait()
 	gws[0].Publish(t, "telemetry", gws[0].Signed[7], false) // republished
@@ -91,17 +64,7 @@ func TestRabbitMQCluster(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond)
-	for _, g := range gws {
-		for seq, signed := range g.Signed {
-			n, _ := testgw.PlainReadings(t, signed)
-			if got := count(`SELECT count(*) FROM wayside_readings WHERE gateway = $1 AND seq = $2`, g.ID, int64(seq)); got != n {
-				t.Errorf("%s seq %d: %d readings in the database, %d published", g.ID, seq, got, n)
-			}
-		}
-	}
-	if n := count(`SELECT count(*) FROM wayside_batches`); n != want {
-		t.Errorf("%d batches in the database, %d published", n, want)
-	}
+	checkReadings(t, gws, count, want)
 	if n := count(`SELECT count(*) FROM wayside_status WHERE gateway = 'cab-2' AND state = 'online'`); n != 1 {
 		t.Errorf("cab-2's live status is not in the table")
 	}

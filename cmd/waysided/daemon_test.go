@@ -49,6 +49,37 @@ var buildDaemon = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// procDaemon is waysided running as its own process: its notify socket and its output.
+type procDaemon struct {
+	cmd    *exec.Cmd
+	out    *testlog.Buffer
+	exited chan error // cmd.Wait's result; whoever takes it puts it back for the next reader
+	ns     *notifySocket
+}
+
+// launchDaemon starts bin on cfgPath with a notify socket, env added to its environment. It does not
+// wait for READY=1. The process is killed when the test ends, and its output logged if the test failed.
+func launchDaemon(t *testing.T, bin, cfgPath string, env ...string) *procDaemon {
+	t.Helper()
+	d := &procDaemon{cmd: exec.Command(bin, "-config", cfgPath, "-log-format", "json"), out: new(testlog.Buffer),
+		exited: make(chan error, 1), ns: listenNotify(t)}
+	d.cmd.Env = append(append(os.Environ(), "NOTIFY_SOCKET="+d.ns.path), env...)
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.exited <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = d.cmd.Process.Kill()
+		err := <-d.exited
+		d.exited <- err
+		if t.Failed() {
+			t.Logf("waysided output:\n%s", d.out.String())
+		}
+	})
+	return d
+}
+
 // notifySocket is the service manager's end of sd_notify: a real unixgram socket.
 type notifySocket struct {
 	path string
@@ -119,24 +150,8 @@ func TestServiceLifecycle(t *testing.T) {
 		}
 	}
 	writeConfig(fmt.Sprintf(daemonConfig, broker.URL, state, "100ms"))
-	ns := listenNotify(t)
-
-	cmd := exec.Command(bin, "-config", cfgPath, "-log-format", "json")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.path, "WATCHDOG_USEC=900000")
-	out := new(testlog.Buffer)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("waysided output:\n%s", out.String())
-		}
-	})
+	d := launchDaemon(t, bin, cfgPath, "WATCHDOG_USEC=900000")
+	cmd, out, exited, ns := d.cmd, d.out, d.exited, d.ns
 
 	ready, _ := ns.expect(t, "READY=1", 20*time.Second)
 	if !strings.Contains(ready, "STATUS=gateway sd-gw-1 on sim, 2 sensors") {

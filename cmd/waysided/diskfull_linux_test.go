@@ -24,7 +24,6 @@ import (
 	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
 	"github.com/wayside-iot/wayside/gateway/localapi/client"
 	"github.com/wayside-iot/wayside/internal/testbroker"
-	"github.com/wayside-iot/wayside/internal/testlog"
 )
 
 // diskFullConfig samples fast into small batches so a small disk fills in seconds; %[1]s is the broker,
@@ -170,32 +169,10 @@ func TestDiskFull(t *testing.T) {
 	}
 }
 
-// procDaemon is a running waysided process.
-type procDaemon struct {
-	cmd    *exec.Cmd
-	out    *testlog.Buffer
-	exited chan error
-}
-
 func startDaemon(t *testing.T, bin, cfgPath string) *procDaemon {
 	t.Helper()
-	ns := listenNotify(t)
-	d := &procDaemon{cmd: exec.Command(bin, "-config", cfgPath, "-log-format", "json"), out: new(testlog.Buffer), exited: make(chan error, 1)}
-	d.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.path)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.exited <- d.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Kill()
-		err := <-d.exited
-		d.exited <- err
-		if t.Failed() {
-			t.Logf("waysided output:\n%s", d.out.String())
-		}
-	})
-	ns.expect(t, "READY=1", 20*time.Second)
+	d := launchDaemon(t, bin, cfgPath)
+	d.ns.expect(t, "READY=1", 20*time.Second)
 	return d
 }
 

@@ -46,6 +46,7 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("waysided", flag.ContinueOnError)
 	cfgPath := fs.String("config", defaultConfig, "configuration `file`")
 	check := fs.String("check-config", "", "validate the configuration `file` and exit (0 when valid)")
+	checkJSON := fs.Bool("json", false, "with -check-config: print the result as JSON (wayside config check --json)")
 	logFormat := fs.String("log-format", "auto", "log format: json, console, or auto (console on a terminal)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	var startProfile func(*zap.Logger) (stop func())
@@ -58,6 +59,9 @@ func run(args []string) int {
 	if *showVersion {
 		fmt.Println("waysided", version)
 		return 0
+	}
+	if *check != "" && *checkJSON {
+		return checkConfigJSON(*check, os.Stdout)
 	}
 	if *check != "" {
 		return checkConfig(*check, os.Stdout, os.Stderr)

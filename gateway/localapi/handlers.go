@@ -35,17 +35,17 @@ type endpoint struct {
 
 // handlers maps each endpoint name to its handlers. Adding an endpoint is one line here.
 var handlers = map[string]endpoint{
-	"status":      {get: (*Server).serveStatus},
-	"sensors":     {get: (*Server).serveSensors},
-	"cloud":       {get: (*Server).serveCloud},
-	"spool":       {get: (*Server).serveSpool},
-	"tail":        {get: (*Server).serveTail},
-	"version":     {get: (*Server).serveVersion},
-	"log-level":   {get: (*Server).serveLogLevel, post: (*Server).serveSetLogLevel},
-	"read":        {post: (*Server).serveRead},
-	"selftest":    {post: (*Server).serveSelfTest},
-	"scan-i2c":    {post: (*Server).serveScanI2C},
-	"scan-modbus": {post: (*Server).serveScanModbus},
+	apitype.EndpointStatus:     {get: (*Server).serveStatus},
+	apitype.EndpointSensors:    {get: (*Server).serveSensors},
+	apitype.EndpointCloud:      {get: (*Server).serveCloud},
+	apitype.EndpointSpool:      {get: (*Server).serveSpool},
+	apitype.EndpointTail:       {get: (*Server).serveTail},
+	apitype.EndpointVersion:    {get: (*Server).serveVersion},
+	apitype.EndpointLogLevel:   {get: (*Server).serveLogLevel, post: (*Server).serveSetLogLevel},
+	apitype.EndpointRead:       {post: (*Server).serveRead},
+	apitype.EndpointSelfTest:   {post: (*Server).serveSelfTest},
+	apitype.EndpointScanI2C:    {post: (*Server).serveScanI2C},
+	apitype.EndpointScanModbus: {post: (*Server).serveScanModbus},
 }
 
 // readTimeout bounds one sensor read in read and selftest: a hung bus must not hang the technician.

@@ -1,7 +1,9 @@
 // Package cli is the wayside technician command: it talks to the running waysided over its local API
-// unix socket (package localapi) and prints what it finds for a person (aligned tables, colour on a
-// terminal) or, with --json, the API's JSON for scripts. cmd/wayside is a thin main around App.Run;
-// tests swap Stdout and Stderr to capture output.
+// unix socket through the typed client (package localapi/client, where the endpoint names live) and
+// prints what it finds for a person (aligned tables, colour on a terminal) or, with --json, the API's
+// JSON as the daemon sent it, for scripts. config check runs waysided -check-config, so this package
+// links no driver, emulator or board code. cmd/wayside is a thin main around App.Run; tests swap
+// Stdout and Stderr to capture output.
 package cli
 
 import (

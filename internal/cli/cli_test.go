@@ -87,24 +87,30 @@ func build(t *testing.T, name string, tags ...string) string {
 	return r.path
 }
 
-const testConfig = `
-gateway: {id: cli-gw-1, board: sim, log_level: info}
-sim: {seed: 3}
-sensors:
-  - {name: env1,   driver: bme280,  bus: i2c1,  interval: 50ms}
-  - {name: air1,   driver: sht4x,   bus: i2c1,  interval: 70ms}
-  - {name: co2,    driver: scd4x,   bus: i2c2,  interval: 100ms}
-  - {name: noise,  driver: ads1115, bus: i2c1,  interval: 40ms}
-  - {name: light,  driver: bh1750,  bus: i2c2,  interval: 90ms}
-  - {name: loop1,  driver: pulse,   bus: sim,   pin: GPIO17, interval: 30ms}
-  - {name: radar,  driver: ops243,  bus: uart2, interval: 20ms}
-  - {name: bay1,   driver: vl53l0x, bus: i2c2,  interval: 50ms}
-cloud: {brokers: [%s], max_inflight: 16}
-batch: {max_readings: 50, max_age: 100ms}
-buffer: {capacity: 4096}
-spool: {dir: %s}
-local_api: {socket: %s%s}
-`
+// testConfig is the sim configuration of the gateway's integration tests (configs/testdata/sim.yaml)
+// as these tests run it: their own gateway id, seed and batch age, without the pm and gps sensors, and
+// with a local API socket; %s are the broker URL, the state directory, the socket and a group setting.
+func testConfig(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "configs", "testdata", "sim.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for _, e := range [][2]string{
+		{"id: it-gw-1,", "id: cli-gw-1,"},
+		{"sim: {seed: 7}", "sim: {seed: 3}"},
+		{"  - {name: pm,     driver: pms5003, bus: uart1, interval: 60ms}\n", ""},
+		{"  - {name: gps,    driver: nmea,    bus: uart0, interval: 200ms, phase: -50ms}\n", ""},
+		{"max_age: 200ms}", "max_age: 100ms}"},
+	} {
+		if !strings.Contains(text, e[0]) {
+			t.Fatalf("configs/testdata/sim.yaml lacks %q", e[0])
+		}
+		text = strings.Replace(text, e[0], e[1], 1)
+	}
+	return text + "local_api: {socket: %s%s}\n"
+}
 
 var testSensors = []string{"env1", "air1", "co2", "noise", "light", "loop1", "radar", "bay1"}
 
@@ -147,7 +153,7 @@ func startDaemonWith(t *testing.T, group string, gw func(*gateway.Options), edit
 	if group != "" {
 		groupLine = ", group: " + group
 	}
-	text := fmt.Sprintf(testConfig, d.broker.URL, filepath.Join(d.dir, "state"), d.socket, groupLine)
+	text := fmt.Sprintf(testConfig(t), d.broker.URL, filepath.Join(d.dir, "state"), d.socket, groupLine)
 	for _, edit := range edits {
 		text = edit(text)
 	}
@@ -640,7 +646,8 @@ func TestDaemonDown(t *testing.T) {
 	if r.code != 1 || r.stderr != want {
 		t.Errorf("stale socket: exit %d, stderr %q; want %q", r.code, r.stderr, want)
 	}
-	// config check needs no daemon.
+	// config check needs no daemon (it runs the waysided binary next to wayside).
+	build(t, "waysided")
 	r = run(t, nil, nil, "--socket", sock, "config", "check", "../../configs/sim.yaml")
 	if r.code != 0 || !strings.Contains(r.stdout, "../../configs/sim.yaml: valid (gateway sim-0001, board sim") {
 		t.Errorf("config check: %+v", r)
@@ -648,6 +655,7 @@ func TestDaemonDown(t *testing.T) {
 }
 
 func TestConfigCheck(t *testing.T) {
+	build(t, "waysided") // config check runs waysided -check-config, found next to wayside
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("gateway: {id: gw1, board: sim}\nsensors:\n  - {name: env1, driver: bme280, bus: i2c7, interval: 1s}\ncloud: {brokers: [tcp://127.0.0.1:1883]}\n"), 0o644)
@@ -702,6 +710,36 @@ func TestConfigCheck(t *testing.T) {
 	}
 	if r := run(t, nil, nil, "help"); r.code != 0 || !strings.Contains(r.stdout, "selftest") {
 		t.Errorf("help: %+v", r)
+	}
+}
+
+// TestLinksNoDrivers: config check runs waysided, so the wayside binary links no periph host driver,
+// sensor driver, emulator or board profile.
+func TestLinksNoDrivers(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "../../cmd/wayside").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "periph.io/x/host") || strings.Contains(dep, "/drivers/") || strings.Contains(dep, "/boards") ||
+			strings.HasSuffix(dep, "/gateway/config") {
+			t.Errorf("cmd/wayside links %s", dep)
+		}
+	}
+	// Without a waysided next to it or on PATH, config check says so.
+	alone := filepath.Join(t.TempDir(), "wayside")
+	b, err := os.ReadFile(build(t, "wayside"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(alone, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(alone, "config", "check", "../../configs/sim.yaml")
+	cmd.Env = []string{"PATH=/nonexistent"}
+	out, err = cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "config check runs waysided -check-config, and there is no waysided next to wayside or on PATH") {
+		t.Errorf("config check without waysided: %v\n%s", err, out)
 	}
 }
 
@@ -786,7 +824,7 @@ func TestRealDaemon(t *testing.T) {
 	dir := shortDir(t)
 	sock := filepath.Join(dir, "local.sock")
 	cfgPath := filepath.Join(dir, "waysided.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf(testConfig, b.URL, filepath.Join(dir, "state"), sock, "")), 0o644)
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(testConfig(t), b.URL, filepath.Join(dir, "state"), sock, "")), 0o644)
 	cmd := exec.Command(bin, "-config", cfgPath, "-log-format", "json")
 	var logs testlog.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs

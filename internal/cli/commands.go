@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -16,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wayside-iot/wayside/boards"
-	"github.com/wayside-iot/wayside/gateway/config"
 	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
 	"github.com/wayside-iot/wayside/gateway/localapi/client"
 )
@@ -36,21 +32,26 @@ func (a *App) printJSON(raw []byte) error {
 	return err
 }
 
-// fetch calls endpoint name and either prints its JSON (--json, done=true) or decodes it into v.
-func (a *App) fetch(ctx context.Context, method, name string, q url.Values, v any) (done bool, err error) {
+// call runs one typed client call (a.cl.Status, or a closure for one that takes arguments) under the
+// command's timeout and returns, besides its result, the answer's JSON as the daemon sent it (nil when
+// there was no answer), which --json prints.
+func call[T any](ctx context.Context, a *App, fn func(context.Context) (T, error)) (v T, raw []byte, err error) {
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	raw, err := a.cl.Do(ctx, method, name, q)
-	if err != nil {
-		return false, err
+	a.cl.OnAnswer = func(body []byte) { raw = body }
+	defer func() { a.cl.OnAnswer = nil }()
+	v, err = fn(ctx)
+	return v, raw, err
+}
+
+// ask is call for a command that either prints the answer's JSON (--json, done=true) or prints v
+// itself: with --json the answer is printed as sent, whether or not it decodes.
+func ask[T any](ctx context.Context, a *App, fn func(context.Context) (T, error)) (v T, done bool, err error) {
+	v, raw, err := call(ctx, a, fn)
+	if a.json && raw != nil {
+		return v, true, a.printJSON(raw)
 	}
-	if a.json {
-		return true, a.printJSON(raw)
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("decode %s answer from waysided: %w", name, err)
-	}
-	return false, nil
+	return v, false, err
 }
 
 func noArgs(args []string) error {
@@ -58,151 +59,6 @@ func noArgs(args []string) error {
 		return usagef("unexpected arguments: %s", strings.Join(args, " "))
 	}
 	return nil
-}
-
-func (a *App) cmdStatus(ctx context.Context, _ *cmdOpts, args []string) error {
-	if err := noArgs(args); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
-	raw, err := a.cl.Do(ctx, http.MethodGet, "status", nil)
-	if err != nil {
-		return err
-	}
-	var st apitype.Status
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return fmt.Errorf("decode status answer from waysided: %w", err)
-	}
-	if a.json {
-		err = a.printJSON(raw)
-	} else {
-		err = a.printStatus(&st)
-	}
-	if err == nil && len(st.Problems) > 0 {
-		return &exitError{ExitFailure} // monitoring scripts: 0 healthy, 1 with problems listed
-	}
-	return err
-}
-
-func (a *App) printStatus(st *apitype.Status) error {
-	p, w, now := a.paint, a.Stdout, a.now()
-	model := st.Board
-	if st.BoardModel != "" {
-		model = fmt.Sprintf("%s (%s)", st.Board, st.BoardModel)
-	}
-	id := p.paint(bold, st.Gateway)
-	if st.GatewayIDFrom != "" {
-		id += " (auto, from " + st.GatewayIDFrom + ")"
-	}
-	fmt.Fprintf(w, "%s  %s, waysided %s\n", id, model, st.Version)
-	if len(st.Problems) == 0 {
-		fmt.Fprintf(w, "%s no problems found\n", p.paint(green, "OK"))
-	} else {
-		fmt.Fprintf(w, "%s\n", p.paint(red, fmt.Sprintf("PROBLEMS (%d)", len(st.Problems))))
-		for _, pr := range st.Problems {
-			fmt.Fprintf(w, "  %s %s\n", p.paint(red, "!"), pr)
-		}
-	}
-	fmt.Fprintln(w)
-	var k kv
-	k.add("Uptime", "%s (since %s), boot %s", humanDuration(time.Duration(st.UptimeS*float64(time.Second))),
-		st.Started.UTC().Format("2006-01-02 15:04:05 MST"), short(st.BootID))
-	k.add("Clock", "%s, %s", clockLine(p, &st.Clock), st.Clock.Now.UTC().Format("2006-01-02 15:04:05 MST"))
-	k.add("Cloud", "%s", cloudLine(p, &st.Cloud))
-	k.add("Readings", "%s taken, %s spooled in %s batches", count(st.Pipeline.Readings), count(st.Pipeline.Spooled), count(st.Pipeline.Batches))
-	k.add("Ring", "%s", ringLine(p, &st.Ring))
-	k.add("Spool", "%s", spoolLine(p, &st.Spool))
-	k.add("Log level", "%s", st.LogLevel)
-	k.add("Config", "%s", st.ConfigHash)
-	if st.Key != nil {
-		k.add("Gateway key", "%s (kid %s; register it with the city)", st.Key.PublicKey, st.Key.KeyID)
-	}
-	if st.SealKID != "" {
-		k.add("Sealing", "to city key %s", st.SealKID)
-	} else {
-		k.add("Sealing", "off (batches signed, readable by the broker; see cloud.seal)")
-	}
-	if err := k.write(w); err != nil {
-		return err
-	}
-	fmt.Fprintln(w)
-	return a.sensorTable(st.Sensors, now, false)
-}
-
-// clockLine is the gateway's clock trust as the MQTT status carries it.
-func clockLine(p painter, c *apitype.Clock) string {
-	if !c.Trusted {
-		return p.paint(red, "not trusted") + " (stamping from the monotonic clock; policy " + c.Trust + ")"
-	}
-	s := p.state("trusted") + " (policy " + c.Trust
-	if c.CorrectionMs != 0 {
-		s += "; earlier readings corrected by " + ms(c.CorrectionMs).String()
-	}
-	return s + ")"
-}
-
-func short(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
-}
-
-func cloudLine(p painter, c *apitype.Cloud) string {
-	broker := c.Broker
-	if broker == "" {
-		broker = strings.Join(c.Brokers, ", ")
-	}
-	state := p.state("connected")
-	if !c.Connected {
-		state = p.state("disconnected")
-	}
-	s := fmt.Sprintf("%s %s; %s batches published, %s acked, %s failed, %d in flight",
-		state, broker, count(c.Published), count(c.Acked), count(c.Failed), c.Inflight)
-	if c.LastAckRTTMs > 0 {
-		s += ", last ack " + humanDuration(ms(c.LastAckRTTMs))
-	}
-	return s
-}
-
-func ringLine(p painter, r *apitype.Ring) string {
-	dropped := count(r.Dropped) + " dropped"
-	if r.Dropped > 0 {
-		dropped = p.paint(red, dropped)
-	}
-	return fmt.Sprintf("%s of %s readings (%.1f%%), %s", count(uint64(r.Len)), count(uint64(r.Cap)), r.Fill*100, dropped)
-}
-
-// limitOf is what the spool may hold: the disk's room when less than the quota (older daemons send
-// no limit).
-func limitOf(s *apitype.Spool) int64 {
-	if s.LimitBytes > 0 {
-		return s.LimitBytes
-	}
-	return s.QuotaBytes
-}
-
-func spoolLine(p painter, s *apitype.Spool) string {
-	waiting := "nothing waiting"
-	if s.Backlog > 0 {
-		waiting = fmt.Sprintf("%s batches waiting (%s not sent yet)", count(uint64(s.Backlog)), count(uint64(s.Unsent)))
-	}
-	line := fmt.Sprintf("%s, %s of %s on disk (%.1f%%)", waiting, humanBytes(uint64(s.Bytes)),
-		humanBytes(uint64(limitOf(s))), s.Fill*100)
-	if s.LimitBytes > 0 && s.LimitBytes < s.QuotaBytes {
-		line += " (the disk's room, below the " + humanBytes(uint64(s.QuotaBytes)) + " quota)"
-	}
-	if lost := s.Evicted + s.Lost; lost > 0 {
-		line += ", " + p.paint(red, count(lost)+" batches lost")
-	}
-	if !s.DirWritable {
-		line += "; state dir " + p.state("not writable")
-	}
-	if s.NextSeq > 0 {
-		line += ", next seq " + strconv.FormatUint(s.NextSeq, 10)
-	}
-	return line
 }
 
 // sensorTable prints the health table; full adds the counters the status screen leaves out.
@@ -255,8 +111,8 @@ func (a *App) cmdSensors(ctx context.Context, _ *cmdOpts, args []string) error {
 	if err := noArgs(args); err != nil {
 		return err
 	}
-	var ss []apitype.Sensor
-	if done, err := a.fetch(ctx, http.MethodGet, "sensors", nil, &ss); done || err != nil {
+	ss, done, err := ask(ctx, a, a.cl.Sensors)
+	if done || err != nil {
 		return err
 	}
 	return a.sensorTable(ss, a.now(), true)
@@ -266,8 +122,7 @@ func (a *App) cmdRead(ctx context.Context, _ *cmdOpts, args []string) error {
 	if len(args) != 1 {
 		return usagef("read needs one sensor name: wayside read SENSOR (wayside sensors lists them)")
 	}
-	var rd apitype.Read
-	done, err := a.fetch(ctx, http.MethodPost, "read", url.Values{"sensor": {args[0]}}, &rd)
+	rd, done, err := ask(ctx, a, func(ctx context.Context) (*apitype.Read, error) { return a.cl.Read(ctx, args[0]) })
 	if done || err != nil {
 		var ae *client.APIError
 		if errors.As(err, &ae) && ae.Kind != "" {
@@ -332,8 +187,8 @@ func (a *App) cmdCloud(ctx context.Context, _ *cmdOpts, args []string) error {
 	if err := noArgs(args); err != nil {
 		return err
 	}
-	var c apitype.Cloud
-	if done, err := a.fetch(ctx, http.MethodGet, "cloud", nil, &c); done || err != nil {
+	c, done, err := ask(ctx, a, a.cl.Cloud)
+	if done || err != nil {
 		return err
 	}
 	p := a.paint
@@ -375,8 +230,8 @@ func (a *App) cmdSpool(ctx context.Context, _ *cmdOpts, args []string) error {
 	if err := noArgs(args); err != nil {
 		return err
 	}
-	var s apitype.Spool
-	if done, err := a.fetch(ctx, http.MethodGet, "spool", nil, &s); done || err != nil {
+	s, done, err := ask(ctx, a, a.cl.Spool)
+	if done || err != nil {
 		return err
 	}
 	p, now := a.paint, a.now()
@@ -391,7 +246,7 @@ func (a *App) cmdSpool(ctx context.Context, _ *cmdOpts, args []string) error {
 		bound = fmt.Sprintf("room on a %s disk (quota %s)", humanBytes(uint64(s.DiskBytes)), humanBytes(uint64(s.QuotaBytes)))
 	}
 	k.add("Spool", "%s: %d segment file(s), %s of %s %s (%.1f%%)", s.Dir, s.Segments, humanBytes(uint64(s.Bytes)),
-		humanBytes(uint64(limitOf(&s))), bound, s.Fill*100)
+		humanBytes(uint64(limitOf(s))), bound, s.Fill*100)
 	if s.Backlog > 0 {
 		k.add("Waiting", "%s batches not acknowledged (%s not sent yet), oldest seq %d from %s", count(uint64(s.Backlog)),
 			count(uint64(s.Unsent)), s.OldestSeq, ago(now, s.OldestAt))
@@ -426,12 +281,12 @@ func (a *App) cmdScan(ctx context.Context, _ *cmdOpts, args []string) error {
 	if len(args) == 0 || args[0] != "i2c" || len(args) > 2 {
 		return usagef("usage: wayside scan i2c [BUS] | wayside scan modbus BUS [FIRST-LAST]")
 	}
-	var q url.Values
+	bus := ""
 	if len(args) == 2 {
-		q = url.Values{"bus": {args[1]}}
+		bus = args[1]
 	}
-	var sc apitype.ScanI2C
-	if done, err := a.fetch(ctx, http.MethodPost, "scan-i2c", q, &sc); done || err != nil {
+	sc, done, err := ask(ctx, a, func(ctx context.Context) (*apitype.ScanI2C, error) { return a.cl.ScanI2C(ctx, bus) })
+	if done || err != nil {
 		return err
 	}
 	w := a.Stdout
@@ -474,15 +329,9 @@ func (a *App) cmdSelfTest(ctx context.Context, _ *cmdOpts, args []string) error 
 		return err
 	}
 	a.timeout = time.Minute // every sensor is read once, each bounded by the daemon
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
-	raw, err := a.cl.Do(ctx, http.MethodPost, "selftest", nil)
+	res, raw, err := call(ctx, a, a.cl.SelfTest)
 	if err != nil {
 		return err
-	}
-	var res apitype.SelfTest
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return fmt.Errorf("decode selftest answer from waysided: %w", err)
 	}
 	if a.json {
 		if err := a.printJSON(raw); err != nil {
@@ -518,64 +367,19 @@ func (a *App) cmdLogLevel(ctx context.Context, _ *cmdOpts, args []string) error 
 	if len(args) > 1 {
 		return usagef("usage: wayside log-level [debug|info|warn|error]")
 	}
-	var lv apitype.LogLevel
 	if len(args) == 0 {
-		if done, err := a.fetch(ctx, http.MethodGet, "log-level", nil, &lv); done || err != nil {
+		lv, done, err := ask(ctx, a, a.cl.LogLevel)
+		if done || err != nil {
 			return err
 		}
 		fmt.Fprintln(a.Stdout, lv.Level)
 		return nil
 	}
-	if done, err := a.fetch(ctx, http.MethodPost, "log-level", url.Values{"level": {args[0]}}, &lv); done || err != nil {
+	lv, done, err := ask(ctx, a, func(ctx context.Context) (*apitype.LogLevel, error) { return a.cl.SetLogLevel(ctx, args[0]) })
+	if done || err != nil {
 		return err
 	}
 	fmt.Fprintf(a.Stdout, "log level %s (was %s) until waysided restarts\n", lv.Level, lv.Previous)
-	return nil
-}
-
-// configCheck is config check --json.
-type configCheck struct {
-	File    string          `json:"file"`
-	Valid   bool            `json:"valid"`
-	Errors  []*config.Error `json:"errors,omitempty"`
-	Gateway string          `json:"gateway,omitempty"`
-	IDFrom  string          `json:"gateway_id_from,omitempty"` // the machine id file of an auto id
-	Board   string          `json:"board,omitempty"`
-	Sensors int             `json:"sensors,omitempty"`
-	Hash    string          `json:"config_hash,omitempty"`
-}
-
-func (a *App) cmdConfig(_ context.Context, _ *cmdOpts, args []string) error {
-	if len(args) != 2 || args[0] != "check" {
-		return usagef("usage: wayside config check FILE")
-	}
-	path := args[1]
-	cfg, err := config.Load(path, boards.Check)
-	if a.json {
-		out := configCheck{File: path, Valid: err == nil}
-		if err != nil {
-			var es config.Errors
-			if errors.As(err, &es) {
-				out.Errors = es
-			} else {
-				out.Errors = []*config.Error{{Path: "(file)", Msg: err.Error()}}
-			}
-		} else {
-			out.Gateway, out.IDFrom, out.Board, out.Sensors, out.Hash = cfg.Gateway.ID, cfg.Gateway.IDSource, cfg.Gateway.Board, len(cfg.Sensors), cfg.Hash
-		}
-		b, _ := json.MarshalIndent(out, "", "  ")
-		fmt.Fprintf(a.Stdout, "%s\n", b)
-		if err != nil {
-			return &exitError{ExitFailure}
-		}
-		return nil
-	}
-	if err != nil {
-		fmt.Fprintln(a.Stderr, err)
-		return &exitError{ExitFailure}
-	}
-	fmt.Fprintf(a.Stdout, "%s: valid (gateway %s, board %s, %d sensors, config hash %s)\n",
-		path, cfg.Gateway.IDText(), cfg.Gateway.Board, len(cfg.Sensors), cfg.Hash)
 	return nil
 }
 
@@ -583,9 +387,7 @@ func (a *App) cmdVersion(ctx context.Context, _ *cmdOpts, args []string) error {
 	if err := noArgs(args); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
-	raw, err := a.cl.Do(ctx, http.MethodGet, "version", nil)
+	v, raw, err := call(ctx, a, a.cl.Version)
 	if a.json {
 		out := struct {
 			Client string          `json:"client"`
@@ -598,10 +400,6 @@ func (a *App) cmdVersion(ctx context.Context, _ *cmdOpts, args []string) error {
 	fmt.Fprintln(a.Stdout, a.clientVersion())
 	if err != nil {
 		return err
-	}
-	var v apitype.Version
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return fmt.Errorf("decode version answer from waysided: %w", err)
 	}
 	fmt.Fprintf(a.Stdout, "waysided %s (%s, %s/%s) on gateway %s\n", v.Version, v.GoVersion, v.OS, v.Arch, v.Gateway)
 	return nil

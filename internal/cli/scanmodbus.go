@@ -3,13 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
-	"github.com/wayside-iot/wayside/gateway/localapi/client"
 )
 
 // cmdScanModbus lists the slave addresses that answer on the RS-485 line of a UART's Modbus sensors.
@@ -30,8 +28,10 @@ func (a *App) cmdScanModbus(ctx context.Context, args []string) error {
 	}
 	// Each silent address costs the daemon's 100 ms per-address wait: 1-247 takes up to 25 s.
 	a.timeout = max(a.timeout, time.Minute)
-	var sc apitype.ScanModbus
-	if done, err := a.fetch(ctx, http.MethodPost, "scan-modbus", client.ScanModbusQuery(args[0], first, last), &sc); done || err != nil {
+	sc, done, err := ask(ctx, a, func(ctx context.Context) (*apitype.ScanModbus, error) {
+		return a.cl.ScanModbus(ctx, args[0], first, last)
+	})
+	if done || err != nil {
 		return err
 	}
 	w := a.Stdout

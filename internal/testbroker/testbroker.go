@@ -1,12 +1,13 @@
 // Package testbroker owns the real MQTT broker tests run against: it finds the mosquitto binary, starts
 // it on free loopback ports with a config written to the test's temp dir, and stops it when the test
 // ends. StartWith adds what a production broker has: a TLS listener (optionally requiring client
-// certificates and taking the username from the certificate), a password file and an ACL file. Tests fail with install instructions when mosquitto is missing, unless
-// WAYSIDE_SKIP_BROKER_TESTS=1 is set.
+// certificates and taking the username from the certificate), a password file and an ACL file. Tests
+// fail with install instructions when mosquitto is missing, unless WAYSIDE_SKIP_BROKER_TESTS=1 is set.
+// Run starts the same broker for a program that is not a test (the end-to-end bench, package e2e).
 package testbroker
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wayside-iot/wayside/internal/testlog"
+	"github.com/wayside-iot/wayside/internal/testproc"
 )
 
 // Broker is a running mosquitto.
@@ -30,14 +34,13 @@ type Broker struct {
 	// TLSURL is ssl://TLSAddr (paho v1.5.1 takes ssl, tls, mqtts, mqtt+ssl and tcps for TLS).
 	TLSURL string
 
-	t      testing.TB
+	t      testing.TB // nil for a broker Run outside a test
 	bin    string
 	conf   string
 	addrs  []string // every listener, for readiness and shutdown
 	mu     sync.Mutex
-	cmd    *exec.Cmd
-	output *bytes.Buffer
-	exited chan error
+	proc   *testproc.Proc
+	output *testlog.Buffer
 }
 
 // Options configures the broker StartWith runs. The zero value is Start's broker: one plain listener,
@@ -75,16 +78,25 @@ func Persistent(dir string) string {
 	return fmt.Sprintf("persistence true\npersistence_location %s/\nautosave_interval 0", dir)
 }
 
-// Binary returns the mosquitto binary's path, or fails (or skips) the test with how to install it.
-func Binary(t testing.TB) string {
-	t.Helper()
+// Find returns the mosquitto binary's path: on PATH or where Debian and Homebrew install it.
+func Find() (string, error) {
 	if p, err := exec.LookPath("mosquitto"); err == nil {
-		return p
+		return p, nil
 	}
 	for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto"} {
 		if _, err := os.Stat(p); err == nil {
-			return p
+			return p, nil
 		}
+	}
+	return "", errors.New("mosquitto is not installed: install it with `sudo apt-get install -y mosquitto` " +
+		"(Debian/Ubuntu) or `brew install mosquitto` (macOS)")
+}
+
+// Binary returns the mosquitto binary's path, or fails (or skips) the test with how to install it.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if p, err := Find(); err == nil {
+		return p
 	}
 	if os.Getenv("WAYSIDE_SKIP_BROKER_TESTS") == "1" {
 		t.Skip("mosquitto not installed; skipped because WAYSIDE_SKIP_BROKER_TESTS=1")
@@ -106,18 +118,39 @@ func Start(t testing.TB, extra ...string) *Broker {
 // Several brokers may run in one test (each call has its own ports and files).
 func StartWith(t testing.TB, o Options) *Broker {
 	t.Helper()
-	b := &Broker{t: t, bin: Binary(t)}
-	dir := t.TempDir()
-	security, err := writeSecurity(dir, o)
+	b, err := launch(Binary(t), t.TempDir(), o)
 	if err != nil {
 		t.Fatalf("testbroker: %v", err)
+	}
+	b.t = t
+	t.Cleanup(b.Stop)
+	return b
+}
+
+// Run is StartWith for a program that is not a test (the end-to-end bench): the config goes into dir,
+// errors are returned, and the caller stops the broker (StopWithin).
+func Run(dir string, o Options) (*Broker, error) {
+	bin, err := Find()
+	if err != nil {
+		return nil, err
+	}
+	return launch(bin, dir, o)
+}
+
+// launch writes the config for o into dir and starts bin on free loopback ports, trying new ports
+// when another process took one first.
+func launch(bin, dir string, o Options) (*Broker, error) {
+	b := &Broker{bin: bin}
+	security, err := writeSecurity(dir, o)
+	if err != nil {
+		return nil, err
 	}
 	plain := o.TLS == nil || o.Plain
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ { // a free port can be taken before mosquitto binds it
-		ports, err := freePorts(2)
+		ports, err := testproc.FreePorts(2)
 		if err != nil {
-			t.Fatalf("testbroker: %v", err)
+			return nil, err
 		}
 		b.Addr, b.URL, b.TLSAddr, b.TLSURL, b.addrs = "", "", "", "", nil
 		var conf strings.Builder
@@ -150,15 +183,13 @@ func StartWith(t testing.TB, o Options) *Broker {
 		conf.WriteString("\n")
 		b.conf = filepath.Join(dir, fmt.Sprintf("mosquitto-%d.conf", attempt))
 		if err := os.WriteFile(b.conf, []byte(conf.String()), 0o600); err != nil {
-			t.Fatalf("testbroker: %v", err)
+			return nil, err
 		}
 		if lastErr = b.start(); lastErr == nil {
-			t.Cleanup(b.Stop)
-			return b
+			return b, nil
 		}
 	}
-	t.Fatalf("testbroker: %v", lastErr)
-	return nil
+	return nil, lastErr
 }
 
 // writeSecurity writes the password and ACL files into dir and returns the config lines that use them.
@@ -183,76 +214,66 @@ func writeSecurity(dir string, o Options) (string, error) {
 	return conf.String(), nil
 }
 
-// freePorts finds n distinct free loopback ports, holding each until all are found.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 func (b *Broker) start() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.output = new(bytes.Buffer)
+	b.output = &testlog.Buffer{Max: 1 << 20}
 	cmd := exec.Command(b.bin, "-c", b.conf)
 	cmd.Stdout, cmd.Stderr = b.output, b.output
-	if err := cmd.Start(); err != nil {
+	p, err := testproc.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("start %s: %w", b.bin, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-exited:
-			return fmt.Errorf("mosquitto exited at start (%v): %s", err, b.output.String())
+		case <-p.Done():
+			return fmt.Errorf("mosquitto exited at start (%v): %s", p.Err(), b.output.String())
 		default:
 		}
-		if b.listening() {
-			b.cmd = cmd
-			b.exited = exited
+		if testproc.Listening(b.addrs...) {
+			b.proc = p
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	cmd.Process.Kill()
-	<-exited
+	p.Stop(os.Kill, 0)
 	return fmt.Errorf("mosquitto did not listen on %s within 10s: %s", strings.Join(b.addrs, ", "), b.output.String())
 }
 
-// listening reports whether every listener accepts TCP connections.
-func (b *Broker) listening() bool {
-	for _, a := range b.addrs {
-		c, err := net.DialTimeout("tcp", a, 200*time.Millisecond)
-		if err != nil {
-			return false
-		}
-		c.Close()
+// PID is the broker's process id, 0 while it is stopped.
+func (b *Broker) PID() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.proc == nil {
+		return 0
 	}
-	return true
+	return b.proc.Cmd.Process.Pid
 }
 
 // Stop kills the broker (an outage, as far as clients can tell). It is safe to call twice.
-func (b *Broker) Stop() { b.stop(os.Kill) }
+func (b *Broker) Stop() { b.stop(os.Kill, 0) }
 
 // StopGraceful stops the broker with SIGTERM, so a persistent broker saves its sessions and queues.
-func (b *Broker) StopGraceful() { b.stop(syscall.SIGTERM) }
+func (b *Broker) StopGraceful() { b.stop(syscall.SIGTERM, 0) }
 
-func (b *Broker) stop(sig os.Signal) {
+// StopWithin stops the broker with SIGTERM, killing it when it has not exited within d.
+func (b *Broker) StopWithin(d time.Duration) error {
+	if b.stop(syscall.SIGTERM, d) {
+		return fmt.Errorf("mosquitto did not stop within %v of SIGTERM; killed", d)
+	}
+	return nil
+}
+
+// stop signals the broker, waits for it (at most within, then it is killed; 0: as long as it takes)
+// and for its ports to close; killed tells whether it had to be killed.
+func (b *Broker) stop(sig os.Signal, within time.Duration) (killed bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.cmd == nil {
-		return
+	if b.proc == nil {
+		return false
 	}
-	b.cmd.Process.Signal(sig)
-	<-b.exited
+	killed = b.proc.Stop(sig, within)
 	for _, a := range b.addrs {
 		for i := 0; i < 100; i++ { // wait for the port to close, bounded
 			c, err := net.DialTimeout("tcp", a, 50*time.Millisecond)
@@ -263,10 +284,11 @@ func (b *Broker) stop(sig os.Signal) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	b.cmd = nil
+	b.proc = nil
+	return killed
 }
 
-// Restart starts the broker again on the same port after Stop.
+// Restart starts the broker again on the same port after Stop; only for a broker a test started.
 func (b *Broker) Restart() {
 	b.t.Helper()
 	if err := b.start(); err != nil {

@@ -1,5 +1,5 @@
-// Package testlog owns the log sink tests share: a buffer that a logger or a child process's output
-// goroutine writes while the test reads it.
+// Package testlog owns the log sink tests and the bench harnesses share: a buffer that a logger or a
+// child process's output goroutine writes while the test reads it.
 package testlog
 
 import (
@@ -9,6 +9,10 @@ import (
 
 // Buffer is a bytes.Buffer safe for concurrent writers and readers.
 type Buffer struct {
+	// Max, when above 0, keeps only the first Max bytes written (a chatty child cannot fill memory);
+	// writes past it are dropped and still reported as written.
+	Max int
+
 	mu sync.Mutex
 	b  bytes.Buffer
 }
@@ -17,6 +21,12 @@ type Buffer struct {
 func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.Max > 0 {
+		if room := s.Max - s.b.Len(); room > 0 {
+			s.b.Write(p[:min(len(p), room)])
+		}
+		return len(p), nil
+	}
 	return s.b.Write(p)
 }
 

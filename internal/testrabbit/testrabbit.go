@@ -6,11 +6,9 @@
 package testrabbit
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wayside-iot/wayside/internal/testlog"
+	"github.com/wayside-iot/wayside/internal/testproc"
 )
 
 const serverBin = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -33,9 +34,8 @@ type Node struct {
 	dir  string
 	env  []string
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	out  *bytes.Buffer
+	proc *testproc.Proc
+	out  *testlog.Buffer
 }
 
 // Cluster is a set of clustered nodes.
@@ -75,7 +75,7 @@ func Start(t testing.TB, n int) *Cluster {
 	if err := os.WriteFile(filepath.Join(base, ".erlang.cookie"), []byte(strings.ToUpper(hex.EncodeToString(cookie))), 0o400); err != nil {
 		t.Fatal(err)
 	}
-	ports, err := freePorts(1 + 3*n)
+	ports, err := testproc.FreePorts(1 + 3*n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,15 +155,15 @@ func (nd *Node) Ctl(args ...string) (string, error) {
 func (nd *Node) start() error {
 	nd.mu.Lock()
 	defer nd.mu.Unlock()
-	nd.out = new(bytes.Buffer)
+	nd.out = new(testlog.Buffer)
 	cmd := exec.Command(serverBin)
 	cmd.Env, cmd.Dir = nd.env, nd.dir
 	cmd.Stdout, cmd.Stderr = nd.out, nd.out
-	if err := cmd.Start(); err != nil {
+	p, err := testproc.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("start %s: %w", nd.Name, err)
 	}
-	nd.cmd, nd.done = cmd, make(chan struct{})
-	go func() { cmd.Wait(); close(nd.done) }()
+	nd.proc = p
 	// await_startup fails at once until the node has registered with epmd: retry until it answers.
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -172,7 +172,7 @@ func (nd *Node) start() error {
 			break
 		}
 		select {
-		case <-nd.done:
+		case <-p.Done():
 			return fmt.Errorf("node %s exited at start: %s\n%s", nd.Name, nd.out, nd.log())
 		default:
 		}
@@ -187,8 +187,7 @@ func (nd *Node) start() error {
 func (nd *Node) awaitMQTT() error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", nd.MQTT, 200*time.Millisecond); err == nil {
-			c.Close()
+		if testproc.Listening(nd.MQTT) {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -205,17 +204,11 @@ func (nd *Node) Stop() { nd.stop(syscall.SIGTERM) }
 func (nd *Node) stop(sig syscall.Signal) {
 	nd.mu.Lock()
 	defer nd.mu.Unlock()
-	if nd.cmd == nil {
+	if nd.proc == nil {
 		return
 	}
-	nd.cmd.Process.Signal(sig)
-	select {
-	case <-nd.done:
-	case <-time.After(30 * time.Second):
-		nd.cmd.Process.Kill()
-		<-nd.done
-	}
-	nd.cmd = nil
+	nd.proc.Stop(sig, 30*time.Second)
+	nd.proc = nil
 }
 
 // stopEPMD stops the epmd the first node started on the cluster's own port.
@@ -227,17 +220,4 @@ func (c *Cluster) stopEPMD() {
 	if len(bins) > 0 {
 		exec.Command(bins[0], "-port", fmt.Sprint(c.epmd), "-kill").Run()
 	}
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

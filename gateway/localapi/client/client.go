@@ -28,6 +28,9 @@ const DefaultSocket = "/run/wayside/local.sock"
 type Client struct {
 	// Socket is the unix socket path.
 	Socket string
+	// OnAnswer, when set, is handed the body of each 2xx answer a typed method decodes, as the daemon
+	// sent it and before it is decoded: wayside --json prints it.
+	OnAnswer func(body []byte)
 
 	hc *http.Client
 }
@@ -198,6 +201,9 @@ func (c *Client) get(ctx context.Context, method, name string, q url.Values, v a
 	if err != nil {
 		return err
 	}
+	if c.OnAnswer != nil {
+		c.OnAnswer(body)
+	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("decode %s answer from waysided: %w", name, err)
 	}
@@ -207,55 +213,56 @@ func (c *Client) get(ctx context.Context, method, name string, q url.Values, v a
 // Status returns GET status.
 func (c *Client) Status(ctx context.Context) (*apitype.Status, error) {
 	var v apitype.Status
-	return &v, c.get(ctx, http.MethodGet, "status", nil, &v)
+	return &v, c.get(ctx, http.MethodGet, apitype.EndpointStatus, nil, &v)
 }
 
 // Sensors returns GET sensors.
 func (c *Client) Sensors(ctx context.Context) ([]apitype.Sensor, error) {
 	var v []apitype.Sensor
-	return v, c.get(ctx, http.MethodGet, "sensors", nil, &v)
+	err := c.get(ctx, http.MethodGet, apitype.EndpointSensors, nil, &v) // before v is read: the return's order is unspecified
+	return v, err
 }
 
 // Cloud returns GET cloud.
 func (c *Client) Cloud(ctx context.Context) (*apitype.Cloud, error) {
 	var v apitype.Cloud
-	return &v, c.get(ctx, http.MethodGet, "cloud", nil, &v)
+	return &v, c.get(ctx, http.MethodGet, apitype.EndpointCloud, nil, &v)
 }
 
 // Spool returns GET spool.
 func (c *Client) Spool(ctx context.Context) (*apitype.Spool, error) {
 	var v apitype.Spool
-	return &v, c.get(ctx, http.MethodGet, "spool", nil, &v)
+	return &v, c.get(ctx, http.MethodGet, apitype.EndpointSpool, nil, &v)
 }
 
 // Version returns GET version.
 func (c *Client) Version(ctx context.Context) (*apitype.Version, error) {
 	var v apitype.Version
-	return &v, c.get(ctx, http.MethodGet, "version", nil, &v)
+	return &v, c.get(ctx, http.MethodGet, apitype.EndpointVersion, nil, &v)
 }
 
 // LogLevel returns GET log-level.
 func (c *Client) LogLevel(ctx context.Context) (*apitype.LogLevel, error) {
 	var v apitype.LogLevel
-	return &v, c.get(ctx, http.MethodGet, "log-level", nil, &v)
+	return &v, c.get(ctx, http.MethodGet, apitype.EndpointLogLevel, nil, &v)
 }
 
 // SetLogLevel sets the daemon's log level (POST log-level).
 func (c *Client) SetLogLevel(ctx context.Context, level string) (*apitype.LogLevel, error) {
 	var v apitype.LogLevel
-	return &v, c.get(ctx, http.MethodPost, "log-level", url.Values{"level": {level}}, &v)
+	return &v, c.get(ctx, http.MethodPost, apitype.EndpointLogLevel, url.Values{"level": {level}}, &v)
 }
 
 // Read reads one sensor now (POST read).
 func (c *Client) Read(ctx context.Context, sensor string) (*apitype.Read, error) {
 	var v apitype.Read
-	return &v, c.get(ctx, http.MethodPost, "read", url.Values{"sensor": {sensor}}, &v)
+	return &v, c.get(ctx, http.MethodPost, apitype.EndpointRead, url.Values{"sensor": {sensor}}, &v)
 }
 
 // SelfTest runs POST selftest.
 func (c *Client) SelfTest(ctx context.Context) (*apitype.SelfTest, error) {
 	var v apitype.SelfTest
-	return &v, c.get(ctx, http.MethodPost, "selftest", nil, &v)
+	return &v, c.get(ctx, http.MethodPost, apitype.EndpointSelfTest, nil, &v)
 }
 
 // ScanI2C runs POST scan-i2c; bus "" scans every I2C bus of the board.
@@ -265,13 +272,13 @@ func (c *Client) ScanI2C(ctx context.Context, bus string) (*apitype.ScanI2C, err
 		q = url.Values{"bus": {bus}}
 	}
 	var v apitype.ScanI2C
-	return &v, c.get(ctx, http.MethodPost, "scan-i2c", q, &v)
+	return &v, c.get(ctx, http.MethodPost, apitype.EndpointScanI2C, q, &v)
 }
 
 // ScanModbus runs POST scan-modbus on bus for slave addresses first..last (0, 0: all of 1..247).
 func (c *Client) ScanModbus(ctx context.Context, bus string, first, last int) (*apitype.ScanModbus, error) {
 	var v apitype.ScanModbus
-	return &v, c.get(ctx, http.MethodPost, "scan-modbus", ScanModbusQuery(bus, first, last), &v)
+	return &v, c.get(ctx, http.MethodPost, apitype.EndpointScanModbus, ScanModbusQuery(bus, first, last), &v)
 }
 
 // ScanModbusQuery is the query of POST scan-modbus.
@@ -298,7 +305,7 @@ func TailQuery(sensors []string) url.Values {
 // (then it returns nil), fn returns an error (returned, except ErrStop which ends the tail with nil),
 // or the daemon closes the stream. raw is the line as received, for --json.
 func (c *Client) Tail(ctx context.Context, sensors []string, fn func(line apitype.TailLine, raw []byte) error) error {
-	resp, err := c.send(ctx, http.MethodGet, "tail", TailQuery(sensors))
+	resp, err := c.send(ctx, http.MethodGet, apitype.EndpointTail, TailQuery(sensors))
 	if err != nil {
 		return err
 	}
