@@ -158,7 +158,8 @@ type Reconnect struct {
 	Max Duration `yaml:"max"`
 	// Spread is the window of the first attempt after a lost connection (and the base the backoff
 	// doubles from after it): a broker restart drops a city's gateways together, and a spread of S
-	// brings them back at about 1/S of the fleet per second (default 30s: 3.3%).
+	// brings them back at about 1/S of the fleet per second (default 40s: 2.5%, so that the busiest
+	// second of a fleet of a few hundred or more stays under 5%).
 	Spread Duration `yaml:"spread"`
 }
 
@@ -281,7 +282,7 @@ func (c *Config) validateLink(v *problems) {
 	if r := c.Cloud.Reconnect; r.Min.D() < 10*time.Millisecond || r.Max.D() < r.Min.D() {
 		v.add("cloud.reconnect", "min %v, max %v: use min >= 10ms and max >= min (defaults 1s and 2m)", r.Min.D(), r.Max.D())
 	} else if r.Spread.D() < r.Min.D() || r.Spread.D() > r.Max.D() {
-		v.add("cloud.reconnect", "spread %v: use min <= spread <= max (here %v..%v; default 30s)", r.Spread.D(), r.Min.D(), r.Max.D())
+		v.add("cloud.reconnect", "spread %v: use min <= spread <= max (here %v..%v; default 40s)", r.Spread.D(), r.Min.D(), r.Max.D())
 	}
 	if c.Cloud.StatusInterval.D() < time.Second {
 		v.add("cloud.status_interval", "%v is too short; use at least 1s (default 1m)", c.Cloud.StatusInterval.D())

@@ -240,7 +240,7 @@ func (c *Config) applyDefaults(set map[string]bool) {
 		c.Cloud.Reconnect.Max = Duration(2 * time.Minute)
 	}
 	if unset("cloud.reconnect.spread") { // within [min, max] whatever those are set to
-		c.Cloud.Reconnect.Spread = Duration(min(max(30*time.Second, c.Cloud.Reconnect.Min.D()), c.Cloud.Reconnect.Max.D()))
+		c.Cloud.Reconnect.Spread = Duration(min(max(40*time.Second, c.Cloud.Reconnect.Min.D()), c.Cloud.Reconnect.Max.D()))
 	}
 	if unset("cloud.commands.max_age") {
 		c.Cloud.Commands.MaxAge = Duration(command.DefaultMaxAge)
