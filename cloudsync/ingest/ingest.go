@@ -2,11 +2,9 @@ package ingest
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -18,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
-	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
 )
 
 // Quarantine reasons (the reason column of wayside_quarantine).
@@ -57,13 +54,6 @@ type Ingest struct {
 	abortWork   func()        // rolls back the batches being written (set by Run)
 }
 
-// registry is the set of registered gateways and the opener built from it; replaced whole on a refresh.
-type registry struct {
-	keys   map[string]ed25519.PublicKey // by gateway id
-	byKID  map[string]string            // kid -> gateway id
-	opener *cityopen.Opener
-}
-
 // New checks cfg (after Defaults) and reads the key files.
 func New(cfg Config, log *zap.Logger) (*Ingest, error) {
 	cfg.Defaults()
@@ -90,27 +80,6 @@ func New(cfg Config, log *zap.Logger) (*Ingest, error) {
 		}
 	}
 	return in, nil
-}
-
-// setKeys builds the opener for keys.
-func (in *Ingest) setKeys(keys map[string]ed25519.PublicKey) error {
-	r := &registry{keys: keys, byKID: map[string]string{}}
-	o := cityopen.Options{CityKeys: in.city, RequireSealed: in.cfg.Keys.RequireSealed, Unverified: len(keys) == 0}
-	for gw, pub := range keys {
-		kid := string(cosebatch.KeyID(pub))
-		if other, dup := r.byKID[kid]; dup {
-			return fmt.Errorf("ingest: gateways %s and %s are registered with the same key: each gateway has its own", other, gw)
-		}
-		r.byKID[kid] = gw
-		o.Gateways = append(o.Gateways, pub)
-	}
-	op, err := cityopen.New(o)
-	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
-	}
-	r.opener = op
-	in.reg.Store(r)
-	return nil
 }
 
 // Stats returns the counters.
@@ -237,64 +206,6 @@ func (in *Ingest) Run(ctx context.Context) error {
 	in.log.Info("ingest: stopped", zap.Int64("batches", s.Batches), zap.Int64("readings", s.Readings),
 		zap.Int64("duplicates", s.Duplicates), zap.Int64("quarantined", s.Quarantined))
 	return nil
-}
-
-// TelemetryFilter is the subscription: shared unless mqtt.shared is false.
-func (in *Ingest) TelemetryFilter() string {
-	f := in.cfg.MQTT.TopicPrefix + "/+/telemetry"
-	if *in.cfg.MQTT.Shared {
-		f = "$share/" + in.cfg.MQTT.Group + "/" + f
-	}
-	return f
-}
-
-func (in *Ingest) mqttOptions(clientID string) *mqtt.ClientOptions {
-	o := mqtt.NewClientOptions().AddBroker(in.cfg.MQTT.Broker).SetClientID(clientID).
-		SetConnectTimeout(10 * time.Second).SetAutoReconnect(true).SetMaxReconnectInterval(10 * time.Second).
-		SetKeepAlive(30 * time.Second)
-	if in.cfg.MQTT.Username != "" {
-		o.SetUsername(in.cfg.MQTT.Username)
-	}
-	if in.cfg.MQTT.PasswordFile != "" {
-		o.SetCredentialsProvider(func() (string, string) {
-			b, err := os.ReadFile(in.cfg.MQTT.PasswordFile)
-			if err != nil {
-				in.log.Error("ingest: mqtt.password_file", zap.Error(err))
-			}
-			return in.cfg.MQTT.Username, strings.TrimSpace(string(b))
-		})
-	}
-	o.SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
-		if u.Scheme != "tcp" && u.Scheme != "mqtt" {
-			return nil, fmt.Errorf("ingest: mqtt.broker scheme %q: this reference ingest speaks plain tcp:// (put it beside the broker, or terminate TLS in front)", u.Scheme)
-		}
-		return in.dial("tcp", u.Host)
-	})
-	return o
-}
-
-// wait waits for a paho token, bounded.
-func wait(tok mqtt.Token, what string) error {
-	if !tok.WaitTimeout(15 * time.Second) {
-		return fmt.Errorf("ingest: %s: no answer within 15s", what)
-	}
-	if err := tok.Error(); err != nil {
-		return fmt.Errorf("ingest: %s: %w", what, err)
-	}
-	return nil
-}
-
-// gatewayOf returns the gateway id in <prefix>/<gw>/<kind>, or "".
-func (in *Ingest) gatewayOf(topic, kind string) string {
-	rest, ok := strings.CutPrefix(topic, in.cfg.MQTT.TopicPrefix+"/")
-	if !ok {
-		return ""
-	}
-	gw, ok := strings.CutSuffix(rest, "/"+kind)
-	if !ok || strings.Contains(gw, "/") {
-		return ""
-	}
-	return gw
 }
 
 // process opens a group of telemetry messages and writes them in one transaction, quarantining those
@@ -424,83 +335,5 @@ func (in *Ingest) retry(ctx context.Context, what string, f func() error) error 
 			return ctx.Err()
 		}
 		delay = min(2*delay, 5*time.Second)
-	}
-}
-
-// loadKeyTable reads wayside_gateway_keys.
-func (in *Ingest) loadKeyTable(ctx context.Context) error {
-	rows, err := in.pool.Query(ctx, `SELECT gateway, public_key FROM wayside_gateway_keys`)
-	if err != nil {
-		return fmt.Errorf("ingest: read wayside_gateway_keys: %w", err)
-	}
-	keys := map[string]ed25519.PublicKey{}
-	for rows.Next() {
-		var gw string
-		var pub []byte
-		if err := rows.Scan(&gw, &pub); err != nil {
-			return fmt.Errorf("ingest: read wayside_gateway_keys: %w", err)
-		}
-		keys[gw] = pub
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("ingest: read wayside_gateway_keys: %w", err)
-	}
-	if len(keys) == 0 {
-		in.log.Warn("ingest: no gateway registered: every batch goes to quarantine until wayside_gateway_keys has rows (or give keys.gateways_file)")
-	}
-	old := in.reg.Load()
-	if err := in.setKeys(keys); err != nil {
-		return err
-	}
-	if old == nil || len(old.keys) != len(keys) {
-		in.log.Info("ingest: gateway keys loaded", zap.Int("gateways", len(keys)))
-	}
-	return nil
-}
-
-func (in *Ingest) refreshKeys(ctx context.Context) {
-	t := time.NewTicker(in.cfg.Keys.Refresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := in.loadKeyTable(ctx); err != nil && ctx.Err() == nil {
-				in.log.Warn("ingest: gateway keys not refreshed; the previous ones stay", zap.Error(err))
-			}
-		}
-	}
-}
-
-// silentAfter is how long without telemetry makes the ingest say so.
-var silentAfter = 5 * time.Minute
-
-// watchSilence logs once when no telemetry has arrived for silentAfter, and once when it flows again.
-// A whole city falling silent is rare; a subscription that a broker grants and never serves is not
-// (RabbitMQ 3.10 does that with $share/...).
-func (in *Ingest) watchSilence(ctx context.Context, filter string) {
-	t := time.NewTicker(silentAfter / 5)
-	defer t.Stop()
-	silent := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		quiet := time.Since(time.Unix(0, in.lastMsg.Load()))
-		switch {
-		case !silent && quiet >= silentAfter:
-			silent = true
-			hint := "check the gateways and the broker"
-			if *in.cfg.MQTT.Shared {
-				hint = "on RabbitMQ set mqtt.shared: false (it grants $share subscriptions and delivers nothing to them)"
-			}
-			in.log.Warn("ingest: no telemetry", zap.Duration("for", quiet.Round(time.Second)), zap.String("filter", filter), zap.String("hint", hint))
-		case silent && quiet < silentAfter:
-			silent = false
-			in.log.Info("ingest: telemetry flowing again", zap.String("filter", filter))
-		}
 	}
 }
