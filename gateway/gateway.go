@@ -26,7 +26,8 @@ type Options struct {
 	Log     *zap.Logger
 	// DrainTimeout bounds how long a stop waits for the broker to acknowledge what is left.
 	DrainTimeout time.Duration
-	// OnBatch, when set, is called by the batcher after each batch is spooled.
+	// OnBatch, when set, is called by the batcher after each batch is spooled, for callers that
+	// account every batch (the fleet simulator); the newest batch is in Stats too.
 	OnBatch func(seq uint64, readings int, bytes int)
 	// TrustClock and Wall replace the clock-trust check (config clock.trust) and the wall clock;
 	// tests use them to simulate a board that boots with a wrong clock.
@@ -105,6 +106,12 @@ type Gateway struct {
 	lastSpooled atomic.Uint64 // sequence number of the newest batch appended to the spool
 	readings    atomic.Uint64 // readings pushed by the samplers
 	spooled     atomic.Uint64 // readings in batches appended to the spool
+
+	// seqMu guards what Stats reports about sequence numbers, recorded by noteSeq.
+	seqMu     sync.Mutex
+	lastBatch LastBatch
+	nextSeq   uint64
+	leasedSeq uint64
 }
 
 // LinkStats returns the MQTT link's counters (cheaper than Stats: no spool or sensor walk).

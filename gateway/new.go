@@ -68,6 +68,7 @@ func New(opts Options) (g *Gateway, err error) {
 		return nil, err
 	}
 	g.bootSeq = g.seq.next
+	g.noteSeq(LastBatch{})
 	key, created, err := loadOrCreateKey(cfg.Spool.Dir)
 	if err != nil {
 		g.spool.Close()

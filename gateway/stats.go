@@ -28,7 +28,7 @@ func (g *Gateway) statusDetail() cloudsync.StatusDetail {
 	ss := g.spool.Stats()
 	d.Spool = cloudsync.SpoolSummary{Backlog: ss.Backlog, Bytes: ss.Bytes, OldestSeq: ss.OldestSeq, Evicted: ss.Evicted,
 		EvictedDiskFull: ss.EvictedDiskFull, Lost: ss.Lost, Limit: ss.Limit}
-	d.Clock = cloudsync.ClockSummary{Trusted: g.clock.trusted.Load(), Trust: g.cfg.Clock.Trust}
+	d.Clock = g.clockSummary()
 	d.RingDropped = g.ring.Stats().Dropped
 	return d
 }
@@ -52,6 +52,23 @@ type Stats struct {
 	Clock cloudsync.ClockSummary
 	// ClockOffset is what readings stamped before trust arrived are corrected by; 0 until trusted.
 	ClockOffset time.Duration
+	// Now is the gateway's wall time when the snapshot was taken (wrong while the clock is not
+	// trusted, on a board without RTC).
+	Now time.Time
+	// LastBatch is the newest batch this run appended to the spool; its Seq is 0 before the first.
+	LastBatch LastBatch
+	// NextSeq is the sequence number the batch after LastBatch gets (this run's first batch's before
+	// it); LeasedThrough is the highest one reserved in the state directory's batch-seq file.
+	NextSeq       uint64
+	LeasedThrough uint64
+}
+
+// LastBatch is a batch as the batcher appended it to the spool.
+type LastBatch struct {
+	Seq      uint64
+	At       time.Time // when it was appended
+	Readings int
+	Bytes    int // its payload as spooled: signed, and sealed when sealing
 }
 
 // SensorStats is one sensor's health.
@@ -69,7 +86,10 @@ type SensorStats struct {
 func (g *Gateway) Stats() Stats {
 	st := Stats{BootID: g.bootID, Key: g.ident, SealKID: g.sealKID(), Batches: g.batches.Load(), Readings: g.readings.Load(), Spooled: g.spooled.Load(), Spool: g.spool.Stats(),
 		Ring: g.ring.Stats(), RingLen: g.ring.Len(), RingCap: g.ring.Cap(), Link: g.link.Stats(),
-		Uptime: time.Since(g.started), Clock: cloudsync.ClockSummary{Trusted: g.clock.trusted.Load(), Trust: g.cfg.Clock.Trust}}
+		Uptime: time.Since(g.started), Clock: g.clockSummary(), Now: g.clock.wall()}
+	g.seqMu.Lock()
+	st.LastBatch, st.NextSeq, st.LeasedThrough = g.lastBatch, g.nextSeq, g.leasedSeq
+	g.seqMu.Unlock()
 	if st.Clock.Trusted {
 		st.ClockOffset = time.Duration(g.clock.offset.Load())
 	}
@@ -86,4 +106,17 @@ func (g *Gateway) sealKID() string {
 		return ""
 	}
 	return g.sealer.KeyID()
+}
+
+// clockSummary is the wall clock's trust, as the retained status and Stats carry it.
+func (g *Gateway) clockSummary() cloudsync.ClockSummary {
+	return cloudsync.ClockSummary{Trusted: g.clock.trusted.Load(), Trust: g.cfg.Clock.Trust}
+}
+
+// noteSeq records, for Stats, the batch just spooled (zero: none yet) and the sequence numbers after
+// it. Only New and the batcher call it, so reading g.seq is safe.
+func (g *Gateway) noteSeq(b LastBatch) {
+	g.seqMu.Lock()
+	g.lastBatch, g.nextSeq, g.leasedSeq = b, g.seq.next, g.seq.leased
+	g.seqMu.Unlock()
 }

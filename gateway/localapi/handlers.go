@@ -51,12 +51,12 @@ var handlers = map[string]endpoint{
 // readTimeout bounds one sensor read in read and selftest: a hung bus must not hang the technician.
 const readTimeout = 5 * time.Second
 
-// clock is the gateway's own clock trust (the state the MQTT status carries) and its wall time now.
+// clockFrom is the gateway's own clock trust (the state the MQTT status carries) and its wall time.
 // The correction is in whole milliseconds, the resolution readings are stamped at: a clock trusted
 // from the start has an offset of a few µs of noise, which is no correction.
-func (s *Server) clock(st gateway.Stats) apitype.Clock {
+func clockFrom(st gateway.Stats) apitype.Clock {
 	return apitype.Clock{Trusted: st.Clock.Trusted, Trust: st.Clock.Trust,
-		CorrectionMs: float64(st.ClockOffset.Round(time.Millisecond).Milliseconds()), Now: s.now().UTC()}
+		CorrectionMs: float64(st.ClockOffset.Round(time.Millisecond).Milliseconds()), Now: st.Now.UTC()}
 }
 
 func (s *Server) status() apitype.Status {
@@ -69,10 +69,10 @@ func (s *Server) status() apitype.Status {
 		Board:         cfg.Gateway.Board,
 		BootID:        st.BootID,
 		ConfigHash:    cfg.Hash,
-		Started:       s.now().Add(-st.Uptime).UTC().Truncate(time.Millisecond),
+		Started:       st.Now.Add(-st.Uptime).UTC().Truncate(time.Millisecond),
 		UptimeS:       st.Uptime.Seconds(),
 		LogLevel:      s.opts.Level.Level().String(),
-		Clock:         s.clock(st),
+		Clock:         clockFrom(st),
 		Pipeline:      apitype.Pipeline{Readings: st.Readings, Spooled: st.Spooled, Batches: st.Batches},
 		Cloud:         s.cloudFrom(st),
 		Ring:          ringFrom(st),
@@ -233,13 +233,10 @@ func (s *Server) spoolFrom(st gateway.Stats) apitype.Spool {
 	if free, err := diskFree(dir); err == nil {
 		sp.DirFree = free
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "batch-seq")); err == nil {
-		sp.LeasedThrough, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	}
-	seq, at, n, size := s.opts.Batches.last()
-	if seq > 0 {
-		sp.LastSeq, sp.NextSeq = seq, seq+1
-		sp.LastBatchAt, sp.LastBatchN, sp.LastBatchSize = at.UTC(), n, size
+	sp.LeasedThrough = st.LeasedThrough
+	if b := st.LastBatch; b.Seq > 0 {
+		sp.LastSeq, sp.NextSeq = b.Seq, st.NextSeq
+		sp.LastBatchAt, sp.LastBatchN, sp.LastBatchSize = b.At.UTC(), b.Readings, b.Bytes
 	}
 	return sp
 }
@@ -509,7 +506,7 @@ func (s *Server) serveSelfTest(w http.ResponseWriter, r *http.Request) {
 			strings.Join(s.cfg.Cloud.Brokers, ", "), l.Connects), "")
 	}
 	add("state directory writable", writeProbe(s.cfg.Spool.Dir), s.cfg.Spool.Dir)
-	if c := s.clock(s.gw.Stats()); c.Trusted {
+	if c := clockFrom(s.gw.Stats()); c.Trusted {
 		add("clock trusted", nil, fmt.Sprintf("%s (policy %s)", c.Now.Format(time.RFC3339), c.Trust))
 	} else {
 		add("clock trusted", errors.New(clockUntrusted(c.Trust)), "")
