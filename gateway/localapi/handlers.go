@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/drivers/registry"
@@ -77,16 +76,14 @@ func (s *Server) serveLogLevel(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveSetLogLevel(w http.ResponseWriter, r *http.Request) {
 	want := r.FormValue("level")
 	if want == "" { // zap reads "" as info: a request that forgot the level must not change it
-		writeError(w, http.StatusBadRequest, apitype.Error{Error: "missing parameter level; use debug, info, warn or error"})
+		writeError(w, http.StatusBadRequest, apitype.Error{Error: "missing parameter level; use " + gateway.LogLevelChoices})
 		return
 	}
-	lvl, err := zapcore.ParseLevel(want)
-	if err != nil || lvl < zapcore.DebugLevel || lvl > zapcore.ErrorLevel {
-		writeError(w, http.StatusBadRequest, apitype.Error{Error: fmt.Sprintf("log level %q is not valid; use debug, info, warn or error", want)})
+	prev, lvl, err := gateway.SetLogLevel(s.opts.Level, want)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, apitype.Error{Error: err.Error()})
 		return
 	}
-	prev := s.opts.Level.Level()
-	s.opts.Level.SetLevel(lvl)
 	if p := PeerFrom(r.Context()); p != nil && prev != lvl {
 		// Logged at warn so it is seen at any level: the change lasts until the next restart.
 		s.log.Warn("log level changed", zap.Stringer("from", prev), zap.Stringer("to", lvl), zap.Uint32("by_uid", p.UID))
