@@ -133,22 +133,6 @@ func (s *Server) readNow(ctx context.Context, name string) ([]gateway.Value, err
 	}
 }
 
-func kindName(err error) string {
-	k := sensor.Kind(err)
-	if k == nil {
-		return "other"
-	}
-	if k == sensor.ErrNoData {
-		return "no-data"
-	}
-	for i, name := range sensor.ErrorKinds() {
-		if k == name {
-			return sensor.ErrorKindNames[i]
-		}
-	}
-	return "other"
-}
-
 func (s *Server) serveRead(w http.ResponseWriter, r *http.Request) {
 	name := r.FormValue("sensor")
 	if name == "" {
@@ -168,7 +152,7 @@ func (s *Server) serveRead(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, sensor.ErrNoData):
 		writeJSON(w, http.StatusOK, apitype.Read{Sensor: name, Driver: s.driverOf(name), Values: []apitype.Value{}, NoData: true, TookMs: took})
 	case err != nil:
-		writeError(w, http.StatusBadGateway, apitype.Error{Error: err.Error(), Kind: kindName(err)})
+		writeError(w, http.StatusBadGateway, apitype.Error{Error: err.Error(), Kind: sensor.KindName(err)})
 	default:
 		writeJSON(w, http.StatusOK, apitype.Read{Sensor: name, Driver: s.driverOf(name), Values: values(vals), TookMs: took})
 	}
