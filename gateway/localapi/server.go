@@ -176,7 +176,7 @@ func (s *Server) Listen(path string) error {
 		return fmt.Errorf("localapi: put socket in place: %w", err)
 	}
 	s.sock = path
-	s.log.Info("local api listening", zap.String("socket", path), zap.String("mode", fmt.Sprintf("%#o", mode)), zap.String("group", s.group))
+	s.log.Info("listening", zap.String("socket", path), zap.String("mode", fmt.Sprintf("%#o", mode)), zap.String("group", s.group))
 	s.Serve(ln)
 	return nil
 }
@@ -222,7 +222,7 @@ func (s *Server) Serve(ln net.Listener) {
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("local api stopped", zap.Error(err))
+			s.log.Error("stopped serving", zap.Error(err))
 		}
 	}()
 }
@@ -272,7 +272,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h = ep.post
 		if h != nil {
 			if err := s.mayAct(PeerFrom(r.Context())); err != nil {
-				s.log.Warn("local api action refused", zap.String("endpoint", name), zap.Error(err))
+				s.log.Warn("action refused", zap.String("endpoint", name), zap.Error(err))
 				writeError(w, http.StatusForbidden, apitype.Error{Error: err.Error(), Group: s.group})
 				return
 			}
