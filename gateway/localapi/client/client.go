@@ -204,10 +204,15 @@ func (c *Client) get(ctx context.Context, method, name string, q url.Values, v a
 	return nil
 }
 
+// call asks the daemon for endpoint name and decodes its JSON answer into a new T.
+func call[T any](ctx context.Context, c *Client, method, name string, q url.Values) (*T, error) {
+	v := new(T)
+	return v, c.get(ctx, method, name, q, v)
+}
+
 // Status returns GET status.
 func (c *Client) Status(ctx context.Context) (*apitype.Status, error) {
-	var v apitype.Status
-	return &v, c.get(ctx, http.MethodGet, "status", nil, &v)
+	return call[apitype.Status](ctx, c, http.MethodGet, "status", nil)
 }
 
 // Sensors returns GET sensors.
@@ -218,44 +223,37 @@ func (c *Client) Sensors(ctx context.Context) ([]apitype.Sensor, error) {
 
 // Cloud returns GET cloud.
 func (c *Client) Cloud(ctx context.Context) (*apitype.Cloud, error) {
-	var v apitype.Cloud
-	return &v, c.get(ctx, http.MethodGet, "cloud", nil, &v)
+	return call[apitype.Cloud](ctx, c, http.MethodGet, "cloud", nil)
 }
 
 // Spool returns GET spool.
 func (c *Client) Spool(ctx context.Context) (*apitype.Spool, error) {
-	var v apitype.Spool
-	return &v, c.get(ctx, http.MethodGet, "spool", nil, &v)
+	return call[apitype.Spool](ctx, c, http.MethodGet, "spool", nil)
 }
 
 // Version returns GET version.
 func (c *Client) Version(ctx context.Context) (*apitype.Version, error) {
-	var v apitype.Version
-	return &v, c.get(ctx, http.MethodGet, "version", nil, &v)
+	return call[apitype.Version](ctx, c, http.MethodGet, "version", nil)
 }
 
 // LogLevel returns GET log-level.
 func (c *Client) LogLevel(ctx context.Context) (*apitype.LogLevel, error) {
-	var v apitype.LogLevel
-	return &v, c.get(ctx, http.MethodGet, "log-level", nil, &v)
+	return call[apitype.LogLevel](ctx, c, http.MethodGet, "log-level", nil)
 }
 
 // SetLogLevel sets the daemon's log level (POST log-level).
 func (c *Client) SetLogLevel(ctx context.Context, level string) (*apitype.LogLevel, error) {
-	var v apitype.LogLevel
-	return &v, c.get(ctx, http.MethodPost, "log-level", url.Values{"level": {level}}, &v)
+	return call[apitype.LogLevel](ctx, c, http.MethodPost, "log-level", url.Values{"level": {level}})
 }
 
 // Read reads one sensor now (POST read).
 func (c *Client) Read(ctx context.Context, sensor string) (*apitype.Read, error) {
-	var v apitype.Read
-	return &v, c.get(ctx, http.MethodPost, "read", url.Values{"sensor": {sensor}}, &v)
+	return call[apitype.Read](ctx, c, http.MethodPost, "read", url.Values{"sensor": {sensor}})
 }
 
 // SelfTest runs POST selftest.
 func (c *Client) SelfTest(ctx context.Context) (*apitype.SelfTest, error) {
-	var v apitype.SelfTest
-	return &v, c.get(ctx, http.MethodPost, "selftest", nil, &v)
+	return call[apitype.SelfTest](ctx, c, http.MethodPost, "selftest", nil)
 }
 
 // ScanI2C runs POST scan-i2c; bus "" scans every I2C bus of the board.
@@ -264,14 +262,12 @@ func (c *Client) ScanI2C(ctx context.Context, bus string) (*apitype.ScanI2C, err
 	if bus != "" {
 		q = url.Values{"bus": {bus}}
 	}
-	var v apitype.ScanI2C
-	return &v, c.get(ctx, http.MethodPost, "scan-i2c", q, &v)
+	return call[apitype.ScanI2C](ctx, c, http.MethodPost, "scan-i2c", q)
 }
 
 // ScanModbus runs POST scan-modbus on bus for slave addresses first..last (0, 0: all of 1..247).
 func (c *Client) ScanModbus(ctx context.Context, bus string, first, last int) (*apitype.ScanModbus, error) {
-	var v apitype.ScanModbus
-	return &v, c.get(ctx, http.MethodPost, "scan-modbus", ScanModbusQuery(bus, first, last), &v)
+	return call[apitype.ScanModbus](ctx, c, http.MethodPost, "scan-modbus", ScanModbusQuery(bus, first, last))
 }
 
 // ScanModbusQuery is the query of POST scan-modbus.
