@@ -5,7 +5,8 @@
 //
 // New (new.go) opens and prepares every part; Run (run.go) starts one goroutine per loop: a sampler
 // per sensor (sample.go), the batcher (batch.go) and the sender (send.go). The gateway owns its state:
-// Stats (stats.go) is the one snapshot the local API shows, and the retained MQTT status is made from
-// the same fields, including the last batch, the sequence numbers and the clock's trust. Changes a
-// technician or the cloud asks for (SetInterval, Flush, SetLogLevel) go through the gateway too.
+// Stats (stats.go) is the one snapshot the local API shows (sensor health, the last batch, the
+// sequence numbers, the clock's trust), and the retained MQTT status's detail is read from the same
+// state. Changes a technician or the cloud asks for (SetInterval, Flush, SetLogLevel) go through the
+// gateway too.
 package gateway
