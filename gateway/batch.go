@@ -132,6 +132,7 @@ func (g *Gateway) spoolBatch(rs []buffer.Reading) {
 		g.log.Error("batch lost: spool", zap.Uint64("seq", seq), zap.Int("readings", len(rs)), zap.Error(err))
 		return
 	}
+	g.noteSeq(LastBatch{Seq: seq, At: time.Now(), Readings: len(rs), Bytes: len(payload)})
 	g.lastSpooled.Store(seq)
 	g.batches.Add(1)
 	g.spooled.Add(uint64(len(rs)))

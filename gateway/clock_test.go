@@ -1,22 +1,17 @@
 package gateway_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
-	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/buffer"
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
 	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
 	"github.com/wayside-iot/wayside/gateway"
-	"github.com/wayside-iot/wayside/gateway/config"
 	"github.com/wayside-iot/wayside/internal/testbroker"
 )
 
@@ -38,33 +33,22 @@ func runWithClockSealed(t *testing.T, hold string, trustAfter time.Duration, cit
 			city.Suite.Name, city.KID, city.PublicKey()), 1)
 		keys = append(keys, *city)
 	}
-	cfg, err := config.Parse([]byte(body), boards.Check)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := parseConfig(t, body)
 	sub := subscribe(t, broker.URL, cfg.Gateway.ID)
 	const skew = -10 * 365 * 24 * time.Hour // a board without RTC
 	var trusted atomic.Bool
-	g, err := gateway.New(gateway.Options{Config: cfg, Version: "it", Log: zaptest.NewLogger(t),
-		TrustClock: trusted.Load,
+	g := newGateway(t, gateway.Options{Config: cfg, Version: "it", TrustClock: trusted.Load,
 		Wall: func() time.Time {
 			if trusted.Load() {
 				return time.Now()
 			}
 			return time.Now().Add(skew)
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	begin = time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
-	defer cancel()
 	if trustAfter >= 0 {
 		time.AfterFunc(trustAfter, func() { trusted.Store(true) }) // NTP steps the clock
 	}
-	if err := g.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	runFor(t, g, 2500*time.Millisecond)
 	end = time.Now()
 	st := g.Stats()
 	var got [][]byte

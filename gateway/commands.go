@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/wayside-iot/wayside/cloudsync/command"
 	"github.com/wayside-iot/wayside/cloudsync/profile"
@@ -61,12 +60,10 @@ func (g *Gateway) openCommands() (func(profile.Command, []byte) ([]byte, int), e
 			if g.opts.Level == nil {
 				return nil, command.Errorf(command.CodeFailed, "this gateway's log level cannot be changed at run time")
 			}
-			lvl, err := zapcore.ParseLevel(a.Level)
+			prev, lvl, err := SetLogLevel(*g.opts.Level, a.Level)
 			if err != nil {
 				return nil, command.Errorf(command.CodeBadRequest, "args.level: %v", err)
 			}
-			prev := g.opts.Level.Level()
-			g.opts.Level.SetLevel(lvl)
 			g.log.Info("log level changed by a cloud command", zap.Stringer("from", prev), zap.Stringer("to", lvl))
 			return map[string]string{"level": lvl.String(), "previous": prev.String()}, nil
 		}),

@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -12,13 +11,10 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
-	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/cloudsync/command"
 	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/gateway"
-	"github.com/wayside-iot/wayside/gateway/config"
 	"github.com/wayside-iot/wayside/internal/testbroker"
 )
 
@@ -34,7 +30,7 @@ func TestCloudCommands(t *testing.T) {
 	}
 	_, otherPriv, _ := command.GenerateKey()
 	dir := t.TempDir()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	cfg := parseConfig(t, fmt.Sprintf(`
 gateway: {id: cmd-gw-1, board: sim}
 sensors:
   - {name: env1, driver: bme280, bus: i2c1, interval: 100ms}
@@ -45,10 +41,7 @@ cloud:
 batch: {max_readings: 20, max_age: 200ms}
 spool: {dir: %s}
 clock: {trust: always}
-`, broker.URL, base64.StdEncoding.EncodeToString(pub), dir)), boards.Check)
-	if err != nil {
-		t.Fatal(err)
-	}
+`, broker.URL, base64.StdEncoding.EncodeToString(pub), dir))
 	const gw = "cmd-gw-1"
 	topics := profile.PrefixTopics("wayside/v1", gw)
 	cmdTopic := func(name string) string { return strings.TrimSuffix(topics.CommandFilter, "+") + name }
@@ -66,14 +59,8 @@ clock: {trust: always}
 	var reloads atomic.Int32
 	level := zap.NewAtomicLevelAt(zap.InfoLevel)
 	start := func() (*gateway.Gateway, func()) {
-		g, err := gateway.New(gateway.Options{Config: cfg, Log: zaptest.NewLogger(t), Level: &level,
-			OnReloadRequest: func(string) { reloads.Add(1) }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- g.Run(ctx) }()
+		g := newGateway(t, gateway.Options{Config: cfg, Level: &level, OnReloadRequest: func(string) { reloads.Add(1) }})
+		stopRun := goRun(t, g)
 		deadline := time.Now().Add(10 * time.Second)
 		for !g.Stats().Link.Connected {
 			if time.Now().After(deadline) {
@@ -83,8 +70,7 @@ clock: {trust: always}
 		}
 		time.Sleep(200 * time.Millisecond) // the command subscription is made right after connecting
 		return g, func() {
-			cancel()
-			if err := <-done; err != nil {
+			if err := stopRun(); err != nil {
 				t.Errorf("run: %v", err)
 			}
 		}

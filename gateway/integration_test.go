@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,9 +11,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"go.uber.org/zap/zaptest"
 
-	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/boards/sim"
 	"github.com/wayside-iot/wayside/cloudsync"
 	"github.com/wayside-iot/wayside/cloudsync/profile"
@@ -85,21 +82,11 @@ func (c *collector) snapshot() ([][]byte, []cloudsync.Status) {
 // separate subscriber that batches 1..N arrive exactly once and every reading is what the sim produced.
 func TestSimToMosquitto(t *testing.T) {
 	broker := testbroker.Start(t)
-	cfg, err := config.Parse([]byte(fmt.Sprintf(simConfig, broker.URL, t.TempDir())), boards.Check)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := parseConfig(t, fmt.Sprintf(simConfig, broker.URL, t.TempDir()))
 	sub := subscribe(t, broker.URL, cfg.Gateway.ID)
 
-	g, err := gateway.New(gateway.Options{Config: cfg, Version: "it", Log: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := g.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	g := newGateway(t, gateway.Options{Config: cfg, Version: "it"})
+	runFor(t, g, 3*time.Second)
 	st := g.Stats()
 	if st.Batches < 10 || st.Readings < 500 {
 		t.Fatalf("gateway made only %d batches, %d readings in 3s", st.Batches, st.Readings)
@@ -204,10 +191,7 @@ func checkBatches(t *testing.T, cfg *config.Config, got [][]byte, bootID string,
 func TestBrokerOutage(t *testing.T) {
 	broker := testbroker.Start(t, testbroker.Persistent(t.TempDir()))
 	spoolDir := t.TempDir()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(simConfig, broker.URL, spoolDir)), boards.Check)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := parseConfig(t, fmt.Sprintf(simConfig, broker.URL, spoolDir))
 	// The outage lasts 2 s of a 6 s run: reconnect within a second of the loss (the default spread, 30 s,
 	// is for a city's fleet), as this test always has.
 	cfg.Cloud.Reconnect.Spread = cfg.Cloud.Reconnect.Min
@@ -215,15 +199,9 @@ func TestBrokerOutage(t *testing.T) {
 	// run runs a gateway for d, calling during meanwhile; with until, it goes on after d until until
 	// holds (a guard of 30 s more, so a loaded machine changes the timing, not the outcome).
 	run := func(d time.Duration, during func(), until ...func(*gateway.Gateway) bool) *gateway.Gateway {
-		g, err := gateway.New(gateway.Options{Config: cfg, Version: "it", Log: zaptest.NewLogger(t), DrainTimeout: 2 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
+		g := newGateway(t, gateway.Options{Config: cfg, Version: "it", DrainTimeout: 2 * time.Second})
 		start := time.Now()
-		done := make(chan error, 1)
-		go func() { done <- g.Run(ctx) }()
+		stop := goRun(t, g)
 		if during != nil {
 			during()
 		}
@@ -231,8 +209,7 @@ func TestBrokerOutage(t *testing.T) {
 		for deadline := time.Now().Add(30 * time.Second); len(until) > 0 && !until[0](g) && time.Now().Before(deadline); {
 			time.Sleep(50 * time.Millisecond)
 		}
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatalf("Run: %v", err)
 		}
 		return g

@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -11,12 +10,9 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"go.uber.org/zap/zaptest"
 
-	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/cloudsync/command"
 	"github.com/wayside-iot/wayside/gateway"
-	"github.com/wayside-iot/wayside/gateway/config"
 	"github.com/wayside-iot/wayside/internal/testbroker"
 	"github.com/wayside-iot/wayside/internal/testpki"
 )
@@ -40,7 +36,7 @@ func TestAzureProfileLink(t *testing.T) {
 	})
 	pub, priv, _ := command.GenerateKey()
 	_, otherPriv, _ := command.GenerateKey()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	cfg := parseConfig(t, fmt.Sprintf(`
 gateway: {id: %s, board: sim}
 sensors:
   - {name: env1, driver: bme280, bus: i2c1, interval: 100ms}
@@ -54,10 +50,7 @@ batch: {max_readings: 20, max_age: 200ms}
 spool: {dir: %s}
 clock: {trust: always}
 `, device, broker.TLSURL, ca.CertFile, hub, base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")),
-		base64.StdEncoding.EncodeToString(pub), t.TempDir())), boards.Check)
-	if err != nil {
-		t.Fatal(err)
-	}
+		base64.StdEncoding.EncodeToString(pub), t.TempDir()))
 	if cfg.Cloud.ClientID != device {
 		t.Fatalf("client id %q, want the device id", cfg.Cloud.ClientID)
 	}
@@ -94,17 +87,8 @@ clock: {trust: always}
 		return len(got[key])
 	}
 
-	g, err := gateway.New(gateway.Options{Config: cfg, Log: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	g := newGateway(t, gateway.Options{Config: cfg})
+	defer goRun(t, g)()
 	wait := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {

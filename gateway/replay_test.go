@@ -1,17 +1,12 @@
 package gateway_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
-	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/gateway"
-	"github.com/wayside-iot/wayside/gateway/config"
 	"github.com/wayside-iot/wayside/internal/testbroker"
 )
 
@@ -33,19 +28,10 @@ func TestReplayRateAfterOutage(t *testing.T) {
 		}
 		body = strings.Replace(body, old, repl, 1)
 	}
-	cfg, err := config.Parse([]byte(body), boards.Check)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := parseConfig(t, body)
 	sub := subscribe(t, broker.URL, cfg.Gateway.ID)
-	g, err := gateway.New(gateway.Options{Config: cfg, Version: "it", Log: zaptest.NewLogger(t), DrainTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
+	g := newGateway(t, gateway.Options{Config: cfg, Version: "it", DrainTimeout: 2 * time.Second})
+	stop := goRun(t, g)
 
 	time.Sleep(1500 * time.Millisecond) // live, connected
 	broker.StopGraceful()
@@ -82,8 +68,7 @@ func TestReplayRateAfterOutage(t *testing.T) {
 			break
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	sub.mu.Lock()

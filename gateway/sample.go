@@ -171,3 +171,26 @@ func (g *Gateway) logHealthChange(s *sensorState, from, to sensor.State, err err
 		g.log.Warn("sensor fault", append(fields, zap.Error(err))...)
 	}
 }
+
+// SetInterval changes a sensor's sampling interval until the next restart or reload, from its next
+// read on; it returns the previous interval.
+func (g *Gateway) SetInterval(name string, d time.Duration) (time.Duration, error) {
+	if d < 10*time.Millisecond || d > 24*time.Hour {
+		return 0, fmt.Errorf("gateway: interval %v out of range 10ms..24h", d)
+	}
+	for _, s := range g.sensors {
+		if s.name == name {
+			if s.phase <= -d || s.phase >= d {
+				return 0, fmt.Errorf("gateway: interval %v is not longer than sensor %s's phase %v; choose an interval above %v or change sensors[].phase", d, name, s.phase, s.phase.Abs())
+			}
+			prev := time.Duration(s.interval.Swap(int64(d)))
+			select {
+			case s.retimed <- struct{}{}:
+			default:
+			}
+			g.log.Info("sampling interval changed", zap.String("sensor", name), zap.Duration("from", prev), zap.Duration("to", d))
+			return prev, nil
+		}
+	}
+	return 0, fmt.Errorf("gateway: %w %q", ErrUnknownSensor, name)
+}

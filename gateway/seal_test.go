@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
@@ -12,13 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
-	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
 	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
 	"github.com/wayside-iot/wayside/gateway"
-	"github.com/wayside-iot/wayside/gateway/config"
 	"github.com/wayside-iot/wayside/internal/testbroker"
 )
 
@@ -43,19 +38,8 @@ func TestSealedRotation(t *testing.T) {
 	run := func(k cityopen.CityKey, suite string, d time.Duration) gateway.Stats {
 		body := strings.Replace(fmt.Sprintf(simConfig, broker.URL, dir), "max_inflight: 16}",
 			fmt.Sprintf("max_inflight: 16, seal: {suite: %s, kid: %s, public_key: %q}}", suite, k.KID, k.PublicKey()), 1)
-		cfg, err := config.Parse([]byte(body), boards.Check)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := gateway.New(gateway.Options{Config: cfg, Version: "it", Log: zaptest.NewLogger(t), DrainTimeout: 2 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), d)
-		defer cancel()
-		if err := g.Run(ctx); err != nil {
-			t.Fatal(err)
-		}
+		g := newGateway(t, gateway.Options{Config: parseConfig(t, body), Version: "it", DrainTimeout: 2 * time.Second})
+		runFor(t, g, d)
 		if st := g.Stats(); st.SealKID != k.KID {
 			t.Errorf("status seals to %q, want %q", st.SealKID, k.KID)
 		}

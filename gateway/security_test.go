@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/wayside-iot/wayside/boards"
 	"github.com/wayside-iot/wayside/cloudsync/profile"
@@ -55,10 +53,7 @@ batch: {max_readings: 20, max_age: 200ms}
 spool: {dir: %s}
 clock: {trust: always}
 `, broker.TLSURL, ca.CertFile, client.CertFile, client.KeyFile, pw, dir)
-	cfg, err := config.Parse([]byte(cfgText), boards.Check)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := parseConfig(t, cfgText)
 
 	// The cloud's subscriber: also over mutual TLS, as the read-only user.
 	pool := x509.NewCertPool()
@@ -86,13 +81,8 @@ clock: {trust: always}
 		t.Fatal(tok.Error())
 	}
 
-	g, err := gateway.New(gateway.Options{Config: cfg, Log: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
+	g := newGateway(t, gateway.Options{Config: cfg})
+	stop := goRun(t, g)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		mu.Lock()
@@ -102,14 +92,12 @@ clock: {trust: always}
 			break
 		}
 		if time.Now().After(deadline) {
-			cancel()
-			<-done
+			stop()
 			t.Fatalf("only %d batches over TLS in 20 s; link %+v", n, g.Stats().Link)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -131,28 +119,19 @@ func TestSecureLinkRefusals(t *testing.T) {
 	broker := testbroker.StartWith(t, testbroker.Options{
 		TLS: &testbroker.TLS{CAFile: other.CertFile, CertFile: server.CertFile, KeyFile: server.KeyFile}})
 	dir := t.TempDir()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	cfg := parseConfig(t, fmt.Sprintf(`
 gateway: {id: sec-gw-2, board: sim}
 sensors:
   - {name: env1, driver: bme280, bus: i2c1, interval: 50ms}
 cloud: {brokers: [%s], tls: {ca: %s}, reconnect: {min: 50ms, max: 200ms}}
 spool: {dir: %s}
 clock: {trust: always}
-`, broker.TLSURL, ca.CertFile, dir)), boards.Check)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := gateway.New(gateway.Options{Config: cfg, Log: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
+`, broker.TLSURL, ca.CertFile, dir))
+	g := newGateway(t, gateway.Options{Config: cfg})
+	stop := goRun(t, g)
 	time.Sleep(1500 * time.Millisecond)
 	st := g.Stats()
-	<-done
+	stop()
 	if st.Link.Connects != 0 || st.Link.Connected {
 		t.Fatalf("connected to a broker with an untrusted certificate: %+v", st.Link)
 	}

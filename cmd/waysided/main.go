@@ -97,7 +97,7 @@ func run(args []string) int {
 		defer stopBroker()
 	}
 	d := &daemon{cfgPath: *cfgPath, version: version, log: log, level: level, sd: newNotifier(log),
-		batches: new(localapi.Batches), reload: make(chan string, 1)}
+		reload: make(chan string, 1)}
 	go func() {
 		for range hup {
 			d.requestReload("SIGHUP")
@@ -153,7 +153,6 @@ type daemon struct {
 	log     *zap.Logger
 	level   zap.AtomicLevel
 	sd      *notifier
-	batches *localapi.Batches
 	reload  chan string // why a reload was asked for (SIGHUP, the reload-config command)
 }
 
@@ -266,7 +265,7 @@ func (d *daemon) start(cfg *config.Config) (*instance, error) {
 	for _, w := range cfg.Warnings { // what -check-config warns about, in the journal too
 		d.log.Warn("configuration warning: "+w.Error(), zap.String("config", d.cfgPath))
 	}
-	g, err := gateway.New(gateway.Options{Config: cfg, Version: d.version, Log: d.log, OnBatch: d.batches.Note,
+	g, err := gateway.New(gateway.Options{Config: cfg, Version: d.version, Log: d.log,
 		OnReloadRequest: d.requestReload, Level: &d.level})
 	if err != nil {
 		return nil, err
@@ -275,7 +274,7 @@ func (d *daemon) start(cfg *config.Config) (*instance, error) {
 	inst := &instance{cfg: cfg, g: g, stop: cancel, done: make(chan error, 1)}
 	if cfg.Local.Socket != "off" {
 		api, err := localapi.New(localapi.Options{Gateway: g, Config: cfg, Version: d.version, Level: d.level,
-			Batches: d.batches, Log: d.log})
+			Log: d.log})
 		if err == nil {
 			err = api.Listen(cfg.Local.Socket)
 		}

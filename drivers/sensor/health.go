@@ -32,14 +32,49 @@ func (s State) String() string {
 // MarshalText writes the state's name.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// errorKinds are the kinds a HealthSnapshot counts, in its ErrorsByKind order; "other" is last.
-var errorKinds = []error{ErrBus, ErrTimeout, ErrCRC, ErrFrame, ErrRange, ErrStuck, ErrException}
+// errorKinds lists the fault kinds once: the sentinel drivers wrap, and the name the health counts,
+// the local API and the CLI show (the local API's JSON carries these names: do not rename them). Its
+// order is ErrorsByKind's; errors that wrap none of them count as OtherKind, after them.
+var errorKinds = [...]struct {
+	err  error
+	name string
+}{
+	{ErrBus, "bus"}, {ErrTimeout, "timeout"}, {ErrCRC, "crc"}, {ErrFrame, "frame"}, {ErrRange, "range"},
+	{ErrStuck, "stuck"}, {ErrException, "exception"},
+}
 
-// ErrorKinds returns the kinds a HealthSnapshot counts, in ErrorKindNames' order (without "other").
-func ErrorKinds() []error { return errorKinds }
+// The names of the errors that are no fault kind: those that wrap none of the sentinels, and ErrNoData.
+const (
+	OtherKind  = "other"
+	NoDataKind = "no-data"
+)
 
-// ErrorKindNames names ErrorsByKind's entries.
-var ErrorKindNames = [...]string{"bus", "timeout", "crc", "frame", "range", "stuck", "exception", "other"}
+// ErrorKindNames names ErrorsByKind's entries: the fault kinds' names, then OtherKind.
+var ErrorKindNames = func() (names [len(errorKinds) + 1]string) {
+	for i, k := range errorKinds {
+		names[i] = k.name
+	}
+	names[len(errorKinds)] = OtherKind
+	return names
+}()
+
+// KindName names the kind of error err wraps: a fault kind's name, NoDataKind, or OtherKind.
+func KindName(err error) string {
+	if errors.Is(err, ErrNoData) {
+		return NoDataKind
+	}
+	return ErrorKindNames[kindIndex(err)]
+}
+
+// kindIndex is err's index in ErrorsByKind: the first fault kind it wraps, else OtherKind's.
+func kindIndex(err error) int {
+	for i, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			return i
+		}
+	}
+	return len(errorKinds)
+}
 
 // Health tracks one sensor's reads. Record is called by the sensor's sampler; Snapshot by anyone.
 type Health struct {
@@ -85,14 +120,7 @@ func (h *Health) Record(err error, at time.Time) (from, to State) {
 		h.snap.NoData++
 	default:
 		h.snap.Errors++
-		k := len(errorKinds)
-		for i, kind := range errorKinds {
-			if errors.Is(err, kind) {
-				k = i
-				break
-			}
-		}
-		h.snap.ErrorsByKind[k]++
+		h.snap.ErrorsByKind[kindIndex(err)]++
 		h.snap.LastError = err.Error()
 		h.snap.LastErrorAt = at
 		h.consecutive++

@@ -49,3 +49,18 @@ func TestKind(t *testing.T) {
 		t.Fatal("Kind misclassifies")
 	}
 }
+
+// TestKindNames pins the kind names: the local API's JSON (errors_by_kind, an error's kind) carries
+// them, and the CLI and scripts read them.
+func TestKindNames(t *testing.T) {
+	want := [...]string{"bus", "timeout", "crc", "frame", "range", "stuck", "exception", "other"}
+	if ErrorKindNames != want {
+		t.Fatalf("ErrorKindNames %q, want %q", ErrorKindNames, want)
+	}
+	for err, name := range map[error]string{ErrBus: "bus", ErrTimeout: "timeout", ErrCRC: "crc", ErrFrame: "frame",
+		ErrRange: "range", ErrStuck: "stuck", ErrException: "exception", ErrNoData: "no-data", fmt.Errorf("plain"): "other"} {
+		if got := KindName(fmt.Errorf("x: %w", err)); got != name {
+			t.Errorf("KindName(%v) = %q, want %q", err, got, name)
+		}
+	}
+}

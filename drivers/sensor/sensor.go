@@ -1,6 +1,7 @@
 // Package sensor owns the contract between Wayside's sensor drivers and the gateway: the small Sensor
 // interface every driver implements, the measurement channels a driver reports with their SenML units,
-// and the error kinds a failed read is classified by.
+// the error kinds a failed read is classified by and their names (the one list the health counts, the
+// local API and the CLI use), and each sensor's health.
 //
 // Drivers live in sibling packages (drivers/bme280, drivers/nmea, ...), one per part, in periph.io's
 // style: they take a bus (i2c.Bus, a UART io.Reader, a gpio.PinIn), never own it, and report values
@@ -47,7 +48,7 @@ type Sensor interface {
 }
 
 // Error kinds. Drivers wrap them with context ("bme280: read calibration: %w") so callers can classify a
-// failure with errors.Is while the log keeps the detail.
+// failure with errors.Is while the log keeps the detail. Their names are in errorKinds (health.go).
 var (
 	// ErrBus: the bus transaction failed (NACK, I/O error, UART closed).
 	ErrBus = errors.New("bus error")
@@ -69,12 +70,14 @@ var (
 	ErrNoData = errors.New("no data")
 )
 
-// Kind returns the sentinel err wraps, or nil when it wraps none of them.
+// Kind returns the sentinel err wraps (ErrNoData first, then the fault kinds in ErrorsByKind's
+// order), or nil when it wraps none of them.
 func Kind(err error) error {
-	for _, k := range []error{ErrNoData, ErrBus, ErrTimeout, ErrCRC, ErrFrame, ErrRange, ErrStuck, ErrException} {
-		if errors.Is(err, k) {
-			return k
-		}
+	if errors.Is(err, ErrNoData) {
+		return ErrNoData
+	}
+	if i := kindIndex(err); i < len(errorKinds) {
+		return errorKinds[i].err
 	}
 	return nil
 }

@@ -5,7 +5,9 @@
 //	curl --unix-socket /run/wayside/local.sock -X POST 'http://local/localapi/v0/read?sensor=env1'
 //
 // Endpoints live under /localapi/v0/<name> ("v0": the API may still change), in one map from name to
-// handler (see handlers.go). GET endpoints only read state:
+// handler (see handlers.go). What they show comes from the gateway's Stats, translated to the wire
+// types of apitype in translate.go; problems.go decides which states need a technician. GET endpoints
+// only read state:
 //
 //	status      gateway, clock, cloud link, ring, spool, sensor health and a list of problems
 //	sensors     the sensor health table

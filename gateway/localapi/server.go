@@ -45,9 +45,7 @@ type Options struct {
 	Version string
 	// Level is the daemon logger's level; log-level reads and sets it.
 	Level zap.AtomicLevel
-	// Batches, when set, is fed by gateway.Options.OnBatch and reported by spool.
-	Batches *Batches
-	Log     *zap.Logger
+	Log   *zap.Logger
 }
 
 // Peer is the process at the other end of a connection.
@@ -65,7 +63,6 @@ type Server struct {
 	uid   uint32 // the daemon's own uid, always allowed to act
 	group string // local_api.group, "" when unset
 	gid   int    // its gid, -1 when unset
-	now   func() time.Time
 	// topics are the cloud profile's topics, from the one definition the link uses (profile.Build);
 	// zero when the profile cannot be built (then the link is not running either).
 	topics profile.Topics
@@ -91,7 +88,7 @@ func New(opts Options) (*Server, error) {
 		opts.Log = zap.NewNop()
 	}
 	s := &Server{opts: opts, gw: opts.Gateway, cfg: opts.Config, log: opts.Log.Named("localapi"),
-		uid: uint32(os.Getuid()), group: opts.Config.Local.Group, gid: -1, now: time.Now}
+		uid: uint32(os.Getuid()), group: opts.Config.Local.Group, gid: -1}
 	if p, err := profile.Build(opts.Config.ProfileInput(time.Time{})); err == nil {
 		s.topics = p.Topics
 	}
@@ -179,7 +176,7 @@ func (s *Server) Listen(path string) error {
 		return fmt.Errorf("localapi: put socket in place: %w", err)
 	}
 	s.sock = path
-	s.log.Info("local api listening", zap.String("socket", path), zap.String("mode", fmt.Sprintf("%#o", mode)), zap.String("group", s.group))
+	s.log.Info("listening", zap.String("socket", path), zap.String("mode", fmt.Sprintf("%#o", mode)), zap.String("group", s.group))
 	s.Serve(ln)
 	return nil
 }
@@ -225,7 +222,7 @@ func (s *Server) Serve(ln net.Listener) {
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("local api stopped", zap.Error(err))
+			s.log.Error("stopped serving", zap.Error(err))
 		}
 	}()
 }
@@ -275,7 +272,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h = ep.post
 		if h != nil {
 			if err := s.mayAct(PeerFrom(r.Context())); err != nil {
-				s.log.Warn("local api action refused", zap.String("endpoint", name), zap.Error(err))
+				s.log.Warn("action refused", zap.String("endpoint", name), zap.Error(err))
 				writeError(w, http.StatusForbidden, apitype.Error{Error: err.Error(), Group: s.group})
 				return
 			}

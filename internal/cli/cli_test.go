@@ -164,8 +164,7 @@ func startDaemonWith(t *testing.T, group string, gw func(*gateway.Options), edit
 	d.cfg = cfg
 	level := zap.NewAtomicLevelAt(zap.InfoLevel)
 	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(d.logs), level))
-	batches := new(localapi.Batches)
-	gopts := gateway.Options{Config: cfg, Version: "test-daemon", Log: log, OnBatch: batches.Note, DrainTimeout: 2 * time.Second}
+	gopts := gateway.Options{Config: cfg, Version: "test-daemon", Log: log, DrainTimeout: 2 * time.Second}
 	if gw != nil {
 		gw(&gopts)
 	}
@@ -173,7 +172,7 @@ func startDaemonWith(t *testing.T, group string, gw func(*gateway.Options), edit
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := localapi.New(localapi.Options{Gateway: g, Config: cfg, Version: "test-daemon", Level: level, Batches: batches, Log: log})
+	srv, err := localapi.New(localapi.Options{Gateway: g, Config: cfg, Version: "test-daemon", Level: level, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ type Error struct {
 	Error string `json:"error"`
 	// Group, on a 403 for a non-member, names the group whose members may act.
 	Group string `json:"group,omitempty"`
-	// Kind classifies a sensor error: bus, timeout, crc, frame, range, stuck (see drivers/sensor).
+	// Kind classifies a sensor error: one of drivers/sensor's ErrorKindNames, or no-data (KindName).
 	Kind string `json:"kind,omitempty"`
 }
 
@@ -192,7 +192,7 @@ type Sensor struct {
 	Good        uint64 `json:"good"`
 	NoData      uint64 `json:"no_data"`
 	Errors      uint64 `json:"errors"`
-	// ErrorsByKind counts errors by kind (bus, timeout, crc, frame, range, stuck, exception, other); zeros left out.
+	// ErrorsByKind counts errors by kind, keyed by drivers/sensor's ErrorKindNames; zeros left out.
 	ErrorsByKind        map[string]uint64 `json:"errors_by_kind,omitempty"`
 	ConsecutiveFailures int               `json:"consecutive_failures"`
 	LastError           string            `json:"last_error,omitempty"`

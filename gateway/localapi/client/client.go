@@ -210,10 +210,15 @@ func (c *Client) get(ctx context.Context, method, name string, q url.Values, v a
 	return nil
 }
 
+// call asks the daemon for endpoint name and decodes its JSON answer into a new T.
+func call[T any](ctx context.Context, c *Client, method, name string, q url.Values) (*T, error) {
+	v := new(T)
+	return v, c.get(ctx, method, name, q, v)
+}
+
 // Status returns GET status.
 func (c *Client) Status(ctx context.Context) (*apitype.Status, error) {
-	var v apitype.Status
-	return &v, c.get(ctx, http.MethodGet, apitype.EndpointStatus, nil, &v)
+	return call[apitype.Status](ctx, c, http.MethodGet, apitype.EndpointStatus, nil)
 }
 
 // Sensors returns GET sensors.
@@ -225,44 +230,37 @@ func (c *Client) Sensors(ctx context.Context) ([]apitype.Sensor, error) {
 
 // Cloud returns GET cloud.
 func (c *Client) Cloud(ctx context.Context) (*apitype.Cloud, error) {
-	var v apitype.Cloud
-	return &v, c.get(ctx, http.MethodGet, apitype.EndpointCloud, nil, &v)
+	return call[apitype.Cloud](ctx, c, http.MethodGet, apitype.EndpointCloud, nil)
 }
 
 // Spool returns GET spool.
 func (c *Client) Spool(ctx context.Context) (*apitype.Spool, error) {
-	var v apitype.Spool
-	return &v, c.get(ctx, http.MethodGet, apitype.EndpointSpool, nil, &v)
+	return call[apitype.Spool](ctx, c, http.MethodGet, apitype.EndpointSpool, nil)
 }
 
 // Version returns GET version.
 func (c *Client) Version(ctx context.Context) (*apitype.Version, error) {
-	var v apitype.Version
-	return &v, c.get(ctx, http.MethodGet, apitype.EndpointVersion, nil, &v)
+	return call[apitype.Version](ctx, c, http.MethodGet, apitype.EndpointVersion, nil)
 }
 
 // LogLevel returns GET log-level.
 func (c *Client) LogLevel(ctx context.Context) (*apitype.LogLevel, error) {
-	var v apitype.LogLevel
-	return &v, c.get(ctx, http.MethodGet, apitype.EndpointLogLevel, nil, &v)
+	return call[apitype.LogLevel](ctx, c, http.MethodGet, apitype.EndpointLogLevel, nil)
 }
 
 // SetLogLevel sets the daemon's log level (POST log-level).
 func (c *Client) SetLogLevel(ctx context.Context, level string) (*apitype.LogLevel, error) {
-	var v apitype.LogLevel
-	return &v, c.get(ctx, http.MethodPost, apitype.EndpointLogLevel, url.Values{"level": {level}}, &v)
+	return call[apitype.LogLevel](ctx, c, http.MethodPost, apitype.EndpointLogLevel, url.Values{"level": {level}})
 }
 
 // Read reads one sensor now (POST read).
 func (c *Client) Read(ctx context.Context, sensor string) (*apitype.Read, error) {
-	var v apitype.Read
-	return &v, c.get(ctx, http.MethodPost, apitype.EndpointRead, url.Values{"sensor": {sensor}}, &v)
+	return call[apitype.Read](ctx, c, http.MethodPost, apitype.EndpointRead, url.Values{"sensor": {sensor}})
 }
 
 // SelfTest runs POST selftest.
 func (c *Client) SelfTest(ctx context.Context) (*apitype.SelfTest, error) {
-	var v apitype.SelfTest
-	return &v, c.get(ctx, http.MethodPost, apitype.EndpointSelfTest, nil, &v)
+	return call[apitype.SelfTest](ctx, c, http.MethodPost, apitype.EndpointSelfTest, nil)
 }
 
 // ScanI2C runs POST scan-i2c; bus "" scans every I2C bus of the board.
@@ -271,14 +269,12 @@ func (c *Client) ScanI2C(ctx context.Context, bus string) (*apitype.ScanI2C, err
 	if bus != "" {
 		q = url.Values{"bus": {bus}}
 	}
-	var v apitype.ScanI2C
-	return &v, c.get(ctx, http.MethodPost, apitype.EndpointScanI2C, q, &v)
+	return call[apitype.ScanI2C](ctx, c, http.MethodPost, apitype.EndpointScanI2C, q)
 }
 
 // ScanModbus runs POST scan-modbus on bus for slave addresses first..last (0, 0: all of 1..247).
 func (c *Client) ScanModbus(ctx context.Context, bus string, first, last int) (*apitype.ScanModbus, error) {
-	var v apitype.ScanModbus
-	return &v, c.get(ctx, http.MethodPost, apitype.EndpointScanModbus, ScanModbusQuery(bus, first, last), &v)
+	return call[apitype.ScanModbus](ctx, c, http.MethodPost, apitype.EndpointScanModbus, ScanModbusQuery(bus, first, last))
 }
 
 // ScanModbusQuery is the query of POST scan-modbus.
