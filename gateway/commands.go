@@ -38,7 +38,7 @@ func (g *Gateway) openCommands() (func(profile.Command, []byte) ([]byte, int), e
 	if err != nil {
 		return nil, err
 	}
-	d, err := command.New(command.Options{Verifier: v, Log: g.log.Named("cmd")})
+	d, err := command.New(command.Options{Verifier: v, Log: g.log})
 	if err != nil {
 		return nil, err
 	}
