@@ -115,7 +115,11 @@ func New(opts Options) (g *Gateway, err error) {
 	if err := g.wirePressure(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	if g.ring, err = buffer.NewRing(cfg.Buffer.Capacity); err != nil {
+	ringCap := cfg.Buffer.Capacity
+	if cfg.Buffer.Auto {
+		ringCap = autoRingCapacity(readingRate(g.sensors), cfg.Batch.MaxReadings, cfg.Batch.MaxAge.D(), cfg.Buffer.Capacity)
+	}
+	if g.ring, err = buffer.NewRing(ringCap); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	if g.enc, err = senml.NewEncoder(cfg.Gateway.ID, g.bootID, g.chans, cfg.Batch.MaxReadings); err != nil {

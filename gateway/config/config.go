@@ -53,6 +53,9 @@ type Batch struct {
 type Buffer struct {
 	// Capacity is the ring's size in readings, a power of two.
 	Capacity int `yaml:"capacity"`
+	// Auto is set when the file leaves capacity out: the gateway then sizes the ring from the
+	// sensors' rates and the batch settings, at most Capacity (16384).
+	Auto bool `yaml:"-"`
 }
 
 // Clock says when the wall clock is trusted.
@@ -262,6 +265,7 @@ func (c *Config) applyDefaults(set map[string]bool) {
 	}
 	if unset("buffer.capacity") {
 		c.Buffer.Capacity = 16384
+		c.Buffer.Auto = true
 	}
 	if c.Spool.Dir == "" {
 		c.Spool.Dir = "/var/lib/wayside"
