@@ -43,6 +43,7 @@ func main() {
 const exitConfig = 78
 
 func run(args []string) int {
+	gcDefault()
 	fs := flag.NewFlagSet("waysided", flag.ContinueOnError)
 	cfgPath := fs.String("config", defaultConfig, "configuration `file`")
 	check := fs.String("check-config", "", "validate the configuration `file` and exit (0 when valid)")
