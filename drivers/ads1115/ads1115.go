@@ -150,7 +150,7 @@ func newDev(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	d.poll = max(period/10, 100*time.Microsecond)
 	d.reg[0] = regConfig
 	if err := d.d.Tx(d.reg[:], d.buf[:]); err != nil {
-		return nil, busErr("read config", err)
+		return nil, sensor.BusErr("ads1115", "read config", err)
 	}
 	return d, nil
 }
@@ -204,13 +204,13 @@ func Volts(code int16, g Gain) float64 {
 // convert runs one single-shot conversion and returns the code.
 func (d *Dev) convert() (int16, error) {
 	if err := d.d.Tx(d.start[:], nil); err != nil {
-		return 0, busErr("start conversion", err)
+		return 0, sensor.BusErr("ads1115", "start conversion", err)
 	}
 	sleep(d.wait)
 	d.reg[0] = regConfig
 	for i := 0; ; i++ {
 		if err := d.d.Tx(d.reg[:], d.buf[:]); err != nil {
-			return 0, busErr("poll config", err)
+			return 0, sensor.BusErr("ads1115", "poll config", err)
 		}
 		if d.buf[0]&(cfgOS>>8) != 0 {
 			break
@@ -222,7 +222,7 @@ func (d *Dev) convert() (int16, error) {
 	}
 	d.reg[0] = regConversion
 	if err := d.d.Tx(d.reg[:], d.buf[:]); err != nil {
-		return 0, busErr("read conversion", err)
+		return 0, sensor.BusErr("ads1115", "read conversion", err)
 	}
 	code := int16(uint16(d.buf[0])<<8 | uint16(d.buf[1]))
 	if d.opts.StuckAfter > 0 {
@@ -249,9 +249,5 @@ var (
 	errClipped     = fmt.Errorf("ads1115: read conversion: input at or beyond full scale: %w", sensor.ErrRange)
 	errImplausible = fmt.Errorf("ads1115: scaled value outside the configured min..max: %w", sensor.ErrRange)
 )
-
-func busErr(step string, err error) error {
-	return fmt.Errorf("ads1115: %s: %w: %w", step, sensor.ErrBus, err)
-}
 
 var _ sensor.Sensor = (*Dev)(nil)

@@ -207,7 +207,7 @@ func (o *Options) Validate() error {
 		if !validName(o.Name) {
 			bad("name", "%q is not a SenML name: 1..32 of a-z A-Z 0-9 - : . / _, starting with a letter or digit (RFC 8428 section 4.5.1)", o.Name)
 		}
-		if !IsSenMLUnit(o.Unit) {
+		if !sensor.IsSenMLUnit(o.Unit) {
 			bad("unit", "%q is not a SenML unit (RFC 8428 section 12.1, RFC 8798), e.g. V, mA, A, m, Pa, hPa, Cel, %%RH, /, ppm, m/s, m3/s, lx", o.Unit)
 		}
 		twoPoint := o.InLow != 0 || o.InHigh != 0 || o.OutLow != 0 || o.OutHigh != 0

@@ -137,19 +137,6 @@ func TestValidateMessages(t *testing.T) {
 	}
 }
 
-func TestUnits(t *testing.T) {
-	for _, u := range []string{"m/s", "/", "count", "dB", "Cel", "%RH", "Pa", "ppm", "lx", "V", "A", "1/min", "s", "m", "%", "ug/m3", "mA", "hPa", "/100", "km/h", "m3/s"} {
-		if !IsSenMLUnit(u) {
-			t.Errorf("%q refused", u)
-		}
-	}
-	for _, u := range []string{"", "mph", "degC", "cel", "dBA", "l/min", "psi"} {
-		if IsSenMLUnit(u) {
-			t.Errorf("%q accepted", u)
-		}
-	}
-}
-
 // TestFourToTwentyMilliamps: a 4-20 mA level transmitter for 0..10 m across a 250 Ω shunt on AIN1:
 // 4 mA · 250 Ω = 1.0 V reads 0 m, 20 mA · 250 Ω = 5.0 V reads 10 m, so 3.0 V (12 mA) is 5.0 m. 5 V
 // needs the ±6.144 V range: 187.5 µV per code (table 1), 3.0 V is code 16000 = 0x3E80.

@@ -130,17 +130,17 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("bh1750: Opts.Mode %#x is not HighRes, HighRes2 or LowRes", byte(opts.Mode))
 	}
 	if err := d.d.Tx(d.on[:], nil); err != nil {
-		return nil, busErr("power on", err)
+		return nil, sensor.BusErr("bh1750", "power on", err)
 	}
 	if err := d.d.Tx([]byte{opReset}, nil); err != nil {
-		return nil, busErr("reset", err)
+		return nil, sensor.BusErr("bh1750", "reset", err)
 	}
 	// A previous program may have changed the measurement time, which scales every count.
 	if err := d.d.Tx([]byte{opMTregHigh | mt>>5}, nil); err != nil {
-		return nil, busErr("set measurement time", err)
+		return nil, sensor.BusErr("bh1750", "set measurement time", err)
 	}
 	if err := d.d.Tx([]byte{opMTregLow | mt&0x1F}, nil); err != nil {
-		return nil, busErr("set measurement time", err)
+		return nil, sensor.BusErr("bh1750", "set measurement time", err)
 	}
 	return d, nil
 }
@@ -171,14 +171,14 @@ func (d *Dev) Sample(_ time.Time, dst []float64) error {
 // Lux measures once and returns the illuminance. (periph's physic has no illuminance unit.)
 func (d *Dev) Lux() (float64, error) {
 	if err := d.d.Tx(d.on[:], nil); err != nil {
-		return 0, busErr("power on", err)
+		return 0, sensor.BusErr("bh1750", "power on", err)
 	}
 	if err := d.d.Tx(d.mode[:], nil); err != nil {
-		return 0, busErr("start measurement", err)
+		return 0, sensor.BusErr("bh1750", "start measurement", err)
 	}
 	sleep(d.wait)
 	if err := d.d.Tx(nil, d.raw[:]); err != nil {
-		return 0, busErr("read measurement", err)
+		return 0, sensor.BusErr("bh1750", "read measurement", err)
 	}
 	count := uint16(d.raw[0])<<8 | uint16(d.raw[1])
 	if d.opts.StuckAfter > 0 {
@@ -205,9 +205,5 @@ var (
 	errStuck     = fmt.Errorf("bh1750: read measurement: count unchanged: %w", sensor.ErrStuck)
 	errSaturated = fmt.Errorf("bh1750: read measurement: count saturated at 0xFFFF: %w", sensor.ErrRange)
 )
-
-func busErr(step string, err error) error {
-	return fmt.Errorf("bh1750: %s: %w: %w", step, sensor.ErrBus, err)
-}
 
 var _ sensor.Sensor = (*Dev)(nil)

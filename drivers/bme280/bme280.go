@@ -127,7 +127,7 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 
 	var id [1]byte
 	if err := d.d.Tx([]byte{regChipID}, id[:]); err != nil {
-		return nil, busErr("read chip id", err)
+		return nil, sensor.BusErr("bme280", "read chip id", err)
 	}
 	switch id[0] {
 	case chipIDBME280:
@@ -141,7 +141,7 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	}
 
 	if err := d.d.Tx([]byte{regReset, resetValue}, nil); err != nil {
-		return nil, busErr("soft reset", err)
+		return nil, sensor.BusErr("bme280", "soft reset", err)
 	}
 	sleep(startupTime)
 	if err := d.waitStatusClear(statusImUpdate, "wait for NVM copy"); err != nil {
@@ -150,12 +150,12 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 
 	var c1 [lenCalib1]byte
 	if err := d.d.Tx([]byte{regCalib1}, c1[:]); err != nil {
-		return nil, busErr("read calibration", err)
+		return nil, sensor.BusErr("bme280", "read calibration", err)
 	}
 	var c2 [lenCalib2]byte
 	if d.bme {
 		if err := d.d.Tx([]byte{regCalib2}, c2[:]); err != nil {
-			return nil, busErr("read humidity calibration", err)
+			return nil, sensor.BusErr("bme280", "read humidity calibration", err)
 		}
 	}
 	d.cal = parseCalibration(c1[:], c2[:])
@@ -168,7 +168,7 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	// config: t_sb[7:5] (unused in forced mode), filter[4:2], spi3w_en[0] (section 5.4.6). Written in
 	// sleep mode, where writes are never ignored.
 	if err := d.d.Tx([]byte{regConfig, byte(opts.Filter) << 2}, nil); err != nil {
-		return nil, busErr("write config", err)
+		return nil, sensor.BusErr("bme280", "write config", err)
 	}
 
 	// ctrl_meas: osrs_t[7:5], osrs_p[4:2], mode[1:0] (section 5.4.5).
@@ -206,7 +206,7 @@ func (d *Dev) waitStatusClear(mask byte, step string) error {
 	d.reg[0] = regStatus
 	for i := 0; ; i++ {
 		if err := d.d.Tx(d.reg[:], d.stat[:]); err != nil {
-			return busErr(step, err)
+			return sensor.BusErr("bme280", step, err)
 		}
 		if d.stat[0]&mask == 0 {
 			return nil
@@ -277,7 +277,7 @@ func (d *Dev) Halt() error { return nil }
 // Q24.8 and humidity in %RH as Q22.10 (0 on a BMP280).
 func (d *Dev) measure() (t int32, p, h uint32, err error) {
 	if err := d.d.Tx(d.ctrl, nil); err != nil {
-		return 0, 0, 0, busErr("start measurement", err)
+		return 0, 0, 0, sensor.BusErr("bme280", "start measurement", err)
 	}
 	sleep(d.measDelay)
 	if err := d.waitStatusClear(statusMeasuring, "wait for measurement"); err != nil {
@@ -289,7 +289,7 @@ func (d *Dev) measure() (t int32, p, h uint32, err error) {
 	}
 	d.reg[0] = regData
 	if err := d.d.Tx(d.reg[:], d.raw[:n]); err != nil {
-		return 0, 0, 0, busErr("read measurement", err)
+		return 0, 0, 0, sensor.BusErr("bme280", "read measurement", err)
 	}
 	return d.decode(d.raw[:n])
 }
@@ -347,10 +347,6 @@ var (
 	errTemperatureRange = fmt.Errorf("bme280: decode: temperature outside -40..85 °C: %w", sensor.ErrRange)
 	errPressureRange    = fmt.Errorf("bme280: decode: pressure outside 300..1100 hPa: %w", sensor.ErrRange)
 )
-
-func busErr(step string, err error) error {
-	return fmt.Errorf("bme280: %s: %w: %w", step, sensor.ErrBus, err)
-}
 
 func errTimeout(step string) error {
 	return fmt.Errorf("bme280: %s: status bit still set after %d polls: %w", step, maxPolls, sensor.ErrTimeout)

@@ -191,24 +191,14 @@ func parseGGA(fs *fields, f *Fix) error {
 	if f.Lon, err = parseCoord(fl[3], fl[4], 3, 'E', 'W'); err != nil {
 		return err
 	}
-	q, ok := parseUint(fl[5])
-	if !ok && len(fl[5]) != 0 {
-		return errField
-	}
 	// An empty quality is what some receivers print before their first fix: no fix, as gpsd reads it
-	// (q stays 0).
-	if q > 8 {
-		return errRange
+	// (0).
+	if f.Quality, err = parseOptUint8(fl[5], 8); err != nil {
+		return err
 	}
-	f.Quality = uint8(q)
-	n, ok := parseUint(fl[6])
-	if !ok && len(fl[6]) != 0 {
-		return errField
+	if f.Satellites, err = parseOptUint8(fl[6], 255); err != nil {
+		return err
 	}
-	if n > 255 {
-		return errRange
-	}
-	f.Satellites = uint8(n)
 	if f.HDOP, err = parseOptFloat(fl[7]); err != nil {
 		return err
 	}
@@ -326,6 +316,21 @@ func unhex(c byte) (byte, bool) {
 // at most ascii.MaxDigits. Both parse without allocating, strconv taking a string.
 func parseUint(b []byte) (uint64, bool)     { return ascii.ParseUint(b, 9) }
 func parseDecimal(b []byte) (float64, bool) { return ascii.ParseDecimal(b, ascii.MaxDigits) }
+
+// parseOptUint8 parses an optional integer field of at most max: empty is 0.
+func parseOptUint8(b []byte, max uint8) (uint8, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	v, ok := parseUint(b)
+	if !ok {
+		return 0, errField
+	}
+	if v > uint64(max) {
+		return 0, errRange
+	}
+	return uint8(v), nil
+}
 
 // parseOptFloat parses an optional decimal field: empty is 0.
 func parseOptFloat(b []byte) (float64, error) {

@@ -63,7 +63,8 @@ const (
 	MaxPressure          = 120000 // Pa
 )
 
-// channelRef is a gateway sensor name (the configuration's identifier rule) and a channel name.
+// refPart is each half of pressure_from ("env1/pressure"): the configuration's identifier rule, which
+// gateway/config states for sensor names (idRe); drivers may not import it.
 var refPart = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // Validate checks every field; it returns nil or the joined *sensor.FieldError values.

@@ -123,16 +123,16 @@ func NewWithOptions(bus i2c.Bus, addr uint16, opts *Options) (*Dev, error) {
 	_ = d.command(cmdWakeUp) // not acknowledged: a NACK here is the expected answer
 	sleep(durWakeUp)
 	if err := d.command(cmdStopPeriodic); err != nil {
-		return nil, busErr("stop periodic measurement", err)
+		return nil, sensor.BusErr("scd4x", "stop periodic measurement", err)
 	}
 	sleep(durStop)
 	if err := d.command(cmdGetSerial); err != nil {
-		return nil, busErr("get serial number", err)
+		return nil, sensor.BusErr("scd4x", "get serial number", err)
 	}
 	sleep(durCommand)
 	var b [9]byte
 	if err := d.d.Tx(nil, b[:]); err != nil {
-		return nil, busErr("get serial number", err)
+		return nil, sensor.BusErr("scd4x", "get serial number", err)
 	}
 	var w [3]uint16
 	if err := words(b[:], w[:]); err != nil {
@@ -144,10 +144,10 @@ func NewWithOptions(bus i2c.Bus, addr uint16, opts *Options) (*Dev, error) {
 		d.start = cmdStartLowPowerPeriodic
 	}
 	if step, err := d.configure(); err != nil {
-		return nil, busErr(step, err)
+		return nil, sensor.BusErr("scd4x", step, err)
 	}
 	if err := d.command(d.start); err != nil {
-		return nil, busErr("start periodic measurement", err)
+		return nil, sensor.BusErr("scd4x", "start periodic measurement", err)
 	}
 	return d, nil
 }
@@ -244,7 +244,7 @@ func (d *Dev) SenseCO2(at time.Time, env *physic.Env) (ppm int, err error) {
 // Halt implements sensor.Sensor: it stops periodic measurement and waits the 500 ms the part needs.
 func (d *Dev) Halt() error {
 	if err := d.command(cmdStopPeriodic); err != nil {
-		return busErr("stop periodic measurement", err)
+		return sensor.BusErr("scd4x", "stop periodic measurement", err)
 	}
 	sleep(durStop)
 	return nil
@@ -264,17 +264,17 @@ func (d *Dev) read(at time.Time) ([3]uint16, error) {
 	}
 	if p := uint16(d.pressure.Load()); p != 0 && p != d.sent {
 		if err := d.commandArg(cmdSetAmbientPressure, p); err != nil {
-			return w, busErr("set ambient pressure", err)
+			return w, sensor.BusErr("scd4x", "set ambient pressure", err)
 		}
 		sleep(durCommand)
 		d.sent = p
 	}
 	if err := d.command(cmdGetDataReady); err != nil {
-		return w, busErr("get data ready status", err)
+		return w, sensor.BusErr("scd4x", "get data ready status", err)
 	}
 	sleep(durCommand)
 	if err := d.d.Tx(nil, d.ready[:]); err != nil {
-		return w, busErr("get data ready status", err)
+		return w, sensor.BusErr("scd4x", "get data ready status", err)
 	}
 	if err := words(d.ready[:], w[:1]); err != nil {
 		return w, errReadyCRC
@@ -283,11 +283,11 @@ func (d *Dev) read(at time.Time) ([3]uint16, error) {
 		return w, d.noData(at, errNoData)
 	}
 	if err := d.command(cmdReadMeasurement); err != nil {
-		return w, busErr("read measurement", err)
+		return w, sensor.BusErr("scd4x", "read measurement", err)
 	}
 	sleep(durCommand)
 	if err := d.d.Tx(nil, d.raw[:]); err != nil {
-		return w, busErr("read measurement", err)
+		return w, sensor.BusErr("scd4x", "read measurement", err)
 	}
 	if err := d.decode(d.raw[:], &w); err != errZeroCO2 {
 		d.since = at // a measurement came, even an implausible one
@@ -376,9 +376,5 @@ var (
 	errZeroCO2          = fmt.Errorf("scd4x: read measurement: 0 ppm, an invalid sample: %w", sensor.ErrNoData)
 	errPressureRange    = fmt.Errorf("scd4x: set ambient pressure: outside 70000..120000 Pa: %w", sensor.ErrRange)
 )
-
-func busErr(step string, err error) error {
-	return fmt.Errorf("scd4x: %s: %w: %w", step, sensor.ErrBus, err)
-}
 
 var _ sensor.Sensor = (*Dev)(nil)

@@ -1,7 +1,8 @@
 // Package sensor owns the contract between Wayside's sensor drivers and the gateway: the small Sensor
-// interface every driver implements, the measurement channels a driver reports with their SenML units,
-// the error kinds a failed read is classified by and their names (the one list the health counts, the
-// local API and the CLI use), and each sensor's health.
+// interface every driver implements, the measurement channels a driver reports with their SenML units
+// (and the registry of unit symbols those units come from), the error kinds a failed read is
+// classified by and their names (the one list the health counts, the local API and the CLI use), the
+// wrapping of a failed bus transaction, and each sensor's health.
 //
 // Drivers live in sibling packages (drivers/bme280, drivers/nmea, ...), one per part, in periph.io's
 // style: they take a bus (i2c.Bus, a UART io.Reader, a gpio.PinIn), never own it, and report values
@@ -80,6 +81,13 @@ func Kind(err error) error {
 		return errorKinds[i].err
 	}
 	return nil
+}
+
+// BusErr wraps err, a failed bus transaction during step, as ErrBus with the part's name and the
+// step: BusErr("bme280", "read calibration", err) reads "bme280: read calibration: bus error: ...".
+// The I2C drivers return it for every failed Tx.
+func BusErr(part, step string, err error) error {
+	return fmt.Errorf("%s: %s: %w: %w", part, step, ErrBus, err)
 }
 
 // FieldError is a bad driver option: Field is its key as a configuration writes it under

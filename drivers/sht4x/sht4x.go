@@ -110,16 +110,16 @@ func New(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("sht4x: Opts.Repeatability %d is invalid: use High, Medium or Low", opts.Repeatability)
 	}
 	if err := d.d.Tx([]byte{cmdSoftReset}, nil); err != nil {
-		return nil, busErr("soft reset", err)
+		return nil, sensor.BusErr("sht4x", "soft reset", err)
 	}
 	sleep(durReset)
 	if err := d.d.Tx([]byte{cmdReadSerial}, nil); err != nil {
-		return nil, busErr("read serial number", err)
+		return nil, sensor.BusErr("sht4x", "read serial number", err)
 	}
 	sleep(durSerial)
 	var b [6]byte
 	if err := d.d.Tx(nil, b[:]); err != nil {
-		return nil, busErr("read serial number", err)
+		return nil, sensor.BusErr("sht4x", "read serial number", err)
 	}
 	hi, lo, err := words(b[:])
 	if err != nil {
@@ -178,7 +178,7 @@ func RelativeHumidity(srh uint16) float64 {
 // measure runs one measurement and returns the raw temperature and humidity words.
 func (d *Dev) measure() (st, srh uint16, err error) {
 	if err := d.d.Tx(d.cmd[:], nil); err != nil {
-		return 0, 0, busErr("start measurement", err)
+		return 0, 0, sensor.BusErr("sht4x", "start measurement", err)
 	}
 	sleep(d.dur)
 	// The part NACKs reads until the conversion is done (section 4.3); retry a little past the
@@ -241,9 +241,5 @@ var (
 	errStuck      = fmt.Errorf("sht4x: read measurement: raw values unchanged: %w", sensor.ErrStuck)
 	errRange      = fmt.Errorf("sht4x: read measurement: temperature outside -40..125 °C: %w", sensor.ErrRange)
 )
-
-func busErr(step string, err error) error {
-	return fmt.Errorf("sht4x: %s: %w: %w", step, sensor.ErrBus, err)
-}
 
 var _ sensor.Sensor = (*Dev)(nil)

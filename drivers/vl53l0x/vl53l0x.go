@@ -171,13 +171,13 @@ func (d *Dev) Measure() (physic.Distance, error) {
 	// PerformSingleRangingMeasurement -> StartMeasurement: restore the stop variable through the
 	// private page, then start.
 	if err := d.writeRegs(regPowerManagement, 0x01, regPageSelect, 0x01, regSysrangeStart, 0x00); err != nil {
-		return 0, d.busErr("open private page", err)
+		return 0, sensor.BusErr("vl53l0x", "open private page", err)
 	}
 	if err := d.writeRegs(regStopVariable, d.stopVariable, regSysrangeStart, 0x01, regPageSelect, 0x00); err != nil {
-		return 0, d.busErr("write stop variable", err)
+		return 0, sensor.BusErr("vl53l0x", "write stop variable", err)
 	}
 	if err := d.writeRegs(regPowerManagement, 0x00, regSysrangeStart, 0x01); err != nil {
-		return 0, d.busErr("start ranging", err)
+		return 0, sensor.BusErr("vl53l0x", "start ranging", err)
 	}
 	// The start bit clears when ranging has begun (ST's StartMeasurement, Pololu's
 	// readRangeSingleMillimeters): before that, the interrupt status may still be the last one's.
@@ -185,7 +185,7 @@ func (d *Dev) Measure() (physic.Distance, error) {
 	for {
 		v, err := d.readReg(regSysrangeStart)
 		if err != nil {
-			return 0, d.busErr("wait for ranging to start", err)
+			return 0, sensor.BusErr("vl53l0x", "wait for ranging to start", err)
 		}
 		if v&0x01 == 0 {
 			break
@@ -205,10 +205,10 @@ func (d *Dev) Measure() (physic.Distance, error) {
 	// GetRangingMeasurementData reads the 12-byte block from RESULT_RANGE_STATUS.
 	d.w[0] = regResultRangeStatus
 	if err := d.c.Tx(d.w[:1], d.res[:]); err != nil {
-		return 0, d.busErr("read result", err)
+		return 0, sensor.BusErr("vl53l0x", "read result", err)
 	}
 	if err := d.writeReg(regSystemInterruptClear, 0x01); err != nil {
-		return 0, d.busErr("clear interrupt", err)
+		return 0, sensor.BusErr("vl53l0x", "clear interrupt", err)
 	}
 	if d.res == d.prev {
 		d.same++
@@ -266,12 +266,12 @@ func (d *Dev) wait(left *int) error {
 		sleep(pollEvery)
 		v, err := d.readReg(regResultInterruptStatus)
 		if err != nil {
-			return d.busErr("poll interrupt status", err)
+			return sensor.BusErr("vl53l0x", "poll interrupt status", err)
 		}
 		if v&0x18 != 0 {
 			// Range error bits (ST's GetInterruptMaskStatus): clear, so the next start begins clean.
 			if err := d.writeReg(regSystemInterruptClear, 0x01); err != nil {
-				return d.busErr("clear interrupt", err)
+				return sensor.BusErr("vl53l0x", "clear interrupt", err)
 			}
 			return errRangeError
 		}
@@ -280,10 +280,6 @@ func (d *Dev) wait(left *int) error {
 		}
 	}
 	return errTimeout
-}
-
-func (d *Dev) busErr(step string, err error) error {
-	return fmt.Errorf("vl53l0x: %s: %w: %w", step, sensor.ErrBus, err)
 }
 
 var _ sensor.Sensor = (*Dev)(nil)
