@@ -108,15 +108,7 @@ func OpenReplayCache(path string, o ReplayOptions) (*ReplayCache, error) {
 	if o.MaxEntries <= 0 {
 		o.MaxEntries = defaultEntries
 	}
-	if o.MaxAge <= 0 {
-		o.MaxAge = DefaultMaxAge
-	}
-	if o.MaxSkew <= 0 {
-		o.MaxSkew = DefaultMaxSkew
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	freshnessDefaults(&o.MaxAge, &o.MaxSkew, &o.Now)
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
