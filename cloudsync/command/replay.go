@@ -257,7 +257,7 @@ func (c *ReplayCache) apply(b []byte, now int64) bool {
 	return false
 }
 
-// entryKey joins a key id (which has no NUL: see validID) and a nonce.
+// entryKey joins a key id (which has no NUL: see ident.Valid) and a nonce.
 func entryKey(keyID string, nonce []byte) string { return keyID + "\x00" + string(nonce) }
 
 func appendRecord(dst []byte, body []byte) []byte {

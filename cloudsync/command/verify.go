@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/veraison/go-cose"
+
+	"github.com/wayside-iot/wayside/internal/ident"
 )
 
 // Freshness defaults.
@@ -70,14 +72,14 @@ func freshnessDefaults(maxAge, maxSkew *time.Duration, now *func() time.Time) {
 
 // NewVerifier validates o and returns a Verifier.
 func NewVerifier(o VerifierOptions) (*Verifier, error) {
-	if !validID(o.Gateway) {
+	if !ident.Valid(o.Gateway) {
 		return nil, fmt.Errorf("command: verifier: gateway id %q is not valid", o.Gateway)
 	}
 	if len(o.Keys) == 0 {
 		return nil, errors.New("command: verifier: no public keys: configure at least one city key (wayside cmd-keygen makes one)")
 	}
 	for id, k := range o.Keys {
-		if !validID(id) {
+		if !ident.Valid(id) {
 			return nil, fmt.Errorf("command: verifier: key id %q is not valid: use letters, digits, '-', '_' or '.' (at most 64)", id)
 		}
 		if len(k) != ed25519.PublicKeySize {
