@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wayside-iot/wayside/internal/testlog"
-	"github.com/wayside-iot/wayside/internal/testproc"
+	"github.com/wayside-iot/wayside/internal/testkit/testlog"
+	"github.com/wayside-iot/wayside/internal/testkit/testproc"
 )
 
 // Broker is a running mosquitto.

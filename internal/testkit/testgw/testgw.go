@@ -24,7 +24,7 @@ import (
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
 	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
-	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
 )
 
 // channels is a street cabinet's channel table, as the sim board has it.

@@ -21,7 +21,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wayside-iot/wayside/internal/testproc"
+	"github.com/wayside-iot/wayside/internal/testkit/testproc"
 )
 
 // Server is a running PostgreSQL cluster.

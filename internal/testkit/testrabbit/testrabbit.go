@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wayside-iot/wayside/internal/testlog"
-	"github.com/wayside-iot/wayside/internal/testproc"
+	"github.com/wayside-iot/wayside/internal/testkit/testlog"
+	"github.com/wayside-iot/wayside/internal/testkit/testproc"
 )
 
 const serverBin = "/usr/lib/rabbitmq/bin/rabbitmq-server"
