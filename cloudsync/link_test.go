@@ -18,7 +18,7 @@ import (
 
 	"github.com/wayside-iot/wayside/cloudsync"
 	"github.com/wayside-iot/wayside/cloudsync/profile"
-	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
 )
 
 // TestFullJitter checks the backoff's bounds and spread: every wait lies in [0, min(hi, lo*2^n)], and

@@ -12,7 +12,7 @@ import (
 	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
 	"github.com/wayside-iot/wayside/gateway"
-	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
 )
 
 // runWithClock runs the gateway on a board whose wall clock is skew off until trustAfter (never when

@@ -15,7 +15,7 @@ import (
 	"github.com/wayside-iot/wayside/cloudsync/command"
 	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/gateway"
-	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
 )
 
 // TestCloudCommands plays the city cloud against a gateway on a real mosquitto: every command signed

@@ -18,7 +18,7 @@ import (
 	"github.com/wayside-iot/wayside/cloudsync/senml"
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/config"
-	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
 )
 
 // simConfig is the sim board's test configuration (configs/testdata/sim.yaml), shared with the CLI's

@@ -13,8 +13,8 @@ import (
 
 	"github.com/wayside-iot/wayside/cloudsync/command"
 	"github.com/wayside-iot/wayside/gateway"
-	"github.com/wayside-iot/wayside/internal/testbroker"
-	"github.com/wayside-iot/wayside/internal/testpki"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testpki"
 )
 
 // TestAzureProfileLink runs the gateway with the azure-iothub profile against a mosquitto set up like

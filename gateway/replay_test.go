@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/wayside-iot/wayside/gateway"
-	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
 )
 
 // TestReplayRateAfterOutage: the backlog an outage leaves while the gateway runs is replayed at

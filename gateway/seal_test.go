@@ -14,7 +14,7 @@ import (
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
 	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
 	"github.com/wayside-iot/wayside/gateway"
-	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
 )
 
 // TestSealedRotation: with cloud.seal every batch on the broker is a COSE_Encrypt0 that only the

@@ -30,7 +30,7 @@ base      | /usr/include/stdlib.h              | libc6-dev        | the C librar
 base      | make                               | make             | the package test builds the .deb with make deb
 base      | openssl                            | openssl          | the signed-command tests check signatures against openssl Ed25519 (cloudsync/command, internal/cli)
 base      | /etc/ssl/certs/ca-certificates.crt | ca-certificates  | go fetches modules and nfpm (make deb) over HTTPS
-broker    | mosquitto                          | mosquitto        | the broker tests run a real mosquitto (internal/testbroker: cloudsync, gateway, cmd/waysided, internal/cli)
+broker    | mosquitto                          | mosquitto        | the broker tests run a real mosquitto (internal/testkit/testbroker: cloudsync, gateway, cmd/waysided, internal/cli)
 broker    | mosquitto_passwd                   | mosquitto        | the broker tests write password files with mosquitto_passwd
 arm       | qemu-aarch64-static                | qemu-user-static | the ARM suite (scripts/test-arm.sh) runs the arm64 tests under qemu-user
 arm       | qemu-arm-static                    | qemu-user-static | the ARM suite runs the armv7 tests under qemu-user
@@ -39,8 +39,8 @@ packaging | systemd-machine-id-setup           | systemd          | creates /etc
 packaging | /bin/kill                          | procps           | systemd-analyze verify checks that ExecReload= of the unit, /bin/kill, exists
 packaging | dpkg-deb                           | dpkg             | the package test (packaging/deb_test.go) validates versions and unpacks the .deb
 packaging | lintian                            | lintian          | the package test runs lintian on the amd64 .deb and fails on its errors and warnings
-cloud     | /usr/lib/postgresql/*/bin/initdb   | postgresql       | the ingest tests start a real PostgreSQL (internal/testpg: cloudsync/ingest), initdb and pg_ctl from the Debian package
-cluster   | /usr/lib/rabbitmq/bin/rabbitmq-server | rabbitmq-server | the RabbitMQ tests start a 3-node cluster with its MQTT plugin on loopback (internal/testrabbit, cmd/wayside-ingest)
+cloud     | /usr/lib/postgresql/*/bin/initdb   | postgresql       | the ingest tests start a real PostgreSQL (internal/testkit/testpg: cloudsync/ingest), initdb and pg_ctl from the Debian package
+cluster   | /usr/lib/rabbitmq/bin/rabbitmq-server | rabbitmq-server | the RabbitMQ tests start a 3-node cluster with its MQTT plugin on loopback (internal/testkit/testrabbit, cmd/wayside-ingest)
 field     | qemu-system-aarch64                | qemu-system-arm  | make field-test boots the Debian arm64 kernel and systemd (scripts/fieldbench)
 field     | qemu-img                           | qemu-utils       | make field-test gives each run a throw-away qcow2 overlay of the cached root
 field     | debootstrap                        | debootstrap      | make field-test builds the arm64 Debian root (first stage here, second in the VM)
@@ -58,8 +58,8 @@ group_about() {
 	base) echo "go test -race, the package build and the signature interop tests (cannot be skipped)" ;;
 	broker) echo "the broker tests (they skip when mosquitto is missing; WAYSIDE_SKIP_BROKER_TESTS=1)" ;;
 	arm) echo "the ARM suite: buffer, driver and encoder tests for arm64 and armv7 under qemu-user" ;;
-	cloud) echo "the ingest tests with a real PostgreSQL (cloudsync/ingest, internal/testpg; WAYSIDE_SKIP_CLOUD_TESTS=1)" ;;
-	cluster) echo "the RabbitMQ cluster tests (internal/testrabbit, cmd/wayside-ingest; WAYSIDE_SKIP_CLUSTER_TESTS=1)" ;;
+	cloud) echo "the ingest tests with a real PostgreSQL (cloudsync/ingest, internal/testkit/testpg; WAYSIDE_SKIP_CLOUD_TESTS=1)" ;;
+	cluster) echo "the RabbitMQ cluster tests (internal/testkit/testrabbit, cmd/wayside-ingest; WAYSIDE_SKIP_CLUSTER_TESTS=1)" ;;
 	packaging) echo "the systemd unit checks and the .deb package test (they skip when systemd-analyze or dpkg-deb is missing)" ;;
 	field) echo "make field-test: the packaged daemon on Debian's arm64 kernel and systemd under qemu-system-aarch64" ;;
 	*) return 1 ;;

@@ -5,11 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"regexp"
 
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
+	"github.com/wayside-iot/wayside/internal/ident"
 )
 
 // CityKey is a city private key that opens batches sealed to it.
@@ -23,11 +23,9 @@ type CityKey struct {
 // draft-ietf-hpke-pq for MLKEM768-X25519) with the kid and the suite as PEM headers.
 const pemType = "WAYSIDE CITY KEY"
 
-var kidRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 // GenerateCityKey makes a city key for suite under kid.
 func GenerateCityKey(suite cosebatch.Suite, kid string) (CityKey, error) {
-	if !kidRe.MatchString(kid) {
+	if !ident.Valid(kid) {
 		return CityKey{}, fmt.Errorf("cityopen: key id %q: use 1-64 letters, digits, '-', '_' or '.'", kid)
 	}
 	priv, err := suite.KEM.GenerateKey()
@@ -69,7 +67,7 @@ func ParseCityKeys(b []byte) ([]CityKey, error) {
 			return nil, fmt.Errorf("cityopen: city key %q: %w", blk.Headers["Kid"], err)
 		}
 		kid := blk.Headers["Kid"]
-		if !kidRe.MatchString(kid) {
+		if !ident.Valid(kid) {
 			return nil, fmt.Errorf("cityopen: city key file: key id %q is not valid", kid)
 		}
 		priv, err := suite.KEM.NewPrivateKey(blk.Bytes)

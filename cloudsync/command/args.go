@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/wayside-iot/wayside/internal/ident"
 )
 
 // The built-in commands. Their handlers belong to the gateway; their arguments are defined here.
@@ -46,7 +48,7 @@ func (a *SetIntervalArgs) Validate() error {
 	switch d := time.Duration(a.Interval); {
 	case a.Sensor == "":
 		return Errorf(CodeBadRequest, "args.sensor: missing; name the sensor to change")
-	case !validID(a.Sensor):
+	case !ident.Valid(a.Sensor):
 		return Errorf(CodeBadRequest, "args.sensor: %q is not a sensor name", clip(a.Sensor))
 	case d == 0:
 		return Errorf(CodeBadRequest, `args.interval: missing; give a duration such as "5s"`)

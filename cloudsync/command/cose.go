@@ -9,6 +9,8 @@ import (
 	"fmt"
 
 	"github.com/veraison/go-cose"
+
+	"github.com/wayside-iot/wayside/internal/ident"
 )
 
 // COSE header values of a request (RFC 9052 section 3.1; IANA "COSE Header Parameters").
@@ -84,7 +86,7 @@ func openEnvelope(b []byte) (*envelope, error) {
 	if !ok || !isBytes {
 		return nil, Errorf(CodeBadRequest, "kid: want the key id as a byte string in header label 4")
 	}
-	if e.keyID = string(kb); !validID(e.keyID) {
+	if e.keyID = string(kb); !ident.Valid(e.keyID) {
 		return nil, Errorf(CodeBadRequest, "kid: %q is not a key id (letters, digits, '-', '_', '.'; at most 64)", clip(e.keyID))
 	}
 	if e.msg.Payload == nil {

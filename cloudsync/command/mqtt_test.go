@@ -13,7 +13,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/wayside-iot/wayside/cloudsync/command"
-	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
 )
 
 // TestOverMQTT serves commands over a real mosquitto as the link does (subscribe to cmd/+, answer

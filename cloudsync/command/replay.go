@@ -108,15 +108,7 @@ func OpenReplayCache(path string, o ReplayOptions) (*ReplayCache, error) {
 	if o.MaxEntries <= 0 {
 		o.MaxEntries = defaultEntries
 	}
-	if o.MaxAge <= 0 {
-		o.MaxAge = DefaultMaxAge
-	}
-	if o.MaxSkew <= 0 {
-		o.MaxSkew = DefaultMaxSkew
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	freshnessDefaults(&o.MaxAge, &o.MaxSkew, &o.Now)
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
@@ -265,7 +257,7 @@ func (c *ReplayCache) apply(b []byte, now int64) bool {
 	return false
 }
 
-// entryKey joins a key id (which has no NUL: see validID) and a nonce.
+// entryKey joins a key id (which has no NUL: see ident.Valid) and a nonce.
 func entryKey(keyID string, nonce []byte) string { return keyID + "\x00" + string(nonce) }
 
 func appendRecord(dst []byte, body []byte) []byte {

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/veraison/go-cose"
+
+	"github.com/wayside-iot/wayside/internal/ident"
 )
 
 // Freshness defaults.
@@ -54,16 +56,30 @@ type Verifier struct {
 	cvs map[string]cose.Verifier // by key id
 }
 
+// freshnessDefaults fills the freshness window and clock that the verifier and the replay cache both
+// take: a window of 0 or less means its default, a nil clock time.Now.
+func freshnessDefaults(maxAge, maxSkew *time.Duration, now *func() time.Time) {
+	if *maxAge <= 0 {
+		*maxAge = DefaultMaxAge
+	}
+	if *maxSkew <= 0 {
+		*maxSkew = DefaultMaxSkew
+	}
+	if *now == nil {
+		*now = time.Now
+	}
+}
+
 // NewVerifier validates o and returns a Verifier.
 func NewVerifier(o VerifierOptions) (*Verifier, error) {
-	if !validID(o.Gateway) {
+	if !ident.Valid(o.Gateway) {
 		return nil, fmt.Errorf("command: verifier: gateway id %q is not valid", o.Gateway)
 	}
 	if len(o.Keys) == 0 {
 		return nil, errors.New("command: verifier: no public keys: configure at least one city key (wayside cmd-keygen makes one)")
 	}
 	for id, k := range o.Keys {
-		if !validID(id) {
+		if !ident.Valid(id) {
 			return nil, fmt.Errorf("command: verifier: key id %q is not valid: use letters, digits, '-', '_' or '.' (at most 64)", id)
 		}
 		if len(k) != ed25519.PublicKeySize {
@@ -86,15 +102,7 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 	if o.Limits.MaxString <= 0 {
 		o.Limits.MaxString = d.MaxString
 	}
-	if o.MaxAge <= 0 {
-		o.MaxAge = DefaultMaxAge
-	}
-	if o.MaxSkew <= 0 {
-		o.MaxSkew = DefaultMaxSkew
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	freshnessDefaults(&o.MaxAge, &o.MaxSkew, &o.Now)
 	if r := o.Replay.o; r.MaxAge != o.MaxAge || r.MaxSkew != o.MaxSkew {
 		return nil, fmt.Errorf("command: verifier: the replay cache was opened with max age %s and max skew %s, the verifier has %s and %s: give both the same",
 			r.MaxAge, r.MaxSkew, o.MaxAge, o.MaxSkew)

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/wayside-iot/wayside/internal/ident"
 )
 
 // Request is a command request: the JSON payload of the COSE_Sign1 message that travels on the wire
@@ -141,22 +143,6 @@ func ValidName(name string) bool {
 	return true
 }
 
-// validID is the configuration's id rule, which gateway ids, key ids and sensor names follow:
-// ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$. (Plain checks, not package-level regular expressions: compiled,
-// those stayed on the heap for the life of the process, #22.)
-func validID(s string) bool {
-	alnum := func(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' }
-	if s == "" || len(s) > 64 || !alnum(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !alnum(c) && c != '_' && c != '.' && c != '-' {
-			return false
-		}
-	}
-	return true
-}
-
 func validRequestID(id string) bool {
 	if len(id) == 0 || len(id) > maxRequestID {
 		return false
@@ -187,7 +173,7 @@ func checkFields(r *Request) (nonce []byte, err error) {
 	switch {
 	case !validRequestID(r.ID):
 		return bad("id: want 1 to %d printable ASCII characters without spaces", maxRequestID)
-	case !validID(r.Gateway):
+	case !ident.Valid(r.Gateway):
 		return bad("gateway: %q is not a gateway id (letters, digits, '-', '_', '.'; at most 64)", clip(r.Gateway))
 	case !ValidName(r.Command):
 		return bad("command: %q is not a command name (^[a-z][a-z0-9-]{0,31}$)", clip(r.Command))
@@ -223,7 +209,7 @@ func Sign(priv ed25519.PrivateKey, keyID string, r Request) ([]byte, error) {
 	if len(priv) != ed25519.PrivateKeySize {
 		return nil, errors.New("command: sign: the private key is not an Ed25519 private key")
 	}
-	if !validID(keyID) {
+	if !ident.Valid(keyID) {
 		return nil, fmt.Errorf("command: sign: %w", Errorf(CodeBadRequest, "kid: %q is not a key id (letters, digits, '-', '_', '.'; at most 64)", clip(keyID)))
 	}
 	if r.Nonce == "" {

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
+	"github.com/wayside-iot/wayside/internal/ident"
 )
 
 // Config is the ingest's configuration: a small YAML file (see docs/ingest.md), flags override it.
@@ -93,7 +94,6 @@ func (c *Config) Defaults() {
 var (
 	clientIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 	groupRe    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-	gatewayRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 )
 
 // Validate checks the configuration; each error names the field and says what to do.
@@ -155,7 +155,7 @@ func ParseGatewayKeys(text string) (map[string]ed25519.PublicKey, error) {
 		if len(f) != 2 {
 			return nil, fmt.Errorf("line %d: want `<gateway id> <base64 public key>`, got %d fields", n+1, len(f))
 		}
-		if !gatewayRe.MatchString(f[0]) {
+		if !ident.Valid(f[0]) {
 			return nil, fmt.Errorf("line %d: gateway id %q: letters, digits, '-', '_', '.'", n+1, f[0])
 		}
 		raw, err := base64.StdEncoding.DecodeString(f[1])

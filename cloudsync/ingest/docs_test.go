@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/wayside-iot/wayside/internal/testpg"
+	"github.com/wayside-iot/wayside/internal/testkit/testpg"
 )
 
 // docQueries returns the SQL statements of docs/ingest.md's "Queries" section.

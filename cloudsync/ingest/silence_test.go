@@ -9,9 +9,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/wayside-iot/wayside/internal/testbroker"
-	"github.com/wayside-iot/wayside/internal/testgw"
-	"github.com/wayside-iot/wayside/internal/testpg"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testgw"
+	"github.com/wayside-iot/wayside/internal/testkit/testpg"
 )
 
 // TestSilence: an ingest that receives nothing says so once, naming the RabbitMQ pitfall, and says

@@ -8,8 +8,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
-	"github.com/wayside-iot/wayside/internal/testgw"
-	"github.com/wayside-iot/wayside/internal/testpg"
+	"github.com/wayside-iot/wayside/internal/testkit/testgw"
+	"github.com/wayside-iot/wayside/internal/testkit/testpg"
 )
 
 // TestWriteBatchesGroup writes groups holding a batch twice and a batch already written: each is

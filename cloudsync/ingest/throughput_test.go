@@ -15,9 +15,9 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/wayside-iot/wayside/internal/testbroker"
-	"github.com/wayside-iot/wayside/internal/testgw"
-	"github.com/wayside-iot/wayside/internal/testpg"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testgw"
+	"github.com/wayside-iot/wayside/internal/testkit/testpg"
 )
 
 // TestThroughput measures readings per second into PostgreSQL with two instances sharing the

@@ -11,8 +11,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/wayside-iot/wayside/internal/testbroker"
-	"github.com/wayside-iot/wayside/internal/testpki"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testpki"
 )
 
 // The broker tests play the platform with a real mosquitto: the broker is set up the way the cloud team

@@ -1,6 +1,6 @@
 package tlsconf
 
-// Tests against a real mosquitto (internal/testbroker) with a real paho client whose connection
+// Tests against a real mosquitto (internal/testkit/testbroker) with a real paho client whose connection
 // attempt handler returns Loader.ForBroker, as the cloud link does.
 
 import (
@@ -18,8 +18,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
-	"github.com/wayside-iot/wayside/internal/testbroker"
-	"github.com/wayside-iot/wayside/internal/testpki"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testpki"
 )
 
 const wait = testbroker.Wait

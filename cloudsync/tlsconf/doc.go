@@ -5,7 +5,7 @@
 //
 // Server verification is always on. With no CA file the system's roots verify the broker; TLS 1.2 is
 // the oldest version offered. There is deliberately no "insecure" switch: a test or lab broker gets a
-// CA file (see internal/testpki), which is as easy and keeps verification honest.
+// CA file (see internal/testkit/testpki), which is as easy and keeps verification honest.
 //
 // # Use with paho
 //

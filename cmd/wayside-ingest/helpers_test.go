@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/wayside-iot/wayside/internal/testgw"
+	"github.com/wayside-iot/wayside/internal/testkit/testgw"
 )
 
 // counter opens a pool on dsn for the caller to close, and count, which runs a count query on it and

@@ -14,9 +14,9 @@ import (
 	"syscall"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/wayside-iot/wayside/cloudsync/ingest"
+	"github.com/wayside-iot/wayside/internal/daemonlog"
 )
 
 var version = "dev"
@@ -87,7 +87,8 @@ func run(args []string) error {
 	if *workers > 0 {
 		cfg.Workers = *workers
 	}
-	log, err := newLogger(*logLevel, *logFormat)
+	log, _, err := daemonlog.New(daemonlog.Options{Level: *logLevel, Format: *logFormat,
+		LevelName: "-log-level", FormatName: "-log-format"})
 	if err != nil {
 		return err
 	}
@@ -100,30 +101,4 @@ func run(args []string) error {
 	defer stop()
 	log.Info("wayside-ingest starting", zap.String("version", version))
 	return in.Run(ctx)
-}
-
-func newLogger(level, format string) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(level)
-	if err != nil {
-		return nil, fmt.Errorf("-log-level: %w", err)
-	}
-	if format == "auto" {
-		format = "json"
-		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			format = "console"
-		}
-	}
-	var zc zap.Config
-	switch format {
-	case "json":
-		zc = zap.NewProductionConfig()
-	case "console":
-		zc = zap.NewDevelopmentConfig()
-		zc.DisableStacktrace = true
-	default:
-		return nil, fmt.Errorf("-log-format %q: use json, console or auto", format)
-	}
-	zc.Level = zap.NewAtomicLevelAt(lvl)
-	zc.OutputPaths, zc.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
-	return zc.Build()
 }

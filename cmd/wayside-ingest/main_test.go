@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wayside-iot/wayside/internal/testbroker"
-	"github.com/wayside-iot/wayside/internal/testgw"
-	"github.com/wayside-iot/wayside/internal/testlog"
-	"github.com/wayside-iot/wayside/internal/testpg"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testgw"
+	"github.com/wayside-iot/wayside/internal/testkit/testlog"
+	"github.com/wayside-iot/wayside/internal/testkit/testpg"
 )
 
 // The test binary runs as wayside-ingest when asked: the process test kills real processes.

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wayside-iot/wayside/internal/testgw"
-	"github.com/wayside-iot/wayside/internal/testpg"
-	"github.com/wayside-iot/wayside/internal/testrabbit"
+	"github.com/wayside-iot/wayside/internal/testkit/testgw"
+	"github.com/wayside-iot/wayside/internal/testkit/testpg"
+	"github.com/wayside-iot/wayside/internal/testkit/testrabbit"
 )
 
 // TestRabbitMQCluster runs the contract's data path on a 3-node RabbitMQ cluster (Debian's 3.10 with

@@ -17,8 +17,8 @@ import (
 
 	"github.com/wayside-iot/wayside/cloudsync"
 	"github.com/wayside-iot/wayside/cloudsync/profile"
-	"github.com/wayside-iot/wayside/internal/testbroker"
-	"github.com/wayside-iot/wayside/internal/testlog"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testlog"
 )
 
 // daemonConfig is a sim-board configuration for the process tests; %s are the broker URL, the state

@@ -23,7 +23,7 @@ import (
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
 	"github.com/wayside-iot/wayside/gateway/localapi/client"
-	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
 )
 
 // diskFullConfig samples fast into small batches so a small disk fills in seconds; %[1]s is the broker,

@@ -22,6 +22,7 @@ import (
 	"github.com/wayside-iot/wayside/gateway"
 	"github.com/wayside-iot/wayside/gateway/config"
 	"github.com/wayside-iot/wayside/gateway/localapi"
+	"github.com/wayside-iot/wayside/internal/daemonlog"
 )
 
 // version is stamped by the Makefile from git (-ldflags "-X main.version=...").
@@ -73,7 +74,9 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "waysided: fix the configuration (waysided -check-config %s), then start the service again\n", *cfgPath)
 		return exitConfig
 	}
-	log, level, err := newLogger(cfg.Gateway.LogLevel, *logFormat)
+	// The level can be changed at run time (wayside log-level).
+	log, level, err := daemonlog.New(daemonlog.Options{Level: cfg.Gateway.LogLevel, Format: *logFormat,
+		LevelName: "log level", FormatName: "log format", NoSampling: true, ConsoleTimeLayout: "15:04:05.000"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "waysided:", err)
 		return 1
@@ -316,35 +319,4 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-// newLogger builds the daemon's logger; its level can be changed at run time (wayside log-level).
-func newLogger(level, format string) (*zap.Logger, zap.AtomicLevel, error) {
-	lvl, err := zapcore.ParseLevel(level)
-	if err != nil {
-		return nil, zap.AtomicLevel{}, fmt.Errorf("log level: %w", err)
-	}
-	if format == "auto" {
-		format = "json"
-		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			format = "console"
-		}
-	}
-	var zc zap.Config
-	switch format {
-	case "json":
-		zc = zap.NewProductionConfig()
-		zc.Sampling = nil
-	case "console":
-		zc = zap.NewDevelopmentConfig()
-		zc.DisableStacktrace = true
-		zc.EncoderConfig.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
-	default:
-		return nil, zap.AtomicLevel{}, fmt.Errorf("log format %q: use json, console or auto", format)
-	}
-	zc.Level = zap.NewAtomicLevelAt(lvl)
-	zc.OutputPaths = []string{"stderr"}
-	zc.ErrorOutputPaths = []string{"stderr"}
-	log, err := zc.Build()
-	return log, zc.Level, err
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/wayside-iot/wayside/cloudsync/command"
 	"github.com/wayside-iot/wayside/cloudsync/profile"
 	"github.com/wayside-iot/wayside/cloudsync/tlsconf"
+	"github.com/wayside-iot/wayside/internal/ident"
 )
 
 // Cloud configures the MQTT link.
@@ -172,7 +173,7 @@ const maxBytesPerReading = 200
 // pacing (validateLink).
 func (c *Config) validateCloud(v *problems) {
 	c.validateBrokers(v)
-	if c.Generic() && !idRe.MatchString(c.Cloud.ClientID) {
+	if c.Generic() && !ident.Valid(c.Cloud.ClientID) {
 		v.add("cloud.client_id", "%q is not valid: use 1-64 letters, digits, '-', '_' or '.'", c.Cloud.ClientID)
 	}
 	if strings.ContainsAny(c.Cloud.TopicPrefix, "+#") || strings.HasPrefix(c.Cloud.TopicPrefix, "/") || strings.HasSuffix(c.Cloud.TopicPrefix, "/") {

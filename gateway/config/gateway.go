@@ -1,8 +1,9 @@
 package config
 
 import (
-	"regexp"
 	"strings"
+
+	"github.com/wayside-iot/wayside/internal/ident"
 )
 
 // Gateway identifies this gateway and the board it runs on.
@@ -24,8 +25,6 @@ type Sim struct {
 	Seed uint64 `yaml:"seed"`
 }
 
-var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 // validateGateway checks the gateway section: the id, the board (against knownBus when given) and
 // the log level.
 func (c *Config) validateGateway(v *problems, knownBus BusChecker) {
@@ -33,7 +32,7 @@ func (c *Config) validateGateway(v *problems, knownBus BusChecker) {
 		v.add("gateway.id", "missing; set a unique name such as gw-0001 (letters, digits, '-', '_', '.'), or auto to derive one from the board's machine id")
 	} else if strings.EqualFold(c.Gateway.ID, AutoID) {
 		// resolveAutoID failed, or refused the spelling, and said why
-	} else if !idRe.MatchString(c.Gateway.ID) {
+	} else if !ident.Valid(c.Gateway.ID) {
 		v.add("gateway.id", "%q is not valid: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit (it appears in MQTT topics and SenML names)", c.Gateway.ID)
 	}
 	if c.Gateway.Board == "" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
+	"github.com/wayside-iot/wayside/internal/ident"
 )
 
 // Seal is cloud.seal: every batch is encrypted to the city's public key (HPKE in a COSE_Encrypt0,
@@ -40,7 +41,7 @@ func (s Seal) Sealer() (*cosebatch.Sealer, error) {
 	if err != nil {
 		return nil, &Error{Path: "cloud.seal.suite", Msg: err.Error()}
 	}
-	if !idRe.MatchString(s.KeyID) {
+	if !ident.Valid(s.KeyID) {
 		return nil, &Error{Path: "cloud.seal.kid", Msg: fmt.Sprintf("%q: give the city key's id as wayside keys gen printed it (1-64 letters, digits, '-', '_', '.')", s.KeyID)}
 	}
 	text := strings.TrimSpace(s.PublicKey)

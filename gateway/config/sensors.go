@@ -9,6 +9,7 @@ import (
 
 	"github.com/wayside-iot/wayside/drivers/registry"
 	"github.com/wayside-iot/wayside/drivers/sensor"
+	"github.com/wayside-iot/wayside/internal/ident"
 )
 
 // Sensor is one configured sensor.
@@ -67,7 +68,7 @@ func (c *Config) validateSensor(v *problems, i int, knownBus BusChecker, seen ma
 	p := fmt.Sprintf("sensors[%d]", i)
 	if s.Name == "" {
 		v.add(p+".name", "missing; give the sensor a short name such as env1 (it appears in SenML names)")
-	} else if !idRe.MatchString(s.Name) || strings.ContainsAny(s.Name, "/") {
+	} else if !ident.Valid(s.Name) || strings.ContainsAny(s.Name, "/") {
 		v.add(p+".name", "%q is not valid: use letters, digits, '-', '_' or '.'", s.Name)
 	} else if j, dup := seen[s.Name]; dup {
 		v.add(p+".name", "%q is already used by sensors[%d]; names must be unique", s.Name, j)

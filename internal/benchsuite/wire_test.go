@@ -12,7 +12,7 @@ import (
 
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
-	"github.com/wayside-iot/wayside/internal/testpki"
+	"github.com/wayside-iot/wayside/internal/testkit/testpki"
 )
 
 // TestPublishBytesMatchesPaho writes real PUBLISH and PUBACK packets with paho's packet code and

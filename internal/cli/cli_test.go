@@ -2,7 +2,7 @@ package cli_test
 
 // These tests build the real wayside binary and run it against a real daemon on the sim board: the
 // gateway and the local API server in-process (as cmd/waysided wires them), syncing to a real
-// mosquitto (internal/testbroker), its socket in a short temporary directory. TestRealDaemon runs
+// mosquitto (internal/testkit/testbroker), its socket in a short temporary directory. TestRealDaemon runs
 // the waysided binary itself.
 
 import (
@@ -37,8 +37,8 @@ import (
 	"github.com/wayside-iot/wayside/gateway/localapi"
 	"github.com/wayside-iot/wayside/gateway/localapi/apitype"
 	"github.com/wayside-iot/wayside/gateway/localapi/client"
-	"github.com/wayside-iot/wayside/internal/testbroker"
-	"github.com/wayside-iot/wayside/internal/testlog"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testlog"
 )
 
 // binDir holds the binaries built once by TestMain; world-readable so another uid can run them.

@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
-	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
 )
 
 // TestFleetStorm is the short fleet of `make test`: 50 gateways, each the real pipeline, against

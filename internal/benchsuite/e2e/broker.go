@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
 )
 
 // Broker is a mosquitto process on a loopback port, started by testbroker's launcher.

@@ -21,6 +21,27 @@ type Sensor struct {
 	Options string
 }
 
+// YAML renders the sensor as one entry of a configuration's sensors list: "  - {name: ...}" and a
+// newline, with only the fields that are set.
+func (sn Sensor) YAML() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  - {name: %s, driver: %s, bus: %s, interval: %s", sn.Name, sn.Driver, sn.Bus, sn.Interval)
+	if sn.Address != 0 {
+		fmt.Fprintf(&b, ", address: 0x%02x", sn.Address)
+	}
+	if sn.Pin != "" {
+		fmt.Fprintf(&b, ", pin: %s", sn.Pin)
+	}
+	if len(sn.Pins) > 0 {
+		fmt.Fprintf(&b, ", pins: [%s]", strings.Join(sn.Pins, ", "))
+	}
+	if sn.Options != "" {
+		fmt.Fprintf(&b, ", options: %s", sn.Options)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
 // Spec is a waysided configuration for the sim board, syncing to a local broker.
 type Spec struct {
 	GatewayID string
@@ -45,20 +66,7 @@ func (s Spec) YAML(brokerURL, spoolDir string) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "gateway: {id: %s, board: sim, log_level: info}\nsim: {seed: %d}\nsensors:\n", s.GatewayID, max(s.Seed, 1))
 	for _, sn := range s.Sensors {
-		fmt.Fprintf(&b, "  - {name: %s, driver: %s, bus: %s, interval: %s", sn.Name, sn.Driver, sn.Bus, sn.Interval)
-		if sn.Address != 0 {
-			fmt.Fprintf(&b, ", address: 0x%02x", sn.Address)
-		}
-		if sn.Pin != "" {
-			fmt.Fprintf(&b, ", pin: %s", sn.Pin)
-		}
-		if len(sn.Pins) > 0 {
-			fmt.Fprintf(&b, ", pins: [%s]", strings.Join(sn.Pins, ", "))
-		}
-		if sn.Options != "" {
-			fmt.Fprintf(&b, ", options: %s", sn.Options)
-		}
-		b.WriteString("}\n")
+		b.WriteString(sn.YAML())
 	}
 	fmt.Fprintf(&b, "cloud: {brokers: [%q]", brokerURL)
 	if s.MaxInflight > 0 {

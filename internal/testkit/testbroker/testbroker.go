@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wayside-iot/wayside/internal/testlog"
-	"github.com/wayside-iot/wayside/internal/testproc"
+	"github.com/wayside-iot/wayside/internal/testkit/testlog"
+	"github.com/wayside-iot/wayside/internal/testkit/testproc"
 )
 
 // Broker is a running mosquitto.
@@ -98,12 +98,10 @@ func Binary(t testing.TB) string {
 	if p, err := Find(); err == nil {
 		return p
 	}
-	if os.Getenv("WAYSIDE_SKIP_BROKER_TESTS") == "1" {
-		t.Skip("mosquitto not installed; skipped because WAYSIDE_SKIP_BROKER_TESTS=1")
-	}
-	t.Fatal("this test needs a real MQTT broker and mosquitto is not installed: " +
-		"install it with `sudo apt-get install -y mosquitto` (Debian/Ubuntu) or `brew install mosquitto` (macOS), " +
-		"or set WAYSIDE_SKIP_BROKER_TESTS=1 to skip broker tests")
+	testproc.Missing(t, "mosquitto", "WAYSIDE_SKIP_BROKER_TESTS",
+		"this test needs a real MQTT broker and mosquitto is not installed: "+
+			"install it with `sudo apt-get install -y mosquitto` (Debian/Ubuntu) or `brew install mosquitto` (macOS), "+
+			"or set WAYSIDE_SKIP_BROKER_TESTS=1 to skip broker tests")
 	return ""
 }
 

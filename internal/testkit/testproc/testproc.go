@@ -1,6 +1,7 @@
 // Package testproc owns what the harnesses that run real servers for tests and benchmarks (mosquitto
-// in testbroker, RabbitMQ in testrabbit, the end-to-end bench) do alike: find free loopback ports,
-// wait until a server listens, and await and stop its process with a bound.
+// in testbroker, PostgreSQL in testpg, RabbitMQ in testrabbit, the end-to-end bench) do alike: end a
+// test whose server is not installed, find free loopback ports, wait until a server listens, and
+// await and stop its process with a bound.
 package testproc
 
 import (
@@ -8,8 +9,20 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"testing"
 	"time"
 )
+
+// Missing ends a test that needs a server which is not installed: when the environment variable
+// skipVar is "1" it is skipped, saying what is not installed; else it fails with fatal, which says how
+// to install it and how to skip.
+func Missing(t testing.TB, what, skipVar, fatal string) {
+	t.Helper()
+	if os.Getenv(skipVar) == "1" {
+		t.Skipf("%s not installed; skipped because %s=1", what, skipVar)
+	}
+	t.Fatal(fatal)
+}
 
 // FreePorts finds n distinct free ports on 127.0.0.1, holding each until all are found. Another
 // process may take one before the server binds it: callers retry with new ports.

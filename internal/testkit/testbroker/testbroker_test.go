@@ -14,7 +14,7 @@ import (
 
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
-	"github.com/wayside-iot/wayside/internal/testpki"
+	"github.com/wayside-iot/wayside/internal/testkit/testpki"
 )
 
 type dial struct {

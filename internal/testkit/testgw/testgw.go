@@ -24,7 +24,7 @@ import (
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
 	"github.com/wayside-iot/wayside/cloudsync/cosebatch"
 	"github.com/wayside-iot/wayside/cloudsync/senml"
-	"github.com/wayside-iot/wayside/internal/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
 )
 
 // channels is a street cabinet's channel table, as the sim board has it.
@@ -142,7 +142,7 @@ func (g *Gateway) Status(state string) []byte {
 		state, g.ID, g.BootID, time.Now().UTC().Format(time.RFC3339))
 }
 
-// plainReadings decodes a signed batch with plain CBOR, not with the code under test: the number of
+// PlainReadings decodes a signed batch with plain CBOR, not with the code under test: the number of
 // records and the sum of their values.
 func PlainReadings(t testing.TB, signed []byte) (n int, sum float64) {
 	t.Helper()
@@ -164,8 +164,12 @@ func PlainReadings(t testing.TB, signed []byte) (n int, sum float64) {
 			sum += v
 		case float32:
 			sum += float64(v)
+		case uint64: // an integral value travels as a CBOR integer (senml)
+			sum += float64(v)
+		case int64:
+			sum += float64(v)
 		default:
-			t.Fatalf("record without a float value: %v", r)
+			t.Fatalf("record without a numeric value: %v", r)
 		}
 	}
 	return len(recs), sum

@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/wayside-iot/wayside/internal/testkit/testproc"
 )
 
 // Server is a running PostgreSQL cluster.
@@ -49,12 +51,10 @@ func BinDir(t testing.TB) string {
 	if p, err := exec.LookPath("initdb"); err == nil {
 		return filepath.Dir(p)
 	}
-	if os.Getenv("WAYSIDE_SKIP_CLOUD_TESTS") == "1" {
-		t.Skip("PostgreSQL not installed; skipped because WAYSIDE_SKIP_CLOUD_TESTS=1")
-	}
-	t.Fatal("this test needs a real PostgreSQL and initdb was found neither under /usr/lib/postgresql/*/bin nor on PATH: " +
-		"install it with `sudo apt-get install -y postgresql` (or run scripts/deps.sh cloud), " +
-		"or set WAYSIDE_SKIP_CLOUD_TESTS=1 to skip these tests")
+	testproc.Missing(t, "PostgreSQL", "WAYSIDE_SKIP_CLOUD_TESTS",
+		"this test needs a real PostgreSQL and initdb was found neither under /usr/lib/postgresql/*/bin nor on PATH: "+
+			"install it with `sudo apt-get install -y postgresql` (or run scripts/deps.sh cloud), "+
+			"or set WAYSIDE_SKIP_CLOUD_TESTS=1 to skip these tests")
 	return ""
 }
 

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wayside-iot/wayside/internal/testlog"
-	"github.com/wayside-iot/wayside/internal/testproc"
+	"github.com/wayside-iot/wayside/internal/testkit/testlog"
+	"github.com/wayside-iot/wayside/internal/testkit/testproc"
 )
 
 const serverBin = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -52,11 +52,9 @@ func Available(t testing.TB) {
 	if _, err := os.Stat(serverBin); err == nil {
 		return
 	}
-	if os.Getenv("WAYSIDE_SKIP_CLUSTER_TESTS") == "1" {
-		t.Skip("rabbitmq-server not installed; skipped because WAYSIDE_SKIP_CLUSTER_TESTS=1")
-	}
-	t.Fatal("this test needs RabbitMQ and " + serverBin + " is missing: install it with " +
-		"`sudo apt-get install -y rabbitmq-server` (or run scripts/deps.sh cluster), or set WAYSIDE_SKIP_CLUSTER_TESTS=1 to skip it")
+	testproc.Missing(t, "rabbitmq-server", "WAYSIDE_SKIP_CLUSTER_TESTS",
+		"this test needs RabbitMQ and "+serverBin+" is missing: install it with "+
+			"`sudo apt-get install -y rabbitmq-server` (or run scripts/deps.sh cluster), or set WAYSIDE_SKIP_CLUSTER_TESTS=1 to skip it")
 }
 
 // Start runs n nodes and clusters them (n = 1 is a single node).
