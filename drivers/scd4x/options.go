@@ -3,11 +3,11 @@ package scd4x
 import (
 	"errors"
 	"math"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/wayside-iot/wayside/drivers/sensor"
+	"github.com/wayside-iot/wayside/internal/ident"
 )
 
 // Options configures a Dev; the registry decodes sensors[].options over a copy of DefaultOptions.
@@ -63,10 +63,6 @@ const (
 	MaxPressure          = 120000 // Pa
 )
 
-// refPart is each half of pressure_from ("env1/pressure"): the configuration's identifier rule, which
-// gateway/config states for sensor names (idRe); drivers may not import it.
-var refPart = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 // Validate checks every field; it returns nil or the joined *sensor.FieldError values.
 func (o *Options) Validate() error {
 	var errs []error
@@ -84,7 +80,7 @@ func (o *Options) Validate() error {
 	}
 	if p := o.PressureFrom; p != "" {
 		s, c, ok := strings.Cut(p, "/")
-		if !ok || !refPart.MatchString(s) || !refPart.MatchString(c) {
+		if !ok || !ident.Valid(s) || !ident.Valid(c) {
 			errs = append(errs, sensor.Fieldf("pressure_from", "%q is not <sensor>/<channel>, e.g. env1/pressure (letters, digits, '-', '_', '.')", p))
 		}
 	}
