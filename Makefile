@@ -79,7 +79,7 @@ field-cuts: ## only the field bench's power cuts (CUTS=200 for a long run; WAYSI
 test-arm: deps ## run the buffer, driver and encoder tests for arm64 and armv7 under qemu-user
 	bash scripts/test-arm.sh
 
-bench: ## the performance suite, ~4 min, prints one table and never asserts times (BENCHTIME=1s per micro-benchmark; BENCHFLAGS=-write updates BENCHMARKS.md)
+bench: ## the performance suite, ~10 min (the idle run watches RSS for 5 min), prints one table and never asserts times (BENCHTIME=1s per micro-benchmark; BENCHFLAGS=-write updates BENCHMARKS.md)
 	GO="$(GO)" $(GO) run ./scripts/bench -benchtime $(BENCHTIME) $(BENCHFLAGS)
 
 fleet: ## N=FLEET_N (500) virtual gateways, each the real pipeline, against a local mosquitto for FLEET_RUN (60s); prints their cost (FLEET_FLAGS="-storm", "-broker tcp://host:port" for a broker an ingest reads)

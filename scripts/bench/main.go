@@ -42,6 +42,7 @@ type options struct {
 	replay    float64
 	warmup    time.Duration
 	settle    time.Duration
+	idleWin   time.Duration
 	window    time.Duration
 	phases    map[string]bool
 }
@@ -64,6 +65,7 @@ func run(args []string) int {
 	fs.Float64Var(&o.replay, "replay-rate", 10000, "spool.replay_rate of the synthetic runs (see BENCHMARKS.md: the default 20 caps the sender)")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "how long each daemon run goes on before its measurement window")
 	fs.DurationVar(&o.settle, "idle-settle", 40*time.Second, "how long the idle daemon run goes on before its window: past the daemon's last code-page trim, 30 s after ready (internal/codepages), so its RSS is the settled one")
+	fs.DurationVar(&o.idleWin, "idle-window", 5*time.Minute, "measurement window of the idle daemon run: its RSS settles over minutes (the heap reaches its goal, periodic code runs), and the report gives the largest VmRSS in it")
 	fs.DurationVar(&o.window, "window", 6*time.Second, "measurement window of each daemon run (the synthetic run gets 1.5 times this)")
 	phases := fs.String("phases", strings.Join(allPhases, ","), "comma-separated phases to run: "+strings.Join(allPhases, ", "))
 	if err := fs.Parse(args); err != nil {

@@ -239,7 +239,7 @@ func (r *results) e2ePhase(ctx context.Context, dir string) error {
 		warmup time.Duration
 	}{
 		{&r.idle, "idle: configs/sim.yaml sensors at their intervals",
-			e2e.Spec{GatewayID: "bench-idle", Seed: 42, Sensors: idle, MaxReadings: 100, MaxAge: 2 * time.Second}, o.window, max(o.settle, o.warmup)},
+			e2e.Spec{GatewayID: "bench-idle", Seed: 42, Sensors: idle, MaxReadings: 100, MaxAge: 2 * time.Second}, max(o.idleWin, o.window), max(o.settle, o.warmup)},
 		{&r.load10k, "synthetic load at 10k readings/s",
 			e2e.Spec{GatewayID: "bench-10k", Seed: 42, Sensors: e2e.Synthetic(1e4), ReplayRate: o.replay}, o.window, o.warmup},
 		{&r.defaults, "synthetic load at 10k readings/s, default spool.replay_rate",

@@ -247,7 +247,7 @@ func (r *results) e2eRows(t *benchsuite.Table) {
 	}
 	if x := r.idle; x != nil {
 		res := x.res
-		t.Add(fmt.Sprintf("Daemon idle (configs/sim.yaml: its %d real sim sensors at their intervals; RSS after %v)", x.sensors, r.opts.settle+r.opts.window),
+		t.Add(fmt.Sprintf("Daemon idle (configs/sim.yaml: its %d real sim sensors at their intervals; RSS from %v to %v after start)", x.sensors, max(r.opts.settle, r.opts.warmup), max(r.opts.settle, r.opts.warmup)+max(r.opts.idleWin, r.opts.window)),
 			fmt.Sprintf("VmRSS %s, max %s in the window, VmHWM %s (at start-up); %.1f%% of a core; %.1f readings/s, %.1f B/reading in its real batches (≤ 100 readings or 2 s)",
 				e2e.MiB(res.Memory.RSS), e2e.MiB(res.RSSMax), e2e.MiB(res.Memory.Peak), 100*res.CPUShare(), res.ProducedRate(), res.BytesPerReading()),
 			"", "RSS ≤ 10 MiB", met(res.RSSMax <= 10<<20, ""))
