@@ -60,7 +60,7 @@ func New(cfg Config, log *zap.Logger) (*Ingest, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ingest: config: %w", err)
 	}
-	in := &Ingest{cfg: cfg, log: log, dial: net.Dial, subscribed: make(chan struct{})}
+	in := &Ingest{cfg: cfg, log: log.Named("ingest"), dial: net.Dial, subscribed: make(chan struct{})}
 	city, err := loadCityKeys(cfg.Keys.CityKeyFiles)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
@@ -162,8 +162,8 @@ func (in *Ingest) Run(ctx context.Context) error {
 	// acknowledged twice, and a second PUBACK can acknowledge the next message that reuses the id).
 	c := mqtt.NewClient(in.mqttOptions(in.cfg.MQTT.ClientID).
 		SetCleanSession(false).SetAutoAckDisabled(true).SetOrderMatters(false).SetDefaultPublishHandler(handler).
-		SetOnConnectHandler(func(mqtt.Client) { in.log.Info("ingest: connected", zap.String("broker", in.cfg.MQTT.Broker)) }).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) { in.log.Warn("ingest: connection lost", zap.Error(err)) }))
+		SetOnConnectHandler(func(mqtt.Client) { in.log.Info("connected", zap.String("broker", in.cfg.MQTT.Broker)) }).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) { in.log.Warn("connection lost", zap.Error(err)) }))
 	if err := wait(c.Connect(), "connect to "+in.cfg.MQTT.Broker); err != nil {
 		close(stop)
 		wg.Wait()
@@ -176,7 +176,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		wg.Wait()
 		return err
 	}
-	in.log.Info("ingest: consuming", zap.String("filter", filter), zap.Int("workers", in.cfg.Workers))
+	in.log.Info("consuming", zap.String("filter", filter), zap.Int("workers", in.cfg.Workers))
 	close(in.subscribed)
 
 	var side sync.WaitGroup
@@ -203,7 +203,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 	c.Disconnect(250)
 	side.Wait()
 	s := in.Stats()
-	in.log.Info("ingest: stopped", zap.Int64("batches", s.Batches), zap.Int64("readings", s.Readings),
+	in.log.Info("stopped", zap.Int64("batches", s.Batches), zap.Int64("readings", s.Readings),
 		zap.Int64("duplicates", s.Duplicates), zap.Int64("quarantined", s.Quarantined))
 	return nil
 }
@@ -231,7 +231,7 @@ func (in *Ingest) process(ctx context.Context, msgs []mqtt.Message) {
 				return
 			}
 			in.quarantined.Add(1)
-			in.log.Warn("ingest: quarantined", zap.String("topic", topic), zap.String("reason", reason), zap.String("detail", detail))
+			in.log.Warn("quarantined", zap.String("topic", topic), zap.String("reason", reason), zap.String("detail", detail))
 			m.Ack()
 			continue
 		}
@@ -252,11 +252,11 @@ func (in *Ingest) process(ctx context.Context, msgs []mqtt.Message) {
 		b := it.b
 		if it.dup {
 			in.duplicates.Add(1)
-			if ce := in.log.Check(zap.DebugLevel, "ingest: duplicate batch"); ce != nil {
+			if ce := in.log.Check(zap.DebugLevel, "duplicate batch"); ce != nil {
 				ce.Write(zap.String("gateway", it.gw), zap.String("boot_id", b.BootID), zap.Uint64("seq", b.Seq))
 			}
 		} else {
-			if ce := in.log.Check(zap.DebugLevel, "ingest: batch written"); ce != nil {
+			if ce := in.log.Check(zap.DebugLevel, "batch written"); ce != nil {
 				ce.Write(zap.String("gateway", it.gw), zap.String("boot_id", b.BootID), zap.Uint64("seq", b.Seq), zap.Int("readings", len(b.Pack.Readings)))
 			}
 			in.batches.Add(1)
@@ -317,7 +317,7 @@ func (in *Ingest) retry(ctx context.Context, what string, f func() error) error 
 		err := f()
 		if err == nil {
 			if failed {
-				in.log.Info("ingest: database back", zap.String("step", what))
+				in.log.Info("database back", zap.String("step", what))
 			}
 			return nil
 		}
@@ -325,7 +325,7 @@ func (in *Ingest) retry(ctx context.Context, what string, f func() error) error 
 			return ctx.Err()
 		}
 		if !failed {
-			in.log.Warn("ingest: database error, retrying; the message stays unacknowledged", zap.String("step", what), zap.Error(err))
+			in.log.Warn("database error, retrying; the message stays unacknowledged", zap.String("step", what), zap.Error(err))
 			failed = true
 		}
 		in.dbRetries.Add(1)

@@ -61,14 +61,14 @@ func (in *Ingest) loadKeyTable(ctx context.Context) error {
 		return fmt.Errorf("ingest: read wayside_gateway_keys: %w", err)
 	}
 	if len(keys) == 0 {
-		in.log.Warn("ingest: no gateway registered: every batch goes to quarantine until wayside_gateway_keys has rows (or give keys.gateways_file)")
+		in.log.Warn("no gateway registered: every batch goes to quarantine until wayside_gateway_keys has rows (or give keys.gateways_file)")
 	}
 	old := in.reg.Load()
 	if err := in.setKeys(keys); err != nil {
 		return err
 	}
 	if old == nil || len(old.keys) != len(keys) {
-		in.log.Info("ingest: gateway keys loaded", zap.Int("gateways", len(keys)))
+		in.log.Info("gateway keys loaded", zap.Int("gateways", len(keys)))
 	}
 	return nil
 }
@@ -82,7 +82,7 @@ func (in *Ingest) refreshKeys(ctx context.Context) {
 			return
 		case <-t.C:
 			if err := in.loadKeyTable(ctx); err != nil && ctx.Err() == nil {
-				in.log.Warn("ingest: gateway keys not refreshed; the previous ones stay", zap.Error(err))
+				in.log.Warn("gateway keys not refreshed; the previous ones stay", zap.Error(err))
 			}
 		}
 	}

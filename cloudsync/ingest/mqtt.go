@@ -35,7 +35,7 @@ func (in *Ingest) mqttOptions(clientID string) *mqtt.ClientOptions {
 		o.SetCredentialsProvider(func() (string, string) {
 			b, err := os.ReadFile(in.cfg.MQTT.PasswordFile)
 			if err != nil {
-				in.log.Error("ingest: mqtt.password_file", zap.Error(err))
+				in.log.Error("mqtt.password_file", zap.Error(err))
 			}
 			return in.cfg.MQTT.Username, strings.TrimSpace(string(b))
 		})
@@ -97,10 +97,10 @@ func (in *Ingest) watchSilence(ctx context.Context, filter string) {
 			if *in.cfg.MQTT.Shared {
 				hint = "on RabbitMQ set mqtt.shared: false (it grants $share subscriptions and delivers nothing to them)"
 			}
-			in.log.Warn("ingest: no telemetry", zap.Duration("for", quiet.Round(time.Second)), zap.String("filter", filter), zap.String("hint", hint))
+			in.log.Warn("no telemetry", zap.Duration("for", quiet.Round(time.Second)), zap.String("filter", filter), zap.String("hint", hint))
 		case silent && quiet < silentAfter:
 			silent = false
-			in.log.Info("ingest: telemetry flowing again", zap.String("filter", filter))
+			in.log.Info("telemetry flowing again", zap.String("filter", filter))
 		}
 	}
 }

@@ -26,19 +26,19 @@ func TestSilence(t *testing.T) {
 	cfg := Config{MQTT: MQTTConfig{Broker: broker.URL, ClientID: "quiet"}, Postgres: PostgresConfig{DSN: pg.DSN}}
 	startIngest(t, cfg, zap.New(core), nil)
 	waitFor(t, 5*time.Second, "a warning about silence", func() (bool, string) {
-		return logs.FilterMessage("ingest: no telemetry").Len() == 1, fmt.Sprint(logs.All())
+		return logs.FilterMessage("no telemetry").Len() == 1, fmt.Sprint(logs.All())
 	})
-	if e := logs.FilterMessage("ingest: no telemetry").All()[0]; !containsField(e, "hint", "mqtt.shared: false") {
+	if e := logs.FilterMessage("no telemetry").All()[0]; !containsField(e, "hint", "mqtt.shared: false") {
 		t.Errorf("the warning does not name mqtt.shared: %v", e.Context)
 	}
 	time.Sleep(2 * silentAfter)
-	if n := logs.FilterMessage("ingest: no telemetry").Len(); n != 1 {
+	if n := logs.FilterMessage("no telemetry").Len(); n != 1 {
 		t.Errorf("%d warnings during one silence, want 1 (state changes only)", n)
 	}
 	g.Connect(t, broker.URL)
 	g.Publish(t, "telemetry", g.Batch(t, 1, 3), false)
 	waitFor(t, 5*time.Second, "telemetry flowing again", func() (bool, string) {
-		return logs.FilterMessage("ingest: telemetry flowing again").Len() == 1, fmt.Sprint(logs.All())
+		return logs.FilterMessage("telemetry flowing again").Len() == 1, fmt.Sprint(logs.All())
 	})
 }
 

@@ -59,14 +59,14 @@ func (in *Ingest) keepStatus(ctx context.Context, lock *pgxpool.Conn) {
 			})
 		}))
 	if err := wait(c.Connect(), "status: connect to "+in.cfg.MQTT.Broker); err != nil {
-		in.log.Warn("ingest: statuses not kept", zap.Error(err))
+		in.log.Warn("statuses not kept", zap.Error(err))
 		return
 	}
 	defer func() {
 		close(done)
 		c.Disconnect(250)
 	}()
-	in.log.Info("ingest: keeping gateway statuses", zap.String("filter", filter))
+	in.log.Info("keeping gateway statuses", zap.String("filter", filter))
 	check := time.NewTicker(statusRetry)
 	defer check.Stop()
 	for {
@@ -75,7 +75,7 @@ func (in *Ingest) keepStatus(ctx context.Context, lock *pgxpool.Conn) {
 			return
 		case <-check.C:
 			if _, err := lock.Exec(ctx, "SELECT 1"); err != nil {
-				in.log.Warn("ingest: status lock connection failed; another instance takes over", zap.Error(err))
+				in.log.Warn("status lock connection failed; another instance takes over", zap.Error(err))
 				return
 			}
 		case m := <-msgs:
@@ -96,7 +96,7 @@ func (in *Ingest) status(ctx context.Context, m mqtt.Message) {
 	if err != nil {
 		if in.retry(ctx, "quarantine", func() error { return quarantine(ctx, in.pool, topic, gw, ReasonBadStatus, err.Error(), payload) }) == nil {
 			in.quarantined.Add(1)
-			in.log.Warn("ingest: quarantined", zap.String("topic", topic), zap.String("reason", ReasonBadStatus), zap.Error(err))
+			in.log.Warn("quarantined", zap.String("topic", topic), zap.String("reason", ReasonBadStatus), zap.Error(err))
 		}
 		return
 	}

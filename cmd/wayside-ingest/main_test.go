@@ -38,7 +38,7 @@ func startProcess(t *testing.T, args ...string) (*exec.Cmd, *testlog.Buffer) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out.String(), "ingest: consuming") {
+	for !strings.Contains(out.String(), `"msg":"consuming"`) {
 		if time.Now().After(deadline) {
 			t.Fatalf("wayside-ingest %s: not consuming within 20s:\n%s", strings.Join(args, " "), out)
 		}
