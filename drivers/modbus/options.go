@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
 	"time"
 
@@ -114,7 +113,22 @@ var functions = map[string]byte{"holding": FuncReadHolding, "input": FuncReadInp
 // widths are the registers each register type takes.
 var widths = map[string]int{"u16": 1, "i16": 1, "u32": 2, "i32": 2, "f32": 2}
 
-var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,47}$`)
+// validName reports whether s is a register (channel) name: 1 to 48 of a-z, 0-9, '_', '.', '-', starting
+// with a letter or digit (^[a-z0-9][a-z0-9_.-]{0,47}$). A plain check: a compiled regexp would stay on
+// the heap for the life of the daemon.
+func validName(s string) bool {
+	if s == "" || len(s) > 48 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || i > 0 && (c == '_' || c == '.' || c == '-')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks every field; it returns nil or the joined *sensor.FieldError values.
 func (o *Options) Validate() error {
@@ -156,7 +170,7 @@ func checkRegisters(regs []Register) []error {
 	for i, r := range regs {
 		p := fmt.Sprintf("registers[%d]", i)
 		add := func(field, format string, a ...any) { errs = append(errs, sensor.Fieldf(p+"."+field, format, a...)) }
-		if !nameRe.MatchString(r.Name) {
+		if !validName(r.Name) {
 			add("name", "%q is not valid; use lower-case letters, digits, '_', '.' or '-', e.g. voltage", r.Name)
 		} else if j, dup := names[r.Name]; dup {
 			add("name", "%q is already the name of registers[%d]", r.Name, j)
