@@ -42,6 +42,35 @@ type MQTTConfig struct {
 	TopicPrefix string `yaml:"topic_prefix"` // the gateways' cloud.topic_prefix, default wayside/v1
 	// Shared false subscribes without $share (a broker without shared subscriptions, one instance).
 	Shared *bool `yaml:"shared"`
+	// TLS names the files for a broker reached with ssl:// (tls://, mqtts://).
+	TLS TLSConfig `yaml:"tls"`
+}
+
+// TLSConfig is the TLS side of the link to the broker, loaded as the gateways' cloud.tls is (by
+// cloudsync/tlsconf, reloaded when the files change): server verification is always on.
+type TLSConfig struct {
+	// CA is a PEM file of the CAs that may sign the broker's certificate; empty: the system's roots.
+	CA string `yaml:"ca"`
+	// Cert and Key are a client certificate and its unencrypted key (PEM), for a broker that
+	// authenticates clients by certificate: both or neither.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// ServerName, when set, is the name the broker's certificate is checked against instead of the
+	// broker URL's host.
+	ServerName string `yaml:"server_name"`
+}
+
+// tlsFieldPrefix is where TLSConfig is in the config file, as errors name it.
+const tlsFieldPrefix = "mqtt.tls"
+
+// firstSet returns the config path and flag of the first field that is set, or "" when none is.
+func (t TLSConfig) firstSet() (field, flag string) {
+	for _, f := range []struct{ v, name string }{{t.CA, "ca"}, {t.Cert, "cert"}, {t.Key, "key"}, {t.ServerName, "server_name"}} {
+		if f.v != "" {
+			return tlsFieldPrefix + "." + f.name, "-tls-" + strings.ReplaceAll(f.name, "_", "-")
+		}
+	}
+	return "", ""
 }
 
 // PostgresConfig says where readings go.
@@ -103,6 +132,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("mqtt.broker is empty: give the broker's URL, e.g. tcp://127.0.0.1:1883 (flag -broker)"))
 	} else if !strings.Contains(c.MQTT.Broker, "://") {
 		errs = append(errs, fmt.Errorf("mqtt.broker %q has no scheme: write tcp://%s (or ssl://... for TLS)", c.MQTT.Broker, c.MQTT.Broker))
+	} else if err := checkBroker(c.MQTT.Broker, c.MQTT.TLS); err != nil {
+		errs = append(errs, err)
 	}
 	if !clientIDRe.MatchString(c.MQTT.ClientID) {
 		errs = append(errs, fmt.Errorf("mqtt.client_id %q: give each instance its own stable id of letters, digits, '-', '_', '.' (e.g. wayside-ingest-1; flag -client-id): its session keeps what it has not yet written", c.MQTT.ClientID))

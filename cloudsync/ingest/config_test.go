@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/wayside-iot/wayside/internal/testkit/testpki"
 )
 
 func TestValidateNamesTheField(t *testing.T) {
@@ -62,6 +66,57 @@ func TestParseGatewayKeys(t *testing.T) {
 	for _, bad := range []string{"gw-1", "gw-1 notbase64", "gw/1 " + b64, "gw-1 " + b64 + "\ngw-1 " + b64} {
 		if _, err := ParseGatewayKeys(bad); err == nil {
 			t.Errorf("ParseGatewayKeys(%q): no error", bad)
+		}
+	}
+}
+
+// TestTLSConfigErrors: each mistake in mqtt.tls is refused before anything connects, naming the field.
+func TestTLSConfigErrors(t *testing.T) {
+	ca := testpki.NewCA(t, "city CA")
+	client := ca.Client(t, "ingest-1")
+	missing := filepath.Join(t.TempDir(), "missing-ca.pem")
+	for _, c := range []struct {
+		name   string
+		broker string
+		tls    TLSConfig
+		want   []string
+	}{
+		{"cert without key", "ssl://mqtt.city.example:8883", TLSConfig{CA: ca.CertFile, Cert: client.CertFile},
+			[]string{"mqtt.tls.key is missing", "mqtt.tls.cert is set"}},
+		{"key without cert", "ssl://mqtt.city.example:8883", TLSConfig{Key: client.KeyFile}, []string{"mqtt.tls.cert is missing"}},
+		{"TLS files with a tcp broker", "tcp://mqtt.city.example:1883", TLSConfig{CA: ca.CertFile},
+			[]string{"mqtt.tls.ca is set", "tcp://mqtt.city.example:1883 is plain", "use ssl://mqtt.city.example:8883", "remove mqtt.tls.ca (flag -tls-ca)"}},
+		{"server name with a tcp broker", "tcp://127.0.0.1:1883", TLSConfig{ServerName: "mqtt.city.example"},
+			[]string{"mqtt.tls.server_name is set", "flag -tls-server-name"}},
+		{"missing CA file", "mqtts://mqtt.city.example:8883", TLSConfig{CA: missing}, []string{"mqtt.tls.ca", missing, "no such file"}},
+		{"bad server name", "ssl://10.0.0.5:8883", TLSConfig{ServerName: "ssl://mqtt.city.example"}, []string{"mqtt.tls.server_name"}},
+		{"websockets", "wss://mqtt.city.example:443", TLSConfig{}, []string{"mqtt.broker", `scheme "wss"`, "ssl://"}},
+	} {
+		cfg := Config{MQTT: MQTTConfig{Broker: c.broker, ClientID: "ingest-1", TLS: c.tls}, Postgres: PostgresConfig{DSN: "postgres://x@db/wayside"}}
+		_, err := New(cfg, zap.NewNop())
+		if err == nil {
+			t.Errorf("%s: New accepted %+v", c.name, cfg.MQTT)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not contain %q", c.name, err, w)
+			}
+		}
+		if strings.Contains(err.Error(), "cloud.tls") {
+			t.Errorf("%s: error %q names the gateway's cloud.tls", c.name, err)
+		}
+	}
+	// What is accepted: TLS files with a TLS broker, none with a plain one, none with ssl:// (the
+	// system's roots).
+	for _, m := range []MQTTConfig{
+		{Broker: "tls://127.0.0.1:8883", TLS: TLSConfig{CA: ca.CertFile, Cert: client.CertFile, Key: client.KeyFile, ServerName: "localhost"}},
+		{Broker: "tcp://127.0.0.1:1883"},
+		{Broker: "ssl://mqtt.city.example:8883"},
+	} {
+		m.ClientID = "ingest-1"
+		if _, err := New(Config{MQTT: m, Postgres: PostgresConfig{DSN: "postgres://x@db/wayside"}}, zap.NewNop()); err != nil {
+			t.Errorf("%+v: %v", m, err)
 		}
 	}
 }

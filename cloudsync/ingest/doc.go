@@ -16,5 +16,10 @@
 // Each gateway's last status (the retained `<prefix>/<gw>/status`) is kept in a table by one instance
 // at a time, the holder of a PostgreSQL advisory lock, so statuses are written in the broker's order.
 //
+// The link to the broker is plain tcp:// for a broker beside the ingest, or TLS (ssl://, tls://,
+// mqtts://) with the files of mqtt.tls, loaded by cloudsync/tlsconf as the gateways' are: verification
+// always on, an optional client certificate, reloaded when the files change. A broker that cannot be
+// reached or refuses the ingest is retried until it accepts.
+//
 // The schema and queries for analysts are in docs/ingest.md.
 package ingest

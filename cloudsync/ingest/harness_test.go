@@ -52,7 +52,22 @@ type instance struct {
 	done   chan error
 }
 
+// startIngest runs an Ingest and waits until it has subscribed.
 func startIngest(t testing.TB, cfg Config, log *zap.Logger, hook func(*Ingest)) *instance {
+	t.Helper()
+	inst := launchIngest(t, cfg, log, hook)
+	select {
+	case <-inst.in.subscribed:
+	case err := <-inst.done:
+		t.Fatalf("ingest: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("ingest: not subscribed within 20s")
+	}
+	return inst
+}
+
+// launchIngest runs an Ingest; it is stopped when the test ends.
+func launchIngest(t testing.TB, cfg Config, log *zap.Logger, hook func(*Ingest)) *instance {
 	t.Helper()
 	in, err := New(cfg, log)
 	if err != nil {
@@ -67,13 +82,6 @@ func startIngest(t testing.TB, cfg Config, log *zap.Logger, hook func(*Ingest)) 
 	inst := &instance{in: in, ks: ks, cancel: cancel, done: make(chan error, 1)}
 	go func() { inst.done <- in.Run(ctx) }()
 	t.Cleanup(inst.stop)
-	select {
-	case <-in.subscribed:
-	case err := <-inst.done:
-		t.Fatalf("ingest: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("ingest: not subscribed within 20s")
-	}
 	return inst
 }
 

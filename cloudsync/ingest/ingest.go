@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
+	"github.com/wayside-iot/wayside/cloudsync/tlsconf"
 )
 
 // Quarantine reasons (the reason column of wayside_quarantine).
@@ -43,6 +44,7 @@ type Ingest struct {
 	city []cityopen.CityKey
 	reg  atomic.Pointer[registry]
 	pool *pgxpool.Pool
+	tls  *tlsconf.Loader // nil for a plain broker
 
 	batches, readings, duplicates, quarantined, statuses, dbRetries atomic.Int64
 
@@ -66,6 +68,13 @@ func New(cfg Config, log *zap.Logger) (*Ingest, error) {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	in.city = city
+	if tlsconf.IsTLS(cfg.MQTT.Broker) {
+		t := cfg.MQTT.TLS
+		if in.tls, err = tlsconf.New(tlsconf.Files{CA: t.CA, Cert: t.Cert, Key: t.Key, ServerName: t.ServerName,
+			FieldPrefix: tlsFieldPrefix}, in.log); err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+	}
 	if cfg.Keys.GatewaysFile != "" {
 		b, err := os.ReadFile(cfg.Keys.GatewaysFile)
 		if err != nil {
@@ -92,8 +101,9 @@ func (in *Ingest) Stats() Stats {
 const drainTimeout = 5 * time.Second
 
 // Run connects to PostgreSQL and the broker and ingests until ctx ends. It returns an error only when
-// it cannot start (database unreachable, schema refused, broker refusing the subscription); after
-// that, failures are retried and logged.
+// it cannot start (database unreachable, schema refused, broker refusing the subscription); a broker
+// it cannot connect to (down, or refusing its certificate or credentials) is retried and logged until
+// it can or ctx ends, and after the start, failures are retried and logged.
 func (in *Ingest) Run(ctx context.Context) error {
 	pcfg, err := pgxpool.ParseConfig(in.cfg.Postgres.DSN)
 	if err != nil {
@@ -164,10 +174,11 @@ func (in *Ingest) Run(ctx context.Context) error {
 		SetCleanSession(false).SetAutoAckDisabled(true).SetOrderMatters(false).SetDefaultPublishHandler(handler).
 		SetOnConnectHandler(func(mqtt.Client) { in.log.Info("connected", zap.String("broker", in.cfg.MQTT.Broker)) }).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { in.log.Warn("connection lost", zap.Error(err)) }))
-	if err := wait(c.Connect(), "connect to "+in.cfg.MQTT.Broker); err != nil {
+	if err := in.connect(ctx, c); err != nil { // ctx ended first: stopped before it started
+		c.Disconnect(0)
 		close(stop)
 		wg.Wait()
-		return err
+		return nil
 	}
 	filter := in.TelemetryFilter()
 	if err := wait(c.Subscribe(filter, 1, nil), "subscribe "+filter); err != nil {

@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -11,6 +13,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"go.uber.org/zap"
+
+	"github.com/wayside-iot/wayside/cloudsync/tlsconf"
 )
 
 // The MQTT side: the subscription, the client options, and noticing a subscription that delivers nothing.
@@ -40,13 +44,77 @@ func (in *Ingest) mqttOptions(clientID string) *mqtt.ClientOptions {
 			return in.cfg.MQTT.Username, strings.TrimSpace(string(b))
 		})
 	}
-	o.SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
-		if u.Scheme != "tcp" && u.Scheme != "mqtt" {
-			return nil, fmt.Errorf("ingest: mqtt.broker scheme %q: this reference ingest speaks plain tcp:// (put it beside the broker, or terminate TLS in front)", u.Scheme)
-		}
-		return in.dial("tcp", u.Host)
-	})
+	o.SetCustomOpenConnectionFn(in.openConnection)
 	return o
+}
+
+// plainSchemes are the broker URL schemes the ingest dials without TLS; tlsconf.IsTLS says which take
+// TLS, of which it dials all but websockets (wss).
+var plainSchemes = map[string]bool{"tcp": true, "mqtt": true}
+
+// checkBroker is the config rule for mqtt.broker and mqtt.tls: a scheme the ingest dials, and TLS
+// files only for a TLS broker.
+func checkBroker(broker string, t TLSConfig) error {
+	u, err := url.Parse(broker)
+	if err != nil {
+		return errors.New("mqtt.broker is not a URL: give e.g. ssl://mqtt.city.example:8883 or tcp://127.0.0.1:1883 (flag -broker)")
+	}
+	secure := tlsconf.IsTLS(broker) && u.Scheme != "wss"
+	if !secure && !plainSchemes[u.Scheme] {
+		return fmt.Errorf("mqtt.broker %s: scheme %q: use ssl:// (or tls://, mqtts://) for TLS, or tcp:// for a broker beside the ingest", u.Redacted(), u.Scheme)
+	}
+	if field, flag := t.firstSet(); field != "" && !secure {
+		return fmt.Errorf("%s is set but mqtt.broker %s is plain %s://: use ssl://%s for TLS (flag -broker), or remove %s (flag %s) for a broker beside the ingest",
+			field, u.Redacted(), u.Scheme, net.JoinHostPort(u.Hostname(), "8883"), field, flag)
+	}
+	return nil
+}
+
+// openConnection is paho's dialler: TCP through the dial seam, then, for a TLS broker, the handshake
+// with the current TLS config (the files are re-read on every attempt), bounded by the connect timeout.
+func (in *Ingest) openConnection(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
+	conn, err := in.dial("tcp", u.Host)
+	if err != nil || in.tls == nil {
+		return conn, err
+	}
+	tc := tls.Client(conn, in.tls.ForBroker(u))
+	ctx, cancel := context.WithTimeout(context.Background(), o.ConnectTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ingest: tls handshake with %s: %w", u.Host, err)
+	}
+	return tc, nil
+}
+
+// connectBackoff is the pause after the first failed connection; it doubles up to connectBackoffMax.
+var connectBackoff, connectBackoffMax = time.Second, 10 * time.Second
+
+// connect connects c, trying again until it succeeds or ctx ends (then it returns ctx's error): a
+// broker that is down, or refuses the ingest's certificate or credentials, is logged at every attempt
+// and may be fixed without restarting the ingest (paho reconnects on its own once connected).
+func (in *Ingest) connect(ctx context.Context, c mqtt.Client) error {
+	delay := connectBackoff
+	for attempt := 1; ; attempt++ {
+		tok := c.Connect()
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		err := tok.Error()
+		if err == nil {
+			return nil
+		}
+		in.log.Warn("cannot connect to the broker, retrying", zap.String("broker", in.cfg.MQTT.Broker),
+			zap.Int("attempt", attempt), zap.Duration("retry_in", delay), zap.Error(err))
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		delay = min(2*delay, connectBackoffMax)
+	}
 }
 
 // wait waits for a paho token, bounded.

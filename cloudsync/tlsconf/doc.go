@@ -1,7 +1,9 @@
 // Package tlsconf owns the TLS side of the MQTT link to the city cloud: it builds the *tls.Config from
 // the files named in cloud.tls (CA, client certificate and key, server name) and notices when those
 // files change, so a renewed certificate is used on the next connection attempt without a restart. It
-// also says which broker URLs must use TLS: every broker that is not on this machine.
+// also says which broker URLs must use TLS: every broker that is not on this machine. The city's
+// reference ingest (cloudsync/ingest) uses the same loader for its own link, with its errors naming
+// mqtt.tls instead of cloud.tls (Files.FieldPrefix).
 //
 // Server verification is always on. With no CA file the system's roots verify the broker; TLS 1.2 is
 // the oldest version offered. There is deliberately no "insecure" switch: a test or lab broker gets a

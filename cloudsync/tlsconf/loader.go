@@ -46,6 +46,17 @@ type Files struct {
 	// SNI) instead of the broker URL's host: for a broker reached by an address its certificate does
 	// not name.
 	ServerName string
+	// FieldPrefix is the config path errors and logs name the files under, e.g. "mqtt.tls" for
+	// mqtt.tls.ca; empty: "cloud.tls", the gateway's.
+	FieldPrefix string
+}
+
+// field returns name, one of the Field constants, under f.FieldPrefix.
+func (f Files) field(name string) string {
+	if f.FieldPrefix == "" {
+		return name
+	}
+	return f.FieldPrefix + strings.TrimPrefix(name, "cloud.tls")
 }
 
 // Loader holds the current TLS config for the MQTT link and reloads it when its files change. Its
@@ -73,14 +84,14 @@ func New(f Files, log *zap.Logger) (*Loader, error) {
 	if (f.Cert == "") != (f.Key == "") {
 		if f.Cert == "" {
 			return nil, fmt.Errorf("tlsconf: %s is missing: %s is set, and a client certificate needs both; set %s to the certificate's PEM file or remove %s",
-				FieldCert, FieldKey, FieldCert, FieldKey)
+				f.field(FieldCert), f.field(FieldKey), f.field(FieldCert), f.field(FieldKey))
 		}
 		return nil, fmt.Errorf("tlsconf: %s is missing: %s is set, and a client certificate needs both; set %s to its private key's PEM file or remove %s",
-			FieldKey, FieldCert, FieldKey, FieldCert)
+			f.field(FieldKey), f.field(FieldCert), f.field(FieldKey), f.field(FieldCert))
 	}
 	if strings.ContainsAny(f.ServerName, " /:") {
 		return nil, fmt.Errorf("tlsconf: %s %q is not a host name; give the name the broker's certificate carries, e.g. mqtt.city.example",
-			FieldServerName, f.ServerName)
+			f.field(FieldServerName), f.ServerName)
 	}
 	l := &Loader{files: f, log: log.Named("tls")}
 	raw, err := l.read()
@@ -181,7 +192,7 @@ func (l *Loader) read() (contents, error) {
 	for _, f := range []struct {
 		field, path string
 		dst         *[]byte
-	}{{FieldCA, l.files.CA, &c.ca}, {FieldCert, l.files.Cert, &c.cert}, {FieldKey, l.files.Key, &c.key}} {
+	}{{l.files.field(FieldCA), l.files.CA, &c.ca}, {l.files.field(FieldCert), l.files.Cert, &c.cert}, {l.files.field(FieldKey), l.files.Key, &c.key}} {
 		if f.path == "" {
 			continue
 		}
@@ -228,13 +239,13 @@ func (l *Loader) build(c contents, now time.Time) (built, error) {
 		cas, err := parseCerts(c.ca)
 		if err != nil {
 			return built{}, fmt.Errorf("tlsconf: %s %s: %w; it must hold the PEM certificate(s) of the CA that signed the broker's certificate",
-				FieldCA, l.files.CA, err)
+				l.files.field(FieldCA), l.files.CA, err)
 		}
 		pool := x509.NewCertPool()
 		for _, ca := range cas {
 			pool.AddCert(ca)
 			if now.After(ca.NotAfter) {
-				b.warnings = append(b.warnings, fmt.Sprintf("%s: CA certificate %q expired on %s", FieldCA, ca.Subject.CommonName, ca.NotAfter.UTC().Format(time.DateOnly)))
+				b.warnings = append(b.warnings, fmt.Sprintf("%s: CA certificate %q expired on %s", l.files.field(FieldCA), ca.Subject.CommonName, ca.NotAfter.UTC().Format(time.DateOnly)))
 			}
 		}
 		b.cfg.RootCAs, b.cas = pool, cas
@@ -244,33 +255,33 @@ func (l *Loader) build(c contents, now time.Time) (built, error) {
 	}
 	chain, err := parseCerts(c.cert)
 	if err != nil {
-		return built{}, fmt.Errorf("tlsconf: %s %s: %w; it must hold the gateway's PEM client certificate", FieldCert, l.files.Cert, err)
+		return built{}, fmt.Errorf("tlsconf: %s %s: %w; it must hold the gateway's PEM client certificate", l.files.field(FieldCert), l.files.Cert, err)
 	}
 	leaf := chain[0]
 	if now.After(leaf.NotAfter) {
 		return built{}, fmt.Errorf("tlsconf: %s %s: the certificate %q expired on %s; install a renewed one",
-			FieldCert, l.files.Cert, leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.RFC3339))
+			l.files.field(FieldCert), l.files.Cert, leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if now.Before(leaf.NotBefore) { // not an error: boards without a battery clock boot in the past
 		b.warnings = append(b.warnings, fmt.Sprintf("%s: certificate %q is not valid before %s: is the clock set?",
-			FieldCert, leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339)))
+			l.files.field(FieldCert), leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339)))
 	}
 	if err := checkKeyPEM(c.key); err != nil {
-		return built{}, fmt.Errorf("tlsconf: %s %s: %w", FieldKey, l.files.Key, err)
+		return built{}, fmt.Errorf("tlsconf: %s %s: %w", l.files.field(FieldKey), l.files.Key, err)
 	}
 	pair, err := tls.X509KeyPair(c.cert, c.key)
 	if err != nil {
 		if strings.Contains(err.Error(), "does not match") {
 			return built{}, fmt.Errorf("tlsconf: %s %s: the private key does not match the certificate in %s %s; install the key and certificate of the same pair",
-				FieldKey, l.files.Key, FieldCert, l.files.Cert)
+				l.files.field(FieldKey), l.files.Key, l.files.field(FieldCert), l.files.Cert)
 		}
-		return built{}, fmt.Errorf("tlsconf: %s %s: %w", FieldKey, l.files.Key, err)
+		return built{}, fmt.Errorf("tlsconf: %s %s: %w", l.files.field(FieldKey), l.files.Key, err)
 	}
 	pair.Leaf = leaf
 	b.cfg.Certificates = []tls.Certificate{pair}
 	b.leaf = leaf
 	if st, err := os.Stat(l.files.Key); err == nil && st.Mode().Perm()&0o077 != 0 {
-		b.warnings = append(b.warnings, fmt.Sprintf("%s: %s is readable by other users (mode %v); chmod 600 it", FieldKey, l.files.Key, st.Mode().Perm()))
+		b.warnings = append(b.warnings, fmt.Sprintf("%s: %s is readable by other users (mode %v); chmod 600 it", l.files.field(FieldKey), l.files.Key, st.Mode().Perm()))
 	}
 	return b, nil
 }
@@ -337,7 +348,7 @@ func (l *Loader) logLoaded(msg string, b built) {
 	}
 	if b.leaf != nil {
 		if left := time.Until(b.leaf.NotAfter); left < ExpiryWarning {
-			l.log.Warn("tls client certificate expires soon; renew it", zap.String("field", FieldCert),
+			l.log.Warn("tls client certificate expires soon; renew it", zap.String("field", l.files.field(FieldCert)),
 				zap.String("client_cert", b.leaf.Subject.CommonName), zap.Time("not_after", b.leaf.NotAfter),
 				zap.Int("days_left", int(left.Hours()/24)))
 		}

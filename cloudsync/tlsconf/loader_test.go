@@ -96,6 +96,23 @@ func TestNewErrors(t *testing.T) {
 				}
 			}
 		})
+		// Another program's config (the ingest's mqtt.tls) names its own fields.
+		t.Run(tc.name+"/prefix", func(t *testing.T) {
+			f := tc.files
+			f.FieldPrefix = "mqtt.tls"
+			_, err := New(f, nil)
+			if err == nil {
+				t.Fatalf("New(%+v): no error", f)
+			}
+			for _, w := range tc.want {
+				if w = strings.Replace(w, "cloud.tls.", "mqtt.tls.", 1); !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "cloud.tls") {
+				t.Errorf("error %q names the gateway's cloud.tls", err)
+			}
+		})
 	}
 }
 
