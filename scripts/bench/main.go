@@ -112,7 +112,8 @@ func run(args []string) int {
 	}
 	defer os.RemoveAll(tmp)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a hard stop far past the 5-minute budget
+	idle := max(o.settle, o.warmup) + max(o.idleWin, o.window) // the idle run's settle and window
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute+idle) // a hard stop far past the budget
 	defer cancel()
 	start := time.Now()
 	res := &results{errs: map[string]error{}, opts: o}
@@ -126,7 +127,7 @@ func run(args []string) int {
 		{"size", 3 * time.Minute, func(ctx context.Context) error { return res.sizePhase(ctx, tmp) }},
 		{"micro", 3 * time.Minute, res.microPhase},
 		{"wire", time.Minute, func(context.Context) error { return res.wirePhase() }},
-		{"e2e", 4 * time.Minute, func(ctx context.Context) error { return res.e2ePhase(ctx, tmp) }},
+		{"e2e", 4*time.Minute + idle, func(ctx context.Context) error { return res.e2ePhase(ctx, tmp) }},
 		{"allocs", time.Minute, func(ctx context.Context) error { return res.allocsPhase(ctx, tmp) }},
 	}
 	for _, p := range suite {
