@@ -112,7 +112,7 @@ func run(args []string) int {
 	}
 	defer os.RemoveAll(tmp)
 
-	idle := max(o.settle, o.warmup) + max(o.idleWin, o.window) // the idle run's settle and window
+	idle := max(o.settle, o.warmup) + max(o.idleWin, o.window)                    // the idle run's settle and window
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute+idle) // a hard stop far past the budget
 	defer cancel()
 	start := time.Now()
