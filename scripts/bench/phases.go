@@ -89,6 +89,17 @@ func (r *results) build(ctx context.Context, out, goos, goarch, goarm string) er
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build waysided for %s/%s%s: %w\n%s", goos, goarch, goarm, err, b)
 	}
+	// Written back to disk, as an installed binary is: the page cache may drop a clean page, never a
+	// dirty one, so a binary fresh from the linker keeps all its pages resident whatever the daemon
+	// advises (internal/codepages) until the kernel's write-back, half a minute later.
+	f, err := os.Open(out)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", out, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", out, err)
+	}
 	return nil
 }
 
