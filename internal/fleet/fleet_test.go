@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"math"
+	"os"
 	"testing"
 	"time"
 
@@ -10,6 +11,14 @@ import (
 
 	"github.com/wayside-iot/wayside/internal/testbroker"
 )
+
+// TestMain serves a member process when Run started this test binary as one (TestFleetProcesses).
+func TestMain(m *testing.M) {
+	if IsMember() {
+		os.Exit(ServeMember())
+	}
+	os.Exit(m.Run())
+}
 
 // TestFleetStorm is the short fleet of `make test`: 50 gateways, each the real pipeline, against
 // mosquitto; the broker is restarted under them once. It checks the storm criterion of issue 18 as a
@@ -66,6 +75,75 @@ func TestFleetStorm(t *testing.T) {
 	}
 	if r.OfflineClean != n {
 		t.Errorf("%d of %d gateways left an orderly offline status", r.OfflineClean, n)
+	}
+}
+
+// TestFleetProcesses runs a small fleet over two member processes (this test binary started again)
+// with a broker restart: the parent's checker must see every batch the members spooled (or find it
+// still spooled), every gateway back after the storm, every ping answered, every orderly offline, and
+// two distinct member processes must have held the gateways. About 30 s on 2 cores.
+func TestFleetProcesses(t *testing.T) {
+	testbroker.Binary(t)
+	const n = 20
+	o := Options{N: n, Procs: 2, Synthetic: true, Poll: 250 * time.Millisecond, Run: 4 * time.Second, Storm: true,
+		ReconnectSpread: 5 * time.Second, ReconnectMax: 10 * time.Second, Log: zaptest.NewLogger(t), Commands: n}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	defer cancel()
+	r, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + Report(o, r))
+	if r.Procs != 2 || len(r.PIDs) != 2 || r.PIDs[0] == r.PIDs[1] || r.PIDs[0] == os.Getpid() || r.PIDs[1] == os.Getpid() {
+		t.Errorf("gateways held by processes %v (%d reported), want 2 member processes other than this one (%d)",
+			r.PIDs, r.Procs, os.Getpid())
+	}
+	if r.Steady.Batches == 0 || r.Steady.CPU <= 0 || r.Steady.Goroutines == 0 {
+		t.Errorf("steady window: %d batches, CPU %v, %d goroutines: the members' figures did not arrive",
+			r.Steady.Batches, r.Steady.CPU, r.Steady.Goroutines)
+	}
+	s := r.Storm
+	if s == nil {
+		t.Fatal("no storm")
+	}
+	total := 0
+	for _, a := range s.Attempts {
+		total += a
+	}
+	if total < n {
+		t.Errorf("storm: %d attempts counted for %d gateways that all reconnected: %v", total, n, s.Attempts)
+	}
+	if s.AllBack == 0 || s.AllBack > s.BackLimit || s.Back[len(s.Back)-1] != n {
+		t.Errorf("storm: whole fleet back after %v (limit %v); back per second %v", s.AllBack, s.BackLimit, s.Back)
+	}
+	if r.Bad != 0 {
+		t.Errorf("%d batches failed the independent check: %v", r.Bad, r.BadSamples)
+	}
+	if r.Batches == 0 || r.Missing > r.StillSpooled {
+		t.Errorf("%d batches spooled, %d never received, %d still spooled: batches lost", r.Batches, r.Missing, r.StillSpooled)
+	}
+	if r.CommandsOK != r.CommandsSent || r.CommandsSent != n {
+		t.Errorf("signed pings: %d answered of %d sent to %d gateways", r.CommandsOK, r.CommandsSent, n)
+	}
+	if r.OfflineClean != n {
+		t.Errorf("%d of %d gateways left an orderly offline status", r.OfflineClean, n)
+	}
+}
+
+// TestProcesses pins how many processes a fleet takes.
+func TestProcesses(t *testing.T) {
+	for _, tc := range []struct {
+		n, procs int
+		limit    uint64
+		want     int // 0: an error
+	}{
+		{500, 0, 20000, 1}, {3948, 0, 20000, 1}, {3949, 0, 20000, 2}, {5000, 0, 20000, 2}, {10000, 0, 20000, 3},
+		{5000, 1, 20000, 0}, {5000, 3, 20000, 3}, {20, 2, 20000, 2}, {2, 3, 20000, 0}, {5000, 0, 0, 1},
+	} {
+		got, err := processes(tc.n, tc.procs, tc.limit)
+		if (err != nil) != (tc.want == 0) || (err == nil && got != tc.want) {
+			t.Errorf("processes(%d, %d, %d) = %d, %v; want %d", tc.n, tc.procs, tc.limit, got, err, tc.want)
+		}
 	}
 }
 
