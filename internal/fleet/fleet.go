@@ -298,7 +298,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		sleepCtx(ctx, min(o.Run/4, 10*time.Second)) // the backlog of the outage drains
 	}
 
-	// Commands: a signed ping to the first gateways.
+	// Commands: a signed ping to the first gateways, all published at once, their PUBACKs awaited
+	// for 30 s in all (a checker behind on the storm's backlog would make one at a time take minutes).
+	var acks []func(time.Time) error
 	for _, k := range keys[:min(o.Commands, o.N)] {
 		req := command.Request{ID: "fleet-" + k.ID, Gateway: k.ID, Command: command.CmdPing,
 			IssuedAt: time.Now().UnixMilli(), Nonce: nonce()}
@@ -307,7 +309,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, fmt.Errorf("fleet: sign command: %w", err)
 		}
 		res.CommandsSent++
-		if err := chk.publishCommand(k.ID, command.CmdPing, b); err != nil {
+		acks = append(acks, chk.publishCommand(k.ID, command.CmdPing, b))
+	}
+	ackBy := time.Now().Add(30 * time.Second)
+	for _, ack := range acks {
+		if err := ack(ackBy); err != nil {
 			// Counted as unanswered, not fatal: the rest of the run's figures still stand.
 			o.Log.Warn("command not published", zap.Error(err))
 		}
