@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -169,5 +170,45 @@ func TestPoissonQuantile(t *testing.T) {
 		if got := poissonQuantile(tc.lambda, tc.p); got != tc.want {
 			t.Errorf("poissonQuantile(%v, %v) = %d, want %d", tc.lambda, tc.p, got, tc.want)
 		}
+	}
+}
+
+// fakePart is a part with a given sample history (only what stormSeries reads).
+type fakePart struct {
+	part
+	n int
+	h []sample
+}
+
+func (f fakePart) size() int         { return f.n }
+func (f fakePart) history() []sample { return f.h }
+
+// TestStormSeries pins how the storm's per-second series merges the processes' own samples: each
+// increase in the second it was sampled in, the gateways back carried over seconds without a sample,
+// the fleet back when its last part is.
+func TestStormSeries(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	at := func(d time.Duration, attempts uint64, back int) sample {
+		return sample{At: t0.Add(d), Attempts: attempts, Back: back}
+	}
+	a := fakePart{n: 2, h: []sample{at(-50*time.Millisecond, 10, 0), at(100*time.Millisecond, 11, 0),
+		at(1200*time.Millisecond, 12, 1), at(2500*time.Millisecond, 13, 2)}}
+	b := fakePart{n: 1, h: []sample{at(-10*time.Millisecond, 5, 0), at(900*time.Millisecond, 6, 1), at(3100*time.Millisecond, 6, 1)}}
+	st := &Storm{}
+	stormSeries(st, []part{a, b}, t0)
+	if want := []int{2, 1, 1, 0}; !slices.Equal(st.Attempts, want) {
+		t.Errorf("attempts %v, want %v", st.Attempts, want)
+	}
+	if want := []int{1, 2, 3, 3}; !slices.Equal(st.Back, want) {
+		t.Errorf("back %v, want %v", st.Back, want)
+	}
+	if st.AllBack != 2500*time.Millisecond {
+		t.Errorf("all back after %v, want 2.5s (the last part's)", st.AllBack)
+	}
+	b.h = b.h[:1] // b never back
+	st = &Storm{}
+	stormSeries(st, []part{a, b}, t0)
+	if st.AllBack != 0 || !slices.Equal(st.Back, []int{0, 1, 2}) {
+		t.Errorf("one part never back: all back %v (want 0), back %v (want [0 1 2])", st.AllBack, st.Back)
 	}
 }
