@@ -148,14 +148,15 @@ func (c *childPart) read(stdout io.Reader) {
 			}
 		}
 	}
-	if !errors.Is(readErr, io.EOF) {
+	garbled := !errors.Is(readErr, io.EOF) && !errors.Is(readErr, io.ErrUnexpectedEOF)
+	if garbled {
 		c.cmd.Process.Kill() // it wrote something that is not a message: not a member
 	}
 	kill := time.AfterFunc(10*time.Second, func() { c.cmd.Process.Kill() })
 	waitErr := c.cmd.Wait()
 	kill.Stop()
 	c.exitErr = fmt.Errorf("fleet: %s ended: %v", c.label(), waitErr)
-	if !errors.Is(readErr, io.EOF) {
+	if garbled {
 		c.exitErr = fmt.Errorf("fleet: %s ended: its output is not the member protocol (%v; does its main call "+
 			"fleet.IsMember and fleet.ServeMember first?): %v", c.label(), readErr, waitErr)
 	}
@@ -272,10 +273,10 @@ func (c *childPart) usage() (usage, error) {
 	return *m.Usage, nil
 }
 
-// stop asks the member to stop its gateways (each drains for up to 10 s) and waits for its report, a
-// minute and 10 ms a gateway at most, then for it to exit.
+// stop asks the member to stop its gateways (each drains for up to 10 s, all at once, and syncs its
+// spool) and waits for its report, two minutes and 20 ms a gateway at most, then for it to exit.
 func (c *childPart) stop() (stopReport, error) {
-	m, err := c.call("stop", "stopped", time.Minute+time.Duration(c.n)*10*time.Millisecond)
+	m, err := c.call("stop", "stopped", 2*time.Minute+time.Duration(c.n)*20*time.Millisecond)
 	if err != nil {
 		return stopReport{}, err
 	}
