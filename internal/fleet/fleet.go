@@ -356,10 +356,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if local { // this process holds the gateways (and then all of them)
 		res.PIDs = append(res.PIDs, os.Getpid())
 	}
-	// Wait for the checker to have everything that left the spools (bounded).
+	// Wait for the checker to have everything that left the spools, as long as it makes progress (a
+	// checker behind a large fleet works through the broker's queue for minutes), at most 5 minutes.
 	want := res.Batches - res.StillSpooled
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if _, distinct, _, _ := chk.count(); distinct >= want {
+	last, lastAt := -1, time.Now()
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(100 * time.Millisecond) {
+		_, distinct, _, _ := chk.count()
+		if distinct >= want {
+			break
+		}
+		if distinct != last {
+			last, lastAt = distinct, time.Now()
+		} else if time.Since(lastAt) > 15*time.Second {
 			break
 		}
 	}
