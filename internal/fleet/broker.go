@@ -81,6 +81,7 @@ func (b *Broker) Start() error {
 	var out bytes.Buffer
 	cmd := exec.Command(b.bin, "-c", b.conf)
 	cmd.Stdout, cmd.Stderr = &out, &out
+	setDeathSignal(cmd) // no broker left behind when this process is killed
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("fleet: start mosquitto: %w", err)
 	}

@@ -177,16 +177,19 @@ func (c *checker) verify(gw string, msg []byte) (seq uint64, readings int, err e
 	return hseq, len(pack), nil
 }
 
-// publishCommand sends a signed command request on the gateway's command topic at QoS 1.
-func (c *checker) publishCommand(gw, name string, payload []byte) error {
+// publishCommand sends a signed command request on the gateway's command topic at QoS 1 without
+// waiting; the function it returns waits for the PUBACK until deadline.
+func (c *checker) publishCommand(gw, name string, payload []byte) func(deadline time.Time) error {
 	tok := c.client.Publish(c.prefix+"/"+gw+"/cmd/"+name, 1, false, payload)
-	if !tok.WaitTimeout(10 * time.Second) {
-		return fmt.Errorf("fleet: command %s to %s: no PUBACK within 10s", name, gw)
+	return func(deadline time.Time) error {
+		if !tok.WaitTimeout(max(time.Until(deadline), 0)) {
+			return fmt.Errorf("fleet: command %s to %s: no PUBACK by the deadline", name, gw)
+		}
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("fleet: command %s to %s: %w", name, gw, err)
+		}
+		return nil
 	}
-	if err := tok.Error(); err != nil {
-		return fmt.Errorf("fleet: command %s to %s: %w", name, gw, err)
-	}
-	return nil
 }
 
 // snapshot returns, per gateway, the seqs received (each once) and counters, under the lock.

@@ -7,14 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/wayside-iot/wayside/cloudsync/command"
-	"github.com/wayside-iot/wayside/drivers/sensor"
 	"github.com/wayside-iot/wayside/internal/benchsuite"
 	"github.com/wayside-iot/wayside/internal/benchsuite/e2e"
 )
@@ -27,7 +24,8 @@ type Options struct {
 	// Storm restarts the broker (SIGTERM, then a start on the same port) after Run with the fleet
 	// connected, and follows the reconnections until every gateway is back or 2 × ReconnectMax + 30 s.
 	Storm bool
-	// ReconnectMin, ReconnectSpread, ReconnectMax are each gateway's cloud.reconnect (0: defaults).
+	// ReconnectMin, ReconnectSpread, ReconnectMax are each gateway's cloud.reconnect (0: the
+	// configuration's defaults; Reconnect tells them).
 	ReconnectMin, ReconnectSpread, ReconnectMax time.Duration
 	// Dir holds the spools and the broker's files (default a new temp dir, removed at the end; the
 	// configuration refuses tmpfs under /dev for a spool).
@@ -41,8 +39,13 @@ type Options struct {
 	KeysFile string
 	// Commands is how many gateways get a signed ping after Run (default min(N, 50)).
 	Commands int
-	// OpenParallel bounds the gateways opened at once (default 256).
+	// OpenParallel bounds the gateways opened at once in each process (default 256).
 	OpenParallel int
+	// Procs is how many processes hold the gateways (0: one when N fits this process's open-file
+	// limit, else the fewest that fit). With more than one, this process keeps the broker, the checker,
+	// the storm, the commands and the report, and member processes (this executable started again:
+	// see IsMember) run the gateways, each a consecutive range of ids.
+	Procs int
 	// Poll is each gateway's gateway.Options.Poll (0: the daemon's 20 ms).
 	Poll time.Duration
 	// Synthetic replaces the cabinet's nine sensors by the sim board's synthetic load part (one
@@ -76,6 +79,8 @@ type Result struct {
 	N             int
 	Channels      int           // channels of one gateway
 	Nominal       float64       // readings a second one gateway's sensors are configured for
+	Procs         int           // processes that held the gateways (1: this one)
+	PIDs          []int         // their process ids
 	Opened        time.Duration // opening every gateway (New), in parallel
 	Connected     time.Duration // from the first Run until every link was connected
 	Steady        Window        // the fleet running, before the storm
@@ -96,16 +101,16 @@ type Result struct {
 	OnlineSeen    int // gateways whose retained status said online
 	OfflineClean  int // gateways whose last status was the orderly-stop offline
 	BrokerCPU     time.Duration
-	PeakRSS       int64 // the fleet process's VmHWM
+	PeakRSS       int64 // the fleet's processes' VmHWM, summed
 	GoroutinesPer float64
 }
 
 // Window is a measured steady interval.
 type Window struct {
 	Duration   time.Duration
-	CPU        time.Duration // the fleet process (gateways and checker)
+	CPU        time.Duration // the fleet's processes (gateways and checker), summed
 	BrokerCPU  time.Duration
-	RSS        int64 // the fleet process at the end of the window
+	RSS        int64 // the fleet's processes at the end of the window, summed (so are the next three)
 	HeapInuse  uint64
 	BrokerRSS  int64
 	Readings   uint64 // in the batches spooled in the window
@@ -130,11 +135,14 @@ type Storm struct {
 	Spread, Max time.Duration
 }
 
-// Run runs a fleet as o says and returns what it measured. It fails when a part could not start; the
-// caller judges the figures.
+// Run runs a fleet as o says and returns what it measured. It fails when a part could not start or a
+// member process died or hung; the caller judges the figures.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.N <= 0 {
 		return nil, errors.New("fleet: N must be positive")
+	}
+	if IsMember() {
+		return nil, errors.New("fleet: Run in a member process: its main must call fleet.IsMember and fleet.ServeMember first")
 	}
 	if o.Log == nil {
 		o.Log = zap.NewNop()
@@ -155,11 +163,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		o.Log.Warn("open-file limit not raised", zap.Error(err))
 	}
-	if need := uint64(o.N)*FilesPerGateway + 256; limit > 0 && need > limit {
-		return nil, fmt.Errorf("fleet: %d gateways need about %d open files (%d each: the MQTT socket, the state "+
-			"directory's lock, the spool's segment and acknowledgements, the command replay cache), and this "+
-			"process may open %d (RLIMIT_NOFILE, hard limit); run at most %d, or raise the hard limit (ulimit -Hn as root)",
-			o.N, need, FilesPerGateway, limit, (limit-256)/FilesPerGateway)
+	procs, err := processes(o.N, o.Procs, limit)
+	if err != nil {
+		return nil, err
+	}
+	_, spread, maxBackoff, err := Reconnect(o)
+	if err != nil {
+		return nil, err
 	}
 	dir := o.Dir
 	if dir == "" {
@@ -169,7 +179,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		defer os.RemoveAll(dir)
 	}
-	res := &Result{N: o.N}
+	res := &Result{N: o.N, Procs: procs}
 	var broker *Broker
 	url := o.BrokerURL
 	if url == "" {
@@ -193,92 +203,69 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	rssBefore := selfRSS()
 
-	// Open every gateway, OpenParallel at a time.
-	members := make([]*member, o.N)
 	t0 := time.Now()
-	sem := make(chan struct{}, o.OpenParallel)
-	var wg sync.WaitGroup
-	var openErr atomic.Pointer[error]
-	for i := range members {
-		m := &member{id: fmt.Sprintf("fleet-%05d", i+1), done: make(chan error, 1)}
-		members[i] = m
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := m.open(o, i, url, dir, sensors, cityPub); err != nil {
-				openErr.CompareAndSwap(nil, &err)
-			}
-		}()
-		if openErr.Load() != nil {
-			break
-		}
+	parts, err := openParts(o, procs, url, dir, sensors, cityPub)
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	if e := openErr.Load(); e != nil {
-		for _, m := range members {
-			if m != nil && m.g != nil {
-				m.g.Close()
-			}
+	defer func() { // on every path: a stopped part has nothing left to kill
+		for _, p := range parts {
+			p.kill()
 		}
-		return nil, *e
-	}
+	}()
 	res.Opened = time.Since(t0)
-	res.Channels = len(members[0].g.Channels())
+	res.Channels = parts[0].channels()
 	res.Nominal = float64(res.Channels) / benchsuite.CabinetInterval.Seconds()
 	if o.Synthetic {
 		res.Nominal = float64(res.Channels) / SyntheticInterval.Seconds()
 	}
-	o.Log.Info("fleet opened", zap.Int("gateways", o.N), zap.Duration("took", res.Opened))
+	o.Log.Info("fleet opened", zap.Int("gateways", o.N), zap.Int("processes", procs), zap.Duration("took", res.Opened))
 
-	keys := make(map[string]ed25519.PublicKey, o.N)
-	for _, m := range members {
-		b, err := base64.StdEncoding.DecodeString(m.g.Identity().PublicKey)
+	var keys []gatewayKey
+	for _, p := range parts {
+		keys = append(keys, p.keys()...)
+		rssBefore += p.rssBefore()
+	}
+	pubs := make(map[string]ed25519.PublicKey, o.N)
+	for _, k := range keys {
+		b, err := base64.StdEncoding.DecodeString(k.PublicKey)
 		if err != nil {
-			return nil, fmt.Errorf("fleet: %s key: %w", m.id, err)
+			return nil, fmt.Errorf("fleet: %s key: %w", k.ID, err)
 		}
-		keys[m.id] = ed25519.PublicKey(b)
+		pubs[k.ID] = ed25519.PublicKey(b)
 	}
 	if o.KeysFile != "" {
-		if err := writeKeys(o.KeysFile, members); err != nil {
-			for _, m := range members {
-				m.g.Close()
-			}
+		if err := writeKeys(o.KeysFile, keys); err != nil {
 			return nil, err
 		}
 	}
-	chk, err := newChecker(url, Prefix, keys)
+	chk, err := newChecker(url, Prefix, pubs)
 	if err != nil {
-		for _, m := range members {
-			m.g.Close()
-		}
 		return nil, err
 	}
 	defer chk.close()
 
-	runCtx, stopFleet := context.WithCancel(context.Background())
-	defer stopFleet()
 	t1 := time.Now()
-	for _, m := range members {
-		go func() { m.done <- m.g.Run(runCtx) }()
-	}
-	stopAll := func() error {
-		stopFleet()
-		var errs []error
-		for _, m := range members {
-			if err := <-m.done; err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", m.id, err))
-			}
-			m.stopped = m.g.Stats()
+	for _, p := range parts {
+		if err := p.run(); err != nil {
+			return nil, err
 		}
-		return errors.Join(errs...)
 	}
 	connectedDeadline := time.Now().Add(60*time.Second + time.Duration(o.N)*10*time.Millisecond)
-	for connectedCount(members) < o.N {
+	for {
+		connected := 0
+		for _, p := range parts {
+			if err := p.failed(); err != nil {
+				return nil, err
+			}
+			connected += p.latest().Connected
+		}
+		if connected == o.N {
+			break
+		}
 		if time.Now().After(connectedDeadline) || ctx.Err() != nil {
-			stopAll()
-			return nil, fmt.Errorf("fleet: only %d of %d gateways connected within %v", connectedCount(members), o.N,
+			stopParts(parts)
+			return nil, fmt.Errorf("fleet: only %d of %d gateways connected within %v", connected, o.N,
 				time.Since(t1).Round(time.Second))
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -292,32 +279,41 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.OnSteady != nil {
 		o.OnSteady(true)
 	}
-	res.Steady = measure(ctx, o, members, broker, chk, o.Run-settle)
+	res.Steady, err = measure(ctx, o, parts, broker, chk, o.Run-settle)
 	if o.OnSteady != nil {
 		o.OnSteady(false)
+	}
+	if err != nil {
+		return nil, err
 	}
 	res.Steady.RSSBefore = rssBefore
 
 	if o.Storm && broker != nil && ctx.Err() == nil {
-		st, err := storm(ctx, o, members, broker)
+		st, err := storm(ctx, o, parts, broker, spread, maxBackoff)
 		if err != nil {
-			stopAll()
+			stopParts(parts)
 			return nil, err
 		}
 		res.Storm = st
 		sleepCtx(ctx, min(o.Run/4, 10*time.Second)) // the backlog of the outage drains
 	}
 
-	// Commands: a signed ping to the first gateways.
-	for _, m := range members[:min(o.Commands, o.N)] {
-		req := command.Request{ID: "fleet-" + m.id, Gateway: m.id, Command: command.CmdPing,
+	// Commands: a signed ping to the first gateways, all published at once, their PUBACKs awaited
+	// for 30 s in all (a checker behind on the storm's backlog would make one at a time take minutes).
+	var acks []func(time.Time) error
+	for _, k := range keys[:min(o.Commands, o.N)] {
+		req := command.Request{ID: "fleet-" + k.ID, Gateway: k.ID, Command: command.CmdPing,
 			IssuedAt: time.Now().UnixMilli(), Nonce: nonce()}
 		b, err := command.Sign(cityPriv, "city", req)
 		if err != nil {
 			return nil, fmt.Errorf("fleet: sign command: %w", err)
 		}
 		res.CommandsSent++
-		if err := chk.publishCommand(m.id, command.CmdPing, b); err != nil {
+		acks = append(acks, chk.publishCommand(k.ID, command.CmdPing, b))
+	}
+	ackBy := time.Now().Add(30 * time.Second)
+	for _, ack := range acks {
+		if err := ack(ackBy); err != nil {
 			// Counted as unanswered, not fatal: the rest of the run's figures still stand.
 			o.Log.Warn("command not published", zap.Error(err))
 		}
@@ -331,25 +327,47 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 
-	stopErr := stopAll()
-	if stopErr != nil {
-		o.Log.Warn("gateways stopped with errors", zap.Error(stopErr))
+	reports, err := stopParts(parts)
+	if err != nil {
+		return nil, err
 	}
-	for _, m := range members {
-		res.Batches += len(m.seqs)
-		res.Readings += m.stopped.Readings
-		res.StillSpooled += m.stopped.Spool.Backlog
-		res.RingDropped += m.stopped.Ring.Dropped
-		for _, s := range m.stopped.Sensors {
-			if s.Health.State != sensor.StateOK {
-				res.SensorsBad++
-			}
+	seqs := make(map[string][]uint64, o.N)
+	var peak int64
+	local := false
+	for i, r := range reports {
+		if len(r.Errors) > 0 {
+			o.Log.Warn("gateways stopped with errors", zap.Int("count", len(r.Errors)), zap.Strings("first", r.Errors[:min(len(r.Errors), 5)]))
 		}
+		for id, s := range r.Seqs {
+			seqs[id] = s
+			res.Batches += len(s)
+		}
+		res.Readings += r.Readings
+		res.StillSpooled += r.StillSpooled
+		res.RingDropped += r.RingDropped
+		res.SensorsBad += r.SensorsBad
+		if _, ok := parts[i].(*localPart); ok {
+			local = true
+			continue
+		}
+		peak += r.Usage.PeakRSS
+		res.PIDs = append(res.PIDs, r.Usage.PID)
 	}
-	// Wait for the checker to have everything that left the spools (bounded).
+	if local { // this process holds the gateways (and then all of them)
+		res.PIDs = append(res.PIDs, os.Getpid())
+	}
+	// Wait for the checker to have everything that left the spools, as long as it makes progress (a
+	// checker behind a large fleet works through the broker's queue for minutes), at most 5 minutes.
 	want := res.Batches - res.StillSpooled
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if _, distinct, _, _ := chk.count(); distinct >= want {
+	last, lastAt := -1, time.Now()
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(100 * time.Millisecond) {
+		_, distinct, _, _ := chk.count()
+		if distinct >= want {
+			break
+		}
+		if distinct != last {
+			last, lastAt = distinct, time.Now()
+		} else if time.Since(lastAt) > 15*time.Second {
 			break
 		}
 	}
@@ -357,17 +375,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.Received, res.Distinct, res.Duplicates, res.Bad = chk.count()
 	chk.mu.Lock()
 	res.BadSamples = append([]string(nil), chk.bad...)
-	for _, m := range members {
-		got := chk.seen[m.id]
-		for _, s := range m.seqs {
+	for i, k := range keys {
+		got := chk.seen[k.ID]
+		for _, s := range seqs[k.ID] {
 			if got[s] == 0 {
 				res.Missing++
 			}
 		}
-		if chk.replies[m.id] > 0 {
+		if i < res.CommandsSent && chk.replies[k.ID] > 0 {
 			res.CommandsOK++
 		}
-		if chk.statuses[m.id] == "offline" {
+		if chk.statuses[k.ID] == "offline" {
 			res.OfflineClean++
 		}
 	}
@@ -377,7 +395,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.BrokerCPU = broker.CPU()
 	}
 	if m, err := e2e.ReadMemory(os.Getpid()); err == nil {
-		res.PeakRSS = m.Peak
+		res.PeakRSS = peak + m.Peak
 	}
 	return res, nil
 }

@@ -3,6 +3,8 @@ package fleet
 import (
 	"context"
 	"math"
+	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,6 +12,14 @@ import (
 
 	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
 )
+
+// TestMain serves a member process when Run started this test binary as one (TestFleetProcesses).
+func TestMain(m *testing.M) {
+	if IsMember() {
+		os.Exit(ServeMember())
+	}
+	os.Exit(m.Run())
+}
 
 // TestFleetStorm is the short fleet of `make test`: 50 gateways, each the real pipeline, against
 // mosquitto; the broker is restarted under them once. It checks the storm criterion of issue 18 as a
@@ -44,6 +54,18 @@ func TestFleetStorm(t *testing.T) {
 		t.Errorf("storm: %d connection attempts in one second, more than %d (5%% of %d gateways a second, "+
 			"with Poisson noise): %v", s.PeakAttempt, q, n, s.Attempts)
 	}
+	checkRun(t, r, n)
+}
+
+// checkRun checks what every fleet run with a storm must show: every gateway's reconnection counted
+// and the whole fleet back within 2 × reconnect.max, no batch lost or failing the independent check,
+// every ping answered, every gateway's orderly offline.
+func checkRun(t *testing.T, r *Result, n int) {
+	t.Helper()
+	s := r.Storm
+	if s == nil {
+		t.Fatal("no storm")
+	}
 	total := 0
 	for _, a := range s.Attempts {
 		total += a
@@ -51,7 +73,7 @@ func TestFleetStorm(t *testing.T) {
 	if total < n {
 		t.Errorf("storm: %d attempts counted for %d gateways that all reconnected", total, n)
 	}
-	if s.AllBack == 0 || s.AllBack > s.BackLimit {
+	if s.AllBack == 0 || s.AllBack > s.BackLimit || len(s.Back) == 0 || s.Back[len(s.Back)-1] != n {
 		t.Errorf("storm: whole fleet back after %v, want within 2 × reconnect.max = %v; back per second %v",
 			s.AllBack, s.BackLimit, s.Back)
 	}
@@ -66,6 +88,50 @@ func TestFleetStorm(t *testing.T) {
 	}
 	if r.OfflineClean != n {
 		t.Errorf("%d of %d gateways left an orderly offline status", r.OfflineClean, n)
+	}
+}
+
+// TestFleetProcesses runs a small fleet over two member processes (this test binary started again)
+// with a broker restart: the parent's checker must see every batch the members spooled (or find it
+// still spooled), every gateway back after the storm, every ping answered, every orderly offline, and
+// two distinct member processes must have held the gateways. About 15 s on 2 cores.
+func TestFleetProcesses(t *testing.T) {
+	testbroker.Binary(t)
+	const n = 20
+	o := Options{N: n, Procs: 2, Synthetic: true, Poll: 250 * time.Millisecond, Run: 4 * time.Second, Storm: true,
+		ReconnectSpread: 5 * time.Second, ReconnectMax: 10 * time.Second, Log: zaptest.NewLogger(t), Commands: n}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	defer cancel()
+	r, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + Report(o, r))
+	if r.Procs != 2 || len(r.PIDs) != 2 || r.PIDs[0] == r.PIDs[1] || r.PIDs[0] == os.Getpid() || r.PIDs[1] == os.Getpid() {
+		t.Errorf("gateways held by processes %v (%d reported), want 2 member processes other than this one (%d)",
+			r.PIDs, r.Procs, os.Getpid())
+	}
+	if r.Steady.Batches == 0 || r.Steady.CPU <= 0 || r.Steady.Goroutines == 0 {
+		t.Errorf("steady window: %d batches, CPU %v, %d goroutines: the members' figures did not arrive",
+			r.Steady.Batches, r.Steady.CPU, r.Steady.Goroutines)
+	}
+	checkRun(t, r, n)
+}
+
+// TestProcesses pins how many processes a fleet takes.
+func TestProcesses(t *testing.T) {
+	for _, tc := range []struct {
+		n, procs int
+		limit    uint64
+		want     int // 0: an error
+	}{
+		{500, 0, 20000, 1}, {3948, 0, 20000, 1}, {3949, 0, 20000, 2}, {5000, 0, 20000, 2}, {10000, 0, 20000, 3},
+		{5000, 1, 20000, 0}, {5000, 3, 20000, 3}, {20, 2, 20000, 2}, {2, 3, 20000, 0}, {5000, 0, 0, 1},
+	} {
+		got, err := processes(tc.n, tc.procs, tc.limit)
+		if (err != nil) != (tc.want == 0) || (err == nil && got != tc.want) {
+			t.Errorf("processes(%d, %d, %d) = %d, %v; want %d", tc.n, tc.procs, tc.limit, got, err, tc.want)
+		}
 	}
 }
 
@@ -91,5 +157,45 @@ func TestPoissonQuantile(t *testing.T) {
 		if got := poissonQuantile(tc.lambda, tc.p); got != tc.want {
 			t.Errorf("poissonQuantile(%v, %v) = %d, want %d", tc.lambda, tc.p, got, tc.want)
 		}
+	}
+}
+
+// fakePart is a part with a given sample history (only what stormSeries reads).
+type fakePart struct {
+	part
+	n int
+	h []sample
+}
+
+func (f fakePart) size() int         { return f.n }
+func (f fakePart) history() []sample { return f.h }
+
+// TestStormSeries pins how the storm's per-second series merges the processes' own samples: each
+// increase in the second it was sampled in, the gateways back carried over seconds without a sample,
+// the fleet back when its last part is.
+func TestStormSeries(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	at := func(d time.Duration, attempts uint64, back int) sample {
+		return sample{At: t0.Add(d), Attempts: attempts, Back: back}
+	}
+	a := fakePart{n: 2, h: []sample{at(-50*time.Millisecond, 10, 0), at(100*time.Millisecond, 11, 0),
+		at(1200*time.Millisecond, 12, 1), at(2500*time.Millisecond, 13, 2)}}
+	b := fakePart{n: 1, h: []sample{at(-10*time.Millisecond, 5, 0), at(900*time.Millisecond, 6, 1), at(3100*time.Millisecond, 6, 1)}}
+	st := &Storm{}
+	stormSeries(st, []part{a, b}, t0)
+	if want := []int{2, 1, 1, 0}; !slices.Equal(st.Attempts, want) {
+		t.Errorf("attempts %v, want %v", st.Attempts, want)
+	}
+	if want := []int{1, 2, 3, 3}; !slices.Equal(st.Back, want) {
+		t.Errorf("back %v, want %v", st.Back, want)
+	}
+	if st.AllBack != 2500*time.Millisecond {
+		t.Errorf("all back after %v, want 2.5s (the last part's)", st.AllBack)
+	}
+	b.h = b.h[:1] // b never back
+	st = &Storm{}
+	stormSeries(st, []part{a, b}, t0)
+	if st.AllBack != 0 || !slices.Equal(st.Back, []int{0, 1, 2}) {
+		t.Errorf("one part never back: all back %v (want 0), back %v (want [0 1 2])", st.AllBack, st.Back)
 	}
 }

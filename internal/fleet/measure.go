@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -13,21 +12,14 @@ import (
 
 // Measuring the fleet: CPU, memory and delivery over a window; process limits.
 
-// measure samples the fleet over d: CPU of this process and of the broker, memory, readings
-// spooled. It reads the members' own counters, never a gateway's Stats: that takes the spool's lock,
-// which a batcher holds through an fsync, and on a loaded disk a walk over thousands of gateways then
-// takes minutes.
-func measure(ctx context.Context, o Options, ms []*member, b *Broker, chk *checker, d time.Duration) Window {
-	readings := func() (r, batches uint64) {
-		for _, m := range ms {
-			r += m.readings.Load()
-			batches += m.batches.Load()
-		}
-		return r, batches
-	}
+// measure samples the fleet over d: CPU of its processes and of the broker, memory, readings
+// spooled (from the parts' own counters, never a gateway's Stats: see localPart.counters).
+func measure(ctx context.Context, o Options, parts []part, b *Broker, chk *checker, d time.Duration) (Window, error) {
 	var w Window
-	r0, b0 := readings()
-	c0, _ := e2e.CPUTime(os.Getpid())
+	u0, err := fleetUsage(parts)
+	if err != nil {
+		return w, err
+	}
 	var bc0 time.Duration
 	if b != nil {
 		bc0 = b.CPU()
@@ -36,31 +28,66 @@ func measure(ctx context.Context, o Options, ms []*member, b *Broker, chk *check
 	start := time.Now()
 	for end := start.Add(d); time.Now().Before(end) && ctx.Err() == nil; {
 		time.Sleep(min(time.Second, time.Until(end)))
+		for _, p := range parts {
+			if err := p.failed(); err != nil {
+				return w, err
+			}
+		}
 		if o.Progress != nil {
 			got, _, _, _ := chk.count()
-			o.Progress(fmt.Sprintf("%4.0fs: %d gateways, %d telemetry messages at the checker", time.Since(start).Seconds(), len(ms), got))
+			o.Progress(fmt.Sprintf("%4.0fs: %d gateways, %d telemetry messages at the checker", time.Since(start).Seconds(), o.N, got))
 		}
 	}
 	w.Duration = time.Since(start)
-	c1, _ := e2e.CPUTime(os.Getpid())
-	w.CPU = c1 - c0
+	u1, err := fleetUsage(parts)
+	if err != nil {
+		return w, err
+	}
+	w.CPU = u1.CPU - u0.CPU
 	if b != nil {
 		w.BrokerCPU = b.CPU() - bc0
 		w.BrokerRSS = b.RSS()
 	}
-	r1, b1 := readings()
-	w.Readings, w.Batches = r1-r0, b1-b0
+	w.Readings = u1.Counters.Readings - u0.Counters.Readings
+	w.Batches = u1.Counters.Batches - u0.Counters.Batches
 	m1, _, _, _ := chk.count()
 	w.Messages = m1 - m0
-	w.RSS = selfRSS()
-	var mem runtime.MemStats
-	runtime.ReadMemStats(&mem)
-	w.HeapInuse = mem.HeapInuse
-	w.Goroutines = runtime.NumGoroutine()
-	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
-		w.OpenFDs = len(ents)
+	w.RSS, w.HeapInuse, w.Goroutines, w.OpenFDs = u1.RSS, u1.HeapInuse, u1.Goroutines, u1.OpenFDs
+	return w, nil
+}
+
+// fleetUsage sums the usage of the fleet's processes: this one (the checker's, and the gateways' when
+// they run here) and each member process, with the parts' counters.
+func fleetUsage(parts []part) (usage, error) {
+	var sum usage
+	self := true
+	for _, p := range parts {
+		u, err := p.usage()
+		if err != nil {
+			return sum, err
+		}
+		if u.PID == os.Getpid() {
+			self = false
+		}
+		sum.add(u)
 	}
-	return w
+	if self {
+		u := selfUsage()
+		u.Counters = sample{}
+		sum.add(u)
+	}
+	return sum, nil
+}
+
+func (u *usage) add(v usage) {
+	u.CPU += v.CPU
+	u.RSS += v.RSS
+	u.PeakRSS += v.PeakRSS
+	u.HeapInuse += v.HeapInuse
+	u.Goroutines += v.Goroutines
+	u.OpenFDs += v.OpenFDs
+	u.Counters.Batches += v.Counters.Batches
+	u.Counters.Readings += v.Counters.Readings
 }
 
 // raiseFileLimit lifts RLIMIT_NOFILE to what N gateways and the broker (which inherits it) need: the

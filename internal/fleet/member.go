@@ -32,15 +32,14 @@ type member struct {
 	batches  atomic.Uint64 // spooled, from OnBatch: read by measure without touching the gateway's locks
 	readings atomic.Uint64 // in those batches
 	done     chan error
-	stopped  gateway.Stats
 }
 
-// open makes gateway i: its configuration (the cabinet, its own spool directory, client id
-// wayside-<id>, the city's command key) and gateway.New.
-func (m *member) open(o Options, i int, url, dir string, sensors string, cityPub ed25519.PublicKey) error {
-	spool := filepath.Join(dir, m.id)
+// memberConfig is gateway i's configuration: the cabinet (sensors), its own spool directory, client
+// id wayside-<id>, the city's command key, o's reconnect timings where set.
+func memberConfig(o Options, i int, url, spool, sensors string, cityPub ed25519.PublicKey) (*config.Config, error) {
+	id := gatewayID(i)
 	var y strings.Builder
-	fmt.Fprintf(&y, "gateway: {id: %s, board: sim, log_level: error}\nsim: {seed: %d}\nsensors:\n%s", m.id, i+1, sensors)
+	fmt.Fprintf(&y, "gateway: {id: %s, board: sim, log_level: error}\nsim: {seed: %d}\nsensors:\n%s", id, i+1, sensors)
 	fmt.Fprintf(&y, "cloud: {brokers: [%q], commands: {keys: {city: %s}}", url, command.EncodePublicKey(cityPub))
 	var rc []string
 	for _, kv := range []struct {
@@ -58,7 +57,33 @@ func (m *member) open(o Options, i int, url, dir string, sensors string, cityPub
 	fmt.Fprintf(&y, "spool: {dir: %q, segment_size: 64KiB, quota: 4MiB}\nlocal_api: {socket: \"off\"}\nclock: {trust: always}\n", spool)
 	cfg, err := config.Parse([]byte(y.String()), boards.Check)
 	if err != nil {
-		return fmt.Errorf("fleet: %s configuration: %w", m.id, err)
+		return nil, fmt.Errorf("fleet: %s configuration: %w", id, err)
+	}
+	return cfg, nil
+}
+
+// Reconnect returns cloud.reconnect's min, spread and max as the fleet's gateways get them: o's where
+// set, else the configuration's defaults (what a gateway's own configuration makes of them).
+func Reconnect(o Options) (minimum, spread, maximum time.Duration, err error) {
+	pub, _, err := command.GenerateKey()
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("fleet: %w", err)
+	}
+	o.RingCapacity = max(o.RingCapacity, 1024)
+	sensors := fmt.Sprintf("  - {name: syn, driver: synthetic, bus: sim, interval: %s}\n", SyntheticInterval)
+	cfg, err := memberConfig(o, 0, "tcp://127.0.0.1:1883", filepath.Join(os.TempDir(), "wayside-fleet-defaults"), sensors, pub)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	r := cfg.Cloud.Reconnect
+	return r.Min.D(), r.Spread.D(), r.Max.D(), nil
+}
+
+// open makes gateway i: its configuration (memberConfig) and gateway.New.
+func (m *member) open(o Options, i int, url, dir string, sensors string, cityPub ed25519.PublicKey) error {
+	cfg, err := memberConfig(o, i, url, filepath.Join(dir, m.id), sensors, cityPub)
+	if err != nil {
+		return err
 	}
 	m.g, err = gateway.New(gateway.Options{Config: cfg, Version: "fleet", Log: o.GatewayLog.With(zap.String("gw", m.id)),
 		DrainTimeout: 10 * time.Second, Poll: o.Poll, OnBatch: func(seq uint64, readings, _ int) {
@@ -134,15 +159,14 @@ func repoFile(path string) (string, error) {
 }
 
 // writeKeys writes the gateways' public keys for an ingest (Options.KeysFile), atomically.
-func writeKeys(path string, ms []*member) error {
+func writeKeys(path string, ks []gatewayKey) error {
 	type key struct {
 		PublicKey string `json:"public_key"`
 		KeyID     string `json:"kid"`
 	}
-	all := make(map[string]key, len(ms))
-	for _, m := range ms {
-		id := m.g.Identity()
-		all[m.id] = key{PublicKey: id.PublicKey, KeyID: id.KeyID}
+	all := make(map[string]key, len(ks))
+	for _, k := range ks {
+		all[k.ID] = key{PublicKey: k.PublicKey, KeyID: k.KeyID}
 	}
 	b, err := json.MarshalIndent(all, "", "  ")
 	if err != nil {

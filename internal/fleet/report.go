@@ -23,25 +23,37 @@ func Report(o Options, r *Result) string {
 	if o.Synthetic {
 		sensors = fmt.Sprintf("sim board synthetic load part instead of the cabinet's drivers: %d channels every %v", r.Channels, SyntheticInterval)
 	}
-	fmt.Fprintf(&b, "Run: %d gateways (%s, "+
+	procs, process, includes := "", "fleet process", "the fleet process includes the checker"
+	if r.Procs > 1 {
+		procs = fmt.Sprintf(" in %d member processes (and a parent with the broker, the checker, the storm and the "+
+			"commands)", r.Procs)
+		process = "fleet processes"
+		includes = fmt.Sprintf("the fleet's figures are sums over its %d processes, the parent's included, which "+
+			"runs the checker", r.Procs+1)
+	}
+	fmt.Fprintf(&b, "Run: %d gateways%s (%s, "+
 		"batches of %d readings or %v, buffer.capacity %d, batcher poll %v), mosquitto %s on loopback, %d CPUs (%s), %s.\n\n",
-		r.N, sensors, CabinetMaxReadings, CabinetMaxAge, o.RingCapacity, pollOf(o), "2.0", runtime.NumCPU(), runtime.GOARCH,
+		r.N, procs, sensors, CabinetMaxReadings, CabinetMaxAge, o.RingCapacity, pollOf(o), "2.0", runtime.NumCPU(), runtime.GOARCH,
 		time.Now().UTC().Format("2006-01-02"))
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		f := strings.Fields(string(la))
 		if len(f) >= 3 {
 			fmt.Fprintf(&b, "Load average at the end (the machine is shared): %s %s %s. CPU figures are CPU time used, "+
-				"from /proc; the fleet process includes the checker (decoding and verifying every batch).\n\n", f[0], f[1], f[2])
+				"from /proc; %s (decoding and verifying every batch).\n\n", f[0], f[1], f[2], includes)
 		}
 	}
 	b.WriteString("| figure | value |\n|---|---|\n")
 	row := func(k, f string, a ...any) { fmt.Fprintf(&b, "| %s | %s |\n", k, fmt.Sprintf(f, a...)) }
-	row("opening the fleet (gateway.New, 256 at a time) / all connected", "%v / %v", r.Opened.Round(100*time.Millisecond), r.Connected.Round(100*time.Millisecond))
+	opening := "opening the fleet (gateway.New, 256 at a time)"
+	if r.Procs > 1 {
+		opening = "opening the fleet (gateway.New, 256 at a time in each process)"
+	}
+	row(opening+" / all connected", "%v / %v", r.Opened.Round(100*time.Millisecond), r.Connected.Round(100*time.Millisecond))
 	row("steady window", "%.0f s", secs)
 	row("readings spooled / configured", "%.0f/s of %.0f/s (%.1f%%; the radar reports only when a vehicle passes)", readRate, nominal, 100*readRate/nominal)
-	row("fleet process CPU (gateways + checker)", "%.2f cores", cores)
+	row(process+" CPU (gateways + checker)", "%.2f cores", cores)
 	row("CPU per gateway", "%.3f%% of a core (%.0f µs per second)", 100*perGwCPU, perGwCPU*1e6)
-	row("fleet process RSS / per gateway", "%s / %.0f KiB (Go heap in use %s; %d goroutines, %.1f per gateway; %d open files)",
+	row(process+" RSS / per gateway", "%s / %.0f KiB (Go heap in use %s; %d goroutines, %.1f per gateway; %d open files)",
 		mib(w.RSS), perGwMem/1024, mib(int64(w.HeapInuse)), w.Goroutines, float64(w.Goroutines)/n, w.OpenFDs)
 	if fit := fits(cores, n); fit > 0 {
 		row("gateways that fit on this machine's 2 cores (at 80% of them)", "about %d (linear in the measured per-gateway CPU)", fit)

@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -11,116 +10,52 @@ import (
 
 // The reconnect storm: a broker restart under the connected fleet, attempts counted per second.
 
-func connectedCount(ms []*member) int {
-	n := 0
-	for _, m := range ms {
-		if m.g.LinkStats().Connected {
-			n++
+// storm restarts the broker with the fleet connected and follows the reconnections second by second,
+// until every gateway is back (and 2 s more) or 2 × maxBackoff + 30 s. spread and maxBackoff are the
+// gateways' cloud.reconnect.spread and max.
+func storm(ctx context.Context, o Options, parts []part, b *Broker, spread, maxBackoff time.Duration) (*Storm, error) {
+	st := &Storm{Limit: 0.05 * float64(o.N), BackLimit: 2 * maxBackoff, Spread: spread, Max: maxBackoff}
+	totals := func() (attempts uint64, back int) {
+		for _, p := range parts {
+			s := p.latest()
+			attempts += s.Attempts
+			back += s.Back
 		}
-	}
-	return n
-}
-
-// storm restarts the broker with the fleet connected and follows the reconnections second by second.
-func storm(ctx context.Context, o Options, ms []*member, b *Broker) (*Storm, error) {
-	cfgMax, cfgSpread := o.ReconnectMax, o.ReconnectSpread
-	if cfgMax == 0 {
-		cfgMax = 2 * time.Minute
-	}
-	if cfgSpread == 0 {
-		cfgSpread = min(30*time.Second, cfgMax)
-	}
-	st := &Storm{Limit: 0.05 * float64(o.N), BackLimit: 2 * cfgMax, Spread: cfgSpread, Max: cfgMax}
-	attempts := func() (sum uint64, back int) {
-		for _, m := range ms {
-			ls := m.g.LinkStats()
-			sum += ls.Attempts
-			if ls.Connected && ls.Connects >= 2 {
-				back++
-			}
-		}
-		return sum, back
+		return attempts, back
 	}
 	// Align to a second boundary, so the links' seconds are the broker log's.
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 	t0 := time.Now()
-	// A sampler reads the links' counters every 100 ms from t0 on, through the broker's stop and
-	// start, and puts each increase into the second of t0 it was seen in: a loop that sampled once a
-	// second after Stop and Start returned would fold the broker's downtime into its first second, and
-	// a late tick on a loaded machine would fold two seconds into one.
-	type sample struct {
-		at       time.Duration
-		attempts uint64
-		back     int
-	}
-	var (
-		smu     sync.Mutex
-		samples []sample
-	)
-	first, _ := attempts()
-	samplerDone := make(chan struct{})
-	stopSampler := make(chan struct{})
-	go func() {
-		defer close(samplerDone)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stopSampler:
-				return
-			case <-t.C:
-			}
-			a, back := attempts()
-			smu.Lock()
-			samples = append(samples, sample{time.Since(t0), a, back})
-			smu.Unlock()
-		}
-	}()
+	first, _ := totals()
 	if err := b.Stop(); err != nil {
-		close(stopSampler)
 		return nil, err
 	}
 	if err := b.Start(); err != nil {
-		close(stopSampler)
 		return nil, fmt.Errorf("fleet: storm: broker did not start again: %w", err)
 	}
 	st.Down = time.Since(t0)
 	o.Log.Info("broker restarted", zap.Duration("down", st.Down))
 	deadline := t0.Add(st.BackLimit + 30*time.Second)
+	var allBack time.Duration
 	for sec := 1; ; sec++ {
 		time.Sleep(time.Until(t0.Add(time.Duration(sec) * time.Second)))
-		smu.Lock()
-		var last sample
-		if len(samples) > 0 {
-			last = samples[len(samples)-1]
+		for _, p := range parts {
+			if err := p.failed(); err != nil {
+				return nil, fmt.Errorf("fleet: storm: %w", err)
+			}
 		}
-		smu.Unlock()
+		attempts, back := totals()
 		if o.Progress != nil {
-			o.Progress(fmt.Sprintf("storm %3ds: %d attempts so far, %d of %d back", sec, last.attempts-first, last.back, o.N))
+			o.Progress(fmt.Sprintf("storm %3ds: %d attempts so far, %d of %d back", sec, attempts-first, back, o.N))
 		}
-		if last.back == o.N && st.AllBack == 0 {
-			st.AllBack = last.at
+		if back == o.N && allBack == 0 {
+			allBack = time.Since(t0)
 		}
-		if (st.AllBack != 0 && time.Since(t0) > st.AllBack+2*time.Second) || time.Now().After(deadline) || ctx.Err() != nil {
+		if (allBack != 0 && time.Since(t0) > allBack+2*time.Second) || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
 	}
-	close(stopSampler)
-	<-samplerDone
-	prev := first
-	for _, sm := range samples {
-		sec := int(sm.at / time.Second)
-		for len(st.Attempts) <= sec {
-			st.Attempts = append(st.Attempts, 0)
-			st.Back = append(st.Back, 0)
-		}
-		st.Attempts[sec] += int(sm.attempts - prev)
-		st.Back[sec] = sm.back
-		prev = sm.attempts
-	}
-	for i := 1; i < len(st.Back); i++ { // a second with no sample keeps the count before it
-		st.Back[i] = max(st.Back[i], st.Back[i-1])
-	}
+	stormSeries(st, parts, t0)
 	for _, a := range st.Attempts {
 		st.PeakAttempt = max(st.PeakAttempt, a)
 	}
@@ -130,6 +65,73 @@ func storm(ctx context.Context, o Options, ms []*member, b *Broker) (*Storm, err
 		return nil, err
 	}
 	return st, nil
+}
+
+// stormSeries builds the per-second series from t0 out of every part's samples (each taken every
+// 100 ms and stamped by the process that took it): each increase of a part's attempt counter goes into
+// the second of t0 it was seen in, so a late read by this process folds no seconds together, and a
+// part's gateways back at the end of a second are those of its last sample in it (or before). The
+// fleet is all back when its last part is.
+func stormSeries(st *Storm, parts []part, t0 time.Time) {
+	backs := make([][]int, len(parts))
+	allBack := time.Duration(0)
+	for k, p := range parts {
+		h := p.history()
+		var prev uint64
+		before := 0 // back in the last sample before t0
+		i := 0
+		for ; i < len(h) && h[i].At.Before(t0); i++ {
+			prev, before = h[i].Attempts, h[i].Back
+		}
+		if i == 0 && len(h) > 0 {
+			prev = h[0].Attempts
+		}
+		var back []int
+		partBack := time.Duration(0)
+		for _, s := range h[i:] {
+			sec := int(s.At.Sub(t0) / time.Second)
+			for len(st.Attempts) <= sec {
+				st.Attempts = append(st.Attempts, 0)
+			}
+			for len(back) <= sec {
+				back = append(back, -1)
+			}
+			st.Attempts[sec] += int(s.Attempts - prev)
+			prev = s.Attempts
+			back[sec] = s.Back
+			if s.Back == p.size() && partBack == 0 {
+				partBack = s.At.Sub(t0)
+			}
+		}
+		for j := range back { // a second with no sample keeps the count before it
+			if back[j] < 0 {
+				back[j] = before
+			}
+			before = back[j]
+		}
+		if len(back) == 0 {
+			back = []int{before}
+		}
+		backs[k] = back
+		if partBack == 0 || allBack < 0 {
+			allBack = -1
+		} else {
+			allBack = max(allBack, partBack)
+		}
+	}
+	st.Back = make([]int, len(st.Attempts))
+	for _, back := range backs {
+		last := 0
+		for j := range st.Back {
+			if j < len(back) {
+				last = back[j]
+			}
+			st.Back[j] += last
+		}
+	}
+	if allBack > 0 {
+		st.AllBack = allBack
+	}
 }
 
 // FilesPerGateway is what one virtual gateway keeps open (measured: 2,513 files at 500 gateways).

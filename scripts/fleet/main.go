@@ -1,7 +1,7 @@
 // Command fleet runs the city-scale simulator (internal/fleet) behind `make fleet` and `make
-// bench-fleet`: N virtual gateways, each the real pipeline on the sim board's cabinet, in this one
-// process against a mosquitto it starts on a free loopback port (or -broker, one an ingest also
-// subscribes to). It prints what one gateway costs in memory and CPU, the broker's load, the
+// bench-fleet`: N virtual gateways, each the real pipeline on the sim board's cabinet, in this process
+// (or, past its open-file limit or with -procs, in member processes it starts from its own executable)
+// against a mosquitto it starts on a free loopback port (or -broker, one an ingest also subscribes to). It prints what one gateway costs in memory and CPU, the broker's load, the
 // reconnect storm's per-second series after a broker restart (-storm) and the end-to-end check of
 // every batch, and with -write puts that section into BENCHMARKS.md between its fleet markers.
 //
@@ -26,7 +26,12 @@ import (
 	"github.com/wayside-iot/wayside/internal/fleet"
 )
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() {
+	if fleet.IsMember() { // started by fleet.Run to hold a share of the gateways
+		os.Exit(fleet.ServeMember())
+	}
+	os.Exit(run(os.Args[1:]))
+}
 
 func parseSizes(s string) ([]int, error) {
 	var ns []int
@@ -46,9 +51,17 @@ func run(args []string) int {
 	ns := fs.String("n", "500", "virtual gateways; a comma-separated list runs one fleet of each size in turn")
 	fs.DurationVar(&o.Run, "run", 60*time.Second, "how long the fleet runs before the storm (and measures)")
 	fs.BoolVar(&o.Storm, "storm", false, "restart the broker with the fleet connected and follow the reconnections")
-	fs.DurationVar(&o.ReconnectMin, "reconnect-min", 0, "cloud.reconnect.min of every gateway (0: the default, 1s)")
-	fs.DurationVar(&o.ReconnectSpread, "reconnect-spread", 0, "cloud.reconnect.spread (0: the default, 30s)")
-	fs.DurationVar(&o.ReconnectMax, "reconnect-max", 0, "cloud.reconnect.max (0: the default, 2m)")
+	dMin, dSpread, dMax, err := fleet.Reconnect(fleet.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fs.DurationVar(&o.ReconnectMin, "reconnect-min", 0, fmt.Sprintf("cloud.reconnect.min of every gateway (0: the default, %v)", dMin))
+	fs.DurationVar(&o.ReconnectSpread, "reconnect-spread", 0, fmt.Sprintf("cloud.reconnect.spread (0: the default, %v)", dSpread))
+	fs.DurationVar(&o.ReconnectMax, "reconnect-max", 0, fmt.Sprintf("cloud.reconnect.max (0: the default, %v)", dMax))
+	fs.IntVar(&o.Procs, "procs", 0, "processes that hold the gateways (0: one when -n fits this process's open-file limit, "+
+		"else the fewest that fit; more than one: member processes of this executable, this one keeps the broker, "+
+		"the checker and the storm)")
 	fs.StringVar(&o.BrokerURL, "broker", "", "an already running broker `url` (tcp://host:port); no broker is started and there is no storm")
 	fs.StringVar(&o.KeysFile, "keys", "", "write the gateways' public keys as JSON to `file` before they publish (for an ingest)")
 	fs.StringVar(&o.Dir, "dir", "", "`directory` for the spools and the broker's files (default a new temp dir)")
