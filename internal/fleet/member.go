@@ -118,20 +118,7 @@ func cabinetSensors() (string, error) {
 				continue
 			}
 			found = true
-			fmt.Fprintf(&b, "  - {name: %s, driver: %s, bus: %s, interval: %s", s.Name, s.Driver, s.Bus, s.Interval)
-			if s.Address != 0 {
-				fmt.Fprintf(&b, ", address: 0x%02x", s.Address)
-			}
-			if s.Pin != "" {
-				fmt.Fprintf(&b, ", pin: %s", s.Pin)
-			}
-			if len(s.Pins) > 0 {
-				fmt.Fprintf(&b, ", pins: [%s]", strings.Join(s.Pins, ", "))
-			}
-			if s.Options != "" {
-				fmt.Fprintf(&b, ", options: %s", s.Options)
-			}
-			b.WriteString("}\n")
+			b.WriteString(s.YAML())
 		}
 		if !found {
 			return "", fmt.Errorf("fleet: cabinet sensor %s is not in %s", c.Name, path)
