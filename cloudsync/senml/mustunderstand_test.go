@@ -2,6 +2,7 @@ package senml
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -41,9 +42,13 @@ func TestMustUnderstandAgrees(t *testing.T) {
 		[]map[any]any{{0: "a", 2: 1, "k": strings.Repeat("v", 300)}},       // a long value (2-byte length)
 		[]map[any]any{{0: "a", 2: float32(1.5), 6: int64(1) << 40, "b": []byte{1, 2}}},
 	}
+	em, err := cbor.CoreDetEncOptions().EncMode() // sorted keys: the same packs, so the same mutations, every run
+	if err != nil {
+		t.Fatal(err)
+	}
 	var inputs [][]byte
 	for _, p := range packs {
-		b, err := cbor.Marshal(p)
+		b, err := em.Marshal(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +63,7 @@ func TestMustUnderstandAgrees(t *testing.T) {
 		b[r.IntN(len(b))] = byte(r.IntN(256))
 		inputs = append(inputs, b)
 	}
-	checked, refused := 0, 0
+	checked, refused, truncated32 := 0, 0, 0
 	for _, b := range inputs {
 		var recs []decRecord
 		if decMode.Unmarshal(b, &recs) != nil {
@@ -70,6 +75,14 @@ func TestMustUnderstandAgrees(t *testing.T) {
 		}
 		checked++
 		got := mustUnderstand(b)
+		if got == errTruncated && want == nil && strconv.IntSize == 32 {
+			// A string head with an 8-byte length beyond the pack (0x7b fb40348000000000 ...): on a
+			// 32-bit platform fxamacker/cbor takes the length modulo 2^32 and reads on, so both its
+			// decodes accept the pack; the walker compares the full length and refuses it. Decode is
+			// the stricter for it, and right (RFC 8949 section 3: the string must have that length).
+			truncated32++
+			continue
+		}
 		if (got != nil) != (want != nil) {
 			t.Errorf("pack % x: mustUnderstand %v, the map-based check %v", b, got, want)
 		}
@@ -80,5 +93,5 @@ func TestMustUnderstandAgrees(t *testing.T) {
 	if checked < 1000 || refused < 5 {
 		t.Fatalf("only %d packs reached the check, %d refused: the mutations do not exercise it", checked, refused)
 	}
-	t.Logf("%d packs compared, %d refused by both", checked, refused)
+	t.Logf("%d packs compared, %d refused by both, %d refused only by the walker (32-bit lengths)", checked, refused, truncated32)
 }
