@@ -94,11 +94,13 @@ func checkRun(t *testing.T, r *Result, n int) {
 // TestFleetProcesses runs a small fleet over two member processes (this test binary started again)
 // with a broker restart: the parent's checker must see every batch the members spooled (or find it
 // still spooled), every gateway back after the storm, every ping answered, every orderly offline, and
-// two distinct member processes must have held the gateways. About 15 s on 2 cores.
+// two distinct member processes must have held the gateways. The synthetic part samples on the
+// 3.2 s grid, every gateway in the same instant, so the steady window (Run less a second) must hold two
+// grid slots to be sure of batches. About 20 s on 2 cores.
 func TestFleetProcesses(t *testing.T) {
 	testbroker.Binary(t)
 	const n = 20
-	o := Options{N: n, Procs: 2, Synthetic: true, Poll: 250 * time.Millisecond, Run: 4 * time.Second, Storm: true,
+	o := Options{N: n, Procs: 2, Synthetic: true, Poll: 250 * time.Millisecond, Run: 8 * time.Second, Storm: true,
 		ReconnectSpread: 5 * time.Second, ReconnectMax: 10 * time.Second, Log: zaptest.NewLogger(t), Commands: n}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
