@@ -6,10 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/wayside-iot/wayside/internal/testkit/testpg"
 )
 
 // docQueries returns the SQL statements of docs/ingest.md's "Queries" section.
@@ -41,16 +37,8 @@ func TestDocQueries(t *testing.T) {
 	if len(qs) != 5 {
 		t.Fatalf("docs/ingest.md: %d queries, the test expects 5 (update it with the page)", len(qs))
 	}
-	pg := testpg.Start(t)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pg.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if err := Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	_, pool := migratedDB(t)
 	// gw-live sent seq 1, 2, 5 (a gap 3-4) this minute; gw-quiet sent one batch 20 minutes ago and
 	// vanished; gw-never is registered and never sent anything.
 	setup := []string{

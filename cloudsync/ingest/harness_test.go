@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/wayside-iot/wayside/internal/testkit/testpg"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 )
@@ -131,4 +132,20 @@ func newLog(t testing.TB) *zap.Logger {
 		lvl = zap.DebugLevel
 	}
 	return zaptest.NewLogger(t, zaptest.Level(lvl))
+}
+
+// migratedDB starts a PostgreSQL for the test and returns it with a pool on it, the schema migrated;
+// the pool closes when the test ends.
+func migratedDB(t testing.TB) (*testpg.Server, *pgxpool.Pool) {
+	t.Helper()
+	pg := testpg.Start(t)
+	pool, err := pgxpool.New(context.Background(), pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := Migrate(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	return pg, pool
 }

@@ -10,11 +10,9 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
 	"github.com/wayside-iot/wayside/internal/testkit/testgw"
-	"github.com/wayside-iot/wayside/internal/testkit/testpg"
 )
 
 // TestExactlyOnce is the ingest's end-to-end test: five gateways (two sealing) publish batches through
@@ -25,17 +23,9 @@ import (
 // published, and every bad message must be in quarantine.
 func TestExactlyOnce(t *testing.T) {
 	statusRetry = 200 * time.Millisecond
-	pg := testpg.Start(t)
 	broker := testbroker.Start(t, "max_queued_messages 0", "max_inflight_messages 50")
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pg.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if err := Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	pg, pool := migratedDB(t)
 	cityFile, sealer := testgw.CityKey(t, t.TempDir())
 
 	const nGateways, nBatches = 5, 60

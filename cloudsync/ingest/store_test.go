@@ -5,26 +5,15 @@ import (
 	"crypto/ed25519"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/wayside-iot/wayside/cloudsync/cityopen"
 	"github.com/wayside-iot/wayside/internal/testkit/testgw"
-	"github.com/wayside-iot/wayside/internal/testkit/testpg"
 )
 
 // TestWriteBatchesGroup writes groups holding a batch twice and a batch already written: each is
 // written once, and exactly the repeats are reported as duplicates.
 func TestWriteBatchesGroup(t *testing.T) {
-	pg := testpg.Start(t)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pg.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if err := Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	_, pool := migratedDB(t)
 	g := testgw.New(t, "gw-1", nil)
 	op, err := cityopen.New(cityopen.Options{Gateways: []ed25519.PublicKey{g.Pub}})
 	if err != nil {
