@@ -13,15 +13,23 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
-// checker is the separate MQTT client that receives what the fleet publishes, at QoS 1 on a
-// persistent session, and verifies each batch on its own: COSE_Sign1 and SenML read with plain CBOR
+// checker is the set of separate MQTT clients that receive what the fleet publishes, at QoS 1 on
+// persistent sessions, and verify each batch on their own: COSE_Sign1 and SenML read with plain CBOR
 // (not cloudsync/senml or cosebatch), the Ed25519 signature checked with the gateway's registered
 // public key, the header's seq equal to the pack's.
+//
+// Telemetry goes to tele clients that share one subscription ($share/..., MQTT 5's shared
+// subscriptions, which mosquitto also grants its 3.1.1 clients) when there is more than one, so the
+// broker spreads batches over several connections, each with its own in-flight window. Status,
+// command replies and the commands themselves use a control client of their own, so a ping or an
+// orderly offline never waits behind a telemetry backlog.
 type checker struct {
-	client mqtt.Client
+	tele   []mqtt.Client
+	ctl    mqtt.Client
 	prefix string
 	keys   map[string]ed25519.PublicKey // by gateway id; read-only once the checker runs
 	dec    cbor.DecMode
+	recs   cbor.DecMode // the pack's records: duplicate keys not tracked (a map per record)
 	enc    cbor.EncMode
 
 	mu       sync.Mutex
@@ -32,11 +40,49 @@ type checker struct {
 	statuses map[string]string // gateway → state of its last status message
 	replies  map[string]int    // gateway → command replies with ok true
 	received int               // telemetry messages, duplicates included
+	byClient []int             // telemetry messages each tele client received
 }
 
-func newChecker(brokerURL, prefix string, keys map[string]ed25519.PublicKey) (*checker, error) {
+// CheckerGroup names the checker's shared subscription.
+const CheckerGroup = "wayside-fleet-checker"
+
+// newChecker connects the control client and clients telemetry clients (at least one; more than one
+// needs a broker with shared subscriptions).
+func newChecker(brokerURL, prefix string, keys map[string]ed25519.PublicKey, clients int) (*checker, error) {
+	c, err := newCheckerState(prefix, keys)
+	if err != nil {
+		return nil, err
+	}
+	filter := prefix + "/+/telemetry"
+	if clients > 1 {
+		filter = "$share/" + CheckerGroup + "/" + filter
+	}
+	c.ctl, err = c.connect(brokerURL, CheckerGroup+"-ctl", map[string]byte{prefix + "/+/status": 1,
+		prefix + "/+/reply/+": 1}, -1)
+	c.byClient = make([]int, max(clients, 1))
+	for i := range c.byClient {
+		if err != nil {
+			break
+		}
+		var cl mqtt.Client
+		cl, err = c.connect(brokerURL, fmt.Sprintf("%s-%d", CheckerGroup, i), map[string]byte{filter: 1}, i)
+		c.tele = append(c.tele, cl)
+	}
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func newCheckerState(prefix string, keys map[string]ed25519.PublicKey) (*checker, error) {
 	dec, err := cbor.DecOptions{MaxNestedLevels: 8, MaxArrayElements: 100000, MaxMapPairs: 1000,
 		DupMapKey: cbor.DupMapKeyEnforcedAPF, IndefLength: cbor.IndefLengthForbidden}.DecMode()
+	if err != nil {
+		return nil, fmt.Errorf("fleet: checker: %w", err)
+	}
+	recs, err := cbor.DecOptions{MaxNestedLevels: 8, MaxArrayElements: 100000, MaxMapPairs: 1000,
+		IndefLength: cbor.IndefLengthForbidden}.DecMode()
 	if err != nil {
 		return nil, fmt.Errorf("fleet: checker: %w", err)
 	}
@@ -44,29 +90,39 @@ func newChecker(brokerURL, prefix string, keys map[string]ed25519.PublicKey) (*c
 	if err != nil {
 		return nil, fmt.Errorf("fleet: checker: %w", err)
 	}
-	c := &checker{prefix: prefix, keys: keys, dec: dec, enc: enc, seen: map[string]map[uint64]int{},
-		readings: map[string]int{}, statuses: map[string]string{}, replies: map[string]int{}}
-	o := mqtt.NewClientOptions().AddBroker(brokerURL).SetClientID("wayside-fleet-checker").
+	return &checker{prefix: prefix, keys: keys, dec: dec, recs: recs, enc: enc, seen: map[string]map[uint64]int{},
+		readings: map[string]int{}, statuses: map[string]string{}, replies: map[string]int{}}, nil
+}
+
+// connect opens one client on a persistent session that subscribes to subs on every connection
+// (harmless on a resumed session, needed on a new one); index is its place in byClient (-1: none).
+func (c *checker) connect(brokerURL, id string, subs map[string]byte, index int) (mqtt.Client, error) {
+	o := mqtt.NewClientOptions().AddBroker(brokerURL).SetClientID(id).
 		SetCleanSession(false).SetOrderMatters(false).SetKeepAlive(30 * time.Second).
 		SetAutoReconnect(true).SetMaxReconnectInterval(500 * time.Millisecond).SetConnectRetry(true).
 		SetConnectRetryInterval(500 * time.Millisecond).SetResumeSubs(true)
-	o.SetOnConnectHandler(func(cl mqtt.Client) {
-		// Subscribed again on every connection: harmless on a resumed session, needed on a new one.
-		cl.SubscribeMultiple(map[string]byte{prefix + "/+/telemetry": 1, prefix + "/+/status": 1,
-			prefix + "/+/reply/+": 1}, c.onMessage)
-	})
-	c.client = mqtt.NewClient(o)
-	tok := c.client.Connect()
+	handle := func(cl mqtt.Client, m mqtt.Message) { c.onMessage(index, m) }
+	o.SetOnConnectHandler(func(cl mqtt.Client) { cl.SubscribeMultiple(subs, handle) })
+	cl := mqtt.NewClient(o)
+	tok := cl.Connect()
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return nil, fmt.Errorf("fleet: checker connect %s: %v", brokerURL, tok.Error())
+		cl.Disconnect(0)
+		return nil, fmt.Errorf("fleet: checker %s connect %s: %v", id, brokerURL, tok.Error())
 	}
-	return c, nil
+	return cl, nil
 }
 
-func (c *checker) close() { c.client.Disconnect(250) }
+func (c *checker) close() {
+	for _, cl := range append([]mqtt.Client{c.ctl}, c.tele...) {
+		if cl != nil {
+			cl.Disconnect(250)
+		}
+	}
+}
 
 // onMessage runs on paho's goroutines (OrderMatters false), so it only takes the lock to record.
-func (c *checker) onMessage(_ mqtt.Client, m mqtt.Message) {
+// index is the receiving client's place in byClient (-1: the control client).
+func (c *checker) onMessage(index int, m mqtt.Message) {
 	rest, ok := strings.CutPrefix(m.Topic(), c.prefix+"/")
 	if !ok {
 		return
@@ -78,6 +134,9 @@ func (c *checker) onMessage(_ mqtt.Client, m mqtt.Message) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.received++
+		if index >= 0 {
+			c.byClient[index]++
+		}
 		if err != nil {
 			c.badCount++
 			if len(c.bad) < 5 {
@@ -114,6 +173,20 @@ func (c *checker) onMessage(_ mqtt.Client, m mqtt.Message) {
 		}
 	}
 }
+
+// senmlRecord is what the checker reads of a SenML record (RFC 8428 section 6: bn is -2, v is 2;
+// "seq" is the pack's batch number, docs/mqtt.md); the rest is skipped. A struct rather than a map
+// of interfaces: the checker reads every record the fleet sends.
+type senmlRecord struct {
+	BaseName string  `cbor:"-2,keyasint"`
+	Value    present `cbor:"2,keyasint"`
+	Seq      *uint64 `cbor:"seq"`
+}
+
+// present records that a key was there, without copying or decoding its value.
+type present bool
+
+func (p *present) UnmarshalCBOR([]byte) error { *p = true; return nil }
 
 // verify reads a signed batch as docs/mqtt.md lays it out and returns its seq and reading count.
 func (c *checker) verify(gw string, msg []byte) (seq uint64, readings int, err error) {
@@ -156,21 +229,21 @@ func (c *checker) verify(gw string, msg []byte) (seq uint64, readings int, err e
 	if !ed25519.Verify(pub, toSign, parts.Signature) {
 		return 0, 0, errors.New("signature does not verify")
 	}
-	var pack []map[any]any
-	if err := c.dec.Unmarshal(parts.Payload, &pack); err != nil {
+	var pack []senmlRecord
+	if err := c.recs.Unmarshal(parts.Payload, &pack); err != nil {
 		return 0, 0, fmt.Errorf("SenML pack: %w", err)
 	}
 	if len(pack) == 0 {
 		return 0, 0, errors.New("empty pack")
 	}
-	if pseq, _ := pack[0]["seq"].(uint64); pseq != hseq {
-		return 0, 0, fmt.Errorf("pack seq %v, header seq %d", pack[0]["seq"], hseq)
+	if pack[0].Seq == nil || *pack[0].Seq != hseq {
+		return 0, 0, fmt.Errorf("pack seq %v, header seq %d", pack[0].Seq, hseq)
 	}
-	if bn, _ := pack[0][int64(-2)].(string); !strings.HasPrefix(bn, gw+"/") {
-		return 0, 0, fmt.Errorf("base name %q not under %s", bn, gw)
+	if !strings.HasPrefix(pack[0].BaseName, gw+"/") {
+		return 0, 0, fmt.Errorf("base name %q not under %s", pack[0].BaseName, gw)
 	}
 	for i, r := range pack {
-		if _, ok := r[uint64(2)]; !ok { // CBOR unsigned keys decode as uint64
+		if !r.Value {
 			return 0, 0, fmt.Errorf("record %d has no value", i)
 		}
 	}
@@ -180,7 +253,7 @@ func (c *checker) verify(gw string, msg []byte) (seq uint64, readings int, err e
 // publishCommand sends a signed command request on the gateway's command topic at QoS 1 without
 // waiting; the function it returns waits for the PUBACK until deadline.
 func (c *checker) publishCommand(gw, name string, payload []byte) func(deadline time.Time) error {
-	tok := c.client.Publish(c.prefix+"/"+gw+"/cmd/"+name, 1, false, payload)
+	tok := c.ctl.Publish(c.prefix+"/"+gw+"/cmd/"+name, 1, false, payload)
 	return func(deadline time.Time) error {
 		if !tok.WaitTimeout(max(time.Until(deadline), 0)) {
 			return fmt.Errorf("fleet: command %s to %s: no PUBACK by the deadline", name, gw)

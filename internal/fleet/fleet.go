@@ -46,6 +46,10 @@ type Options struct {
 	// the storm, the commands and the report, and member processes (this executable started again:
 	// see IsMember) run the gateways, each a consecutive range of ids.
 	Procs int
+	// CheckerClients is how many clients receive the fleet's telemetry for the checker, on one
+	// shared subscription when more than one (0: one per 1,000 gateways, at most 8; an external
+	// BrokerURL gets one unless set, since not every broker delivers to $share subscriptions).
+	CheckerClients int
 	// Poll is each gateway's gateway.Options.Poll (0: the daemon's 20 ms).
 	Poll time.Duration
 	// Synthetic replaces the cabinet's nine sensors by the sim board's synthetic load part (one
@@ -90,6 +94,7 @@ type Result struct {
 	Received      int // telemetry messages at the checker, duplicates included
 	Distinct      int // distinct (gateway, seq) received
 	Duplicates    int
+	CheckerShare  []int    // telemetry messages each of the checker's clients received
 	Bad           int      // batches that failed a check
 	BadSamples    []string // the first few
 	Missing       int      // spooled, never received
@@ -158,6 +163,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.Commands == 0 {
 		o.Commands = min(o.N, 50)
+	}
+	if o.CheckerClients <= 0 {
+		o.CheckerClients = min(max(o.N/1000, 1), 8)
+		if o.BrokerURL != "" {
+			o.CheckerClients = 1
+		}
 	}
 	limit, err := raiseFileLimit()
 	if err != nil {
@@ -239,7 +250,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	chk, err := newChecker(url, Prefix, pubs)
+	chk, err := newChecker(url, Prefix, pubs, o.CheckerClients)
 	if err != nil {
 		return nil, err
 	}
@@ -390,6 +401,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	res.OnlineSeen = len(chk.statuses)
+	res.CheckerShare = append([]int(nil), chk.byClient...)
 	chk.mu.Unlock()
 	if broker != nil {
 		res.BrokerCPU = broker.CPU()

@@ -94,14 +94,16 @@ func checkRun(t *testing.T, r *Result, n int) {
 // TestFleetProcesses runs a small fleet over two member processes (this test binary started again)
 // with a broker restart: the parent's checker must see every batch the members spooled (or find it
 // still spooled), every gateway back after the storm, every ping answered, every orderly offline, and
-// two distinct member processes must have held the gateways. The synthetic part samples on the
+// two distinct member processes must have held the gateways; three checker clients on one shared
+// subscription must each have received part of the telemetry. The synthetic part samples on the
 // 3.2 s grid, every gateway in the same instant, so the steady window (three quarters of Run: 6 s) must
 // be longer than a slot to be sure of batches; at Run 4 s its 3 s held none at times. About 20 s on 2 cores.
 func TestFleetProcesses(t *testing.T) {
 	testbroker.Binary(t)
 	const n = 20
 	o := Options{N: n, Procs: 2, Synthetic: true, Poll: 250 * time.Millisecond, Run: 8 * time.Second, Storm: true,
-		ReconnectSpread: 5 * time.Second, ReconnectMax: 10 * time.Second, Log: zaptest.NewLogger(t), Commands: n}
+		ReconnectSpread: 5 * time.Second, ReconnectMax: 10 * time.Second, Log: zaptest.NewLogger(t), Commands: n,
+		CheckerClients: 3}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
 	r, err := Run(ctx, o)
@@ -116,6 +118,17 @@ func TestFleetProcesses(t *testing.T) {
 	if r.Steady.Batches == 0 || r.Steady.CPU <= 0 || r.Steady.Goroutines == 0 {
 		t.Errorf("steady window: %d batches, CPU %v, %d goroutines: the members' figures did not arrive",
 			r.Steady.Batches, r.Steady.CPU, r.Steady.Goroutines)
+	}
+	// Three checker clients share one subscription: the broker gives each message to one of them.
+	sum := 0
+	for i, k := range r.CheckerShare {
+		sum += k
+		if k == 0 {
+			t.Errorf("checker client %d of %d received no telemetry (%v): the shared subscription did not spread", i, len(r.CheckerShare), r.CheckerShare)
+		}
+	}
+	if len(r.CheckerShare) != 3 || sum != r.Received {
+		t.Errorf("checker clients received %v (sum %d), want 3 clients summing to the %d messages received", r.CheckerShare, sum, r.Received)
 	}
 	checkRun(t, r, n)
 }

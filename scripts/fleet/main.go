@@ -65,6 +65,8 @@ func run(args []string) int {
 	fs.StringVar(&o.BrokerURL, "broker", "", "an already running broker `url` (tcp://host:port); no broker is started and there is no storm")
 	fs.StringVar(&o.KeysFile, "keys", "", "write the gateways' public keys as JSON to `file` before they publish (for an ingest)")
 	fs.StringVar(&o.Dir, "dir", "", "`directory` for the spools and the broker's files (default a new temp dir)")
+	fs.IntVar(&o.CheckerClients, "checker-clients", 0, "clients that receive the telemetry for the checker, on one shared subscription when more than one "+
+		"(0: one per 1,000 gateways, at most 8; one with -broker)")
 	fs.DurationVar(&o.Poll, "poll", 0, "gateway.Options.Poll of every gateway: the batcher's look at the ring (0: the daemon's 20ms)")
 	fs.BoolVar(&o.Synthetic, "synthetic", false, "the sim board's synthetic load part instead of the cabinet's nine drivers (same reading rate)")
 	timeout := fs.Duration("timeout", 20*time.Minute, "stop everything after this long, whatever the phase")
