@@ -26,6 +26,7 @@ type connection struct {
 // that attempt's TLS configuration (certificate files are re-read when they change).
 func (l *Link) onAttempt(b *url.URL, tc *tls.Config) *tls.Config {
 	l.conn.broker.Store(b.String())
+	l.count.lastTry.Store(time.Now().UnixNano())
 	l.count.attempts.Add(1)
 	l.log.Debug("mqtt connecting", zap.String("broker", b.String()))
 	if l.opts.TLS == nil {

@@ -107,6 +107,7 @@ type counters struct {
 	failed     atomic.Uint64
 	connects   atomic.Uint64
 	attempts   atomic.Uint64
+	lastTry    atomic.Int64 // unix ns of the last attempt
 	commands   atomic.Uint64
 	events     atomic.Uint64
 	eventsLost atomic.Uint64
@@ -252,8 +253,10 @@ type Stats struct {
 	Inflight   int
 	Connects   uint64
 	// Attempts counts connection attempts to a broker, failed ones included (one per broker tried).
-	Attempts   uint64
-	LastAckRTT time.Duration
+	Attempts uint64
+	// LastAttempt is when the last connection attempt began (zero before the first).
+	LastAttempt time.Time
+	LastAckRTT  time.Duration
 }
 
 // Stats returns the link's counters.
@@ -281,6 +284,9 @@ func (l *Link) Stats() Stats {
 	}
 	if n := l.conn.nextTry.Load(); n != 0 {
 		st.NextTry = time.Unix(0, n)
+	}
+	if n := l.count.lastTry.Load(); n != 0 {
+		st.LastAttempt = time.Unix(0, n)
 	}
 	return st
 }

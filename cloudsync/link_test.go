@@ -86,6 +86,7 @@ func TestReconnectSpread(t *testing.T) {
 			t.Fatalf("link %d connected with no attempt counted", i)
 		}
 	}
+	stopped := time.Now()
 	broker.Stop()
 	broker.Restart()
 	restarted := time.Now()
@@ -111,8 +112,14 @@ func TestReconnectSpread(t *testing.T) {
 		t.Errorf("reconnections not spread: all %d links back between %v and %v after the restart", n, first, last)
 	}
 	for i, l := range links {
-		if got := l.Stats().Attempts; got <= before[i] {
-			t.Errorf("link %d: attempts %d after the restart, %d before", i, got, before[i])
+		st := l.Stats()
+		if st.Attempts <= before[i] {
+			t.Errorf("link %d: attempts %d after the restart, %d before", i, st.Attempts, before[i])
+		}
+		// The attempt that brought it back began after the stop and before it was seen back.
+		if st.LastAttempt.Before(stopped) || st.LastAttempt.After(restarted.Add(back[i])) {
+			t.Errorf("link %d: last attempt at %v, want between the stop (%v) and its return (%v)", i,
+				st.LastAttempt.Format(time.StampMicro), stopped.Format(time.StampMicro), restarted.Add(back[i]).Format(time.StampMicro))
 		}
 	}
 }

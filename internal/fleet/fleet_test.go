@@ -186,19 +186,25 @@ func (f fakePart) size() int         { return f.n }
 func (f fakePart) history() []sample { return f.h }
 
 // TestStormSeries pins how the storm's per-second series merges the processes' own samples: each
-// increase in the second it was sampled in, the gateways back carried over seconds without a sample,
-// the fleet back when its last part is.
+// attempt in the second its link began it (even when sampled seconds later, as a starved process
+// does), none from before the storm, the gateways back carried over seconds without a sample, the
+// fleet back when its last part is.
 func TestStormSeries(t *testing.T) {
 	t0 := time.Unix(1_800_000_000, 0)
-	at := func(d time.Duration, attempts uint64, back int) sample {
-		return sample{At: t0.Add(d), Attempts: attempts, Back: back}
+	sec := t0.Unix()
+	at := func(d time.Duration, attempts uint64, back int, began map[int64]int) sample {
+		return sample{At: t0.Add(d), Attempts: attempts, Back: back, AttemptsAt: began}
 	}
-	a := fakePart{n: 2, h: []sample{at(-50*time.Millisecond, 10, 0), at(100*time.Millisecond, 11, 0),
-		at(1200*time.Millisecond, 12, 1), at(2500*time.Millisecond, 13, 2)}}
-	b := fakePart{n: 1, h: []sample{at(-10*time.Millisecond, 5, 0), at(900*time.Millisecond, 6, 1), at(3100*time.Millisecond, 6, 1)}}
+	a := fakePart{n: 2, h: []sample{at(-50*time.Millisecond, 10, 0, map[int64]int{sec - 1: 10}),
+		at(100*time.Millisecond, 11, 0, map[int64]int{sec: 1}),
+		at(1200*time.Millisecond, 12, 1, map[int64]int{sec + 1: 1}),
+		// sampled 2.5 s in, begun in seconds 0 and 2
+		at(2500*time.Millisecond, 14, 2, map[int64]int{sec: 1, sec + 2: 1})}}
+	b := fakePart{n: 1, h: []sample{at(-10*time.Millisecond, 5, 0, map[int64]int{sec - 3: 5}),
+		at(900*time.Millisecond, 6, 1, map[int64]int{sec: 1}), at(3100*time.Millisecond, 6, 1, nil)}}
 	st := &Storm{}
 	stormSeries(st, []part{a, b}, t0)
-	if want := []int{2, 1, 1, 0}; !slices.Equal(st.Attempts, want) {
+	if want := []int{3, 1, 1, 0}; !slices.Equal(st.Attempts, want) {
 		t.Errorf("attempts %v, want %v", st.Attempts, want)
 	}
 	if want := []int{1, 2, 3, 3}; !slices.Equal(st.Back, want) {
@@ -207,7 +213,7 @@ func TestStormSeries(t *testing.T) {
 	if st.AllBack != 2500*time.Millisecond {
 		t.Errorf("all back after %v, want 2.5s (the last part's)", st.AllBack)
 	}
-	b.h = b.h[:1] // b never back
+	b.h = b.h[:1] // b never back (and its attempts all before the storm)
 	st = &Storm{}
 	stormSeries(st, []part{a, b}, t0)
 	if st.AllBack != 0 || !slices.Equal(st.Back, []int{0, 1, 2}) {

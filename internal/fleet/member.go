@@ -31,6 +31,7 @@ type member struct {
 	seqs     []uint64      // spooled, from OnBatch
 	batches  atomic.Uint64 // spooled, from OnBatch: read by measure without touching the gateway's locks
 	readings atomic.Uint64 // in those batches
+	attempts uint64        // the link's attempts at the last sample (the sampler's own)
 	done     chan error
 }
 

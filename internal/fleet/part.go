@@ -44,6 +44,11 @@ type gatewayKey struct {
 type sample struct {
 	At        time.Time `json:"at"`
 	Attempts  uint64    `json:"attempts"`  // connection attempts of its links (cloudsync.Stats.Attempts)
+	// AttemptsAt holds the attempts begun since the previous sample by the second they began in
+	// (Unix seconds, from each link's LastAttempt), so a sampler that runs late (a starved process)
+	// moves no attempt into a later second. A link with more than one new attempt since the last
+	// sample (100 ms) puts them all in its last one's second.
+	AttemptsAt map[int64]int `json:"attempts_at,omitempty"`
 	Connected int       `json:"connected"` // links connected
 	Back      int       `json:"back"`      // links connected again after a lost connection
 	Batches   uint64    `json:"batches"`   // spooled
@@ -174,6 +179,7 @@ func (p *localPart) run() error {
 		defer t.Stop()
 		for {
 			s := p.counters()
+			s.AttemptsAt = p.attemptTimes()
 			p.mu.Lock()
 			p.samples = append(p.samples, s)
 			p.mu.Unlock()
@@ -208,6 +214,24 @@ func (p *localPart) counters() sample {
 		s.Readings += m.readings.Load()
 	}
 	return s
+}
+
+// attemptTimes reads each link's attempts since the previous call (the sampler's goroutine only) by
+// the second their last one began in; nil when there were none.
+func (p *localPart) attemptTimes() map[int64]int {
+	var at map[int64]int
+	for _, m := range p.ms {
+		ls := m.g.LinkStats()
+		if ls.Attempts == m.attempts {
+			continue
+		}
+		if at == nil {
+			at = map[int64]int{}
+		}
+		at[ls.LastAttempt.Unix()] += int(ls.Attempts - m.attempts)
+		m.attempts = ls.Attempts
+	}
+	return at
 }
 
 func (p *localPart) latest() sample { return p.counters() }

@@ -71,7 +71,7 @@ func Report(o Options, r *Result) string {
 			total += a
 		}
 		row("storm: broker down (SIGTERM to listening again)", "%v", s.Down.Round(time.Millisecond))
-		row("storm: peak connection attempts (links' counters)", "%d/s = %.1f%% of the fleet (limit 5%%: %.1f/s) %s",
+		row("storm: peak connection attempts (by the second each link began one)", "%d/s = %.1f%% of the fleet (limit 5%%: %.1f/s) %s",
 			s.PeakAttempt, 100*float64(s.PeakAttempt)/n, s.Limit, verdict(float64(s.PeakAttempt) <= s.Limit))
 		back := "not all"
 		if s.AllBack > 0 {
@@ -99,7 +99,7 @@ func Report(o Options, r *Result) string {
 		row("failed check", "%s", s)
 	}
 	if s := r.Storm; s != nil {
-		b.WriteString("\nStorm, per second from the broker's stop (second 0 is the first; the links' counters are read every 100 ms): connection attempts by the links / TCP connections " +
+		b.WriteString("\nStorm, per second from the broker's stop (second 0 is the first): connection attempts by the links (each in the second it began) / TCP connections " +
 			"accepted by the broker (its log) / CONNECTs accepted / gateways back.\n\n```\n")
 		for i := range s.Attempts {
 			tcp, conn := 0, 0

@@ -68,36 +68,41 @@ func storm(ctx context.Context, o Options, parts []part, b *Broker, spread, maxB
 }
 
 // stormSeries builds the per-second series from t0 out of every part's samples (each taken every
-// 100 ms and stamped by the process that took it): each increase of a part's attempt counter goes into
-// the second of t0 it was seen in, so a late read by this process folds no seconds together, and a
-// part's gateways back at the end of a second are those of its last sample in it (or before). The
-// fleet is all back when its last part is.
+// 100 ms and stamped by the process that took it): each attempt goes into the second of t0 its link
+// began it in (sample.AttemptsAt), so a starved process that reads its links late folds no seconds
+// together, and a part's gateways back at the end of a second are those of its last sample in it (or
+// before). The fleet is all back when its last part is.
 func stormSeries(st *Storm, parts []part, t0 time.Time) {
 	backs := make([][]int, len(parts))
 	allBack := time.Duration(0)
+	grow := func(sec int) {
+		for len(st.Attempts) <= sec {
+			st.Attempts = append(st.Attempts, 0)
+		}
+	}
 	for k, p := range parts {
 		h := p.history()
-		var prev uint64
 		before := 0 // back in the last sample before t0
 		i := 0
 		for ; i < len(h) && h[i].At.Before(t0); i++ {
-			prev, before = h[i].Attempts, h[i].Back
+			before = h[i].Back
 		}
-		if i == 0 && len(h) > 0 {
-			prev = h[0].Attempts
+		for _, s := range h {
+			for unix, n := range s.AttemptsAt {
+				if sec := int(unix - t0.Unix()); sec >= 0 {
+					grow(sec)
+					st.Attempts[sec] += n
+				}
+			}
 		}
 		var back []int
 		partBack := time.Duration(0)
 		for _, s := range h[i:] {
 			sec := int(s.At.Sub(t0) / time.Second)
-			for len(st.Attempts) <= sec {
-				st.Attempts = append(st.Attempts, 0)
-			}
+			grow(sec)
 			for len(back) <= sec {
 				back = append(back, -1)
 			}
-			st.Attempts[sec] += int(s.Attempts - prev)
-			prev = s.Attempts
 			back[sec] = s.Back
 			if s.Back == p.size() && partBack == 0 {
 				partBack = s.At.Sub(t0)
