@@ -42,17 +42,17 @@ type gatewayKey struct {
 
 // sample is a part's counters at one instant, taken every sampleEvery from run on.
 type sample struct {
-	At        time.Time `json:"at"`
-	Attempts  uint64    `json:"attempts"`  // connection attempts of its links (cloudsync.Stats.Attempts)
+	At       time.Time `json:"at"`
+	Attempts uint64    `json:"attempts"` // connection attempts of its links (cloudsync.Stats.Attempts)
 	// AttemptsAt holds the attempts begun since the previous sample by the second they began in
 	// (Unix seconds, from each link's LastAttempt), so a sampler that runs late (a starved process)
 	// moves no attempt into a later second. A link with more than one new attempt since the last
 	// sample (100 ms) puts them all in its last one's second.
 	AttemptsAt map[int64]int `json:"attempts_at,omitempty"`
-	Connected int       `json:"connected"` // links connected
-	Back      int       `json:"back"`      // links connected again after a lost connection
-	Batches   uint64    `json:"batches"`   // spooled
-	Readings  uint64    `json:"readings"`  // in those batches
+	Connected  int           `json:"connected"` // links connected
+	Back       int           `json:"back"`      // links connected again after a lost connection
+	Batches    uint64        `json:"batches"`   // spooled
+	Readings   uint64        `json:"readings"`  // in those batches
 }
 
 const sampleEvery = 100 * time.Millisecond
