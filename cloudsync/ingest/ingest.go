@@ -49,11 +49,12 @@ type Ingest struct {
 	batches, readings, duplicates, quarantined, statuses, dbRetries atomic.Int64
 
 	// test seams
-	dial        func(network, addr string) (net.Conn, error)
-	afterCommit func(gw string, seq uint64) (ack bool)
-	subscribed  chan struct{} // closed once the telemetry subscription is in place
-	lastMsg     atomic.Int64  // Unix ns of the last telemetry message received
-	abortWork   func()        // rolls back the batches being written (set by Run)
+	dial         func(network, addr string) (net.Conn, error)
+	afterCommit  func(gw string, seq uint64) (ack bool)
+	subscribed   chan struct{} // closed once the telemetry subscription is in place
+	lastMsg      atomic.Int64  // Unix ns of the last telemetry message received
+	resubscribed atomic.Int64  // telemetry subscriptions renewed after a reconnection
+	abortWork    func()        // rolls back the batches being written (set by Run)
 }
 
 // New checks cfg (after Defaults) and reads the key files.
@@ -96,6 +97,10 @@ func (in *Ingest) Stats() Stats {
 	return Stats{Batches: in.batches.Load(), Readings: in.readings.Load(), Duplicates: in.duplicates.Load(),
 		Quarantined: in.quarantined.Load(), Statuses: in.statuses.Load(), DBRetries: in.dbRetries.Load()}
 }
+
+// Subscribed is closed once Run's telemetry subscription is in place (for a caller that embeds the
+// ingest and must not publish before it listens).
+func (in *Ingest) Subscribed() <-chan struct{} { return in.subscribed }
 
 // drainTimeout bounds how long Run waits, when its context ends, for batches being written.
 const drainTimeout = 5 * time.Second
@@ -170,9 +175,28 @@ func (in *Ingest) Run(ctx context.Context) error {
 	// Subscribe returns, and paho routes a shared subscription under its topic without "$share/GROUP/"
 	// (a route added under the full filter would be a second route, each message handled and
 	// acknowledged twice, and a second PUBACK can acknowledge the next message that reuses the id).
+	//
+	// The subscription is made again on every reconnection: a persistent session should keep it, but
+	// mosquitto 2.0.11 restarted with persistence delivers nothing to a restored $share subscription
+	// until it is made again (a plain one survives; TestBrokerRestart), and a broker without
+	// persistence keeps no session at all.
+	filter := in.TelemetryFilter()
+	var connectedOnce atomic.Bool
 	c := mqtt.NewClient(in.mqttOptions(in.cfg.MQTT.ClientID).
 		SetCleanSession(false).SetAutoAckDisabled(true).SetOrderMatters(false).SetDefaultPublishHandler(handler).
-		SetOnConnectHandler(func(mqtt.Client) { in.log.Info("connected", zap.String("broker", in.cfg.MQTT.Broker)) }).
+		SetOnConnectHandler(func(c mqtt.Client) {
+			in.log.Info("connected", zap.String("broker", in.cfg.MQTT.Broker))
+			if connectedOnce.Swap(true) { // the first subscription is Run's, below
+				go func() {
+					if err := wait(c.Subscribe(filter, 1, nil), "subscribe again "+filter); err != nil {
+						in.log.Error("subscription not renewed after a reconnection", zap.Error(err))
+						return
+					}
+					in.resubscribed.Add(1)
+					in.log.Info("subscribed again", zap.String("filter", filter))
+				}()
+			}
+		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { in.log.Warn("connection lost", zap.Error(err)) }))
 	if err := in.connect(ctx, c); err != nil { // ctx ended first: stopped before it started
 		c.Disconnect(0)
@@ -180,7 +204,6 @@ func (in *Ingest) Run(ctx context.Context) error {
 		wg.Wait()
 		return nil
 	}
-	filter := in.TelemetryFilter()
 	if err := wait(c.Subscribe(filter, 1, nil), "subscribe "+filter); err != nil {
 		c.Disconnect(0)
 		close(stop)

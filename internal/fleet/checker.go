@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -34,7 +35,7 @@ type checker struct {
 
 	mu       sync.Mutex
 	seen     map[string]map[uint64]int // gateway → seq → times received
-	readings map[string]int            // gateway → readings in distinct batches
+	readings map[string]sums           // gateway → readings in distinct batches, and their checksum
 	bad      []string                  // the first few batches that failed a check
 	badCount int
 	statuses map[string]string // gateway → state of its last status message
@@ -91,7 +92,7 @@ func newCheckerState(prefix string, keys map[string]ed25519.PublicKey) (*checker
 		return nil, fmt.Errorf("fleet: checker: %w", err)
 	}
 	return &checker{prefix: prefix, keys: keys, dec: dec, recs: recs, enc: enc, seen: map[string]map[uint64]int{},
-		readings: map[string]int{}, statuses: map[string]string{}, replies: map[string]int{}}, nil
+		readings: map[string]sums{}, statuses: map[string]string{}, replies: map[string]int{}}, nil
 }
 
 // connect opens one client on a persistent session that subscribes to subs on every connection
@@ -150,7 +151,9 @@ func (c *checker) onMessage(index int, m mqtt.Message) {
 			c.seen[gw] = s
 		}
 		if s[seq] == 0 {
-			c.readings[gw] += n
+			r := c.readings[gw]
+			r.add(n)
+			c.readings[gw] = r
 		}
 		s[seq]++
 	case kind == "status":
@@ -174,32 +177,45 @@ func (c *checker) onMessage(index int, m mqtt.Message) {
 	}
 }
 
-// senmlRecord is what the checker reads of a SenML record (RFC 8428 section 6: bn is -2, v is 2;
-// "seq" is the pack's batch number, docs/mqtt.md); the rest is skipped. A struct rather than a map
-// of interfaces: the checker reads every record the fleet sends.
+// senmlRecord is what the checker reads of a SenML record (RFC 8428 section 6: bn is -2, bt -3, bv -5,
+// v 2, t 6; "seq" is the pack's batch number, docs/mqtt.md); the rest is skipped. A struct rather than
+// a map of interfaces: the checker reads every record the fleet sends.
 type senmlRecord struct {
-	BaseName string  `cbor:"-2,keyasint"`
-	Value    present `cbor:"2,keyasint"`
-	Seq      *uint64 `cbor:"seq"`
+	BaseName  string   `cbor:"-2,keyasint"`
+	BaseTime  *float64 `cbor:"-3,keyasint"`
+	BaseValue *float64 `cbor:"-5,keyasint"`
+	Value     *float64 `cbor:"2,keyasint"`
+	Time      float64  `cbor:"6,keyasint"`
+	Seq       *uint64  `cbor:"seq"`
 }
 
-// present records that a key was there, without copying or decoding its value.
-type present bool
+// sums is a checksum of a gateway's readings that the database can compute too: each value in
+// millionths and each time in milliseconds, rounded, summed as integers (so the order of the rows
+// does not matter).
+type sums struct {
+	Readings    int
+	ValueMicros int64 // Σ roundToEven(value × 10^6), what PostgreSQL's round(double precision) gives
+	TimeMillis  int64 // Σ round(time × 1000), the milliseconds the ingest stores
+}
 
-func (p *present) UnmarshalCBOR([]byte) error { *p = true; return nil }
+func (a *sums) add(b sums) {
+	a.Readings += b.Readings
+	a.ValueMicros += b.ValueMicros
+	a.TimeMillis += b.TimeMillis
+}
 
 // verify reads a signed batch as docs/mqtt.md lays it out and returns its seq and reading count.
-func (c *checker) verify(gw string, msg []byte) (seq uint64, readings int, err error) {
+func (c *checker) verify(gw string, msg []byte) (seq uint64, sum sums, err error) {
 	pub := c.keys[gw]
 	if pub == nil {
-		return 0, 0, errors.New("unknown gateway")
+		return 0, sums{}, errors.New("unknown gateway")
 	}
 	var tag cbor.RawTag
 	if err := c.dec.Unmarshal(msg, &tag); err != nil {
-		return 0, 0, fmt.Errorf("not CBOR: %w", err)
+		return 0, sums{}, fmt.Errorf("not CBOR: %w", err)
 	}
 	if tag.Number != 18 {
-		return 0, 0, fmt.Errorf("tag %d, want 18 (COSE_Sign1)", tag.Number)
+		return 0, sums{}, fmt.Errorf("tag %d, want 18 (COSE_Sign1)", tag.Number)
 	}
 	var parts struct {
 		_           struct{} `cbor:",toarray"`
@@ -209,45 +225,56 @@ func (c *checker) verify(gw string, msg []byte) (seq uint64, readings int, err e
 		Signature   []byte
 	}
 	if err := c.dec.Unmarshal(tag.Content, &parts); err != nil {
-		return 0, 0, fmt.Errorf("COSE_Sign1: %w", err)
+		return 0, sums{}, fmt.Errorf("COSE_Sign1: %w", err)
 	}
 	var hdr map[int64]any
 	if err := c.dec.Unmarshal(parts.Protected, &hdr); err != nil {
-		return 0, 0, fmt.Errorf("protected header: %w", err)
+		return 0, sums{}, fmt.Errorf("protected header: %w", err)
 	}
 	if alg, _ := hdr[1].(int64); alg != -8 {
-		return 0, 0, fmt.Errorf("alg %v, want -8 (EdDSA)", hdr[1])
+		return 0, sums{}, fmt.Errorf("alg %v, want -8 (EdDSA)", hdr[1])
 	}
 	hseq, ok := hdr[-65537].(uint64)
 	if !ok {
-		return 0, 0, fmt.Errorf("header seq %T", hdr[-65537])
+		return 0, sums{}, fmt.Errorf("header seq %T", hdr[-65537])
 	}
 	toSign, err := c.enc.Marshal([]any{"Signature1", parts.Protected, []byte{}, parts.Payload})
 	if err != nil {
-		return 0, 0, err
+		return 0, sums{}, err
 	}
 	if !ed25519.Verify(pub, toSign, parts.Signature) {
-		return 0, 0, errors.New("signature does not verify")
+		return 0, sums{}, errors.New("signature does not verify")
 	}
 	var pack []senmlRecord
 	if err := c.recs.Unmarshal(parts.Payload, &pack); err != nil {
-		return 0, 0, fmt.Errorf("SenML pack: %w", err)
+		return 0, sums{}, fmt.Errorf("SenML pack: %w", err)
 	}
 	if len(pack) == 0 {
-		return 0, 0, errors.New("empty pack")
+		return 0, sums{}, errors.New("empty pack")
 	}
 	if pack[0].Seq == nil || *pack[0].Seq != hseq {
-		return 0, 0, fmt.Errorf("pack seq %v, header seq %d", pack[0].Seq, hseq)
+		return 0, sums{}, fmt.Errorf("pack seq %v, header seq %d", pack[0].Seq, hseq)
 	}
 	if !strings.HasPrefix(pack[0].BaseName, gw+"/") {
-		return 0, 0, fmt.Errorf("base name %q not under %s", pack[0].BaseName, gw)
+		return 0, sums{}, fmt.Errorf("base name %q not under %s", pack[0].BaseName, gw)
 	}
+	// Base time and base value carry over to the records after them (RFC 8428 section 4.6).
+	var bt, bv float64
+	sum = sums{Readings: len(pack)}
 	for i, r := range pack {
-		if !r.Value {
-			return 0, 0, fmt.Errorf("record %d has no value", i)
+		if r.Value == nil {
+			return 0, sums{}, fmt.Errorf("record %d has no value", i)
 		}
+		if r.BaseTime != nil {
+			bt = *r.BaseTime
+		}
+		if r.BaseValue != nil {
+			bv = *r.BaseValue
+		}
+		sum.ValueMicros += int64(math.RoundToEven((bv + *r.Value) * 1e6))
+		sum.TimeMillis += int64(math.Round((bt + r.Time) * 1000))
 	}
-	return hseq, len(pack), nil
+	return hseq, sum, nil
 }
 
 // publishCommand sends a signed command request on the gateway's command topic at QoS 1 without

@@ -60,9 +60,20 @@ func TestCheckerVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seq, n, err := c.verify("gw-0001", signedBatch(t, priv, "gw-0001", 7, 7, 100, nil))
-	if err != nil || seq != 7 || n != 100 {
-		t.Fatalf("a good batch: seq %d, %d readings, %v; want 7, 100, nil", seq, n, err)
+	// Records i = 0..99: v 20.5 + i, t i, bt 1.79e9 on the first: Σv = 100 × 20.5 + 4950 = 7000,
+	// Σ(bt + t) = 100 × 1.79e9 + 4950 s.
+	seq, sum, err := c.verify("gw-0001", signedBatch(t, priv, "gw-0001", 7, 7, 100, nil))
+	if want := (sums{100, 7_000_000_000, 179_000_004_950_000}); err != nil || seq != 7 || sum != want {
+		t.Fatalf("a good batch: seq %d, %+v, %v; want 7, %+v, nil", seq, sum, err, want)
+	}
+	// A base value of 100 on the first record adds 100 to every value; a base time of 1.8e9 from
+	// record 50 on moves those 50 records 1e7 s later (RFC 8428 section 4.6: base fields carry over).
+	_, sum, err = c.verify("gw-0001", signedBatch(t, priv, "gw-0001", 8, 8, 100, func(p []map[any]any) {
+		p[0][-5] = 100.0
+		p[50][-3] = 1.8e9
+	}))
+	if want := (sums{100, 17_000_000_000, 179_500_004_950_000}); err != nil || sum != want {
+		t.Fatalf("base value and a second base time: %+v, %v; want %+v", sum, err, want)
 	}
 	flipped := signedBatch(t, priv, "gw-0001", 7, 7, 3, nil)
 	flipped[len(flipped)-1] ^= 1

@@ -37,6 +37,11 @@ type Options struct {
 	// any publishes: {"<gateway id>": {"public_key": "<base64>", "kid": "<hex>"}}, what an ingest
 	// registers to verify their batches.
 	KeysFile string
+	// Ingest runs the reference ingest beside the fleet: a PostgreSQL of its own, two instances in this
+	// process each receiving every batch (ingest.go says why not shared), the first restarted after the
+	// steady window; at the end every gateway's readings in the database must equal the checker's in
+	// count and checksum.
+	Ingest bool
 	// Commands is how many gateways get a signed ping after Run (default min(N, 50)).
 	Commands int
 	// OpenParallel bounds the gateways opened at once in each process (default 256).
@@ -89,7 +94,8 @@ type Result struct {
 	Connected     time.Duration // from the first Run until every link was connected
 	Steady        Window        // the fleet running, before the storm
 	Storm         *Storm
-	Batches       int // spooled by the fleet
+	Ingest        *IngestResult // with Options.Ingest
+	Batches       int           // spooled by the fleet
 	Readings      uint64
 	Received      int // telemetry messages at the checker, duplicates included
 	Distinct      int // distinct (gateway, seq) received
@@ -255,6 +261,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer chk.close()
+	var ing *ingestPhase
+	if o.Ingest {
+		if ing, err = startIngest(ctx, url, dir, keys, o.Log); err != nil {
+			return nil, err
+		}
+		defer ing.close()
+	}
 
 	t1 := time.Now()
 	for _, p := range parts {
@@ -298,6 +311,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res.Steady.RSSBefore = rssBefore
+	if ing != nil {
+		if err := ing.restart(ctx, 0); err != nil {
+			stopParts(parts)
+			return nil, err
+		}
+	}
 
 	if o.Storm && broker != nil && ctx.Err() == nil {
 		st, err := storm(ctx, o, parts, broker, spread, maxBackoff)
@@ -403,6 +422,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.OnlineSeen = len(chk.statuses)
 	res.CheckerShare = append([]int(nil), chk.byClient...)
 	chk.mu.Unlock()
+	if ing != nil {
+		if res.Ingest, err = ing.finish(ctx, res.Distinct, chk, 1); err != nil {
+			return nil, err
+		}
+	}
 	if broker != nil {
 		res.BrokerCPU = broker.CPU()
 	}

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/wayside-iot/wayside/internal/testkit/testbroker"
+	"github.com/wayside-iot/wayside/internal/testkit/testpg"
 )
 
 // TestMain serves a member process when Run started this test binary as one (TestFleetProcesses).
@@ -218,5 +219,41 @@ func TestStormSeries(t *testing.T) {
 	stormSeries(st, []part{a, b}, t0)
 	if st.AllBack != 0 || !slices.Equal(st.Back, []int{0, 1, 2}) {
 		t.Errorf("one part never back: all back %v (want 0), back %v (want [0 1 2])", st.AllBack, st.Back)
+	}
+}
+
+// TestFleetIngest runs the reference ingest beside a small fleet (issue 18's end-to-end criterion): a
+// real PostgreSQL, two ingests each receiving all the telemetry, the first restarted after the steady window,
+// then a broker restart under everything. Every batch the checker received must be in the database,
+// and each gateway's readings there must equal what the checker decoded on its own, in count and in a
+// checksum of values and times (RFC 8428's base fields resolved by the checker, not our decoder).
+func TestFleetIngest(t *testing.T) {
+	testbroker.Binary(t)
+	testpg.BinDir(t) // fails (or skips with WAYSIDE_SKIP_CLOUD_TESTS=1) with how to install PostgreSQL
+	const n = 20
+	o := Options{N: n, Run: 8 * time.Second, Storm: true, Ingest: true, ReconnectSpread: 5 * time.Second,
+		ReconnectMax: 10 * time.Second, Log: zaptest.NewLogger(t), Commands: n}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	r, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + Report(o, r))
+	checkRun(t, r, n)
+	g := r.Ingest
+	if g == nil {
+		t.Fatal("no ingest result")
+	}
+	if g.Want != r.Distinct || g.Want == 0 || g.Batches != g.Want {
+		t.Errorf("database holds %d batches, the checker received %d distinct (result %d)", g.Batches, g.Want, r.Distinct)
+	}
+	if g.Gateways != n || g.Matching != n || len(g.Mismatches) != 0 {
+		t.Errorf("%d of %d gateways (%d at the checker) equal in the database: %v", g.Matching, n, g.Gateways, g.Mismatches)
+	}
+	// Each batch is written once and found written once by the other instance (or more, redelivered).
+	if g.Quarantine != 0 || g.Restarts != 1 || g.Written != int64(g.Batches) || g.Duplicates < int64(g.Batches) {
+		t.Errorf("ingest stats: %d quarantined (want 0), %d restarts (want 1), %d written by the instances and %d found "+
+			"written for %d in the database", g.Quarantine, g.Restarts, g.Written, g.Duplicates, g.Batches)
 	}
 }

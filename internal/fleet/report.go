@@ -91,6 +91,20 @@ func Report(o Options, r *Result) string {
 	}
 	row("batches spooled / distinct at the checker / still spooled / missing", "%d / %d / %d / **%d** %s",
 		r.Batches, r.Distinct, r.StillSpooled, r.Missing, verdict(r.Missing <= r.StillSpooled && r.Bad == 0))
+	if g := r.Ingest; g != nil {
+		row(fmt.Sprintf("ingest into PostgreSQL (%d instances, each receiving every batch, %d restart after the steady window): "+
+			"batches in the database / at the checker", g.Instances, g.Restarts), "%d / %d %s", g.Batches, g.Want, verdict(g.Batches == g.Want))
+		row("ingest: gateways whose readings in the database equal the checker's (count and checksum of values and times)",
+			"%d of %d (%d readings) %s", g.Matching, g.Gateways, g.Readings, verdict(g.Matching == g.Gateways && len(g.Mismatches) == 0))
+		row("ingest: batches written / found already written (by the other instance, or redelivered) / quarantined", "%d / %d / %d (waited %v after the fleet stopped)",
+			g.Written, g.Duplicates, g.Quarantine, g.Waited.Round(100*time.Millisecond))
+		for _, m := range g.Mismatches {
+			row("ingest mismatch", "%s", m)
+		}
+	}
+	if len(r.CheckerShare) > 1 {
+		row("checker: clients sharing one subscription / telemetry messages each", "%d / %v", len(r.CheckerShare), r.CheckerShare)
+	}
 	row("duplicates (redelivered, de-duplicated on gateway and seq) / failed checks", "%d / %d", r.Duplicates, r.Bad)
 	row("signed pings answered", "%d of %d", r.CommandsOK, r.CommandsSent)
 	row("retained status seen / orderly offline at stop", "%d / %d of %d", r.OnlineSeen, r.OfflineClean, r.N)

@@ -69,12 +69,14 @@ func run(args []string) int {
 		"(0: one per 1,000 gateways, at most 8; one with -broker)")
 	fs.DurationVar(&o.Poll, "poll", 0, "gateway.Options.Poll of every gateway: the batcher's look at the ring (0: the daemon's 20ms)")
 	fs.BoolVar(&o.Synthetic, "synthetic", false, "the sim board's synthetic load part instead of the cabinet's nine drivers (same reading rate)")
+	fs.BoolVar(&o.Ingest, "ingest", false, "run the reference ingest beside the fleet: its own PostgreSQL, two instances sharing "+
+		"the telemetry, the first restarted after the steady window; every gateway's readings in the database are compared with the checker's")
 	timeout := fs.Duration("timeout", 20*time.Minute, "stop everything after this long, whatever the phase")
 	fs.IntVar(&o.RingCapacity, "ring", 1024, "buffer.capacity of every gateway")
 	write := fs.Bool("write", false, "write the fleet section into -doc")
 	doc := fs.String("doc", "BENCHMARKS.md", "the `file` -write updates")
 	quiet := fs.Bool("q", false, "no progress lines")
-	bench := fs.Bool("bench", false, "make bench-fleet's plan: 500 gateways with the cabinet's real drivers, then each -n "+
+	bench := fs.Bool("bench", false, "make bench-fleet's plan: 500 gateways with the cabinet's real drivers and -ingest, then each -n "+
 		"with -synthetic and -poll 250ms (what fits on 2 cores), every fleet with -storm")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the steady window's process to `file`")
 	if err := fs.Parse(args); err != nil {
@@ -126,8 +128,8 @@ func run(args []string) int {
 	}
 	if *bench {
 		cab := o
-		cab.N, cab.Storm = 500, true
-		plan = []step{{cab, "500 gateways, the cabinet's real drivers"}}
+		cab.N, cab.Storm, cab.Ingest = 500, true, true
+		plan = []step{{cab, "500 gateways, the cabinet's real drivers, with the ingest"}}
 		for _, n := range sizes {
 			syn := o
 			syn.N, syn.Storm, syn.Synthetic, syn.Poll = n, true, true, 250*time.Millisecond

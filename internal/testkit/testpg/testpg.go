@@ -32,7 +32,6 @@ type Server struct {
 	Port int
 	Dir  string // the cluster's parent directory: data/, the socket and the log
 
-	t     testing.TB
 	bin   string
 	owner string // the user the cluster runs as, "" for the test's own user
 }
@@ -66,14 +65,32 @@ func version(dir string) int {
 // Start makes a cluster and starts it; the test's end stops it (immediate shutdown) and removes it.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: BinDir(t)}
+	s, err := Launch(BinDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Launch makes a cluster with the programs in bin (BinDir's) and starts it, for a caller that is not a
+// test (the fleet bench); Close stops and removes it.
+func Launch(bin string) (*Server, error) {
+	s := &Server{bin: bin}
 	// Not t.TempDir(): its parents are 0700 root's, which the postgres user cannot enter.
 	dir, err := os.MkdirTemp("", "wayside-pg-")
 	if err != nil {
-		t.Fatalf("testpg: %v", err)
+		return nil, fmt.Errorf("testpg: %w", err)
 	}
 	s.Dir = dir
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := s.launch(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) launch() error {
 	if os.Geteuid() == 0 {
 		s.owner = "postgres"
 		if _, err := user.Lookup("postgres"); err != nil {
@@ -81,39 +98,44 @@ func Start(t testing.TB) *Server {
 		}
 		u, err := user.Lookup(s.owner)
 		if err != nil {
-			t.Fatalf("testpg: running as root and neither postgres nor nobody exists to own the cluster: %v", err)
+			return fmt.Errorf("testpg: running as root and neither postgres nor nobody exists to own the cluster: %w", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatalf("testpg: chown %s to %s: %v", dir, s.owner, err)
+		if err := os.Chown(s.Dir, uid, gid); err != nil {
+			return fmt.Errorf("testpg: chown %s to %s: %w", s.Dir, s.owner, err)
 		}
 	}
-	data := filepath.Join(dir, "data")
+	data := filepath.Join(s.Dir, "data")
 	if out, err := s.run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
-		t.Fatalf("testpg: initdb: %v: %s", err, out)
+		return fmt.Errorf("testpg: initdb: %w: %s", err, out)
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ { // a free port can be taken before postgres binds it
 		port, err := freePort()
 		if err != nil {
-			t.Fatalf("testpg: %v", err)
+			return fmt.Errorf("testpg: %w", err)
 		}
 		// fsync off: a test cluster is thrown away, and the machine is shared.
 		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories=%s -c fsync=off "+
-			"-c synchronous_commit=off -c full_page_writes=off -c max_connections=50", port, dir)
-		out, err := s.run("pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "30", "start")
+			"-c synchronous_commit=off -c full_page_writes=off -c max_connections=50", port, s.Dir)
+		out, err := s.run("pg_ctl", "-D", data, "-l", filepath.Join(s.Dir, "log"), "-o", opts, "-w", "-t", "30", "start")
 		if err == nil {
 			s.Port = port
 			s.DSN = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-			t.Cleanup(s.Stop)
-			return s
+			return nil
 		}
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+		log, _ := os.ReadFile(filepath.Join(s.Dir, "log"))
 		lastErr = fmt.Errorf("pg_ctl start: %v: %s %s", err, out, log)
 	}
-	t.Fatalf("testpg: %v", lastErr)
-	return nil
+	s.Stop() // a start that timed out may have left a server behind
+	return fmt.Errorf("testpg: %w", lastErr)
+}
+
+// Close stops the cluster and removes its directory.
+func (s *Server) Close() {
+	s.Stop()
+	os.RemoveAll(s.Dir)
 }
 
 // Stop stops the cluster at once (pg_ctl stop -m immediate). It is safe to call twice.
