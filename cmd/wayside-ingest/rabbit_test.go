@@ -79,7 +79,8 @@ func TestRabbitMQCluster(t *testing.T) {
 // AMQP from two different nodes (amqp.url), and both write a share. One is frozen (SIGSTOP) while the
 // gateways publish, so that it holds deliveries unacknowledged, then SIGKILLed and restarted: the
 // broker hands those deliveries to the others again (they arrive marked redelivered), and every
-// reading is in PostgreSQL exactly once. Statuses still come over MQTT.
+// reading is in PostgreSQL exactly once. Statuses still come over MQTT. Then the node holding the
+// quorum queue's leader is killed, and what the gateways on the two other nodes publish is written.
 func TestRabbitMQClusterAMQP(t *testing.T) {
 	testrabbit.Available(t)
 	pg := testpg.Start(t)
@@ -164,4 +165,38 @@ func TestRabbitMQClusterAMQP(t *testing.T) {
 	if redelivered == 0 {
 		t.Error("no batch came back redelivered: the killed instance held no unacknowledged delivery, the test did not test the kill")
 	}
+
+	// The node holding the queue's Raft leader dies (SIGKILL): the two others elect a leader, the
+	// gateways on them go on publishing, and the instance on a surviving node writes it all.
+	out, err := rc.Nodes[1].Ctl("list_queues", "--quiet", "--no-table-headers", "name", "leader")
+	leader := -1
+	for i, nd := range rc.Nodes {
+		if err == nil && strings.Contains(out, "city-telemetry\t"+nd.Name) {
+			leader = i
+		}
+	}
+	if leader < 0 {
+		t.Fatalf("no leader of city-telemetry in rabbitmqctl list_queues: %v: %q", err, out)
+	}
+	killed := time.Now()
+	rc.Nodes[leader].Kill()
+	var on []*testgw.Gateway
+	for i, g := range gws {
+		if i != leader {
+			on = append(on, g)
+		}
+	}
+	const nMore = 50
+	publishRange(t, on, nBatches+1, nBatches+nMore, 5*time.Millisecond).Wait()
+	want += len(on) * nMore
+	deadline = time.Now().Add(40 * time.Second)
+	for count(`SELECT count(*) FROM wayside_batches`) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d (the queue's leader) killed: within 40s %d of %d batches", leader+1, count(`SELECT count(*) FROM wayside_batches`), want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	checkReadings(t, gws, count, want)
+	t.Logf("node %d, the queue's leader, killed: %d batches more written within %v", leader+1, len(on)*nMore, time.Since(killed).Round(100*time.Millisecond))
 }
