@@ -19,9 +19,11 @@ import (
 // consumes, bound to the exchange the MQTT plugin publishes the gateways' messages to. The broker
 // hands each message to one consumer and takes back, when a consumer's channel closes, whatever it
 // had not acknowledged: the load sharing that RabbitMQ 3.10's MQTT plugin does not offer with $share.
-// amqp091-go does not reconnect on its own (its Config.Recovery is experimental in v1.17.0, and its
-// recovered channels would take acknowledgements for deliveries of the channel that died): a lost
-// connection is replaced here, the queue declared and consumed again.
+// amqp091-go reconnects only with its Config.Recovery, experimental in v1.17.0, which reopens a
+// *Channel in place with delivery tags starting again at 1, while a delivery acks through its
+// *Channel (no guard against a stale tag found in its channel.go): an ack of a delivery of the dead
+// channel could land on a new one. So here a lost connection is replaced by a new one, on which the
+// queue is declared and consumed again, and acks of the old deliveries fail harmlessly.
 
 // amqpHandshake bounds the TLS and AMQP handshakes of a connection attempt (the library clears the
 // deadline once the connection is open; heartbeats watch it from then on).
