@@ -20,6 +20,7 @@ import (
 // Config is the ingest's configuration: a small YAML file (see docs/ingest.md), flags override it.
 type Config struct {
 	MQTT     MQTTConfig     `yaml:"mqtt"`
+	AMQP     AMQPConfig     `yaml:"amqp"`
 	Postgres PostgresConfig `yaml:"postgres"`
 	Keys     KeysConfig     `yaml:"keys"`
 	// Workers is how many transactions are written at once (default 4).
@@ -60,17 +61,18 @@ type TLSConfig struct {
 	ServerName string `yaml:"server_name"`
 }
 
-// tlsFieldPrefix is where TLSConfig is in the config file, as errors name it.
+// tlsFieldPrefix is where the MQTT link's TLSConfig is in the config file, as errors name it.
 const tlsFieldPrefix = "mqtt.tls"
 
-// firstSet returns the config path and flag of the first field that is set, or "" when none is.
-func (t TLSConfig) firstSet() (field, flag string) {
+// firstSet returns the config path (under prefix, e.g. mqtt.tls) of the first field that is set, or ""
+// when none is.
+func (t TLSConfig) firstSet(prefix string) (field string) {
 	for _, f := range []struct{ v, name string }{{t.CA, "ca"}, {t.Cert, "cert"}, {t.Key, "key"}, {t.ServerName, "server_name"}} {
 		if f.v != "" {
-			return tlsFieldPrefix + "." + f.name, "-tls-" + strings.ReplaceAll(f.name, "_", "-")
+			return prefix + "." + f.name
 		}
 	}
-	return "", ""
+	return ""
 }
 
 // PostgresConfig says where readings go.
@@ -102,7 +104,7 @@ func (c *Config) Defaults() {
 	if c.MQTT.TopicPrefix == "" {
 		c.MQTT.TopicPrefix = "wayside/v1"
 	}
-	if c.MQTT.Shared == nil {
+	if c.MQTT.Shared == nil && c.AMQP.URL == "" { // with amqp.url there is no telemetry subscription
 		t := true
 		c.MQTT.Shared = &t
 	}
@@ -118,6 +120,7 @@ func (c *Config) Defaults() {
 	if c.Keys.Refresh <= 0 {
 		c.Keys.Refresh = time.Minute
 	}
+	c.AMQP.amqpDefaults(c.Workers, c.BatchesPerTx)
 }
 
 var (
@@ -156,6 +159,7 @@ func (c *Config) Validate() error {
 	if c.Keys.RequireSealed && len(c.Keys.CityKeyFiles) == 0 {
 		errs = append(errs, errors.New("keys.require_sealed is set but keys.city_key_files is empty: give the city key files from wayside keys gen (flag -city-key)"))
 	}
+	errs = append(errs, c.validateAMQP()...)
 	return errors.Join(errs...)
 }
 

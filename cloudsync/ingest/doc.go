@@ -1,12 +1,14 @@
 // Package ingest is the city's side of Wayside telemetry, the reference ingest: data flows gateway ->
 // broker -> ingest -> PostgreSQL. It consumes the telemetry topic of every gateway through an MQTT
 // shared subscription (`$share/<group>/<prefix>/+/telemetry`), so several instances with the same
-// group share the load; opens each batch with cloudsync/cityopen (decrypts a sealed batch with the
-// city's key, verifies the gateway's signature and the signed seq and boot id); and writes its readings
-// into PostgreSQL in one transaction per batch, keyed on (gateway, boot id, seq), so a redelivered or
-// republished batch, or an ingest restart, never doubles a row. The MQTT message is acknowledged only
-// after the transaction commits (QoS 1, a persistent session, manual acknowledgement): a batch is
-// either in the database or still at the broker.
+// group share the load, or, on RabbitMQ, whose MQTT plugin has no shared subscriptions, from one
+// durable quorum queue that every instance consumes over AMQP 0-9-1 (amqp.url, amqp.go). It opens each
+// batch with cloudsync/cityopen (decrypts a sealed batch with the city's key, verifies the gateway's
+// signature and the signed seq and boot id), and writes its readings into PostgreSQL in one
+// transaction per batch, keyed on (gateway, boot id, seq), so a redelivered or republished batch, or
+// an ingest restart, never doubles a row. The message is acknowledged only after the transaction
+// commits (MQTT: QoS 1, a persistent session, manual acknowledgement; AMQP: manual basic.ack): a batch
+// is either in the database or still at the broker.
 //
 // A batch that cannot be accepted (unknown gateway, bad signature, undecodable, sealed to an unknown
 // key, a kid registered to another gateway) goes to the quarantine table with the reason, and is

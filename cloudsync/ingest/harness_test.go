@@ -43,6 +43,14 @@ func (k *killSwitch) kill() {
 	for _, c := range k.conns {
 		c.Close()
 	}
+	k.conns = nil
+}
+
+// revive lets new connections through again, as a network that is back.
+func (k *killSwitch) revive() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.dead = false
 }
 
 // instance is a running Ingest.

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
@@ -39,21 +38,22 @@ type Stats struct {
 
 // Ingest consumes telemetry and statuses into PostgreSQL. Run it once.
 type Ingest struct {
-	cfg  Config
-	log  *zap.Logger
-	city []cityopen.CityKey
-	reg  atomic.Pointer[registry]
-	pool *pgxpool.Pool
-	tls  *tlsconf.Loader // nil for a plain broker
+	cfg     Config
+	log     *zap.Logger
+	city    []cityopen.CityKey
+	reg     atomic.Pointer[registry]
+	pool    *pgxpool.Pool
+	tls     *tlsconf.Loader // nil for a plain broker
+	amqpTLS *tlsconf.Loader // nil without amqp.url, or for a plain amqp:// one
 
 	batches, readings, duplicates, quarantined, statuses, dbRetries atomic.Int64
 
 	// test seams
 	dial         func(network, addr string) (net.Conn, error)
 	afterCommit  func(gw string, seq uint64) (ack bool)
-	subscribed   chan struct{} // closed once the telemetry subscription is in place
+	subscribed   chan struct{} // closed once the telemetry subscription (or AMQP consumer) is in place
 	lastMsg      atomic.Int64  // Unix ns of the last telemetry message received
-	resubscribed atomic.Int64  // telemetry subscriptions renewed after a reconnection
+	resubscribed atomic.Int64  // MQTT telemetry subscriptions renewed after a reconnection
 	abortWork    func()        // rolls back the batches being written (set by Run)
 }
 
@@ -63,7 +63,7 @@ func New(cfg Config, log *zap.Logger) (*Ingest, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ingest: config: %w", err)
 	}
-	in := &Ingest{cfg: cfg, log: log.Named("ingest"), dial: net.Dial, subscribed: make(chan struct{})}
+	in := &Ingest{cfg: cfg, log: log.Named("ingest"), dial: (&net.Dialer{Timeout: dialTimeout}).Dial, subscribed: make(chan struct{})}
 	city, err := loadCityKeys(cfg.Keys.CityKeyFiles)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
@@ -73,6 +73,13 @@ func New(cfg Config, log *zap.Logger) (*Ingest, error) {
 		t := cfg.MQTT.TLS
 		if in.tls, err = tlsconf.New(tlsconf.Files{CA: t.CA, Cert: t.Cert, Key: t.Key, ServerName: t.ServerName,
 			FieldPrefix: tlsFieldPrefix}, in.log); err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+	}
+	if u := cfg.AMQP.URL; strings.HasPrefix(u, "amqps:") {
+		t := cfg.AMQP.TLS
+		if in.amqpTLS, err = tlsconf.New(tlsconf.Files{CA: t.CA, Cert: t.Cert, Key: t.Key, ServerName: t.ServerName,
+			FieldPrefix: amqpTLSFieldPrefix}, in.log); err != nil {
 			return nil, fmt.Errorf("ingest: %w", err)
 		}
 	}
@@ -102,13 +109,16 @@ func (in *Ingest) Stats() Stats {
 // ingest and must not publish before it listens).
 func (in *Ingest) Subscribed() <-chan struct{} { return in.subscribed }
 
+// dialTimeout bounds a TCP connection attempt to the broker.
+const dialTimeout = 10 * time.Second
+
 // drainTimeout bounds how long Run waits, when its context ends, for batches being written.
 const drainTimeout = 5 * time.Second
 
 // Run connects to PostgreSQL and the broker and ingests until ctx ends. It returns an error only when
-// it cannot start (database unreachable, schema refused, broker refusing the subscription); a broker
-// it cannot connect to (down, or refusing its certificate or credentials) is retried and logged until
-// it can or ctx ends, and after the start, failures are retried and logged.
+// it cannot start (database unreachable, schema refused, broker refusing the subscription or the
+// queue); a broker it cannot connect to (down, or refusing its certificate or credentials) is retried
+// and logged until it can or ctx ends, and after the start, failures are retried and logged.
 func (in *Ingest) Run(ctx context.Context) error {
 	pcfg, err := pgxpool.ParseConfig(in.cfg.Postgres.DSN)
 	if err != nil {
@@ -130,8 +140,8 @@ func (in *Ingest) Run(ctx context.Context) error {
 		}
 	}
 
-	// Workers: a paho handler hands each message over and returns; a worker opens, writes, then acks.
-	work := make(chan mqtt.Message)
+	// Workers: the source hands each message over; a worker opens, writes, then acks.
+	work := make(chan message)
 	stop := make(chan struct{})
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
@@ -146,7 +156,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 				case m := <-work:
 					// With messages waiting, take up to batches_per_transaction of them: one
 					// commit for several batches. Never waits for more.
-					group := []mqtt.Message{m}
+					group := []message{m}
 				fill:
 					for len(group) < in.cfg.BatchesPerTx {
 						select {
@@ -164,59 +174,22 @@ func (in *Ingest) Run(ctx context.Context) error {
 		}()
 	}
 
-	handler := func(_ mqtt.Client, m mqtt.Message) {
-		in.lastMsg.Store(time.Now().UnixNano())
-		select {
-		case work <- m:
-		case <-stop: // not acknowledged: the persistent session redelivers it
-		}
+	start, from, hint := in.startMQTT, zap.String("filter", in.TelemetryFilter()), in.silenceHintMQTT()
+	if in.cfg.AMQP.URL != "" {
+		start, from, hint = in.startAMQP, zap.String("queue", in.cfg.AMQP.Queue), in.silenceHintAMQP()
 	}
-	// The default handler only, with no route per subscription: the session delivers messages before
-	// Subscribe returns, and paho routes a shared subscription under its topic without "$share/GROUP/"
-	// (a route added under the full filter would be a second route, each message handled and
-	// acknowledged twice, and a second PUBACK can acknowledge the next message that reuses the id).
-	//
-	// The subscription is made again on every reconnection: a persistent session should keep it, but
-	// mosquitto 2.0.11 restarted with persistence delivers nothing to a restored $share subscription
-	// until it is made again (a plain one survives; TestBrokerRestart), and a broker without
-	// persistence keeps no session at all.
-	filter := in.TelemetryFilter()
-	var connectedOnce atomic.Bool
-	c := mqtt.NewClient(in.mqttOptions(in.cfg.MQTT.ClientID).
-		SetCleanSession(false).SetAutoAckDisabled(true).SetOrderMatters(false).SetDefaultPublishHandler(handler).
-		SetOnConnectHandler(func(c mqtt.Client) {
-			in.log.Info("connected", zap.String("broker", in.cfg.MQTT.Broker))
-			if connectedOnce.Swap(true) { // the first subscription is Run's, below
-				go func() {
-					if err := wait(c.Subscribe(filter, 1, nil), "subscribe again "+filter); err != nil {
-						in.log.Error("subscription not renewed after a reconnection", zap.Error(err))
-						return
-					}
-					in.resubscribed.Add(1)
-					in.log.Info("subscribed again", zap.String("filter", filter))
-				}()
-			}
-		}).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) { in.log.Warn("connection lost", zap.Error(err)) }))
-	if err := in.connect(ctx, c); err != nil { // ctx ended first: stopped before it started
-		c.Disconnect(0)
-		close(stop)
-		wg.Wait()
-		return nil
-	}
-	if err := wait(c.Subscribe(filter, 1, nil), "subscribe "+filter); err != nil {
-		c.Disconnect(0)
+	closeSource, err := start(ctx, work, stop)
+	if closeSource == nil { // refused, or ctx ended before it started
 		close(stop)
 		wg.Wait()
 		return err
 	}
-	in.log.Info("consuming", zap.String("filter", filter), zap.Int("workers", in.cfg.Workers))
+	in.lastMsg.Store(time.Now().UnixNano())
 	close(in.subscribed)
 
 	var side sync.WaitGroup
-	in.lastMsg.Store(time.Now().UnixNano())
 	side.Add(1)
-	go func() { defer side.Done(); in.watchSilence(ctx, filter) }()
+	go func() { defer side.Done(); in.watchSilence(ctx, from, hint) }()
 	side.Add(1)
 	go func() { defer side.Done(); in.statusLoop(ctx) }()
 	if in.cfg.Keys.GatewaysFile == "" {
@@ -234,7 +207,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		cancelWork() // the batches being written roll back and stay unacknowledged
 		<-done
 	}
-	c.Disconnect(250)
+	closeSource() // after the workers: their acks go out on its connection
 	side.Wait()
 	s := in.Stats()
 	in.log.Info("stopped", zap.Int64("batches", s.Batches), zap.Int64("readings", s.Readings),
@@ -242,12 +215,22 @@ func (in *Ingest) Run(ctx context.Context) error {
 	return nil
 }
 
+// message is a telemetry message as a source hands it to the workers: paho's mqtt.Message, or an
+// AMQP delivery (amqpDelivery). A worker calls Ack once, after the batch is committed or quarantined;
+// a message never acknowledged is redelivered by the broker.
+type message interface {
+	Topic() string
+	Payload() []byte
+	Duplicate() bool // a redelivery: MQTT's DUP flag, AMQP's redelivered
+	Ack()
+}
+
 // process opens a group of telemetry messages and writes them in one transaction, quarantining those
 // it refuses, then acknowledges them. When ctx ends first, the messages not yet written stay
 // unacknowledged.
-func (in *Ingest) process(ctx context.Context, msgs []mqtt.Message) {
+func (in *Ingest) process(ctx context.Context, msgs []message) {
 	var items []*item
-	var acks []mqtt.Message
+	var acks []message
 	arrived := time.Now().UnixMilli()
 	for _, m := range msgs {
 		topic, payload := m.Topic(), m.Payload()
@@ -275,7 +258,7 @@ func (in *Ingest) process(ctx context.Context, msgs []mqtt.Message) {
 	if len(items) == 0 {
 		return
 	}
-	byItem := make(map[*item]mqtt.Message, len(items))
+	byItem := make(map[*item]message, len(items))
 	for i, it := range items {
 		byItem[it] = acks[i]
 	}
@@ -283,15 +266,16 @@ func (in *Ingest) process(ctx context.Context, msgs []mqtt.Message) {
 		return
 	}
 	for _, it := range items {
-		b := it.b
+		b, m := it.b, byItem[it]
 		if it.dup {
 			in.duplicates.Add(1)
 			if ce := in.log.Check(zap.DebugLevel, "duplicate batch"); ce != nil {
-				ce.Write(zap.String("gateway", it.gw), zap.String("boot_id", b.BootID), zap.Uint64("seq", b.Seq))
+				ce.Write(zap.String("gateway", it.gw), zap.String("boot_id", b.BootID), zap.Uint64("seq", b.Seq), zap.Bool("redelivered", m.Duplicate()))
 			}
 		} else {
 			if ce := in.log.Check(zap.DebugLevel, "batch written"); ce != nil {
-				ce.Write(zap.String("gateway", it.gw), zap.String("boot_id", b.BootID), zap.Uint64("seq", b.Seq), zap.Int("readings", len(b.Pack.Readings)))
+				ce.Write(zap.String("gateway", it.gw), zap.String("boot_id", b.BootID), zap.Uint64("seq", b.Seq),
+					zap.Int("readings", len(b.Pack.Readings)), zap.Bool("redelivered", m.Duplicate()))
 			}
 			in.batches.Add(1)
 			in.readings.Add(int64(len(b.Pack.Readings)))
@@ -299,7 +283,7 @@ func (in *Ingest) process(ctx context.Context, msgs []mqtt.Message) {
 		if in.afterCommit != nil && !in.afterCommit(it.gw, b.Seq) {
 			continue
 		}
-		byItem[it].Ack()
+		m.Ack()
 	}
 }
 

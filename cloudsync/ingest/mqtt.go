@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -19,13 +20,64 @@ import (
 
 // The MQTT side: the subscription, the client options, and noticing a subscription that delivers nothing.
 
-// TelemetryFilter is the subscription: shared unless mqtt.shared is false.
+// TelemetryFilter is the subscription: shared unless mqtt.shared is false (or amqp.url replaces it).
 func (in *Ingest) TelemetryFilter() string {
 	f := in.cfg.MQTT.TopicPrefix + "/+/telemetry"
-	if *in.cfg.MQTT.Shared {
+	if in.cfg.MQTT.Shared != nil && *in.cfg.MQTT.Shared {
 		f = "$share/" + in.cfg.MQTT.Group + "/" + f
 	}
 	return f
+}
+
+// startMQTT connects the telemetry client, retrying until the broker accepts it or ctx ends, and
+// subscribes; its handler hands each message to work, or leaves it unacknowledged once stop is closed.
+// It returns the function that disconnects (to call once the workers are done, so that their
+// acknowledgements go out), or nil when ctx ended first or the broker refused the subscription (err).
+func (in *Ingest) startMQTT(ctx context.Context, work chan<- message, stop <-chan struct{}) (closeFn func(), err error) {
+	handler := func(_ mqtt.Client, m mqtt.Message) {
+		in.lastMsg.Store(time.Now().UnixNano())
+		select {
+		case work <- m:
+		case <-stop: // not acknowledged: the persistent session redelivers it
+		}
+	}
+	// The default handler only, with no route per subscription: the session delivers messages before
+	// Subscribe returns, and paho routes a shared subscription under its topic without "$share/GROUP/"
+	// (a route added under the full filter would be a second route, each message handled and
+	// acknowledged twice, and a second PUBACK can acknowledge the next message that reuses the id).
+	//
+	// The subscription is made again on every reconnection: a persistent session should keep it, but
+	// mosquitto 2.0.11 restarted with persistence delivers nothing to a restored $share subscription
+	// until it is made again (a plain one survives; TestBrokerRestart), and a broker without
+	// persistence keeps no session at all.
+	filter := in.TelemetryFilter()
+	var connectedOnce atomic.Bool
+	c := mqtt.NewClient(in.mqttOptions(in.cfg.MQTT.ClientID).
+		SetCleanSession(false).SetAutoAckDisabled(true).SetOrderMatters(false).SetDefaultPublishHandler(handler).
+		SetOnConnectHandler(func(c mqtt.Client) {
+			in.log.Info("connected", zap.String("broker", in.cfg.MQTT.Broker))
+			if connectedOnce.Swap(true) { // the first subscription is startMQTT's, below
+				go func() {
+					if err := wait(c.Subscribe(filter, 1, nil), "subscribe again "+filter); err != nil {
+						in.log.Error("subscription not renewed after a reconnection", zap.Error(err))
+						return
+					}
+					in.resubscribed.Add(1)
+					in.log.Info("subscribed again", zap.String("filter", filter))
+				}()
+			}
+		}).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) { in.log.Warn("connection lost", zap.Error(err)) }))
+	if err := in.connect(ctx, c); err != nil { // ctx ended first: stopped before it started
+		c.Disconnect(0)
+		return nil, nil
+	}
+	if err := wait(c.Subscribe(filter, 1, nil), "subscribe "+filter); err != nil {
+		c.Disconnect(0)
+		return nil, err
+	}
+	in.log.Info("consuming", zap.String("filter", filter), zap.Int("workers", in.cfg.Workers))
+	return func() { c.Disconnect(250) }, nil
 }
 
 func (in *Ingest) mqttOptions(clientID string) *mqtt.ClientOptions {
@@ -63,7 +115,8 @@ func checkBroker(broker string, t TLSConfig) error {
 	if !secure && !plainSchemes[u.Scheme] {
 		return fmt.Errorf("mqtt.broker %s: scheme %q: use ssl:// (or tls://, mqtts://) for TLS, or tcp:// for a broker beside the ingest", u.Redacted(), u.Scheme)
 	}
-	if field, flag := t.firstSet(); field != "" && !secure {
+	if field := t.firstSet(tlsFieldPrefix); field != "" && !secure {
+		flag := "-tls-" + strings.ReplaceAll(strings.TrimPrefix(field, tlsFieldPrefix+"."), "_", "-")
 		return fmt.Errorf("%s is set but mqtt.broker %s is plain %s://: use ssl://%s for TLS (flag -broker), or remove %s (flag %s) for a broker beside the ingest",
 			field, u.Redacted(), u.Scheme, net.JoinHostPort(u.Hostname(), "8883"), field, flag)
 	}
@@ -144,10 +197,19 @@ func (in *Ingest) gatewayOf(topic, kind string) string {
 // silentAfter is how long without telemetry makes the ingest say so.
 var silentAfter = 5 * time.Minute
 
-// watchSilence logs once when no telemetry has arrived for silentAfter, and once when it flows again.
-// A whole city falling silent is rare; a subscription that a broker grants and never serves is not
-// (RabbitMQ 3.10 does that with $share/...).
-func (in *Ingest) watchSilence(ctx context.Context, filter string) {
+// silenceHintMQTT is what to check when the MQTT subscription delivers nothing: a shared subscription
+// that a broker grants and never serves is not rare (RabbitMQ 3.10 does that with $share/...).
+func (in *Ingest) silenceHintMQTT() string {
+	if in.cfg.MQTT.Shared != nil && *in.cfg.MQTT.Shared {
+		return "on RabbitMQ set mqtt.shared: false (it grants $share subscriptions and delivers nothing to them), or use amqp.url"
+	}
+	return "check the gateways and the broker"
+}
+
+// watchSilence logs once when no telemetry has arrived for silentAfter, and once when it flows again,
+// naming where it comes from and what to check. A whole city falling silent is rare; a source that
+// is in place and delivers nothing is not.
+func (in *Ingest) watchSilence(ctx context.Context, from zap.Field, hint string) {
 	t := time.NewTicker(silentAfter / 5)
 	defer t.Stop()
 	silent := false
@@ -161,14 +223,10 @@ func (in *Ingest) watchSilence(ctx context.Context, filter string) {
 		switch {
 		case !silent && quiet >= silentAfter:
 			silent = true
-			hint := "check the gateways and the broker"
-			if *in.cfg.MQTT.Shared {
-				hint = "on RabbitMQ set mqtt.shared: false (it grants $share subscriptions and delivers nothing to them)"
-			}
-			in.log.Warn("no telemetry", zap.Duration("for", quiet.Round(time.Second)), zap.String("filter", filter), zap.String("hint", hint))
+			in.log.Warn("no telemetry", zap.Duration("for", quiet.Round(time.Second)), from, zap.String("hint", hint))
 		case silent && quiet < silentAfter:
 			silent = false
-			in.log.Info("telemetry flowing again", zap.String("filter", filter))
+			in.log.Info("telemetry flowing again", from)
 		}
 	}
 }

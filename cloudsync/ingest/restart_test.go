@@ -79,11 +79,11 @@ func brokerRestart(t *testing.T, shared bool) {
 	if sa.Batches == 0 || sb.Batches == 0 || sa.Batches+sb.Batches != 2*nGateways*perRound {
 		t.Errorf("instances wrote %d and %d batches, want both some and %d in all", sa.Batches, sb.Batches, 2*nGateways*perRound)
 	}
-	if !shared { // each received every batch: what one wrote, the other found written
+	if !shared { // each received every batch: what one wrote, the other found written (or more, redelivered)
 		waitFor(t, 10*time.Second, "every batch seen by both", func() (bool, string) {
 			sa, sb := a.in.Stats(), b.in.Stats()
 			n := sa.Batches + sa.Duplicates + sb.Batches + sb.Duplicates
-			return n == 2*2*nGateways*perRound, fmt.Sprintf("%d of %d deliveries processed", n, 4*nGateways*perRound)
+			return n >= 2*2*nGateways*perRound, fmt.Sprintf("%d of at least %d deliveries processed", n, 4*nGateways*perRound)
 		})
 	}
 }

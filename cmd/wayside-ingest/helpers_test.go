@@ -32,12 +32,17 @@ func counter(t *testing.T, ctx context.Context, dsn string) (pool *pgxpool.Pool,
 // publishAll has every gateway publish telemetry batches 1..n, pause apart, each in its own goroutine;
 // wait for them on the returned group.
 func publishAll(t *testing.T, gws []*testgw.Gateway, n uint64, pause time.Duration) *sync.WaitGroup {
+	return publishRange(t, gws, 1, n, pause)
+}
+
+// publishRange is publishAll of batches from..to.
+func publishRange(t *testing.T, gws []*testgw.Gateway, from, to uint64, pause time.Duration) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for _, g := range gws {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for seq := uint64(1); seq <= n; seq++ {
+			for seq := from; seq <= to; seq++ {
 				g.Publish(t, "telemetry", g.Batch(t, seq, 1+int(seq*53%100)), false)
 				time.Sleep(pause)
 			}

@@ -1,6 +1,7 @@
 // Command wayside-ingest is the city's reference ingest: it consumes Wayside gateways' telemetry from
-// an MQTT broker (a shared subscription: run several with the same -group to share the load), verifies
-// and opens each batch, and writes the readings into PostgreSQL exactly once. See docs/ingest.md.
+// an MQTT broker (a shared subscription: run several with the same -group to share the load) or, on
+// RabbitMQ, from one AMQP queue that all instances consume (-amqp), verifies and opens each batch, and
+// writes the readings into PostgreSQL exactly once. See docs/ingest.md.
 package main
 
 import (
@@ -44,6 +45,8 @@ func run(args []string) error {
 	tlsCert := fs.String("tls-cert", "", "mqtt.tls.cert: a PEM client certificate `FILE`, for a broker that requires one (with -tls-key)")
 	tlsKey := fs.String("tls-key", "", "mqtt.tls.key: the client certificate's PEM private key `FILE` (with -tls-cert)")
 	tlsServerName := fs.String("tls-server-name", "", "mqtt.tls.server_name: the `NAME` the broker's certificate must carry, when not the broker URL's host")
+	amqpURL := fs.String("amqp", "", "amqp.url: take the telemetry from RabbitMQ over AMQP 0-9-1, from the broker at `URL`, e.g. amqps://ingest@rabbit.city.example:5671/ (statuses still come over MQTT, -broker)")
+	amqpQueue := fs.String("amqp-queue", "", "amqp.queue: the `QUEUE` every instance consumes (default wayside-ingest)")
 	dsn := fs.String("dsn", "", "postgres.dsn: the database, e.g. postgres://wayside@db:5432/wayside")
 	gateways := fs.String("gateway-keys", "", "keys.gateways_file: a `FILE` of `<gateway id> <base64 key>` lines (default: the table wayside_gateway_keys)")
 	var cityKeys listFlag
@@ -85,6 +88,8 @@ func run(args []string) error {
 	set(&cfg.MQTT.TLS.Cert, *tlsCert)
 	set(&cfg.MQTT.TLS.Key, *tlsKey)
 	set(&cfg.MQTT.TLS.ServerName, *tlsServerName)
+	set(&cfg.AMQP.URL, *amqpURL)
+	set(&cfg.AMQP.Queue, *amqpQueue)
 	set(&cfg.Postgres.DSN, *dsn)
 	set(&cfg.Keys.GatewaysFile, *gateways)
 	cfg.Keys.CityKeyFiles = append(cfg.Keys.CityKeyFiles, cityKeys...)
@@ -95,8 +100,10 @@ func run(args []string) error {
 	if *workers > 0 {
 		cfg.Workers = *workers
 	}
+	// At debug every batch is logged (docs/ingest.md): zap's sampling of repeated json lines (100 a
+	// second, then one in 100) would drop most of them.
 	log, _, err := daemonlog.New(daemonlog.Options{Level: *logLevel, Format: *logFormat,
-		LevelName: "-log-level", FormatName: "-log-format"})
+		LevelName: "-log-level", FormatName: "-log-format", NoSampling: *logLevel == "debug"})
 	if err != nil {
 		return err
 	}

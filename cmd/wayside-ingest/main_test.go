@@ -110,3 +110,21 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		}
 	}
 }
+
+// TestAMQPFlags: -amqp and -amqp-queue reach amqp.url and amqp.queue, whose errors name the field and
+// the flag, without the URL's password.
+func TestAMQPFlags(t *testing.T) {
+	err := run([]string{"-broker", "tcp://127.0.0.1:1883", "-client-id", "ingest-1", "-dsn", "postgres://x@db/wayside",
+		"-amqp", "http://ingest:s3cret@rabbit.city.example/", "-amqp-queue", "amq.city"})
+	if err == nil {
+		t.Fatal("no error for an http:// amqp.url and a reserved queue name")
+	}
+	for _, want := range []string{"amqp.url", `scheme "http"`, "(flag -amqp)", "amqp.queue", "amq.city", "-amqp-queue"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("error %q shows the password", err)
+	}
+}

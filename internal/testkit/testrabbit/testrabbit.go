@@ -1,5 +1,5 @@
 // Package testrabbit runs a real RabbitMQ cluster for tests: Debian's rabbitmq-server with its MQTT
-// plugin, each node on free loopback ports (AMQP, MQTT, Erlang distribution) with its own epmd port,
+// plugin, each node on free loopback ports (AMQP 0-9-1, MQTT, Erlang distribution) with its own epmd port,
 // its data in a temporary directory, clustered with rabbitmqctl join_cluster, stopped when the test
 // ends. Tests fail with install instructions when rabbitmq-server is missing, unless
 // WAYSIDE_SKIP_CLUSTER_TESTS=1 is set (then they skip).
@@ -29,6 +29,10 @@ type Node struct {
 	Name    string // rabbit name, e.g. ws1-3f2a@localhost
 	MQTTURL string // tcp://127.0.0.1:port of its MQTT listener
 	MQTT    string // host:port
+	// AMQPURL is amqp://guest:guest@127.0.0.1:port/ of its AMQP 0-9-1 listener (the default vhost; the
+	// nodes allow guest from anywhere, loopback_users = none, and listen on loopback only).
+	AMQPURL string
+	AMQP    string // host:port
 
 	c    *Cluster
 	dir  string
@@ -83,8 +87,9 @@ func Start(t testing.TB, n int) *Cluster {
 	for i := range n {
 		amqp, dist, mqtt := ports[1+3*i], ports[2+3*i], ports[3+3*i]
 		nd := &Node{c: c, Name: fmt.Sprintf("ws%d-%s@localhost", i+1, suffix), dir: filepath.Join(base, fmt.Sprint("n", i+1)),
-			MQTT: fmt.Sprintf("127.0.0.1:%d", mqtt)}
+			MQTT: fmt.Sprintf("127.0.0.1:%d", mqtt), AMQP: fmt.Sprintf("127.0.0.1:%d", amqp)}
 		nd.MQTTURL = "tcp://" + nd.MQTT
+		nd.AMQPURL = "amqp://guest:guest@" + nd.AMQP + "/"
 		os.MkdirAll(nd.dir, 0o700)
 		conf := fmt.Sprintf("distribution.listener.interface = 127.0.0.1\ndistribution.listener.port_range.min = %d\n"+
 			"distribution.listener.port_range.max = %d\nmqtt.listeners.tcp.default = 127.0.0.1:%d\nmqtt.allow_anonymous = true\n"+
@@ -121,7 +126,7 @@ func Start(t testing.TB, n int) *Cluster {
 				t.Fatalf("testrabbit: rabbitmqctl -n %s %s: %v: %s", nd.Name, strings.Join(args, " "), err, out)
 			}
 		}
-		if err := nd.awaitMQTT(); err != nil {
+		if err := nd.awaitListeners(); err != nil {
 			t.Fatalf("testrabbit: %v", err)
 		}
 	}
@@ -179,18 +184,19 @@ func (nd *Node) start() error {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	return nd.awaitMQTT()
+	return nd.awaitListeners()
 }
 
-func (nd *Node) awaitMQTT() error {
+// awaitListeners waits until the node's MQTT and AMQP listeners accept connections.
+func (nd *Node) awaitListeners() error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if testproc.Listening(nd.MQTT) {
+		if testproc.Listening(nd.MQTT, nd.AMQP) {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("node %s: MQTT listener %s not up within 30s", nd.Name, nd.MQTT)
+	return fmt.Errorf("node %s: MQTT listener %s or AMQP listener %s not up within 30s", nd.Name, nd.MQTT, nd.AMQP)
 }
 
 // Kill kills the node at once (a crash). Safe to call twice.

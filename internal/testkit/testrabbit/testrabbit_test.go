@@ -6,6 +6,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 func connect(t *testing.T, url, id string, clean bool, got chan string, lost chan error) mqtt.Client {
@@ -50,7 +51,8 @@ func within(ch chan string, d time.Duration) []string {
 	}
 }
 
-// TestCluster starts a 3-node cluster and checks what docs/mqtt.md says of RabbitMQ 3.10's MQTT plugin.
+// TestCluster starts a 3-node cluster and checks what docs/mqtt.md says of RabbitMQ 3.10's MQTT plugin,
+// and that each node's AMQP listener (AMQPURL) is up.
 func TestCluster(t *testing.T) {
 	c := Start(t, 3)
 	out, err := c.Nodes[2].Ctl("cluster_status")
@@ -98,6 +100,47 @@ func TestCluster(t *testing.T) {
 	wait(t, pub.Publish("wayside/v1/gw-1/telemetry", 1, false, "batch"))
 	if r := within(got, 2*time.Second); len(r) != 0 {
 		t.Errorf("$share subscription got %v; docs/mqtt.md says RabbitMQ 3.10 delivers nothing to it", r)
+	}
+
+	// A '.' in a topic stays a '.' in the routing key (only '/' becomes '.'), a word separator for
+	// AMQP and for the plugin's own subscriptions: cab.7's telemetry misses wayside/v1/+/telemetry,
+	// and an MQTT subscriber gets a/b.c/d as a/b/c/d.
+	conn, err := amqp.Dial(c.Nodes[2].AMQPURL)
+	if err != nil {
+		t.Fatalf("AMQP to node 3: %v", err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err == nil {
+		err = ch.QueueBind(q.Name, "#", "amq.topic", false, nil)
+	}
+	deliveries, err2 := ch.Consume(q.Name, "", true, false, false, false, nil)
+	if err != nil || err2 != nil {
+		t.Fatal(err, err2)
+	}
+	dots := connect(t, n2, "sub-dots", true, got, nil)
+	wait(t, dots.Subscribe("wayside/v1/+/telemetry", 1, nil))
+	wait(t, dots.Subscribe("a/#", 1, nil))
+	wait(t, pub.Publish("wayside/v1/cab.7/telemetry", 1, false, "batch"))
+	wait(t, pub.Publish("a/b.c/d", 1, false, "x"))
+	if r := within(got, 2*time.Second); len(r) != 1 || r[0] != "a/b/c/d=x" {
+		t.Errorf("MQTT subscribers got %v; docs/mqtt.md says a/b/c/d=x only", r)
+	}
+	var keys []string
+	for len(keys) < 2 {
+		select {
+		case d := <-deliveries:
+			keys = append(keys, d.RoutingKey)
+		case <-time.After(2 * time.Second):
+			t.Fatalf("AMQP routing keys: %v, want two", keys)
+		}
+	}
+	if keys[0] != "wayside.v1.cab.7.telemetry" || keys[1] != "a.b.c.d" {
+		t.Errorf("AMQP routing keys %v; docs/mqtt.md says wayside.v1.cab.7.telemetry, a.b.c.d", keys)
 	}
 
 	// The same client id on another node takes the session over: the first connection is closed.
