@@ -13,7 +13,7 @@ FUZZTIME ?= 30s
 FLEET_N ?= 500
 FLEET_RUN ?= 60s
 FLEET_FLAGS ?=
-BENCH_FLEET_N ?= 3500
+BENCH_FLEET_N ?= 5000
 CUTS ?= 20
 BENCHTIME ?= 1s
 BENCHFLAGS ?=
@@ -85,8 +85,8 @@ bench: ## the performance suite, ~10 min (the idle run watches RSS for 5 min), p
 fleet: ## N=FLEET_N (500) virtual gateways, each the real pipeline, against a local mosquitto for FLEET_RUN (60s); prints their cost (FLEET_FLAGS="-storm", "-broker tcp://host:port" for a broker an ingest reads)
 	$(GO) run ./scripts/fleet -n $(FLEET_N) -run $(FLEET_RUN) $(FLEET_FLAGS)
 
-bench-fleet: ## the fleet measurement: 500 gateways on the cabinet's real drivers, then BENCH_FLEET_N (3500: 5 open files each, and the hard limit here is 20000) on the synthetic part, each 60s then a broker restart (the reconnect storm); writes its section of BENCHMARKS.md (~7 min, stops by 20 min)
-	$(GO) run ./scripts/fleet -q -bench -n $(BENCH_FLEET_N) -run 60s -write $(FLEET_FLAGS)
+bench-fleet: ## the fleet measurement: 500 gateways on the cabinet's real drivers with the ingest into PostgreSQL (two instances, one restarted), then BENCH_FLEET_N (5000, over member processes) on the synthetic part, each 60s then a broker restart (the reconnect storm); writes its section of BENCHMARKS.md (~15 min, stops by 25 min)
+	$(GO) run ./scripts/fleet -q -bench -n $(BENCH_FLEET_N) -run 60s -timeout 25m -write $(FLEET_FLAGS)
 
 fuzz: ## fuzz the decoders of untrusted input, FUZZTIME each (default 30s); new finds land in testdata/fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzRecover$$' -fuzztime $(FUZZTIME) ./buffer/spool/
