@@ -41,7 +41,8 @@ type MQTTConfig struct {
 	// Group is the shared subscription's group: instances with the same group share the telemetry.
 	Group       string `yaml:"group"`
 	TopicPrefix string `yaml:"topic_prefix"` // the gateways' cloud.topic_prefix, default wayside/v1
-	// Shared false subscribes without $share (a broker without shared subscriptions, one instance).
+	// Shared false subscribes without $share: each instance receives everything and the database
+	// de-duplicates (a broker without shared subscriptions, or mosquitto 2.0.11 across its restarts).
 	Shared *bool `yaml:"shared"`
 	// TLS names the files for a broker reached with ssl:// (tls://, mqtts://).
 	TLS TLSConfig `yaml:"tls"`

@@ -11,10 +11,13 @@
 // the figures are sums over the processes.
 //
 // A run starts the broker (persistent, so a graceful restart keeps the checker's queue), opens the
-// gateways a few at a time (an SCD4x takes 500 ms to open), starts a separate checker client that
-// subscribes at QoS 1 and verifies every batch with plain CBOR and Ed25519 (not our decoder), runs
-// for a fixed time while sampling the processes' and the broker's CPU and memory, optionally
-// restarts the broker on the same port (the reconnect storm: connection attempts per second from the
-// links' counters and from the broker's log), sends signed ping commands, stops the gateways and
-// checks that every (gateway, seq) spooled arrived or is still spooled. Every wait is bounded.
+// gateways a few at a time (an SCD4x takes 500 ms to open), starts the checker (clients of its own
+// on a shared subscription, at QoS 1, that verify every batch with plain CBOR and Ed25519, not our
+// decoder, and a control client for statuses and commands), optionally the reference ingest into a
+// PostgreSQL of its own (ingest.go), runs for a fixed time while sampling the processes' and the
+// broker's CPU and memory, optionally restarts the broker on the same port (the reconnect storm:
+// connection attempts per second, each in the second its link began it, and from the broker's log),
+// sends signed ping commands, stops the gateways and checks that every (gateway, seq) spooled arrived
+// or is still spooled, and with the ingest that the database holds what the checker received. Every
+// wait is bounded.
 package fleet
