@@ -23,20 +23,7 @@ import (
 // in PostgreSQL exactly once, a live status must reach the status table, and so must the last will of
 // a gateway whose connection drops, published by a node other than the ingest's.
 func TestRabbitMQCluster(t *testing.T) {
-	testrabbit.Available(t)
-	pg := testpg.Start(t)
-	rc := testrabbit.Start(t, 3)
-	dir := t.TempDir()
-	gws := []*testgw.Gateway{testgw.New(t, "cab-1", nil), testgw.New(t, "cab-2", nil), testgw.New(t, "cab-3", nil)}
-	var keys strings.Builder
-	for i, g := range gws {
-		fmt.Fprintf(&keys, "%s %s\n", g.ID, base64.StdEncoding.EncodeToString(g.Pub))
-		g.Connect(t, rc.Nodes[i].MQTTURL)
-	}
-	os.WriteFile(filepath.Join(dir, "gateways"), []byte(keys.String()), 0o600)
-	conf := filepath.Join(dir, "ingest.yaml")
-	os.WriteFile(conf, fmt.Appendf(nil, "mqtt:\n  broker: %s\n  shared: false\npostgres:\n  dsn: %s\nkeys:\n  gateways_file: %s\nworkers: 2\n",
-		rc.Nodes[0].MQTTURL, pg.DSN, filepath.Join(dir, "gateways")), 0o600)
+	pg, _, gws, conf := rabbitCluster(t, "  shared: false\n")
 	a, _ := startProcess(t, "-config", conf, "-client-id", "ingest-r", "-log-format", "json")
 
 	ctx := context.Background()
@@ -82,20 +69,7 @@ func TestRabbitMQCluster(t *testing.T) {
 // reading is in PostgreSQL exactly once. Statuses still come over MQTT. Then the node holding the
 // quorum queue's leader is killed, and what the gateways on the two other nodes publish is written.
 func TestRabbitMQClusterAMQP(t *testing.T) {
-	testrabbit.Available(t)
-	pg := testpg.Start(t)
-	rc := testrabbit.Start(t, 3)
-	dir := t.TempDir()
-	gws := []*testgw.Gateway{testgw.New(t, "cab-1", nil), testgw.New(t, "cab-2", nil), testgw.New(t, "cab-3", nil)}
-	var keys strings.Builder
-	for i, g := range gws {
-		fmt.Fprintf(&keys, "%s %s\n", g.ID, base64.StdEncoding.EncodeToString(g.Pub))
-		g.Connect(t, rc.Nodes[i].MQTTURL)
-	}
-	os.WriteFile(filepath.Join(dir, "gateways"), []byte(keys.String()), 0o600)
-	conf := filepath.Join(dir, "ingest.yaml")
-	os.WriteFile(conf, fmt.Appendf(nil, "mqtt:\n  broker: %s\npostgres:\n  dsn: %s\nkeys:\n  gateways_file: %s\nworkers: 2\n",
-		rc.Nodes[0].MQTTURL, pg.DSN, filepath.Join(dir, "gateways")), 0o600)
+	pg, rc, gws, conf := rabbitCluster(t, "")
 	args := func(id string, node int) []string {
 		return []string{"-config", conf, "-client-id", id, "-amqp", rc.Nodes[node].AMQPURL, "-amqp-queue", "city-telemetry",
 			"-log-format", "json", "-log-level", "debug"}
@@ -199,4 +173,26 @@ func TestRabbitMQClusterAMQP(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	checkReadings(t, gws, count, want)
 	t.Logf("node %d, the queue's leader, killed: %d batches more written within %v", leader+1, len(on)*nMore, time.Since(killed).Round(100*time.Millisecond))
+}
+
+// rabbitCluster starts PostgreSQL and a 3-node RabbitMQ cluster, connects gateways cab-1..3 to nodes
+// 1..3 over MQTT, registers their keys in a file, and writes an ingest configuration reading from node
+// 1 (mqttExtra goes under mqtt:); it returns that configuration's path.
+func rabbitCluster(t *testing.T, mqttExtra string) (*testpg.Server, *testrabbit.Cluster, []*testgw.Gateway, string) {
+	t.Helper()
+	testrabbit.Available(t)
+	pg := testpg.Start(t)
+	rc := testrabbit.Start(t, 3)
+	dir := t.TempDir()
+	gws := []*testgw.Gateway{testgw.New(t, "cab-1", nil), testgw.New(t, "cab-2", nil), testgw.New(t, "cab-3", nil)}
+	var keys strings.Builder
+	for i, g := range gws {
+		fmt.Fprintf(&keys, "%s %s\n", g.ID, base64.StdEncoding.EncodeToString(g.Pub))
+		g.Connect(t, rc.Nodes[i].MQTTURL)
+	}
+	os.WriteFile(filepath.Join(dir, "gateways"), []byte(keys.String()), 0o600)
+	conf := filepath.Join(dir, "ingest.yaml")
+	os.WriteFile(conf, fmt.Appendf(nil, "mqtt:\n  broker: %s\n%spostgres:\n  dsn: %s\nkeys:\n  gateways_file: %s\nworkers: 2\n",
+		rc.Nodes[0].MQTTURL, mqttExtra, pg.DSN, filepath.Join(dir, "gateways")), 0o600)
+	return pg, rc, gws, conf
 }

@@ -35,13 +35,7 @@ func TestFleetStorm(t *testing.T) {
 	// (n/20 per second); max 40 s bounds the test.
 	o := Options{N: n, Run: 6 * time.Second, Storm: true, ReconnectSpread: 20 * time.Second,
 		ReconnectMax: 40 * time.Second, Log: zaptest.NewLogger(t), Commands: n}
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
-	defer cancel()
-	r, err := Run(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Log("\n" + Report(o, r))
+	r := runFleet(t, o, 150*time.Second)
 	s := r.Storm
 	if s == nil {
 		t.Fatal("no storm")
@@ -105,13 +99,7 @@ func TestFleetProcesses(t *testing.T) {
 	o := Options{N: n, Procs: 2, Synthetic: true, Poll: 250 * time.Millisecond, Run: 8 * time.Second, Storm: true,
 		ReconnectSpread: 5 * time.Second, ReconnectMax: 10 * time.Second, Log: zaptest.NewLogger(t), Commands: n,
 		CheckerClients: 3}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
-	defer cancel()
-	r, err := Run(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Log("\n" + Report(o, r))
+	r := runFleet(t, o, 100*time.Second)
 	if r.Procs != 2 || len(r.PIDs) != 2 || r.PIDs[0] == r.PIDs[1] || r.PIDs[0] == os.Getpid() || r.PIDs[1] == os.Getpid() {
 		t.Errorf("gateways held by processes %v (%d reported), want 2 member processes other than this one (%d)",
 			r.PIDs, r.Procs, os.Getpid())
@@ -149,6 +137,19 @@ func TestProcesses(t *testing.T) {
 			t.Errorf("processes(%d, %d, %d) = %d, %v; want %d", tc.n, tc.procs, tc.limit, got, err, tc.want)
 		}
 	}
+}
+
+// runFleet runs o within timeout, fails the test on an error, and logs the report.
+func runFleet(t *testing.T, o Options, timeout time.Duration) *Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	r, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + Report(o, r))
+	return r
 }
 
 // poissonQuantile is the smallest q with P(X > q) <= p for X ~ Poisson(lambda).
@@ -233,13 +234,7 @@ func TestFleetIngest(t *testing.T) {
 	const n = 20
 	o := Options{N: n, Run: 8 * time.Second, Storm: true, Ingest: true, ReconnectSpread: 5 * time.Second,
 		ReconnectMax: 10 * time.Second, Log: zaptest.NewLogger(t), Commands: n}
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
-	defer cancel()
-	r, err := Run(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Log("\n" + Report(o, r))
+	r := runFleet(t, o, 150*time.Second)
 	checkRun(t, r, n)
 	g := r.Ingest
 	if g == nil {

@@ -31,6 +31,12 @@ func Report(o Options, r *Result) string {
 		includes = fmt.Sprintf("the fleet's figures are sums over its %d processes, the parent's included, which "+
 			"runs the checker", r.Procs+1)
 	}
+	includes += " (decoding and verifying every batch)"
+	what := "gateways + checker"
+	if o.Ingest {
+		what = "gateways + checker + the two ingests; PostgreSQL not counted"
+		includes += ", and the two ingests (the same, and writing every batch into PostgreSQL)"
+	}
 	fmt.Fprintf(&b, "Run: %d gateways%s (%s, "+
 		"batches of %d readings or %v, buffer.capacity %d, batcher poll %v), mosquitto %s on loopback, %d CPUs (%s), %s.\n\n",
 		r.N, procs, sensors, CabinetMaxReadings, CabinetMaxAge, o.RingCapacity, pollOf(o), "2.0", runtime.NumCPU(), runtime.GOARCH,
@@ -39,7 +45,7 @@ func Report(o Options, r *Result) string {
 		f := strings.Fields(string(la))
 		if len(f) >= 3 {
 			fmt.Fprintf(&b, "Load average at the end (the machine is shared): %s %s %s. CPU figures are CPU time used, "+
-				"from /proc; %s (decoding and verifying every batch).\n\n", f[0], f[1], f[2], includes)
+				"from /proc; %s.\n\n", f[0], f[1], f[2], includes)
 		}
 	}
 	b.WriteString("| figure | value |\n|---|---|\n")
@@ -51,11 +57,11 @@ func Report(o Options, r *Result) string {
 	row(opening+" / all connected", "%v / %v", r.Opened.Round(100*time.Millisecond), r.Connected.Round(100*time.Millisecond))
 	row("steady window", "%.0f s", secs)
 	row("readings spooled / configured", "%.0f/s of %.0f/s (%.1f%%; the radar reports only when a vehicle passes)", readRate, nominal, 100*readRate/nominal)
-	row(process+" CPU (gateways + checker)", "%.2f cores", cores)
+	row(process+" CPU ("+what+")", "%.2f cores", cores)
 	row("CPU per gateway", "%.3f%% of a core (%.0f µs per second)", 100*perGwCPU, perGwCPU*1e6)
 	row(process+" RSS / per gateway", "%s / %.0f KiB (Go heap in use %s; %d goroutines, %.1f per gateway; %d open files)",
 		mib(w.RSS), perGwMem/1024, mib(int64(w.HeapInuse)), w.Goroutines, float64(w.Goroutines)/n, w.OpenFDs)
-	if fit := fits(cores, n); fit > 0 {
+	if fit := fits(cores, n); fit > 0 && !o.Ingest { // with the ingest the CPU is not the gateways' alone
 		row("gateways that fit on this machine's 2 cores (at 80% of them)", "about %d (linear in the measured per-gateway CPU)", fit)
 	}
 	msgs := float64(w.Messages) / secs
