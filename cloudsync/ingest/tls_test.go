@@ -29,12 +29,8 @@ import (
 func tlsBroker(t *testing.T, ca *testpki.CA, o testbroker.Options) *testbroker.Broker {
 	t.Helper()
 	srv := ca.Server(t)
-	if o.TLS == nil {
-		o.TLS = &testbroker.TLS{}
-	}
-	o.TLS.CAFile, o.TLS.CertFile, o.TLS.KeyFile = ca.CertFile, srv.CertFile, srv.KeyFile
 	o.Plain = true
-	return testbroker.StartWith(t, o)
+	return testbroker.StartTLS(t, ca.CertFile, srv.CertFile, srv.KeyFile, o)
 }
 
 // gatewaysFile writes a keys.gateways_file registering g.

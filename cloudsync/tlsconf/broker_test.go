@@ -88,11 +88,7 @@ func newLoader(t *testing.T, f Files) *Loader {
 func tlsBroker(t *testing.T, ca *testpki.CA, o testbroker.Options) *testbroker.Broker {
 	t.Helper()
 	srv := ca.Server(t)
-	if o.TLS == nil {
-		o.TLS = &testbroker.TLS{}
-	}
-	o.TLS.CAFile, o.TLS.CertFile, o.TLS.KeyFile = ca.CertFile, srv.CertFile, srv.KeyFile
-	return testbroker.StartWith(t, o)
+	return testbroker.StartTLS(t, ca.CertFile, srv.CertFile, srv.KeyFile, o)
 }
 
 func TestTLSPublishReceive(t *testing.T) {

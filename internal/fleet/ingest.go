@@ -2,11 +2,9 @@ package fleet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -67,9 +65,9 @@ const ingestGroup = "wayside-fleet-ingest"
 // startIngest launches PostgreSQL and two ingests subscribed to brokerURL, with keys
 // registered; it returns once both are subscribed.
 func startIngest(ctx context.Context, brokerURL, dir string, keys []gatewayKey, log *zap.Logger) (*ingestPhase, error) {
-	bin, err := pgBinDir()
+	bin, err := testpg.FindBinDir()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fleet: -ingest: %w", err)
 	}
 	pg, err := testpg.Launch(bin)
 	if err != nil {
@@ -102,16 +100,6 @@ func startIngest(ctx context.Context, brokerURL, dir string, keys []gatewayKey, 
 		p.done = append(p.done, ingest.Stats{})
 	}
 	return p, nil
-}
-
-// pgBinDir finds PostgreSQL's programs as testpg.BinDir does, without a test to fail.
-func pgBinDir() (string, error) {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	slices.Sort(dirs)
-	if len(dirs) == 0 {
-		return "", errors.New("fleet: -ingest needs PostgreSQL: `sudo apt-get install -y postgresql` (initdb not found under /usr/lib/postgresql/*/bin)")
-	}
-	return filepath.Dir(dirs[len(dirs)-1]), nil
 }
 
 // launch starts instance i (client id wayside-fleet-ingest-<i>) and waits up to a minute for its

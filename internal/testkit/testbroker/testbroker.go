@@ -72,6 +72,20 @@ type TLS struct {
 	UseIdentityAsUsername bool
 }
 
+// StartTLS starts mosquitto with a TLS listener presenting certFile and keyFile, and trusting caFile
+// for client certificates; o.TLS's other fields (and o.Plain, for a plain listener beside it) are
+// kept.
+func StartTLS(t testing.TB, caFile, certFile, keyFile string, o Options) *Broker {
+	t.Helper()
+	tls := TLS{}
+	if o.TLS != nil {
+		tls = *o.TLS
+	}
+	tls.CAFile, tls.CertFile, tls.KeyFile = caFile, certFile, keyFile
+	o.TLS = &tls
+	return StartWith(t, o)
+}
+
 // Persistent is a Start option: the broker keeps sessions and queued messages across a graceful
 // restart, in dir.
 func Persistent(dir string) string {

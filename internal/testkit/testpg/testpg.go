@@ -10,6 +10,7 @@ package testpg
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -40,21 +41,28 @@ type Server struct {
 // installed, or fails (or skips) the test with how to install them.
 func BinDir(t testing.TB) string {
 	t.Helper()
+	d, err := FindBinDir()
+	if err != nil {
+		testproc.Missing(t, "PostgreSQL", "WAYSIDE_SKIP_CLOUD_TESTS", err.Error()+
+			", or set WAYSIDE_SKIP_CLOUD_TESTS=1 to skip these tests")
+	}
+	return d
+}
+
+// FindBinDir is BinDir for a caller that is not a test (the fleet bench).
+func FindBinDir() (string, error) {
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
 	for _, d := range dirs {
 		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			return d
+			return d, nil
 		}
 	}
 	if p, err := exec.LookPath("initdb"); err == nil {
-		return filepath.Dir(p)
+		return filepath.Dir(p), nil
 	}
-	testproc.Missing(t, "PostgreSQL", "WAYSIDE_SKIP_CLOUD_TESTS",
-		"this test needs a real PostgreSQL and initdb was found neither under /usr/lib/postgresql/*/bin nor on PATH: "+
-			"install it with `sudo apt-get install -y postgresql` (or run scripts/deps.sh cloud), "+
-			"or set WAYSIDE_SKIP_CLOUD_TESTS=1 to skip these tests")
-	return ""
+	return "", errors.New("a real PostgreSQL is needed and initdb was found neither under /usr/lib/postgresql/*/bin nor on PATH: " +
+		"install it with `sudo apt-get install -y postgresql` (or run scripts/deps.sh cloud)")
 }
 
 func version(dir string) int {
